@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine, builds nvgate and runs every test.
+#   scripts/test.sh              # the normal build, warnings as errors
+#   scripts/test.sh --sanitize   # an ASan+UBSan build of the same tests
+#   scripts/test.sh --fuzz       # builds the libFuzzer targets with clang, runs each briefly
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=${1:-normal}
+./scripts/setup-debian.sh
+
+jobs=$(nproc)
+case "$mode" in
+  normal)
+    cmake -S . -B build -G Ninja -DNVGATE_WERROR=ON
+    cmake --build build -j "$jobs"
+    ctest --test-dir build --output-on-failure -j "$jobs"
+    ;;
+  --sanitize)
+    cmake -S . -B build-asan -G Ninja -DNVGATE_WERROR=ON -DNVGATE_SANITIZE=ON -DNVGATE_BENCH=OFF \
+      -DCMAKE_BUILD_TYPE=Debug
+    cmake --build build-asan -j "$jobs"
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+      ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    ;;
+  --fuzz)
+    CXX=clang++ CC=clang cmake -S . -B build-fuzz -G Ninja -DNVGATE_FUZZ=ON -DNVGATE_BENCH=OFF
+    cmake --build build-fuzz -j "$jobs" --target fuzz_caps fuzz_table fuzz_facts fuzz_proxy
+    for target in caps table facts proxy; do
+      echo "fuzz: $target (${NVGATE_FUZZ_SECONDS:-30}s)"
+      mkdir -p "build-fuzz/corpus/$target"
+      "build-fuzz/fuzz/fuzz_$target" -max_total_time="${NVGATE_FUZZ_SECONDS:-30}" \
+        -print_final_stats=1 "build-fuzz/corpus/$target" 2>&1 | tail -n 3
+    done
+    ;;
+  *)
+    echo "usage: $0 [--sanitize|--fuzz]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,106 @@
+#include "abi/facts.h"
+
+#include <charconv>
+
+namespace nvgate::abi {
+namespace {
+
+using Err = tl::unexpected<std::string>;
+
+std::optional<std::uint64_t> ParseValue(std::string_view s) {
+  int base = 10;
+  if (s.starts_with("0x")) {
+    s.remove_prefix(2);
+    base = 16;
+  }
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
+  if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+std::string Hex(std::uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
+  return "0x" + std::string(buf, end);
+}
+
+}  // namespace
+
+tl::expected<Facts, std::string> Facts::Parse(std::string_view tag, std::string_view text) {
+  Facts facts;
+  facts.tag = std::string(tag);
+  int line_no = 0;
+  while (!text.empty()) {
+    ++line_no;
+    std::size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+    if (line.empty() || line.front() == '#') continue;
+    std::size_t t1 = line.find('\t');
+    std::size_t t2 = t1 == std::string_view::npos ? t1 : line.find('\t', t1 + 1);
+    if (t2 == std::string_view::npos) {
+      return Err(std::string(tag) + " line " + std::to_string(line_no) +
+                            ": expected kind<TAB>name<TAB>value");
+    }
+    std::string_view kind = line.substr(0, t1);
+    std::string name(line.substr(t1 + 1, t2 - t1 - 1));
+    auto value = ParseValue(line.substr(t2 + 1));
+    if (!value) {
+      return Err(std::string(tag) + " line " + std::to_string(line_no) + ": bad number");
+    }
+    if (kind == "value") {
+      facts.values[name] = *value;
+    } else if (kind == "size") {
+      facts.sizes[name] = *value;
+    } else if (kind == "offset") {
+      facts.offsets[name] = *value;
+    } else {
+      return Err(std::string(tag) + " line " + std::to_string(line_no) +
+                            ": unknown kind \"" + std::string(kind) + "\"");
+    }
+  }
+  return facts;
+}
+
+std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts) {
+  std::vector<std::string> out;
+  auto where = [&](const Entry& e) {
+    return facts.tag + ": " + std::string(LevelName(e.level)) + " " + e.name;
+  };
+  for (const Entry& e : table.entries()) {
+    auto value = facts.values.find(e.name);
+    if (value == facts.values.end()) {
+      out.push_back(where(e) + ": the driver headers define no such name");
+    } else if (value->second != e.key) {
+      out.push_back(where(e) + ": key " + Hex(e.key) + " but the driver's number is " +
+                    Hex(value->second));
+    }
+    if (!e.param_struct.empty()) {
+      auto size = facts.sizes.find(e.param_struct);
+      if (size == facts.sizes.end()) {
+        out.push_back(where(e) + ": no size fact for " + e.param_struct);
+      } else if (size->second != e.param_size) {
+        out.push_back(where(e) + ": size " + std::to_string(e.param_size) + " but sizeof(" +
+                      e.param_struct + ") is " + std::to_string(size->second));
+      }
+    }
+    auto check_offset = [&](const std::string& field, std::uint32_t offset) {
+      std::string key = e.param_struct + "." + field;
+      auto fact = facts.offsets.find(key);
+      if (fact == facts.offsets.end()) {
+        out.push_back(where(e) + ": no offset fact for " + key);
+      } else if (fact->second != offset) {
+        out.push_back(where(e) + ": " + key + " at " + std::to_string(offset) +
+                      " but the driver has it at " + std::to_string(fact->second));
+      }
+    };
+    for (const LayoutItem& item : e.layout) {
+      check_offset(item.field, item.offset);
+      if (!item.count_field.empty()) check_offset(item.count_field, item.count_offset);
+    }
+  }
+  return out;
+}
+
+}  // namespace nvgate::abi

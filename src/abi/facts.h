@@ -1,0 +1,31 @@
+// Facts extracted from NVIDIA's published headers by tools/nvfacts, and the
+// comparison of a table with them.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "abi/abi.h"
+
+namespace nvgate::abi {
+
+struct Facts {
+  std::string tag;                                   // driver version they came from
+  std::map<std::string, std::uint64_t, std::less<>> values;   // NAME -> number
+  std::map<std::string, std::uint64_t, std::less<>> sizes;    // STRUCT -> sizeof
+  std::map<std::string, std::uint64_t, std::less<>> offsets;  // STRUCT.field -> offsetof
+
+  static tl::expected<Facts, std::string> Parse(std::string_view tag, std::string_view text);
+};
+
+// Every disagreement between the table and the facts, one line each: a key
+// that differs from the driver's number, a size that differs from sizeof, a
+// layout offset that differs from offsetof, or a name the facts lack.
+std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts);
+
+}  // namespace nvgate::abi

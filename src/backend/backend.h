@@ -1,0 +1,66 @@
+// Backends execute driver calls that the proxy has already checked and copied.
+//
+//   host: the real driver, through the supervisor's duplicate of the workload's file;
+//   sim:  an in-process model of the 580 driver that answers like the real one, for
+//         machines without a GPU (tests, CI, the README demo).
+//
+// Both speak the driver's real ABI: `arg` points at the driver's own parameter
+// struct in the supervisor's memory, with nested pointers rewritten to
+// supervisor memory by the proxy.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "abi/device.h"
+
+namespace nvgate::backend {
+
+// A device node the workload should find under /dev.
+struct DeviceNode {
+  std::string dev_path;     // where the workload opens it: "/dev/nvidiactl"
+  std::string source_path;  // what is bind-mounted there: the host node, or the sim's file
+  abi::DeviceKind kind;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string_view Name() const = 0;
+
+  // The driver version this backend runs ("580.159.04"), or an error saying why
+  // it could not be read.
+  virtual tl::expected<std::string, std::string> DriverVersion() = 0;
+
+  // What NVIDIA file an open file is, from the supervisor's fstat of its duplicate.
+  virtual abi::DeviceKind Classify(const struct stat& st) const = 0;
+
+  // The NVIDIA device nodes this backend serves.
+  virtual std::vector<DeviceNode> Nodes() const = 0;
+
+  // Executes one driver call on `fd` (the supervisor's duplicate of the workload's
+  // file). `request` is the ioctl request re-encoded by the proxy from what it
+  // decoded. Returns 0 or -errno, as the ioctl would. Thread-safe.
+  virtual int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg) = 0;
+};
+
+// The real driver. Fails when no NVIDIA driver is loaded.
+tl::expected<std::unique_ptr<Backend>, std::string> MakeHostBackend();
+
+struct SimOptions {
+  std::string driver_version = "580.159.04";
+  int gpu_count = 1;
+  // Directory for the sim's device node files; a fresh temporary one when empty.
+  std::string node_dir;
+};
+tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOptions& options);
+
+}  // namespace nvgate::backend

@@ -1,0 +1,66 @@
+#include <cstdio>
+#include <fstream>
+
+#include "backend/version.h"
+#include "caps/caps.h"
+#include "cli/abi_report.h"
+#include "cli/commands.h"
+#include "cli/driver_table.h"
+
+namespace nvgate::cli {
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "nvgate abi: %s\n", message.c_str());
+  return kExitUsage;
+}
+
+// A report needs no GPU: without a driver on this host it describes the
+// newest supported version.
+std::string DefaultDriverVersion() {
+  if (auto host = backend::ReadProcDriverVersion()) return *host;
+  return abi::SupportedVersions().back();
+}
+
+}  // namespace
+
+int RunAbi(const AbiOptions& options) {
+  std::string version = options.driver ? *options.driver : DefaultDriverVersion();
+  const abi::Table* table = abi::TableForVersion(version);
+  if (!table) {
+    return Fail("NVIDIA driver " + version + " is not supported (supported: " +
+                SupportedVersionList() + ")");
+  }
+  auto parse = [](const std::string& text) { return caps::Resolve(text, caps::CapSet::Everything()); };
+
+  if (!options.diff.empty()) {
+    auto a = parse(options.diff[0]);
+    if (!a) return Fail(a.error());
+    auto b = parse(options.diff[1]);
+    if (!b) return Fail(b.error());
+    if (options.json) {
+      std::printf("%s\n", DiffJson(*table, version, *a, *b).dump(2).c_str());
+    } else {
+      std::printf("driver %s, table r%s\n%s", version.c_str(), table->branch().c_str(),
+                  DiffText(*table, *a, *b).c_str());
+    }
+    return 0;
+  }
+  if (options.summary_markdown) {
+    std::printf("%s", SummaryMarkdown(*table).c_str());
+    return 0;
+  }
+
+  auto enabled = options.caps ? parse(*options.caps) : tl::expected<caps::CapSet, std::string>(caps::CapSet::Default());
+  if (!enabled) return Fail(enabled.error());
+  if (options.json) {
+    std::printf("%s\n", ReportJson(*table, version, *enabled).dump(2).c_str());
+    return 0;
+  }
+  std::printf("driver %s, table r%s, capabilities %s\n\n%s\nreachable entries per capability set:\n%s",
+              version.c_str(), table->branch().c_str(), enabled->ToString().c_str(),
+              ListText(*table, *enabled).c_str(), SummaryMarkdown(*table).c_str());
+  return 0;
+}
+
+}  // namespace nvgate::cli

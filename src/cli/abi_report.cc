@@ -1,0 +1,177 @@
+#include "cli/abi_report.h"
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+namespace nvgate::cli {
+namespace {
+
+std::string Hex(std::uint32_t v) { return fmt::format("{:#x}", v); }
+
+nlohmann::ordered_json EntryJson(const abi::Entry& e) {
+  nlohmann::ordered_json caps = nlohmann::ordered_json::array();
+  if (e.mask.base) caps.push_back("base");
+  for (int i = 0; i < caps::kCapabilityCount; ++i) {
+    auto c = static_cast<caps::Capability>(i);
+    if (e.mask.caps.Has(c)) caps.push_back(std::string(caps::Name(c)));
+  }
+  return {{"key", Hex(e.key)},
+          {"name", e.name},
+          {"caps", caps},
+          {"handler", std::string(abi::HandlerName(e.handler))},
+          {"struct", e.param_struct},
+          {"size", e.param_size}};
+}
+
+nlohmann::ordered_json CapsJson(caps::CapSet set) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (int i = 0; i < caps::kCapabilityCount; ++i) {
+    auto c = static_cast<caps::Capability>(i);
+    if (set.Has(c)) out.push_back(std::string(caps::Name(c)));
+  }
+  return out;
+}
+
+nlohmann::ordered_json CountsJson(const Counts& counts) {
+  nlohmann::ordered_json out;
+  for (int l = 0; l < abi::kLevelCount; ++l) {
+    out[std::string(abi::LevelName(static_cast<abi::Level>(l)))] = counts.per_level[l];
+  }
+  out["total"] = counts.total;
+  return out;
+}
+
+}  // namespace
+
+Counts CountReachable(const abi::Table& table, caps::CapSet enabled) {
+  Counts counts;
+  for (const abi::Entry& e : table.entries()) {
+    if (e.handler == abi::Handler::kDeny || !e.mask.Reachable(enabled)) continue;
+    ++counts.per_level[static_cast<int>(e.level)];
+    ++counts.total;
+  }
+  return counts;
+}
+
+std::vector<NamedSet> SummarySets() {
+  std::vector<NamedSet> sets = {{"default (compute,utility)", caps::CapSet::Default()}};
+  for (int i = 0; i < caps::kCapabilityCount; ++i) {
+    auto c = static_cast<caps::Capability>(i);
+    sets.push_back({std::string(caps::Name(c)), {c}});
+  }
+  sets.push_back({"all", caps::CapSet::AllUnprivileged()});
+  sets.push_back({"all,profiling,fabric-imex-mgmt,rdma", caps::CapSet::Everything()});
+  return sets;
+}
+
+std::vector<const abi::Entry*> ReachableOnlyWith(const abi::Table& table, caps::CapSet a,
+                                                 caps::CapSet b) {
+  std::vector<const abi::Entry*> out;
+  for (const abi::Entry& e : table.entries()) {
+    if (e.handler == abi::Handler::kDeny) continue;
+    if (e.mask.Reachable(a) && !e.mask.Reachable(b)) out.push_back(&e);
+  }
+  return out;
+}
+
+std::string ListText(const abi::Table& table, caps::CapSet enabled) {
+  std::string out;
+  Counts counts = CountReachable(table, enabled);
+  for (int l = 0; l < abi::kLevelCount; ++l) {
+    auto level = static_cast<abi::Level>(l);
+    out += fmt::format("{} ({} reachable):\n", abi::LevelName(level), counts.per_level[l]);
+    for (const abi::Entry& e : table.entries()) {
+      if (e.level != level || e.handler == abi::Handler::kDeny || !e.mask.Reachable(enabled)) {
+        continue;
+      }
+      out += fmt::format("  {:<12} {:<64} {:<24} {}\n", Hex(e.key), e.name, e.mask.ToString(),
+                         abi::HandlerName(e.handler));
+    }
+  }
+  out += fmt::format("total reachable: {} of {} table entries\n", counts.total,
+                     table.entries().size());
+  return out;
+}
+
+std::string SummaryMarkdown(const abi::Table& table) {
+  std::string out = "| capability set |";
+  std::string rule = "|---|";
+  for (int l = 0; l < abi::kLevelCount; ++l) {
+    out += fmt::format(" {} |", abi::LevelName(static_cast<abi::Level>(l)));
+    rule += "---:|";
+  }
+  out += " total |\n" + rule + "---:|\n";
+  for (const NamedSet& s : SummarySets()) {
+    Counts c = CountReachable(table, s.set);
+    out += fmt::format("| {} |", s.label);
+    for (int n : c.per_level) out += fmt::format(" {} |", n);
+    out += fmt::format(" {} |\n", c.total);
+  }
+  return out;
+}
+
+std::string DiffText(const abi::Table& table, caps::CapSet a, caps::CapSet b) {
+  std::string out;
+  auto section = [&](caps::CapSet x, caps::CapSet y) {
+    auto only = ReachableOnlyWith(table, x, y);
+    out += fmt::format("only with {} ({} entries):\n", x.ToString(), only.size());
+    for (const abi::Entry* e : only) {
+      out += fmt::format("  {:<12} {:<12} {:<64} {}\n", abi::LevelName(e->level), Hex(e->key),
+                         e->name, e->mask.ToString());
+    }
+  };
+  section(a, b);
+  section(b, a);
+  return out;
+}
+
+nlohmann::ordered_json ReportJson(const abi::Table& table, std::string_view driver_version,
+                                  caps::CapSet enabled) {
+  nlohmann::ordered_json levels;
+  for (int l = 0; l < abi::kLevelCount; ++l) {
+    auto level = static_cast<abi::Level>(l);
+    nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+    for (const abi::Entry& e : table.entries()) {
+      if (e.level == level && e.handler != abi::Handler::kDeny && e.mask.Reachable(enabled)) {
+        entries.push_back(EntryJson(e));
+      }
+    }
+    levels[std::string(abi::LevelName(level))] = entries;
+  }
+  nlohmann::ordered_json summary = nlohmann::ordered_json::array();
+  for (const NamedSet& s : SummarySets()) {
+    summary.push_back({{"set", s.label},
+                       {"capabilities", CapsJson(s.set)},
+                       {"reachable", CountsJson(CountReachable(table, s.set))}});
+  }
+  return {{"schema", "nvgate.abi/1"},
+          {"driver", driver_version},
+          {"branch", table.branch()},
+          {"capabilities", CapsJson(enabled)},
+          {"reachable", CountsJson(CountReachable(table, enabled))},
+          {"entries", levels},
+          {"summary", summary}};
+}
+
+nlohmann::ordered_json DiffJson(const abi::Table& table, std::string_view driver_version,
+                                caps::CapSet a, caps::CapSet b) {
+  auto list = [&](caps::CapSet x, caps::CapSet y) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const abi::Entry* e : ReachableOnlyWith(table, x, y)) {
+      nlohmann::ordered_json j = EntryJson(*e);
+      j["level"] = std::string(abi::LevelName(e->level));
+      out.push_back(j);
+    }
+    return out;
+  };
+  return {{"schema", "nvgate.abi-diff/1"},
+          {"driver", driver_version},
+          {"branch", table.branch()},
+          {"a", CapsJson(a)},
+          {"b", CapsJson(b)},
+          {"only_a", list(a, b)},
+          {"only_b", list(b, a)}};
+}
+
+}  // namespace nvgate::cli

@@ -1,0 +1,45 @@
+// The attack-surface report behind `nvgate abi`: which table entries a
+// capability set reaches, per level, as text, Markdown or JSON.
+#pragma once
+
+#include <array>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "abi/abi.h"
+#include "caps/caps.h"
+
+namespace nvgate::cli {
+
+// Reachable entries per level, and in total.
+struct Counts {
+  std::array<int, abi::kLevelCount> per_level{};
+  int total = 0;
+};
+Counts CountReachable(const abi::Table& table, caps::CapSet enabled);
+
+// The sets the summary always shows: the default, each capability alone,
+// "all", and "all" with the privileged capabilities.
+struct NamedSet {
+  std::string label;
+  caps::CapSet set;
+};
+std::vector<NamedSet> SummarySets();
+
+// Entries reachable with `a` but not with `b`.
+std::vector<const abi::Entry*> ReachableOnlyWith(const abi::Table& table, caps::CapSet a,
+                                                 caps::CapSet b);
+
+std::string ListText(const abi::Table& table, caps::CapSet enabled);
+std::string SummaryMarkdown(const abi::Table& table);
+std::string DiffText(const abi::Table& table, caps::CapSet a, caps::CapSet b);
+
+// Stable JSON (schema "nvgate.abi/1", documented in docs/abi-json.md).
+nlohmann::ordered_json ReportJson(const abi::Table& table, std::string_view driver_version,
+                                  caps::CapSet enabled);
+nlohmann::ordered_json DiffJson(const abi::Table& table, std::string_view driver_version,
+                                caps::CapSet a, caps::CapSet b);
+
+}  // namespace nvgate::cli

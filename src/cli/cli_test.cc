@@ -1,0 +1,93 @@
+// nvgate as a user runs it: exit statuses and one-line errors.
+#include <algorithm>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing/run_program.h"
+
+namespace nvgate::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::RunProgram;
+
+testing::ProgramResult Nvgate(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), NVGATE_BINARY);
+  return RunProgram(args, env);
+}
+
+int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+
+TEST(Cli, EveryCommandHasHelpWithAnExample) {
+  for (auto args : {std::vector<std::string>{"--help"}, {"abi", "--help"}, {"run", "--help"}}) {
+    auto r = Nvgate(args);
+    EXPECT_EQ(r.status, 0) << args[0];
+    EXPECT_THAT(r.out, HasSubstr("Example")) << args[0];
+  }
+}
+
+TEST(Cli, UnknownCapabilityIsAOneLineErrorNamingIt) {
+  auto r = Nvgate({"abi", "--caps", "compute,warp"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("\"warp\""));
+  EXPECT_EQ(Lines(r.err), 1);
+
+  auto run = Nvgate({"run", "--backend", "sim", "--caps", "compute,warp", "--", "true"});
+  EXPECT_EQ(run.status, 125);
+  EXPECT_THAT(run.err, HasSubstr("\"warp\""));
+  EXPECT_EQ(Lines(run.err), 1);
+}
+
+TEST(Cli, CapabilityOutsideTheAllowedSetIsAOneLineError) {
+  auto r = Nvgate({"run", "--backend", "sim", "--allowed-caps", "compute,utility", "--caps",
+                   "compute,video", "--", "true"});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("\"video\" is outside the allowed set"));
+  EXPECT_EQ(Lines(r.err), 1);
+
+  auto env = Nvgate({"run", "--backend", "sim", "--allowed-caps", "compute,utility", "--", "true"},
+                    {"NVIDIA_DRIVER_CAPABILITIES=graphics"});
+  EXPECT_EQ(env.status, 125);
+  EXPECT_THAT(env.err, HasSubstr("\"graphics\""));
+}
+
+TEST(Cli, UnknownDriverVersionIsAOneLineErrorListingSupportedOnes) {
+  auto r = Nvgate({"abi", "--driver", "581.0.1"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_THAT(r.err, HasSubstr("581.0.1 is not supported"));
+  EXPECT_THAT(r.err, HasSubstr("580.159.04"));
+  EXPECT_EQ(Lines(r.err), 1);
+
+  auto run = Nvgate({"run", "--backend", "sim", "--abi-version", "581.0.1", "--", "true"});
+  EXPECT_EQ(run.status, 125);
+  EXPECT_THAT(run.err, HasSubstr("581.0.1"));
+}
+
+TEST(Cli, AbiJsonListsTheReachableEntries) {
+  auto r = Nvgate({"abi", "--driver", "580.159.04", "--caps", "compute,utility", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["schema"], "nvgate.abi/1");
+  EXPECT_EQ(j["driver"], "580.159.04");
+  EXPECT_GT(j["reachable"]["total"].get<int>(), 100);
+}
+
+TEST(Cli, AbiDiff) {
+  auto r = Nvgate({"abi", "--driver", "580.159.04", "--diff", "compute,video", "compute", "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j["only_a"].empty());
+  EXPECT_TRUE(j["only_b"].empty());
+}
+
+TEST(Cli, AbiDefaultReportNeedsNoGpu) {
+  auto r = Nvgate({"abi"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("capabilities compute,utility"));
+  EXPECT_THAT(r.out, HasSubstr("| all |"));
+}
+
+}  // namespace
+}  // namespace nvgate::cli

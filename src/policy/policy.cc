@@ -1,0 +1,89 @@
+#include "policy/policy.h"
+
+#include <cerrno>
+#include <cstdio>
+
+#include "abi/nv_structs.h"
+
+namespace nvgate::policy {
+namespace {
+
+std::string Hex(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", v);
+  return buf;
+}
+
+}  // namespace
+
+Answer DenialAnswer(abi::Level level) {
+  switch (level) {
+    case abi::Level::kFrontend:
+    case abi::Level::kUvm:
+    case abi::Level::kVidHeap:
+      return {.error = EINVAL, .status = 0};
+    case abi::Level::kControl:
+      return {.error = 0, .status = nv::kNvErrNotSupported};
+    case abi::Level::kAlloc:
+    case abi::Level::kAllocMemory:
+      return {.error = 0, .status = nv::kNvErrInvalidClass};
+  }
+  return {.error = EINVAL, .status = 0};
+}
+
+Decision Decide(const abi::Table& table, abi::Level level, std::uint32_t key,
+                caps::CapSet enabled) {
+  const abi::Entry* entry = table.Find(level, key);
+  Decision d{.verdict = Verdict::kAllow, .entry = entry, .answer = DenialAnswer(level)};
+  if (entry == nullptr) {
+    d.verdict = Verdict::kUnknown;
+  } else if (entry->handler == abi::Handler::kDeny || entry->mask.Never()) {
+    d.verdict = Verdict::kNeverAllowed;
+  } else if (!entry->mask.Reachable(enabled)) {
+    d.verdict = Verdict::kMissingCapability;
+  } else {
+    d.answer = {};
+  }
+  return d;
+}
+
+std::string Describe(const Decision& decision, abi::Level level, std::uint32_t key,
+                     caps::CapSet enabled) {
+  std::string what = std::string(abi::LevelName(level)) + " " + Hex(key);
+  std::string name = decision.entry ? decision.entry->name + " (" + what + ")" : what;
+  switch (decision.verdict) {
+    case Verdict::kAllow:
+      return name + " allowed";
+    case Verdict::kUnknown:
+      return "unknown: " + name + " denied; not in the driver ABI table, no capability allows it";
+    case Verdict::kNeverAllowed:
+      return "never: " + name + " denied; no capability allows it";
+    case Verdict::kMissingCapability: {
+      const abi::Mask& mask = decision.entry->mask;
+      // The capabilities that would allow it; the base tier only needs any one.
+      std::string would = mask.caps.empty() ? std::string("any") : mask.caps.ToString();
+      caps::CapSet suggestion = enabled;
+      for (int i = 0; i < caps::kCapabilityCount; ++i) {
+        auto c = static_cast<caps::Capability>(i);
+        if (mask.caps.Has(c)) {
+          suggestion = suggestion | caps::CapSet{c};
+          break;
+        }
+      }
+      return would + ": " + name + " denied; enable with NVIDIA_DRIVER_CAPABILITIES=" +
+             suggestion.ToString();
+    }
+  }
+  return name;
+}
+
+bool DenialLog::Report(int pid, abi::Level level, std::uint32_t key, const std::string& line) {
+  {
+    std::lock_guard lock(mu_);
+    if (!seen_.emplace(pid, level, key).second) return false;
+  }
+  sink_(line);
+  return true;
+}
+
+}  // namespace nvgate::policy

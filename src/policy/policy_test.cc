@@ -1,0 +1,104 @@
+#include "policy/policy.h"
+
+#include <cerrno>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "abi/nv_structs.h"
+
+namespace nvgate::policy {
+namespace {
+
+using caps::Capability;
+using ::testing::HasSubstr;
+
+const abi::Table& TestTable() {
+  static const abi::Table t =
+      abi::Table::Parse(
+          "#branch\t1\n#versions\t1.0\n"
+          "frontend\tNV_ESC_RM_CONTROL\t0x2a\tbase\trm_control\t-\t32\t-\n"
+          "frontend\tNV_ESC_IOCTL_XFER_CMD\t0xd3\t-\tdeny\t-\t16\t-\n"
+          "uvm\tUVM_INITIALIZE\t0x30000001\tcompute\tuvm_initialize\t-\t16\t-\n"
+          "control\tNV2080_CTRL_CMD_GPU_GET_INFO_V2\t0x20800102\tbase\tsimple\t-\t8\t-\n"
+          "control\tNV2080_CTRL_CMD_GPU_GET_ENCODER_CAPACITY\t0x2080016c\tvideo\tsimple\t-\t8\t-\n"
+          "alloc\tNVB8B0_VIDEO_DECODER\t0xb8b0\tvideo\tsimple\t-\t0\t-\n"
+          "alloc\tHOPPER_A\t0xcb97\tgraphics\tsimple\t-\t0\t-\n"
+          "alloc_memory\tNV01_MEMORY_SYSTEM_OS_DESCRIPTOR\t0x71\t-\tdeny\t-\t0\t-\n")
+          .value();
+  return t;
+}
+
+TEST(Decide, AllowsWhatTheMaskReaches) {
+  auto d = Decide(TestTable(), abi::Level::kAlloc, 0xb8b0, {Capability::kVideo});
+  EXPECT_TRUE(d.allowed());
+  EXPECT_EQ(d.entry->name, "NVB8B0_VIDEO_DECODER");
+  EXPECT_TRUE(Decide(TestTable(), abi::Level::kFrontend, 0x2a, {Capability::kGraphics}).allowed())
+      << "base tier";
+}
+
+// The driver's own answers, so libraries degrade as they would under gVisor.
+TEST(Decide, DeniedAnswersFollowTheLevel) {
+  caps::CapSet compute{Capability::kCompute};
+  auto alloc = Decide(TestTable(), abi::Level::kAlloc, 0xb8b0, compute);
+  EXPECT_EQ(alloc.verdict, Verdict::kMissingCapability);
+  EXPECT_EQ(alloc.answer.error, 0);
+  EXPECT_EQ(alloc.answer.status, nv::kNvErrInvalidClass);
+
+  auto control = Decide(TestTable(), abi::Level::kControl, 0x2080016c, compute);
+  EXPECT_EQ(control.answer.error, 0);
+  EXPECT_EQ(control.answer.status, nv::kNvErrNotSupported);
+
+  auto uvm = Decide(TestTable(), abi::Level::kUvm, 0x30000001, {Capability::kVideo});
+  EXPECT_EQ(uvm.answer.error, EINVAL);
+
+  auto unknown = Decide(TestTable(), abi::Level::kFrontend, 0x99, caps::CapSet::Everything());
+  EXPECT_EQ(unknown.verdict, Verdict::kUnknown);
+  EXPECT_EQ(unknown.answer.error, EINVAL);
+
+  auto unknown_control = Decide(TestTable(), abi::Level::kControl, 0x20808000, caps::CapSet::Everything());
+  EXPECT_EQ(unknown_control.verdict, Verdict::kUnknown);
+  EXPECT_EQ(unknown_control.answer.status, nv::kNvErrNotSupported);
+}
+
+TEST(Decide, DenyRowsHoldForEverySet) {
+  auto xfer = Decide(TestTable(), abi::Level::kFrontend, 0xd3, caps::CapSet::Everything());
+  EXPECT_EQ(xfer.verdict, Verdict::kNeverAllowed);
+  auto osdesc = Decide(TestTable(), abi::Level::kAllocMemory, 0x71, caps::CapSet::Everything());
+  EXPECT_EQ(osdesc.verdict, Verdict::kNeverAllowed);
+  EXPECT_EQ(osdesc.answer.status, nv::kNvErrInvalidClass);
+}
+
+TEST(Decide, EmptySetReachesNothing) {
+  for (const abi::Entry& e : TestTable().entries()) {
+    EXPECT_FALSE(Decide(TestTable(), e.level, e.key, {}).allowed()) << e.name;
+  }
+}
+
+TEST(Describe, NamesTheCallAndTheCapabilityThatWouldAllowIt) {
+  caps::CapSet compute{Capability::kCompute};
+  auto d = Decide(TestTable(), abi::Level::kAlloc, 0xb8b0, compute);
+  std::string line = Describe(d, abi::Level::kAlloc, 0xb8b0, compute);
+  EXPECT_EQ(line,
+            "video: NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied; enable with "
+            "NVIDIA_DRIVER_CAPABILITIES=compute,video");
+  auto unknown = Decide(TestTable(), abi::Level::kControl, 0x20808000, compute);
+  EXPECT_THAT(Describe(unknown, abi::Level::kControl, 0x20808000, compute),
+              HasSubstr("control 0x20808000 denied"));
+  auto never = Decide(TestTable(), abi::Level::kFrontend, 0xd3, compute);
+  EXPECT_THAT(Describe(never, abi::Level::kFrontend, 0xd3, compute),
+              HasSubstr("NV_ESC_IOCTL_XFER_CMD (frontend 0xd3) denied; no capability allows it"));
+}
+
+TEST(DenialLog, OneLinePerProcessAndCall) {
+  std::vector<std::string> lines;
+  DenialLog log([&](const std::string& l) { lines.push_back(l); });
+  EXPECT_TRUE(log.Report(10, abi::Level::kAlloc, 0xb8b0, "a"));
+  EXPECT_FALSE(log.Report(10, abi::Level::kAlloc, 0xb8b0, "a"));
+  EXPECT_TRUE(log.Report(11, abi::Level::kAlloc, 0xb8b0, "b"));
+  EXPECT_TRUE(log.Report(10, abi::Level::kControl, 0xb8b0, "c"));
+  EXPECT_THAT(lines, ::testing::ElementsAre("a", "b", "c"));
+}
+
+}  // namespace
+}  // namespace nvgate::policy

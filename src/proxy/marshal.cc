@@ -1,0 +1,92 @@
+#include "proxy/marshal.h"
+
+#include <unistd.h>
+
+#include "abi/nv_structs.h"
+
+namespace nvgate::proxy {
+
+FdSet::~FdSet() {
+  for (int fd : fds_) ::close(fd);
+}
+
+MarshalError Marshal::In(std::span<std::byte> params) {
+  using Kind = abi::LayoutItem::Kind;
+  for (const abi::LayoutItem& item : layout_) {
+    switch (item.kind) {
+      case Kind::kStatus:
+        break;
+      case Kind::kClient: {
+        auto client = Load<std::uint32_t>(params, item.offset);
+        if (!clients_.Owns(client)) {
+          foreign_client_ = client;
+          return MarshalError::kForeignClient;
+        }
+        break;
+      }
+      case Kind::kFd: {
+        auto target_fd = Load<std::int32_t>(params, item.offset);
+        int dup = target_fd < 0 ? -1 : files_.Duplicate(target_fd);
+        if (dup < 0) return MarshalError::kBadFd;
+        fds_.Adopt(dup);
+        undo_.push_back({item.offset, static_cast<std::uint32_t>(target_fd), 4});
+        Store<std::int32_t>(params, item.offset, dup);
+        break;
+      }
+      case Kind::kNull: {
+        auto original = Load<std::uint64_t>(params, item.offset);
+        undo_.push_back({item.offset, original, 8});
+        Store<std::uint64_t>(params, item.offset, 0);
+        break;
+      }
+      case Kind::kInOut:
+      case Kind::kOut:
+      case Kind::kInOutSquare: {
+        auto addr = Load<std::uint64_t>(params, item.offset);
+        std::uint64_t count = Load<std::uint32_t>(params, item.count_offset);
+        if (item.kind == Kind::kInOutSquare) count *= count;
+        std::uint64_t bytes = count * item.elem_size;  // < 2^64: count < 2^64 / 2^32
+        // A NULL pointer means the same thing in every address space; the
+        // driver decides what it means.
+        if (addr == 0 || bytes == 0) break;
+        if (bytes > nv::kMaxParamCopySize) return MarshalError::kTooLarge;
+        Nested nested{addr, std::vector<std::byte>(bytes)};
+        if (item.kind != Kind::kOut && !memory_.Read(addr, nested.data.data(), bytes)) {
+          return MarshalError::kFault;
+        }
+        undo_.push_back({item.offset, addr, 8});
+        Store<std::uint64_t>(params, item.offset,
+                             reinterpret_cast<std::uintptr_t>(nested.data.data()));
+        nested_.push_back(std::move(nested));
+        break;
+      }
+    }
+  }
+  return MarshalError::kNone;
+}
+
+MarshalError Marshal::Out(std::span<std::byte> params) {
+  MarshalError result = MarshalError::kNone;
+  for (const Nested& nested : nested_) {
+    if (!memory_.Write(nested.target_addr, nested.data.data(), nested.data.size())) {
+      result = MarshalError::kFault;
+    }
+  }
+  for (const Undo& undo : undo_) {
+    if (undo.width == 4) {
+      Store<std::uint32_t>(params, undo.offset, static_cast<std::uint32_t>(undo.original));
+    } else {
+      Store<std::uint64_t>(params, undo.offset, undo.original);
+    }
+  }
+  return result;
+}
+
+std::optional<std::uint32_t> Marshal::StatusOffset() const {
+  for (const abi::LayoutItem& item : layout_) {
+    if (item.kind == abi::LayoutItem::Kind::kStatus) return item.offset;
+  }
+  return std::nullopt;
+}
+
+}  // namespace nvgate::proxy

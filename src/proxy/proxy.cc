@@ -1,0 +1,420 @@
+#include "proxy/proxy.h"
+
+#include <linux/ioctl.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "abi/nv_structs.h"
+#include "proxy/marshal.h"
+
+namespace nvgate::proxy {
+
+void ClientRegistry::Add(std::uint32_t client) {
+  std::lock_guard lock(mu_);
+  clients_.insert(client);
+}
+
+void ClientRegistry::Remove(std::uint32_t client) {
+  std::lock_guard lock(mu_);
+  clients_.erase(client);
+}
+
+bool ClientRegistry::Owns(std::uint32_t client) const {
+  std::lock_guard lock(mu_);
+  return clients_.contains(client);
+}
+
+namespace {
+
+constexpr Reply Fail(int error) { return Reply{.value = -1, .error = error}; }
+constexpr Reply Ok(std::int64_t value = 0) { return Reply{.value = value, .error = 0}; }
+
+std::uint32_t FrontendRequest(std::uint32_t nr, std::uint32_t size) {
+  return _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nr, size);
+}
+
+std::string Hex(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", v);
+  return buf;
+}
+
+bool IsRootClientClass(std::uint32_t cls) {
+  return cls == nv::kNv01Root || cls == nv::kNv01RootNonPriv || cls == nv::kNv01RootClient;
+}
+
+}  // namespace
+
+// One call in flight: the workload's view (memory, files) plus the
+// supervisor-side state the call acquires (fd duplicates), released at the end.
+class Proxy::Execution {
+ public:
+  Execution(Proxy& proxy, const Call& call, TargetMemory& memory, TargetFiles& files)
+      : p_(proxy), call_(call), memory_(memory), files_(files) {}
+
+  Reply Run() {
+    if (abi::IsFrontend(call_.device)) {
+      level_ = abi::Level::kFrontend;
+      key_ = _IOC_NR(call_.request);
+      size_ = _IOC_SIZE(call_.request);
+    } else if (call_.device == abi::DeviceKind::kUvm) {
+      level_ = abi::Level::kUvm;
+      key_ = call_.request;
+    } else {
+      // nvidia-modeset, uvm-tools and caps nodes dispatch ioctls nvgate has
+      // no table for: default deny.
+      level_ = abi::Level::kFrontend;
+      key_ = _IOC_NR(call_.request);
+      return Refuse(policy::Decision{.verdict = policy::Verdict::kUnknown,
+                                     .entry = nullptr,
+                                     .answer = policy::DenialAnswer(level_)},
+                    level_, key_);
+    }
+    policy::Decision d = policy::Decide(p_.table_, level_, key_, p_.enabled_);
+    if (!d.allowed()) return Refuse(d, level_, key_);
+    entry_ = d.entry;
+
+    if (level_ == abi::Level::kFrontend) {
+      bool variable = entry_->handler == abi::Handler::kBytes ||
+                      entry_->handler == abi::Handler::kRmAlloc;
+      // The driver checks each escape's size; nvgate checks it first so that
+      // it never copies more or less than the table describes.
+      if (!variable && size_ != entry_->param_size) return Fail(EINVAL);
+    } else {
+      size_ = entry_->param_size;
+    }
+
+    switch (entry_->handler) {
+      case abi::Handler::kSimple:
+        return RunSimple();
+      case abi::Handler::kNoParams:
+        return Backend(nullptr);
+      case abi::Handler::kBytes:
+        return RunBytes();
+      case abi::Handler::kRmControl:
+        return RunControl();
+      case abi::Handler::kRmAlloc:
+        return RunAlloc();
+      case abi::Handler::kRmAllocMemory:
+        return RunSubDispatched(abi::Level::kAllocMemory,
+                                offsetof(nv::NVOS02_PARAMETERS, hClass),
+                                offsetof(nv::NVOS02_PARAMETERS, status));
+      case abi::Handler::kRmVidHeap:
+        return RunSubDispatched(abi::Level::kVidHeap, offsetof(nv::NVOS32_HEAD, function),
+                                std::nullopt);
+      case abi::Handler::kRmFree:
+        return RunFree();
+      case abi::Handler::kUvmInitialize:
+        return RunUvmInitialize();
+      case abi::Handler::kExportDmabuf:
+        return RunExportDmabuf();
+      case abi::Handler::kRootClient:
+      case abi::Handler::kDeny:
+        break;  // not frontend or UVM handlers; the table parser enforces it
+    }
+    return Fail(EINVAL);
+  }
+
+ private:
+  // ---- denials ----
+
+  Reply Refuse(const policy::Decision& d, abi::Level level, std::uint32_t key) {
+    Log(level, key, policy::Describe(d, level, key, p_.enabled_));
+    return Fail(d.answer.error ? d.answer.error : EINVAL);
+  }
+
+  void Log(abi::Level level, std::uint32_t key, const std::string& what) {
+    p_.denials_.Report(call_.pid, level, key,
+                       "pid " + std::to_string(call_.pid) + ": " + what);
+  }
+
+  // A refusal answered in a status field: the ioctl succeeds and the status
+  // says what the driver would say.
+  Reply RefuseInStatus(std::span<std::byte> top, std::uint32_t status_offset,
+                       std::uint32_t status) {
+    Store<std::uint32_t>(top, status_offset, status);
+    return WriteBack(top, Ok());
+  }
+
+  // How a marshalling failure is answered: in the status field where the
+  // struct has one (as RM would), else as the ioctl's error.
+  Reply MarshalFailure(MarshalError error, const Marshal& m, std::span<std::byte> top,
+                       std::optional<std::uint32_t> status_offset) {
+    if (error == MarshalError::kForeignClient) {
+      Log(level_, key_,
+          "client: " + entry_->name + " names RM client " + Hex(m.foreign_client()) +
+              " that this workload did not create; denied");
+    }
+    if (error == MarshalError::kFault) return Fail(EFAULT);
+    if (!status_offset) return Fail(EINVAL);
+    return RefuseInStatus(top, *status_offset,
+                          error == MarshalError::kForeignClient ? nv::kNvErrInvalidClient
+                                                                : nv::kNvErrInvalidArgument);
+  }
+
+  // ---- memory ----
+
+  bool ReadTop(std::vector<std::byte>& buf) {
+    buf.resize(size_);
+    return size_ == 0 || memory_.Read(call_.arg, buf.data(), buf.size());
+  }
+
+  Reply WriteBack(std::span<const std::byte> top, Reply reply) {
+    if (!top.empty() && !memory_.Write(call_.arg, top.data(), top.size())) return Fail(EFAULT);
+    return reply;
+  }
+
+  Reply Backend(void* arg) {
+    std::uint32_t request = level_ == abi::Level::kUvm ? key_ : FrontendRequest(key_, size_);
+    int rc = p_.backend_.Ioctl(call_.fd, call_.device, request, arg);
+    return rc < 0 ? Fail(-rc) : Ok(rc);
+  }
+
+  // ---- handler kinds ----
+
+  // Fixed-size parameters plus the translations the row's layout names.
+  Reply RunSimple() {
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    return RunWithLayout(top, entry_->layout);
+  }
+
+  Reply RunWithLayout(std::vector<std::byte>& top, std::span<const abi::LayoutItem> layout) {
+    FdSet fds;
+    Marshal m(layout, memory_, files_, p_.clients_, fds);
+    if (MarshalError e = m.In(top); e != MarshalError::kNone) {
+      return MarshalFailure(e, m, top, m.StatusOffset());
+    }
+    Reply reply = Backend(top.empty() ? nullptr : top.data());
+    // The driver copies parameters back even when the call failed.
+    if (m.Out(top) != MarshalError::kNone) return Fail(EFAULT);
+    return WriteBack(top, reply);
+  }
+
+  Reply RunBytes() {
+    if (size_ == 0 || size_ > nv::kMaxIoctlSize) return Fail(EINVAL);
+    std::vector<std::byte> buf;
+    if (!ReadTop(buf)) return Fail(EFAULT);
+    return WriteBack(buf, Backend(buf.data()));
+  }
+
+  // NV_ESC_RM_CONTROL: decided on the copied cmd, executed with the copied
+  // (and deep-copied) params.
+  Reply RunControl() {
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    auto* os54 = reinterpret_cast<nv::NVOS54_PARAMETERS*>(top.data());
+    constexpr std::uint32_t kStatus = offsetof(nv::NVOS54_PARAMETERS, status);
+
+    if (!p_.clients_.Owns(os54->hClient)) {
+      Log(level_, key_, "client: control " + Hex(os54->cmd) + " names RM client " +
+                            Hex(os54->hClient) + " that this workload did not create; denied");
+      return RefuseInStatus(top, kStatus, nv::kNvErrInvalidClient);
+    }
+    policy::Decision d = policy::Decide(p_.table_, abi::Level::kControl, os54->cmd, p_.enabled_);
+    if (!d.allowed()) {
+      Log(abi::Level::kControl, os54->cmd,
+          policy::Describe(d, abi::Level::kControl, os54->cmd, p_.enabled_));
+      return RefuseInStatus(top, kStatus, d.answer.status);
+    }
+    // Serialized parameters carry nested data in a private format nvgate does
+    // not decode, so it cannot vouch for them.
+    if (os54->flags & nv::kNvos54FlagsFinnSerialized) {
+      return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
+    }
+    const abi::Entry& ctrl = *d.entry;
+    if (ctrl.param_size != 0 && os54->paramsSize != ctrl.param_size) {
+      return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
+    }
+    // As the driver: a size needs a pointer and a pointer a size. Checked here
+    // because nvgate never hands the driver a workload pointer.
+    if ((os54->paramsSize != 0) != (os54->params != 0) ||
+        os54->paramsSize > nv::kMaxParamCopySize) {
+      return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
+    }
+    return RunNested(top, offsetof(nv::NVOS54_PARAMETERS, params), os54->paramsSize, ctrl,
+                     kStatus);
+  }
+
+  // Copies the nested parameter struct a top-level struct points at, runs the
+  // call with the pointer rewritten, and restores it.
+  // `restore_top` undoes any other translation of `top` before it is written back.
+  Reply RunNested(std::vector<std::byte>& top, std::uint32_t pointer_offset,
+                  std::uint32_t nested_size, const abi::Entry& nested_entry,
+                  std::uint32_t status_offset,
+                  const std::function<void(std::span<std::byte>)>& restore_top = {}) {
+    auto target_params = Load<std::uint64_t>(top, pointer_offset);
+    std::vector<std::byte> params(target_params == 0 ? 0 : nested_size);
+    if (!params.empty() && !memory_.Read(target_params, params.data(), params.size())) {
+      return Fail(EFAULT);
+    }
+    FdSet fds;
+    Marshal m(nested_entry.layout, memory_, files_, p_.clients_, fds);
+    if (!params.empty()) {
+      if (MarshalError e = m.In(params); e != MarshalError::kNone) {
+        return MarshalFailure(e, m, top, status_offset);
+      }
+    }
+    Store<std::uint64_t>(top, pointer_offset,
+                         params.empty() ? 0 : reinterpret_cast<std::uintptr_t>(params.data()));
+    Reply reply = Backend(top.data());
+    Store<std::uint64_t>(top, pointer_offset, target_params);
+    if (restore_top) restore_top(top);
+    if (!params.empty()) {
+      if (m.Out(params) != MarshalError::kNone) return Fail(EFAULT);
+      if (!memory_.Write(target_params, params.data(), params.size())) return Fail(EFAULT);
+    }
+    return WriteBack(top, reply);
+  }
+
+  // NV_ESC_RM_ALLOC, short (NVOS21) or long (NVOS64) form.
+  Reply RunAlloc() {
+    bool long_form = size_ == sizeof(nv::NVOS64_PARAMETERS);
+    if (!long_form && size_ != sizeof(nv::NVOS21_PARAMETERS)) return Fail(EINVAL);
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    // The two forms share their first five fields.
+    auto* head = reinterpret_cast<nv::NVOS21_PARAMETERS*>(top.data());
+    std::uint32_t status_offset = long_form ? offsetof(nv::NVOS64_PARAMETERS, status)
+                                            : offsetof(nv::NVOS21_PARAMETERS, status);
+    const std::uint32_t cls = head->hClass;
+
+    policy::Decision d = policy::Decide(p_.table_, abi::Level::kAlloc, cls, p_.enabled_);
+    if (!d.allowed()) {
+      Log(abi::Level::kAlloc, cls, policy::Describe(d, abi::Level::kAlloc, cls, p_.enabled_));
+      return RefuseInStatus(top, status_offset, d.answer.status);
+    }
+    const abi::Entry& alloc = *d.entry;
+    bool root = alloc.handler == abi::Handler::kRootClient;
+    if (root != IsRootClientClass(cls)) return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClass);
+    if (!root && !p_.clients_.Owns(head->hRoot)) {
+      Log(abi::Level::kAlloc, cls, "client: alloc " + alloc.name + " names RM client " +
+                                       Hex(head->hRoot) + " that this workload did not create; denied");
+      return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClient);
+    }
+
+    // pRightsRequested (long form) points at a 4-byte access mask.
+    std::uint32_t rights = 0;
+    std::uint64_t target_rights = 0;
+    if (long_form) {
+      auto* os64 = reinterpret_cast<nv::NVOS64_PARAMETERS*>(top.data());
+      if (os64->flags != 0) return RefuseInStatus(top, status_offset, nv::kNvErrNotSupported);
+      target_rights = os64->pRightsRequested;
+      if (target_rights != 0) {
+        if (!memory_.Read(target_rights, &rights, sizeof rights)) return Fail(EFAULT);
+        os64->pRightsRequested = reinterpret_cast<std::uintptr_t>(&rights);
+      }
+    }
+    // The driver copies the class's own parameter size, whatever paramsSize says.
+    std::uint32_t nested_size = alloc.handler == abi::Handler::kNoParams ? 0 : alloc.param_size;
+    if (alloc.handler == abi::Handler::kNoParams) head->pAllocParms = 0;
+    Reply reply = RunNested(top, offsetof(nv::NVOS21_PARAMETERS, pAllocParms), nested_size,
+                            alloc, status_offset, [&](std::span<std::byte> written) {
+                              if (long_form) {
+                                Store<std::uint64_t>(written,
+                                                     offsetof(nv::NVOS64_PARAMETERS, pRightsRequested),
+                                                     target_rights);
+                              }
+                            });
+    if (root && reply.error == 0 && Load<std::uint32_t>(top, status_offset) == nv::kNvOk) {
+      p_.clients_.Add(Load<std::uint32_t>(top, offsetof(nv::NVOS21_PARAMETERS, hObjectNew)));
+    }
+    return reply;
+  }
+
+  // Escapes that dispatch again on a field of their own struct
+  // (NV_ESC_RM_ALLOC_MEMORY on hClass, NV_ESC_RM_VID_HEAP_CONTROL on function).
+  Reply RunSubDispatched(abi::Level sub_level, std::uint32_t key_offset,
+                         std::optional<std::uint32_t> status_offset) {
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    auto sub_key = Load<std::uint32_t>(top, key_offset);
+    policy::Decision d = policy::Decide(p_.table_, sub_level, sub_key, p_.enabled_);
+    if (!d.allowed()) {
+      Log(sub_level, sub_key, policy::Describe(d, sub_level, sub_key, p_.enabled_));
+      if (d.answer.error != 0 || !status_offset) return Fail(d.answer.error ? d.answer.error : EINVAL);
+      return RefuseInStatus(top, *status_offset, d.answer.status);
+    }
+    return RunWithLayout(top, entry_->layout);
+  }
+
+  Reply RunFree() {
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    auto* os00 = reinterpret_cast<nv::NVOS00_PARAMETERS*>(top.data());
+    const std::uint32_t client = os00->hRoot;
+    const bool frees_client = os00->hObjectOld == client;
+    Reply reply = RunWithLayout(top, entry_->layout);
+    if (frees_client && reply.error == 0 &&
+        Load<std::uint32_t>(top, offsetof(nv::NVOS00_PARAMETERS, status)) == nv::kNvOk) {
+      p_.clients_.Remove(client);
+    }
+    return reply;
+  }
+
+  // UVM_INITIALIZE: the supervisor runs every UVM call for the workload, so the
+  // va_space must not be bound to the supervisor's mm; the workload never sees
+  // the flag it did not ask for.
+  Reply RunUvmInitialize() {
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    auto* params = reinterpret_cast<nv::UVM_INITIALIZE_PARAMS*>(top.data());
+    const nv::NvU64 requested = params->flags;
+    params->flags = requested | nv::kUvmInitFlagsMultiProcessSharingMode;
+    Reply reply = Backend(top.data());
+    params->flags = requested;
+    return WriteBack(top, reply);
+  }
+
+  // NV_ESC_EXPORT_TO_DMABUF_FD: fd -1 asks the driver for a new dma-buf fd,
+  // which lands in the supervisor's table and must be installed into the
+  // workload's.
+  Reply RunExportDmabuf() {
+    std::vector<std::byte> top;
+    if (!ReadTop(top)) return Fail(EFAULT);
+    auto target_fd = Load<std::int32_t>(top, 0);
+    if (target_fd >= 0) return RunWithLayout(top, entry_->layout);
+
+    std::vector<abi::LayoutItem> without_fd;
+    for (const abi::LayoutItem& item : entry_->layout) {
+      if (item.kind != abi::LayoutItem::Kind::kFd) without_fd.push_back(item);
+    }
+    FdSet fds;
+    Marshal m(without_fd, memory_, files_, p_.clients_, fds);
+    if (MarshalError e = m.In(top); e != MarshalError::kNone) {
+      return MarshalFailure(e, m, top, m.StatusOffset());
+    }
+    Reply reply = Backend(top.data());
+    auto new_fd = Load<std::int32_t>(top, 0);
+    if (reply.error == 0 && new_fd >= 0) {
+      fds.Adopt(new_fd);
+      int installed = files_.Install(new_fd);
+      if (installed < 0) return Fail(-installed);
+      Store<std::int32_t>(top, 0, installed);
+    }
+    if (m.Out(top) != MarshalError::kNone) return Fail(EFAULT);
+    return WriteBack(top, reply);
+  }
+
+  Proxy& p_;
+  const Call& call_;
+  TargetMemory& memory_;
+  TargetFiles& files_;
+  abi::Level level_ = abi::Level::kFrontend;
+  std::uint32_t key_ = 0;
+  std::uint32_t size_ = 0;
+  const abi::Entry* entry_ = nullptr;
+};
+
+Proxy::Proxy(const abi::Table& table, caps::CapSet enabled, backend::Backend& backend,
+             policy::DenialLog& denials)
+    : table_(table), enabled_(enabled), backend_(backend), denials_(denials) {}
+
+Reply Proxy::Execute(const Call& call, TargetMemory& memory, TargetFiles& files) {
+  return Execution(*this, call, memory, files).Run();
+}
+
+}  // namespace nvgate::proxy

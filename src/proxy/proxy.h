@@ -1,0 +1,101 @@
+// The proxy executes one trapped driver call on the supervisor's own copy of its
+// parameters:
+//
+//   decode the request -> find the table entry -> copy the parameters in (and
+//   every nested buffer) -> decide on the copy -> translate fds and pointers ->
+//   run it on the backend -> copy results out, restoring the workload's pointer
+//   and fd values.
+//
+// It never touches the workload directly: the supervisor hands it a TargetMemory
+// and TargetFiles for the calling thread, and tests hand it in-process fakes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <set>
+
+#include "abi/abi.h"
+#include "abi/device.h"
+#include "backend/backend.h"
+#include "caps/caps.h"
+#include "policy/policy.h"
+
+namespace nvgate::proxy {
+
+// The calling thread's memory. Implementations check that the call is still
+// pending after every read and before every write.
+class TargetMemory {
+ public:
+  virtual ~TargetMemory() = default;
+  virtual bool Read(std::uint64_t addr, void* out, std::size_t len) = 0;
+  virtual bool Write(std::uint64_t addr, const void* in, std::size_t len) = 0;
+};
+
+// The calling process's file descriptors.
+class TargetFiles {
+ public:
+  virtual ~TargetFiles() = default;
+  // A supervisor-owned duplicate of the workload's `target_fd`, or -errno.
+  virtual int Duplicate(int target_fd) = 0;
+  // Installs the supervisor's `fd` into the workload; returns the workload's
+  // number for it, or -errno.
+  virtual int Install(int fd) = 0;
+};
+
+struct Call {
+  int fd;                  // the supervisor's duplicate of the file the call was made on
+  abi::DeviceKind device;  // what that file is
+  std::uint32_t request;   // the low 32 bits of the ioctl request
+  std::uint64_t arg;       // the workload's argument pointer
+  int pid;                 // the calling process (thread group), for logs
+};
+
+struct Reply {
+  std::int64_t value = 0;  // the ioctl's return value when error == 0
+  int error = 0;           // a positive errno to fail the ioctl with
+};
+
+// Executes trapped calls; the supervisor's only view of the proxy, so that its
+// tests can substitute their own.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Thread-safe.
+  virtual Reply Execute(const Call& call, TargetMemory& memory, TargetFiles& files) = 0;
+};
+
+// RM clients this workload created. Calls naming any other client get
+// NV_ERR_INVALID_CLIENT: RM sees only the supervisor, so it cannot tell
+// workloads apart itself.
+class ClientRegistry {
+ public:
+  void Add(std::uint32_t client);
+  void Remove(std::uint32_t client);
+  bool Owns(std::uint32_t client) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::set<std::uint32_t> clients_;
+};
+
+class Proxy final : public Executor {
+ public:
+  Proxy(const abi::Table& table, caps::CapSet enabled, backend::Backend& backend,
+        policy::DenialLog& denials);
+
+  Reply Execute(const Call& call, TargetMemory& memory, TargetFiles& files) override;
+
+  const ClientRegistry& clients() const { return clients_; }
+
+ private:
+  class Execution;
+
+  const abi::Table& table_;
+  caps::CapSet enabled_;
+  backend::Backend& backend_;
+  policy::DenialLog& denials_;
+  ClientRegistry clients_;
+};
+
+}  // namespace nvgate::proxy

@@ -1,0 +1,459 @@
+#include "supervisor/launch.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "supervisor/filter.h"
+#include "supervisor/notifier.h"
+
+namespace nvgate::supervisor {
+namespace {
+
+// Exit codes of the child before the command runs; shells use the same ones.
+constexpr int kExitSetupFailed = 126;
+constexpr int kExitCannotExec = 127;
+
+// Where SIGINT and SIGTERM go: the workload, or the relay process in front of
+// it. A signal handler can only reach it through a global.
+std::atomic<pid_t> g_forward_to{0};
+
+void ForwardSignal(int sig) {
+  pid_t pid = g_forward_to.load();
+  if (pid > 0) kill(pid, sig);
+}
+
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM};
+
+// A bind mount into the private /dev. Opened (O_PATH, which does not open the
+// device) before the tmpfs hides the host's /dev, bound through /proc/self/fd.
+struct Bind {
+  std::string source;
+  std::string target;
+  bool required;  // the NVIDIA nodes must be there; the host's basics may not be
+  int fd = -1;
+};
+
+// Everything the child needs, computed before fork: the parent may have other
+// threads, so the child only makes syscalls and never allocates.
+struct ChildPlan {
+  std::vector<std::string> args;
+  std::vector<char*> argv;
+  Program filter;
+  bool isolate;
+  std::string uid_map;
+  std::string gid_map;
+  std::vector<std::string> dirs;  // created under the new /dev, parents first
+  std::vector<Bind> binds;
+  std::vector<std::pair<const char*, const char*>> links;  // {target, link path}
+  int sock;                                                 // the child's end
+};
+
+// One line on stderr from the child, without allocation.
+void Say(const char* a, const char* b = "", const char* c = "", const char* d = "", const char* e = "") {
+  for (const char* s : {"nvgate: ", a, b, c, d, e, "\n"}) {
+    std::size_t left = std::strlen(s);
+    while (left > 0) {
+      ssize_t n = write(STDERR_FILENO, s, left);
+      if (n <= 0) return;
+      s += n;
+      left -= static_cast<std::size_t>(n);
+    }
+  }
+}
+
+const char* ErrnoText(int e) {
+  const char* s = strerrordesc_np(e);  // async-signal-safe, unlike strerror
+  return s ? s : "unknown error";
+}
+
+bool WriteFile(const char* path, const std::string& text) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+enum class Isolation { kIsolated, kNotPossible, kBroken };
+
+Isolation EnterNamespaces(const ChildPlan& plan) {
+  if (unshare(CLONE_NEWNS | CLONE_NEWPID) == 0) return Isolation::kIsolated;
+  int first = errno;
+  // Without CAP_SYS_ADMIN, a user namespace of our own grants it there.
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) != 0) {
+    Say("warning: cannot create PID and mount namespaces (", ErrnoText(first),
+        "); running the command without isolation");
+    return Isolation::kNotPossible;
+  }
+  // Past this point we are in a user namespace; without a mapping the command
+  // would run as the overflow uid, so failing here is fatal.
+  if (!WriteFile("/proc/self/setgroups", "deny") || !WriteFile("/proc/self/uid_map", plan.uid_map) ||
+      !WriteFile("/proc/self/gid_map", plan.gid_map)) {
+    Say("cannot map our uid into the new user namespace: ", ErrnoText(errno));
+    return Isolation::kBroken;
+  }
+  return Isolation::kIsolated;
+}
+
+// "/proc/self/fd/<fd>" into `buf`, without allocation.
+const char* FdPath(int fd, char (&buf)[32]) {
+  char digits[12];
+  int n = 0;
+  do {
+    digits[n++] = static_cast<char>('0' + fd % 10);
+    fd /= 10;
+  } while (fd > 0);
+  std::strcpy(buf, "/proc/self/fd/");
+  std::size_t len = std::strlen(buf);
+  while (n > 0) buf[len++] = digits[--n];
+  buf[len] = '\0';
+  return buf;
+}
+
+bool SetUpMounts(ChildPlan& plan) {
+  // Nothing we mount may propagate back to the host.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    Say("mount(/, MS_REC|MS_PRIVATE) failed: ", ErrnoText(errno));
+    return false;
+  }
+  for (Bind& b : plan.binds) {
+    b.fd = open(b.source.c_str(), O_PATH | O_CLOEXEC);
+    if (b.fd < 0 && b.required) {
+      Say("cannot open ", b.source.c_str(), ": ", ErrnoText(errno));
+      return false;
+    }
+  }
+  if (mount("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755,size=1m") != 0) {
+    Say("mount(tmpfs, /dev) failed: ", ErrnoText(errno));
+    return false;
+  }
+  for (const std::string& d : plan.dirs) mkdir(d.c_str(), 0755);
+  for (Bind& b : plan.binds) {
+    if (b.fd < 0) continue;
+    struct stat st {};
+    bool is_dir = fstat(b.fd, &st) == 0 && S_ISDIR(st.st_mode);
+    if (is_dir) {
+      mkdir(b.target.c_str(), 0755);
+    } else {
+      int point = open(b.target.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+      if (point >= 0) close(point);
+    }
+    char source[32];
+    if (mount(FdPath(b.fd, source), b.target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      Say("bind mount on ", b.target.c_str(), " from ", b.source.c_str(), " failed");
+      if (b.required) return false;
+    }
+    close(b.fd);
+  }
+  mkdir("/dev/shm", 01777);
+  if (mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") != 0) {
+    Say("warning: mount(tmpfs, /dev/shm) failed: ", ErrnoText(errno));
+  }
+  for (const auto& [target, link] : plan.links) symlink(target, link);
+  // The workload gets no way to add nodes next to the ones it was given.
+  if (mount(nullptr, "/dev", nullptr, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            nullptr) != 0) {
+    Say("warning: cannot make /dev read-only: ", ErrnoText(errno));
+  }
+  // A /proc of the new PID namespace, so that the workload neither sees nor
+  // names processes outside it (the supervisor among them).
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    Say("warning: cannot mount a /proc for the new PID namespace: ", ErrnoText(errno));
+  }
+  return true;
+}
+
+// Waits for `child`, forwarding SIGINT and SIGTERM to it, and exits with its
+// status, shell-style. As pid 1 of the namespace (`reap_all`), it also reaps
+// the orphans that are reparented to it.
+[[noreturn]] void RelayUntilExit(pid_t child, bool reap_all) {
+  g_forward_to.store(child);
+  for (;;) {
+    int status = 0;
+    pid_t pid = waitpid(reap_all ? -1 : child, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) continue;
+      _exit(kExitSetupFailed);
+    }
+    if (pid != child) continue;
+    if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) _exit(128 + WTERMSIG(status));
+  }
+}
+
+bool SendFd(int sock, int fd) {
+  char data = 'L';
+  iovec iov{&data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1;
+}
+
+// The listener from the child, or -1 when the child ended without sending one.
+int ReceiveFd(int sock) {
+  char data = 0;
+  iovec iov{&data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  ssize_t n;
+  do {
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n != 1) return -1;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) return -1;
+  int fd = -1;
+  std::memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+  return fd;
+}
+
+[[noreturn]] void ExecWorkload(const ChildPlan& plan) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    Say("prctl(PR_SET_NO_NEW_PRIVS) failed: ", ErrnoText(errno));
+    _exit(kExitSetupFailed);
+  }
+  int listener = InstallFilter(plan.filter);
+  if (listener < 0) {
+    Say("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER|WAIT_KILLABLE_RECV) failed: ", ErrnoText(-listener));
+    _exit(kExitSetupFailed);
+  }
+  // The workload must hold no reference to the listener: whoever holds one can
+  // answer (and CONTINUE) its own trapped calls.
+  bool sent = SendFd(plan.sock, listener);
+  close(listener);
+  close(plan.sock);
+  if (!sent) _exit(kExitSetupFailed);
+  execvp(plan.argv[0], plan.argv.data());
+  Say("cannot execute '", plan.argv[0], "': ", ErrnoText(errno));
+  _exit(kExitCannotExec);
+}
+
+void InstallForwarding() {
+  struct sigaction sa {};
+  sa.sa_handler = ForwardSignal;
+  sa.sa_flags = SA_RESTART;
+  for (int sig : kForwardedSignals) sigaction(sig, &sa, nullptr);
+}
+
+[[noreturn]] void RunChild(ChildPlan& plan) {
+  // If nvgate dies, so does everything it started (the filter alone would only
+  // make the trapped calls fail).
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  // Before any fork, so that the relays forward from their first instant: pid
+  // 1 of a namespace ignores every signal it has no handler for. Until a relay
+  // knows its child the target is 0 and signals are dropped; exec resets the
+  // handlers in the workload.
+  g_forward_to.store(0);
+  if (plan.isolate) {
+    InstallForwarding();
+    switch (EnterNamespaces(plan)) {
+      case Isolation::kBroken:
+        _exit(kExitSetupFailed);
+      case Isolation::kNotPossible:
+        break;
+      case Isolation::kIsolated: {
+        // The first child in a new PID namespace is its pid 1.
+        pid_t init = fork();
+        if (init < 0) {
+          Say("fork() failed: ", ErrnoText(errno));
+          _exit(kExitSetupFailed);
+        }
+        if (init > 0) {
+          close(plan.sock);
+          RelayUntilExit(init, false);
+        }
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (!SetUpMounts(plan)) _exit(kExitSetupFailed);
+        pid_t workload = fork();
+        if (workload < 0) {
+          Say("fork() failed: ", ErrnoText(errno));
+          _exit(kExitSetupFailed);
+        }
+        if (workload > 0) {
+          close(plan.sock);
+          // When pid 1 exits, the kernel kills the rest of the namespace.
+          RelayUntilExit(workload, true);
+        }
+        break;
+      }
+    }
+  }
+  ExecWorkload(plan);
+}
+
+tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
+  ChildPlan plan;
+  plan.args = options.argv;
+  for (std::string& a : plan.args) plan.argv.push_back(a.data());
+  plan.argv.push_back(nullptr);
+  auto filter = BuildFilter(TrapRules::FromTable(*options.table));
+  if (!filter) return tl::unexpected(filter.error());
+  plan.filter = std::move(*filter);
+  plan.isolate = options.isolate;
+  plan.uid_map = fmt::format("{0} {0} 1", getuid());
+  plan.gid_map = fmt::format("{0} {0} 1", getgid());
+  for (const char* name : {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts"}) {
+    plan.binds.push_back({fmt::format("/dev/{}", name), fmt::format("/dev/{}", name), false});
+  }
+  for (const backend::DeviceNode& node : options.nodes) {
+    const std::string& path = node.dev_path;
+    if (path.rfind("/dev/", 0) != 0 || path.find("/../") != std::string::npos ||
+        path.find("/./") != std::string::npos) {
+      return tl::unexpected(fmt::format("device node path '{}' is not a plain path under /dev/", path));
+    }
+    for (std::size_t slash = path.find('/', 5); slash != std::string::npos; slash = path.find('/', slash + 1)) {
+      plan.dirs.push_back(path.substr(0, slash));
+    }
+    plan.binds.push_back({node.source_path, path, true});
+  }
+  plan.links = {{"/proc/self/fd", "/dev/fd"},
+                {"/proc/self/fd/0", "/dev/stdin"},
+                {"/proc/self/fd/1", "/dev/stdout"},
+                {"/proc/self/fd/2", "/dev/stderr"}};
+  return plan;
+}
+
+// Invariant 8: no privilege beyond what the calls need. CAP_SYS_PTRACE stays:
+// it is what lets pidfd_getfd and process_vm_* reach a workload that made
+// itself non-dumpable.
+tl::expected<void, std::string> DropCapabilities() {
+  constexpr int kDropped[] = {CAP_SYS_ADMIN, CAP_PERFMON, CAP_SYS_NICE};
+  for (int cap : kDropped) {
+    // EINVAL: a capability this kernel does not know (CAP_PERFMON before 5.8).
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EPERM) {
+      return tl::unexpected(fmt::format("prctl(PR_CAPBSET_DROP, {}) failed: {}", cap, std::strerror(errno)));
+    }
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    return tl::unexpected(fmt::format("capget() failed: {}", std::strerror(errno)));
+  }
+  for (int cap : kDropped) {
+    auto bit = static_cast<std::uint32_t>(1u << (cap % 32));
+    data[cap / 32].effective &= ~bit;
+    data[cap / 32].permitted &= ~bit;
+    data[cap / 32].inheritable &= ~bit;
+  }
+  if (syscall(SYS_capset, &header, data) != 0) {
+    return tl::unexpected(fmt::format("capset() failed: {}", std::strerror(errno)));
+  }
+  return {};
+}
+
+int ShellStatus(int status) {
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return kExitSetupFailed;
+}
+
+}  // namespace
+
+tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy::Executor& executor) {
+  if (options.argv.empty()) return tl::unexpected(std::string("no command to run"));
+  if (!options.table || !options.backend) {
+    return tl::unexpected(std::string("RunSupervised needs an ABI table and a backend"));
+  }
+  if (auto ok = CheckKernelSupport(); !ok) return tl::unexpected(ok.error());
+  auto plan = MakePlan(options);
+  if (!plan) return tl::unexpected(plan.error());
+
+  int socks[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
+    return tl::unexpected(fmt::format("socketpair() failed: {}", std::strerror(errno)));
+  }
+  plan->sock = socks[1];
+  pid_t child = fork();
+  if (child < 0) {
+    int e = errno;
+    close(socks[0]);
+    close(socks[1]);
+    return tl::unexpected(fmt::format("fork() failed: {}", std::strerror(e)));
+  }
+  if (child == 0) {
+    close(socks[0]);
+    RunChild(*plan);
+  }
+  close(socks[1]);
+  int listener = ReceiveFd(socks[0]);
+  close(socks[0]);
+  auto reap = [child] {
+    int status = 0;
+    while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+    return ShellStatus(status);
+  };
+  if (listener < 0) {
+    int status = reap();
+    return tl::unexpected(
+        fmt::format("the workload could not be started (status {}; see the messages above)", status));
+  }
+  auto notifier = OsNotifier::Create(listener);
+  auto privileges = notifier ? DropCapabilities() : tl::expected<void, std::string>{};
+  if (!notifier || !privileges) {
+    kill(child, SIGKILL);
+    reap();
+    return tl::unexpected(notifier ? privileges.error() : notifier.error());
+  }
+
+  struct sigaction forward {};
+  forward.sa_handler = ForwardSignal;
+  forward.sa_flags = SA_RESTART;
+  struct sigaction saved[std::size(kForwardedSignals)];
+  g_forward_to.store(child);
+  for (std::size_t i = 0; i < std::size(kForwardedSignals); ++i) {
+    sigaction(kForwardedSignals[i], &forward, &saved[i]);
+  }
+  // Reaped as soon as it exits: before Linux 6.11 a zombie still counts as a
+  // user of the filter, and the loop would wait for it forever.
+  int status = 0;
+  std::thread waiter([&] {
+    status = reap();
+    g_forward_to.store(0);
+  });
+  Supervisor supervisor(**notifier, *options.backend, executor, options.supervisor);
+  auto ran = supervisor.Run();
+  if (!ran) kill(child, SIGKILL);
+  waiter.join();
+  for (std::size_t i = 0; i < std::size(kForwardedSignals); ++i) {
+    sigaction(kForwardedSignals[i], &saved[i], nullptr);
+  }
+  if (!ran) return tl::unexpected(ran.error());
+  SupervisorStats s = supervisor.stats();
+  spdlog::debug("supervisor: {} calls executed, {} refused (not NVIDIA), {} callers gone", s.executed,
+                s.not_nvidia, s.target_gone);
+  return status;
+}
+
+}  // namespace nvgate::supervisor

@@ -1,0 +1,57 @@
+// `nvgate run`: start a command under the filter and supervise it until every
+// one of its tasks is gone.
+//
+//   supervisor::LaunchOptions opt{.argv = {"python3", "train.py"},
+//                                 .table = table,
+//                                 .backend = backend.get(),
+//                                 .nodes = backend->Nodes()};
+//   auto status = supervisor::RunSupervised(opt, proxy);   // shell-style status
+//   if (!status) die(status.error());
+//   return *status;
+//
+// The child, where it can (root, or unprivileged user namespaces): a new mount
+// and PID namespace, an init process (pid 1) that forwards signals and reaps, and
+// a private /dev: a tmpfs with null, zero, full, random, urandom, tty, ptmx and
+// pts bound from the host, a tmpfs on /dev/shm, the fd/stdin/stdout/stderr links,
+// and exactly the NVIDIA nodes given (each `source_path` bound onto its
+// `dev_path`). Where it cannot, it warns and runs the command without
+// isolation. Then the workload sets PR_SET_NO_NEW_PRIVS, installs the filter,
+// hands the listener to the parent over a socketpair (SCM_RIGHTS), closes it and
+// execs.
+//
+// The parent drops CAP_SYS_ADMIN, CAP_PERFMON and CAP_SYS_NICE (effective,
+// permitted, inheritable, bounding; CAP_SYS_PTRACE is kept where held), becomes
+// non-dumpable, forwards SIGINT and SIGTERM, and runs the Supervisor loop.
+// Capabilities are per thread: call this before starting other threads, or
+// those keep theirs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "abi/abi.h"
+#include "backend/backend.h"
+#include "proxy/proxy.h"
+#include "supervisor/supervisor.h"
+
+namespace nvgate::supervisor {
+
+struct LaunchOptions {
+  std::vector<std::string> argv;         // the command; argv[0] is looked up in PATH
+  const abi::Table* table = nullptr;     // decides which ioctls are trapped
+  backend::Backend* backend = nullptr;   // classifies the workload's files
+  // The NVIDIA nodes the workload finds in its private /dev (and no others).
+  std::vector<backend::DeviceNode> nodes;
+  // PID + mount namespaces and a private /dev, where possible (default on).
+  bool isolate = true;
+  SupervisorOptions supervisor;
+};
+
+// Runs the command and returns its exit status, shell-style: the exit code, or
+// 128 + signal number when a signal killed it; 127 when it could not be
+// executed. An error means nvgate itself could not set up or supervise it.
+tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy::Executor& executor);
+
+}  // namespace nvgate::supervisor

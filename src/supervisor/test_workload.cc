@@ -1,0 +1,88 @@
+// Workloads that the supervisor's tests exec under the real filter, one thing
+// per first argument; each exits 0 when what it saw is what the test expects.
+//
+//   supervisor_test_workload exit N        exits with N
+//   supervisor_test_workload kill SIG      kills itself with SIG
+//   supervisor_test_workload ioctl PATH    a trapped ioctl on PATH reaches the fake executor
+//   supervisor_test_workload enotty PATH   a trapped ioctl on PATH is refused with ENOTTY
+//   supervisor_test_workload devlist       /dev holds the private set, nvidiactl included
+//   supervisor_test_workload pid           runs as pid 2 under an init of pid 1
+//   supervisor_test_workload ioctl-pause PATH   a trapped ioctl, then waits for a signal
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <set>
+#include <string>
+
+namespace {
+
+constexpr unsigned long kRmControl = 0xc020462a;  // _IOWR('F', 0x2a, 32)
+
+int TrappedIoctl(const char* path, long* result) {
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    std::fprintf(stderr, "open %s: %s\n", path, std::strerror(errno));
+    return -1;
+  }
+  std::uint64_t v = 41;
+  long r = ioctl(fd, kRmControl, &v);
+  *result = r < 0 ? -errno : r;
+  close(fd);
+  return static_cast<int>(v);
+}
+
+int DevList() {
+  const std::set<std::string> allowed = {"null", "zero", "full", "random", "urandom", "tty", "ptmx", "pts",
+                                         "shm", "fd", "stdin", "stdout", "stderr", "nvidiactl"};
+  DIR* d = opendir("/dev");
+  if (!d) return 2;
+  bool ok = true;
+  bool ctl = false;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (name == "nvidiactl") ctl = true;
+    if (!allowed.count(name)) {
+      std::fprintf(stderr, "unexpected /dev/%s\n", name.c_str());
+      ok = false;
+    }
+  }
+  closedir(d);
+  return ok && ctl && access("/dev/null", W_OK) == 0 ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 100;
+  std::string mode = argv[1];
+  if (mode == "exit" && argc == 3) return std::atoi(argv[2]);
+  if (mode == "kill" && argc == 3) {
+    kill(getpid(), std::atoi(argv[2]));
+    return 101;
+  }
+  if ((mode == "ioctl" || mode == "ioctl-pause") && argc == 3) {
+    long r = 0;
+    int v = TrappedIoctl(argv[2], &r);
+    if (mode == "ioctl-pause") {
+      for (;;) pause();
+    }
+    return r == 0x2a && v == 42 ? 0 : 1;
+  }
+  if (mode == "enotty" && argc == 3) {
+    long r = 0;
+    TrappedIoctl(argv[2], &r);
+    return r == -ENOTTY ? 0 : 1;
+  }
+  if (mode == "devlist") return DevList();
+  if (mode == "pid") return getpid() == 2 && getppid() == 1 ? 0 : 1;
+  return 100;
+}

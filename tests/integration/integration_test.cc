@@ -1,0 +1,144 @@
+// `nvgate run --backend sim` end to end: real filter, real notifications, real
+// fds, real programs; the simulated driver stands in for the GPU.
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "testing/run_program.h"
+
+namespace nvgate {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+testing::ProgramResult RunUnder(const std::string& caps, std::vector<std::string> command,
+                                std::vector<std::string> extra_flags = {}) {
+  std::vector<std::string> argv = {NVGATE_BINARY, "run", "--backend", "sim", "--caps", caps};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  argv.push_back("--");
+  argv.insert(argv.end(), command.begin(), command.end());
+  return testing::RunProgram(argv);
+}
+
+testing::ProgramResult Workload(const std::string& caps, std::vector<std::string> args,
+                                std::vector<std::string> extra_flags = {}) {
+  args.insert(args.begin(), WORKLOAD_BINARY);
+  return RunUnder(caps, args, extra_flags);
+}
+
+TEST(Run, ExitStatusIsTheCommands) {
+  EXPECT_EQ(Workload("compute", {"exit-code", "7"}).status, 7);
+  EXPECT_EQ(Workload("compute", {"exit-code", "0"}).status, 0);
+  EXPECT_EQ(RunUnder("compute", {"/nonexistent/program"}).status, 127);
+}
+
+TEST(Run, TrappedCallIsExecutedBySupervisor) {
+  // Under the sim, /dev/nvidiactl is a plain file: only nvgate can answer.
+  auto r = Workload("compute", {"version"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("version=ok:580.159.04"));
+}
+
+// DESIGN invariant 2: the frontend decodes only nr and size.
+TEST(Run, TypeDirectionAndUpperBitsDoNotBypass) {
+  auto r = Workload("compute", {"request-bits"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("other_type=ok:580.159.04"));
+  EXPECT_THAT(r.out, HasSubstr("upper_bits=ok:580.159.04"));
+}
+
+// DESIGN invariant 3: a trapped call on another file is refused, never continued.
+TEST(Run, TrappedRequestOnOtherFileIsRefusedUntrappedWorks) {
+  auto r = Workload("compute", {"not-nvidia"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("nvidia_request_on_dev_null=ENOTTY"));
+  EXPECT_THAT(r.out, HasSubstr("fionread_on_pipe=ok"));
+}
+
+// DESIGN invariant 7.
+TEST(Run, WorkloadCannotReachTheSupervisor) {
+  auto r = Workload("compute", {"escape-syscalls"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("ptrace=EPERM"));
+  EXPECT_THAT(r.out, HasSubstr("pidfd_getfd=EPERM"));
+  EXPECT_THAT(r.out, HasSubstr("io_uring_setup=ENOSYS"));
+}
+
+TEST(Run, CapabilitySetsAllowExactlyTheirClasses) {
+  // compute class, video decoder, 3D class on the simulated Hopper GPU.
+  const std::vector<std::string> classes = {"alloc", "cbc0", "b8b0", "cb97"};
+  auto compute = Workload("compute", classes);
+  ASSERT_EQ(compute.status, 0) << compute.err;
+  EXPECT_THAT(compute.out, HasSubstr("device=0x0"));
+  EXPECT_THAT(compute.out, HasSubstr("class_0xcbc0=0x0"));
+  EXPECT_THAT(compute.out, HasSubstr("class_0xb8b0=0x22"));
+  EXPECT_THAT(compute.out, HasSubstr("class_0xcb97=0x22"));
+  EXPECT_THAT(compute.err, HasSubstr("video: NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied; enable "
+                                     "with NVIDIA_DRIVER_CAPABILITIES=compute,video"));
+  EXPECT_THAT(compute.err, HasSubstr("graphics: HOPPER_A (alloc 0xcb97) denied"));
+
+  auto video = Workload("video", classes);
+  ASSERT_EQ(video.status, 0) << video.err;
+  EXPECT_THAT(video.out, HasSubstr("device=0x0")) << "the base tier gives video a device";
+  EXPECT_THAT(video.out, HasSubstr("class_0xb8b0=0x0"));
+  EXPECT_THAT(video.out, HasSubstr("class_0xcbc0=0x22"));
+
+  auto graphics = Workload("graphics", classes);
+  ASSERT_EQ(graphics.status, 0) << graphics.err;
+  EXPECT_THAT(graphics.out, HasSubstr("class_0xcb97=0x0"));
+  EXPECT_THAT(graphics.out, HasSubstr("class_0xb8b0=0x22"));
+}
+
+TEST(Run, UvmNeedsComputeAndHidesSharingMode) {
+  auto compute = Workload("compute", {"uvm"});
+  ASSERT_EQ(compute.status, 0) << compute.err;
+  EXPECT_THAT(compute.out, HasSubstr("uvm_initialize=ok status=0x0 flags=0x0"));
+  // Without compute the private /dev has no UVM node at all.
+  auto utility = Workload("utility", {"uvm"});
+  EXPECT_THAT(utility.out, HasSubstr("open_/dev/nvidia-uvm=No such file or directory"));
+}
+
+TEST(Run, ForeignClientIsRefused) {
+  auto r = Workload("compute", {"foreign-client"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("control_on_foreign_client=0x23"));
+}
+
+TEST(Run, MultiThreadedWorkloadIsServed) {
+  auto r = Workload("compute", {"threads"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("threads_ok=1600"));
+}
+
+TEST(Run, ForkedChildrenAreCovered) {
+  auto r = Workload("compute", {"fork"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("child_version=ok:580.159.04"));
+  EXPECT_THAT(r.out, HasSubstr("parent_version=ok:580.159.04"));
+}
+
+TEST(Run, OpenCloseChurn) {
+  auto r = Workload("compute", {"churn", "10000"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("churn_ok=10000"));
+}
+
+TEST(Run, DenialsGoToTheLogFileOncePerCall) {
+  std::filesystem::path log = std::filesystem::temp_directory_path() / "nvgate-denials-test.log";
+  std::filesystem::remove(log);
+  auto r = Workload("compute", {"alloc", "b8b0", "b8b0"}, {"--log-denials", log.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::ifstream in(log);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string s = text.str();
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1) << s;
+  EXPECT_THAT(s, HasSubstr("NVB8B0_VIDEO_DECODER"));
+}
+
+}  // namespace
+}  // namespace nvgate

@@ -1,0 +1,207 @@
+// A test workload that talks to the NVIDIA device nodes through the driver's
+// real ABI, one scenario per argument. Run under `nvgate run`; prints one
+// "key=value" line per observation for the test to check.
+#include <fcntl.h>
+#include <linux/ioctl.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "abi/nv_structs.h"
+
+namespace {
+
+using namespace nvgate::nv;
+
+constexpr unsigned long Frontend(std::uint32_t nr, std::uint32_t size) {
+  return _IOC(_IOC_READ | _IOC_WRITE, kIoctlMagic, nr, size);
+}
+
+int OpenNode(const char* path) {
+  int fd = ::open(path, O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    std::printf("open_%s=%s\n", path, std::strerror(errno));
+    std::exit(3);
+  }
+  return fd;
+}
+
+// Returns "ok" and the version, or the errno name.
+std::string QueryVersion(int ctl, unsigned long request) {
+  nv_ioctl_rm_api_version_t v{};
+  v.cmd = kRmApiVersionCmdQuery;
+  if (::ioctl(ctl, request, &v) != 0) return std::string("errno:") + strerrorname_np(errno);
+  return std::string("ok:") + v.versionString;
+}
+
+std::uint32_t Alloc(int ctl, NvHandle client, NvHandle parent, NvHandle handle, NvV32 cls,
+                    void* params, NvU32 params_size) {
+  NVOS21_PARAMETERS p{.hRoot = client, .hObjectParent = parent, .hObjectNew = handle,
+                      .hClass = cls, .pAllocParms = reinterpret_cast<std::uintptr_t>(params),
+                      .paramsSize = params_size, .status = 0};
+  if (::ioctl(ctl, Frontend(kEscRmAlloc, sizeof p), &p) != 0) return 0xffffffff;
+  return p.status;
+}
+
+NvHandle AllocClient(int ctl) {
+  NvHandle client = 0;
+  NVOS21_PARAMETERS p{.hRoot = 0, .hObjectParent = 0, .hObjectNew = 0, .hClass = kNv01RootClient,
+                      .pAllocParms = reinterpret_cast<std::uintptr_t>(&client),
+                      .paramsSize = sizeof client, .status = 0};
+  if (::ioctl(ctl, Frontend(kEscRmAlloc, sizeof p), &p) != 0 || p.status != kNvOk) {
+    std::printf("client=failed errno=%d status=0x%x\n", errno, p.status);
+    std::exit(3);
+  }
+  return p.hObjectNew;
+}
+
+std::uint32_t Control(int ctl, NvHandle client, NvHandle object, NvV32 cmd, void* params,
+                      NvU32 size) {
+  NVOS54_PARAMETERS p{.hClient = client, .hObject = object, .cmd = cmd, .flags = 0,
+                      .params = reinterpret_cast<std::uintptr_t>(params), .paramsSize = size,
+                      .status = 0};
+  if (::ioctl(ctl, Frontend(kEscRmControl, sizeof p), &p) != 0) return 0xffffffff;
+  return p.status;
+}
+
+int Run(const std::string& scenario, int argc, char** argv) {
+  if (scenario == "version") {
+    int ctl = OpenNode("/dev/nvidiactl");
+    std::printf("version=%s\n", QueryVersion(ctl, Frontend(kEscCheckVersionStr, 72)).c_str());
+    return 0;
+  }
+  if (scenario == "request-bits") {
+    // The driver decodes only nr and size: other type and direction bits, and
+    // garbage above bit 31, must still reach nvgate and never the file.
+    int ctl = OpenNode("/dev/nvidiactl");
+    unsigned long other_type = _IOC(_IOC_NONE, 'Z', kEscCheckVersionStr, 72);
+    unsigned long upper = 0xdead000000000000ul | Frontend(kEscCheckVersionStr, 72);
+    std::printf("other_type=%s\n", QueryVersion(ctl, other_type).c_str());
+    std::printf("upper_bits=%s\n", QueryVersion(ctl, upper).c_str());
+    return 0;
+  }
+  if (scenario == "not-nvidia") {
+    int null_fd = OpenNode("/dev/null");
+    int rc = ::ioctl(null_fd, Frontend(kEscRmControl, 32), nullptr);
+    std::printf("nvidia_request_on_dev_null=%s\n", rc == 0 ? "ok" : strerrorname_np(errno));
+    int pipe_fds[2];
+    if (::pipe(pipe_fds) != 0) return 3;
+    int available = -1;
+    rc = ::ioctl(pipe_fds[0], FIONREAD, &available);
+    std::printf("fionread_on_pipe=%s\n", rc == 0 ? "ok" : strerrorname_np(errno));
+    return 0;
+  }
+  if (scenario == "escape-syscalls") {
+    long rc = ::ptrace(PTRACE_ATTACH, ::getppid(), nullptr, nullptr);
+    std::printf("ptrace=%s\n", rc == 0 ? "ok" : strerrorname_np(errno));
+    rc = ::syscall(SYS_pidfd_getfd, 0, 0, 0);
+    std::printf("pidfd_getfd=%s\n", rc >= 0 ? "ok" : strerrorname_np(errno));
+    rc = ::syscall(SYS_io_uring_setup, 1, nullptr);
+    std::printf("io_uring_setup=%s\n", rc >= 0 ? "ok" : strerrorname_np(errno));
+    return 0;
+  }
+  if (scenario == "alloc") {
+    // alloc CLASS...: allocates each class (hex) under a device or subdevice
+    // and prints the status, e.g. "class_0xb8b0=0x22".
+    int ctl = OpenNode("/dev/nvidiactl");
+    OpenNode("/dev/nvidia0");
+    NvHandle client = AllocClient(ctl);
+    std::uint32_t device_params[16] = {};
+    std::printf("device=0x%x\n", Alloc(ctl, client, client, 0xd0, 0x80, device_params, sizeof device_params));
+    std::uint32_t subdevice_params[4] = {};
+    std::printf("subdevice=0x%x\n",
+                Alloc(ctl, client, 0xd0, 0x5d, 0x2080, subdevice_params, sizeof subdevice_params));
+    NvHandle next = 0x100;
+    for (int i = 0; i < argc; ++i) {
+      std::uint32_t cls = static_cast<std::uint32_t>(std::strtoul(argv[i], nullptr, 16));
+      std::uint8_t params[512] = {};
+      std::printf("class_0x%x=0x%x\n", cls, Alloc(ctl, client, 0x5d, next++, cls, params, sizeof params));
+    }
+    return 0;
+  }
+  if (scenario == "foreign-client") {
+    int ctl = OpenNode("/dev/nvidiactl");
+    AllocClient(ctl);
+    std::uint32_t ids[32] = {};
+    std::printf("control_on_foreign_client=0x%x\n",
+                Control(ctl, 0xc1d0ffff, 0xc1d0ffff, 0x201, ids, sizeof ids));
+    return 0;
+  }
+  if (scenario == "uvm") {
+    int uvm = OpenNode("/dev/nvidia-uvm");
+    UVM_INITIALIZE_PARAMS init{.flags = 0, .rmStatus = 0};
+    int rc = ::ioctl(uvm, kUvmInitialize, &init);
+    std::printf("uvm_initialize=%s status=0x%x flags=0x%llx\n", rc == 0 ? "ok" : strerrorname_np(errno),
+                init.rmStatus, static_cast<unsigned long long>(init.flags));
+    return 0;
+  }
+  if (scenario == "threads") {
+    // Many threads issuing trapped calls at once: every one must be answered.
+    int ctl = OpenNode("/dev/nvidiactl");
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+      threads.emplace_back([&] {
+        for (int i = 0; i < 200; ++i) {
+          if (QueryVersion(ctl, Frontend(kEscCheckVersionStr, 72)).starts_with("ok:")) ++ok;
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    std::printf("threads_ok=%d\n", ok.load());
+    return 0;
+  }
+  if (scenario == "fork") {
+    pid_t child = ::fork();
+    if (child == 0) {
+      int ctl = OpenNode("/dev/nvidiactl");
+      std::printf("child_version=%s\n", QueryVersion(ctl, Frontend(kEscCheckVersionStr, 72)).c_str());
+      std::fflush(stdout);
+      ::_exit(0);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    int ctl = OpenNode("/dev/nvidiactl");
+    std::printf("parent_version=%s\n", QueryVersion(ctl, Frontend(kEscCheckVersionStr, 72)).c_str());
+    return 0;
+  }
+  if (scenario == "churn") {
+    int cycles = argc > 0 ? std::atoi(argv[0]) : 10000;
+    int ok = 0;
+    for (int i = 0; i < cycles; ++i) {
+      int ctl = OpenNode("/dev/nvidiactl");
+      if (QueryVersion(ctl, Frontend(kEscCheckVersionStr, 72)).starts_with("ok:")) ++ok;
+      ::close(ctl);
+    }
+    std::printf("churn_ok=%d\n", ok);
+    return 0;
+  }
+  if (scenario == "exit-code") {
+    return argc > 0 ? std::atoi(argv[0]) : 0;
+  }
+  std::fprintf(stderr, "unknown scenario %s\n", scenario.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: workload SCENARIO [ARGS...]\n");
+    return 2;
+  }
+  int rc = Run(argv[1], argc - 2, argv + 2);
+  std::fflush(stdout);
+  return rc;
+}

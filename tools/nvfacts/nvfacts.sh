@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Writes the ABI facts of one NVIDIA driver version: the numbers, struct sizes
+# and field offsets that nvgate's tables and struct definitions rely on, as the
+# driver's own published headers define them.
+#
+#   tools/nvfacts/nvfacts.sh CHECKOUT TAG > src/abi/facts/TAG.facts
+#
+# CHECKOUT is a directory holding NVIDIA/open-gpu-kernel-modules at TAG (only
+# src/common/sdk/nvidia/inc, src/common/inc, kernel-open/common/inc,
+# kernel-open/nvidia-uvm and src/nvidia/arch/nvalloc/unix/include are read).
+# The names come from src/abi/data/r*.tsv and src/abi/nv_structs_facts.h; a
+# small C program including the headers prints each fact, so nothing of the
+# headers is copied. A name the headers lack is reported on stderr and left
+# out, and abi_facts_test then fails on it.
+set -euo pipefail
+
+if [[ $# -ne 2 || $1 == -h || $1 == --help ]]; then
+  echo "usage: $0 CHECKOUT TAG > src/abi/facts/TAG.facts" >&2
+  echo "example: git -C open-gpu-kernel-modules checkout 580.142 && $0 open-gpu-kernel-modules 580.142" >&2
+  exit 2
+fi
+checkout=$(cd "$1" && pwd)
+tag=$2
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+sdk=$checkout/src/common/sdk/nvidia/inc
+includes=(-I"$sdk" -I"$sdk/ctrl" -I"$checkout/src/common/inc" -I"$checkout/kernel-open/common/inc"
+          -I"$checkout/kernel-open/nvidia-uvm" -I"$checkout/src/nvidia/arch/nvalloc/unix/include")
+header_dirs=("$sdk" "$sdk/alloc" "$checkout/kernel-open/common/inc" "$checkout/kernel-open/nvidia-uvm"
+             "$checkout/src/nvidia/arch/nvalloc/unix/include" "$checkout/src/common/inc")
+
+# What the tables and nv_structs_facts.h name.
+tables=("$root"/src/abi/data/r*.tsv)
+awk -F'\t' '!/^#/ && NF == 8 { print $2 }' "${tables[@]}" | sort -u > "$work/values"
+printf '%s\n' NV_OK NV_ERR_GENERIC NV_ERR_INVALID_ARGUMENT NV_ERR_INVALID_CLASS \
+  NV_ERR_INVALID_CLIENT NV_ERR_NOT_SUPPORTED NV_ERR_INVALID_OBJECT_HANDLE \
+  NV_ERR_INVALID_OBJECT_PARENT NV_ERR_OBJECT_NOT_FOUND NV_ERR_INSUFFICIENT_RESOURCES \
+  NV_ERR_ILLEGAL_ACTION NV_ERR_INVALID_PARAM_STRUCT NV_ERR_STATE_IN_USE NV_ERR_INVALID_OBJECT \
+  NV_ERR_INSERT_DUPLICATE_NAME >> "$work/values"
+{
+  awk -F'\t' '!/^#/ && NF == 8 && $6 != "-" { print $6 }' "${tables[@]}"
+  grep -v '^//' "$root/src/abi/nv_structs_facts.h" | grep -o 'NV_STRUCT([A-Za-z0-9_]*, "[^"]*")' | sed 's/.*"\(.*\)")/\1/'
+} | sort -u > "$work/sizes"
+{
+  # layout items: kind:field@off[:count@off:elem], fields of the row's struct
+  awk -F'\t' '!/^#/ && NF == 8 && $8 != "-" {
+    n = split($8, items, ";")
+    for (i = 1; i <= n; i++) {
+      m = split(items[i], parts, ":")
+      for (j = 2; j <= m; j++) if (parts[j] ~ /@/) { split(parts[j], f, "@"); print $6 "." f[1] }
+    }
+  }' "${tables[@]}"
+  grep -v '^//' "$root/src/abi/nv_structs_facts.h" | grep -o 'NV_FIELD([A-Za-z0-9_]*, "[^"]*", [A-Za-z0-9_.]*)' |
+    sed 's/NV_FIELD([A-Za-z0-9_]*, "\([^"]*\)", \(.*\))/\1.\2/'
+} | sort -u > "$work/offsets"
+
+# Keep only what the headers define, so that one missing name does not hide
+# every other fact.
+headers=()
+for dir in "${header_dirs[@]}" "$sdk/ctrl" "$sdk"/ctrl/* "$sdk"/class; do
+  [[ -d $dir ]] && headers+=("$dir"/*.h)
+done
+cat "${headers[@]}" > "$work/all.h.txt"
+defined() { grep -qE "(NV_STATUS_CODE\\($1,|#define[[:space:]]+$1\\b|\\b$1[[:space:]]*=|\\}[[:space:]]*$1[[:space:]]*;|typedef[^;]*\\b$1[[:space:]]*;)" "$work/all.h.txt"; }
+
+{
+  echo '#include <stddef.h>'
+  echo '#include <stdio.h>'
+  for h in nvtypes.h nvstatus.h nvos.h nv_escape.h nv-ioctl.h nv-ioctl-numbers.h \
+           nv-unix-nvos-params-wrappers.h nv-ioctl-numa.h uvm_ioctl.h uvm_linux_ioctl.h; do
+    echo "#include \"$h\""
+  done
+  for f in "$sdk"/ctrl/*.h; do echo "#include \"$(basename "$f")\""; done
+  for f in "$sdk"/ctrl/*/*.h; do echo "#include \"${f#"$sdk"/ctrl/}\""; done
+  for f in "$sdk"/class/*.h; do echo "#include \"class/$(basename "$f")\""; done
+  for f in "$sdk"/alloc/*.h; do echo "#include \"alloc/$(basename "$f")\""; done
+  echo 'int main(void) {'
+  echo "  printf(\"# facts for open-gpu-kernel-modules $tag, written by tools/nvfacts\\n\");"
+  while read -r name; do
+    if defined "$name"; then
+      echo "  printf(\"value\\t$name\\t0x%llx\\n\", (unsigned long long)($name));"
+    else
+      echo "nvfacts: $tag: no value for $name" >&2
+    fi
+  done < "$work/values"
+  while read -r name; do
+    if defined "$name"; then
+      echo "  printf(\"size\\t$name\\t%zu\\n\", sizeof($name));"
+    else
+      echo "nvfacts: $tag: no struct $name" >&2
+    fi
+  done < "$work/sizes"
+  while read -r key; do
+    struct=${key%%.*}
+    field=${key#*.}
+    if defined "$struct"; then
+      echo "  printf(\"offset\\t$key\\t%zu\\n\", offsetof($struct, $field));"
+    fi
+  done < "$work/offsets"
+  echo '  return 0;'
+  echo '}'
+} > "$work/facts.c"
+
+gcc -std=gnu11 -w "${includes[@]}" -o "$work/facts" "$work/facts.c"
+"$work/facts"
