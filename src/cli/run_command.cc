@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "backend/backend.h"
@@ -12,6 +13,7 @@
 #include "cli/driver_table.h"
 #include "policy/policy.h"
 #include "proxy/proxy.h"
+#include "supervisor/filter.h"
 #include "supervisor/launch.h"
 
 namespace nvgate::cli {
@@ -60,6 +62,8 @@ std::vector<backend::DeviceNode> NodesFor(const backend::Backend& backend, caps:
 }  // namespace
 
 int RunRun(const RunOptions& options) {
+  // Diagnostics go to stderr: the workload owns stdout.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
   spdlog::set_pattern("nvgate: %v");
   auto allowed = caps::ParseAllowed(options.allowed_caps);
   if (!allowed) return Fail("--allowed-caps: " + allowed.error());
@@ -101,6 +105,7 @@ int RunRun(const RunOptions& options) {
       .backend = backend->get(),
       .nodes = NodesFor(**backend, *enabled),
       .isolate = !options.no_isolate,
+      .supervisor = {},
   };
   auto status = supervisor::RunSupervised(launch, proxy);
   if (!status) return Fail(status.error());

@@ -26,7 +26,10 @@ MarshalError Marshal::In(std::span<std::byte> params) {
       }
       case Kind::kFd: {
         auto target_fd = Load<std::int32_t>(params, item.offset);
-        int dup = target_fd < 0 ? -1 : files_.Duplicate(target_fd);
+        // A negative fd names no file in any process: the driver refuses it, or
+        // ignores it where the call does not use the fd (an unmapped memory alloc).
+        if (target_fd < 0) break;
+        int dup = files_.Duplicate(target_fd);
         if (dup < 0) return MarshalError::kBadFd;
         fds_.Adopt(dup);
         undo_.push_back({item.offset, static_cast<std::uint32_t>(target_fd), 4});

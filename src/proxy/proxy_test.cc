@@ -539,6 +539,14 @@ TEST_F(ProxyTest, MapMemoryTranslatesTheMmapFd) {
   EXPECT_EQ(map.fd, ctl_fd_);
   EXPECT_EQ(map.params.pLinearAddress, 0x1000u);
 
+  map.fd = -1;
+  backend_.on_ioctl = [](std::uint32_t, void* arg) {
+    EXPECT_EQ(static_cast<nv::nv_ioctl_nvos33_parameters_with_fd*>(arg)->fd, -1)
+        << "a negative fd names no file: passed as it is, for the driver to refuse";
+    return 0;
+  };
+  EXPECT_EQ(Frontend(0x4e, &map, sizeof map).error, 0);
+
   map.params.hClient = 0x1;
   backend_.calls = 0;
   EXPECT_EQ(Frontend(0x4e, &map, sizeof map).error, 0);

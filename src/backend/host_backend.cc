@@ -1,0 +1,117 @@
+// The real driver: the supervisor runs each checked call on its duplicate of
+// the workload's own file.
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <linux/ioctl.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "abi/nv_structs.h"
+#include "backend/backend.h"
+#include "backend/version.h"
+
+namespace nvgate::backend {
+namespace {
+
+constexpr unsigned kNvidiaMajor = 195;
+constexpr unsigned kCtlMinor = 255;
+constexpr unsigned kModesetMinor = 254;
+constexpr unsigned kMaxGpuMinor = 247;
+
+// The major of a character device driver named in /proc/devices, or -1.
+int DeviceMajor(const std::string& name) {
+  std::ifstream in("/proc/devices");
+  std::string line;
+  bool in_char = false;
+  while (std::getline(in, line)) {
+    if (line == "Character devices:") in_char = true;
+    if (line == "Block devices:") in_char = false;
+    std::istringstream fields(line);
+    int major;
+    std::string driver;
+    if (in_char && fields >> major >> driver && driver == name) return major;
+  }
+  return -1;
+}
+
+class HostBackend final : public Backend {
+ public:
+  HostBackend() : uvm_major_(DeviceMajor("nvidia-uvm")), caps_major_(DeviceMajor("nvidia-caps")) {}
+
+  std::string_view Name() const override { return "host"; }
+
+  tl::expected<std::string, std::string> DriverVersion() override {
+    int fd = ::open("/dev/nvidiactl", O_RDWR | O_CLOEXEC);
+    if (fd >= 0) {
+      nv::nv_ioctl_rm_api_version_t v{};
+      v.cmd = nv::kRmApiVersionCmdQuery;
+      int rc = ::ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nv::kEscCheckVersionStr, sizeof v), &v);
+      ::close(fd);
+      v.versionString[sizeof v.versionString - 1] = '\0';
+      if (rc == 0 && v.versionString[0] != '\0') return std::string(v.versionString);
+    }
+    if (auto version = ReadProcDriverVersion()) return *version;
+    return tl::unexpected<std::string>(
+        "cannot read the NVIDIA driver version from /dev/nvidiactl or /proc/driver/nvidia/version");
+  }
+
+  abi::DeviceKind Classify(const struct stat& st) const override {
+    if (!S_ISCHR(st.st_mode)) return abi::DeviceKind::kNotNvidia;
+    unsigned major = ::major(st.st_rdev);
+    unsigned minor = ::minor(st.st_rdev);
+    if (major == kNvidiaMajor) {
+      if (minor == kCtlMinor) return abi::DeviceKind::kCtl;
+      if (minor == kModesetMinor) return abi::DeviceKind::kModeset;
+      if (minor <= kMaxGpuMinor) return abi::DeviceKind::kGpu;
+      return abi::DeviceKind::kNotNvidia;
+    }
+    if (uvm_major_ >= 0 && major == static_cast<unsigned>(uvm_major_)) {
+      return minor == 0 ? abi::DeviceKind::kUvm : abi::DeviceKind::kUvmTools;
+    }
+    if (caps_major_ >= 0 && major == static_cast<unsigned>(caps_major_)) return abi::DeviceKind::kCaps;
+    return abi::DeviceKind::kNotNvidia;
+  }
+
+  std::vector<DeviceNode> Nodes() const override {
+    std::vector<DeviceNode> out;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/dev", ec)) {
+      std::string name = entry.path().filename();
+      struct stat st;
+      if (!std::regex_match(name, std::regex(R"(nvidia(ctl|[0-9]+|-uvm|-uvm-tools|-modeset))"))) continue;
+      if (::stat(entry.path().c_str(), &st) != 0) continue;
+      abi::DeviceKind kind = Classify(st);
+      if (kind != abi::DeviceKind::kNotNvidia) out.push_back({entry.path(), entry.path(), kind});
+    }
+    return out;
+  }
+
+  int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg) override {
+    return ::ioctl(fd, request, arg) == 0 ? 0 : -errno;
+  }
+
+ private:
+  int uvm_major_;
+  int caps_major_;
+};
+
+}  // namespace
+
+tl::expected<std::unique_ptr<Backend>, std::string> MakeHostBackend() {
+  if (::access("/dev/nvidiactl", F_OK) != 0) {
+    return tl::unexpected<std::string>(
+        "no NVIDIA driver here (/dev/nvidiactl is missing); --backend sim runs on the simulated driver");
+  }
+  return std::unique_ptr<Backend>(new HostBackend());
+}
+
+}  // namespace nvgate::backend

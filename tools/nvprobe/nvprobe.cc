@@ -1,0 +1,256 @@
+// nvprobe: does at the driver level what CUDA, NVML, video and graphics users
+// do, and prints what succeeded and what was refused. Runs on a GPU host, and
+// under `nvgate run` on the real or the simulated driver.
+#include <fcntl.h>
+#include <linux/ioctl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "abi/nv_structs.h"
+
+namespace {
+
+using namespace nvgate::nv;
+
+constexpr NvV32 kNv01Device0 = 0x80;
+constexpr NvV32 kNv20Subdevice0 = 0x2080;
+constexpr NvV32 kCtrlGetAttachedIds = 0x201;
+constexpr NvV32 kCtrlGetClasslistV2 = 0x800292;
+constexpr NvV32 kCtrlGetNameString = 0x20800110;
+constexpr NvV32 kCtrlGpuGetInfoV2 = 0x20800102;
+constexpr NvV32 kNv01MemorySystem = 0x3e;
+constexpr std::uint32_t kUvmPageableMemAccess = 39;
+
+struct Step {
+  std::string capability;
+  std::string step;
+  std::string result;  // ok, refused, failed
+  std::string detail;
+};
+
+class Probe {
+ public:
+  bool json = false;
+  std::vector<Step> steps;
+
+  void Record(const std::string& cap, const std::string& step, int rc, int err, NvV32 status) {
+    Step s{cap, step, "ok", ""};
+    if (rc != 0) {
+      s.result = err == EINVAL || err == EPERM || err == ENOTTY ? "refused" : "failed";
+      s.detail = strerrorname_np(err) ? strerrorname_np(err) : std::to_string(err);
+    } else if (status == kNvErrNotSupported) {
+      s.result = "refused";
+      s.detail = "NV_ERR_NOT_SUPPORTED 0x56";
+    } else if (status == kNvErrInvalidClass) {
+      s.result = "refused";
+      s.detail = "NV_ERR_INVALID_CLASS 0x22";
+    } else if (status != kNvOk) {
+      s.result = "failed";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "NV_STATUS 0x%x", status);
+      s.detail = buf;
+    }
+    if (!json) {
+      std::printf("[%-8s] %-40s %s%s%s%s\n", cap.c_str(), step.c_str(), s.result.c_str(),
+                  s.detail.empty() ? "" : " (", s.detail.c_str(), s.detail.empty() ? "" : ")");
+    }
+    steps.push_back(std::move(s));
+  }
+};
+
+unsigned long Esc(std::uint32_t nr, std::uint32_t size) { return _IOC(_IOC_READ | _IOC_WRITE, kIoctlMagic, nr, size); }
+
+struct Driver {
+  int ctl = -1;
+  NvHandle client = 0;
+  NvHandle next = 0x5c000001;
+
+  int Alloc(NvHandle parent, NvHandle handle, NvV32 cls, void* params, NvU32 size, NvV32* status) {
+    NVOS21_PARAMETERS p{client, parent, handle, cls, reinterpret_cast<std::uintptr_t>(params), size, 0};
+    int rc = ::ioctl(ctl, Esc(kEscRmAlloc, sizeof p), &p);
+    *status = p.status;
+    return rc;
+  }
+  int Control(NvHandle object, NvV32 cmd, void* params, NvU32 size, NvV32* status) {
+    NVOS54_PARAMETERS p{client, object, cmd, 0, reinterpret_cast<std::uintptr_t>(params), size, 0};
+    int rc = ::ioctl(ctl, Esc(kEscRmControl, sizeof p), &p);
+    *status = p.status;
+    return rc;
+  }
+};
+
+// Class-number families, by the low byte the driver's naming follows.
+bool IsChannel(NvV32 c) { return (c & 0xff) == 0x6f && c >= 0xc36f; }
+bool IsCompute(NvV32 c) { return (c & 0xff) == 0xc0 && c >= 0xc3c0; }
+bool Is3d(NvV32 c) { return (c & 0xff) == 0x97 && c >= 0xc397; }
+bool IsDecoder(NvV32 c) { return (c & 0xff) == 0xb0 && c >= 0xb0b0 && c < 0xe000; }
+bool IsEncoder(NvV32 c) { return (c & 0xff) == 0xb7 && c >= 0xc0b7; }
+bool IsNvjpg(NvV32 c) { return (c & 0xff) == 0xd1 && c >= 0xb8d1; }
+bool IsOfa(NvV32 c) { return (c & 0xff) == 0xfa && c >= 0xb8fa; }
+
+void Usage(FILE* out) {
+  std::fprintf(out,
+               "usage: nvprobe [--json]\n"
+               "Exercises the NVIDIA driver the way CUDA, NVML, video and graphics users do, and\n"
+               "prints one line per step: ok, refused (the driver's or nvgate's refusal) or failed.\n"
+               "Exit status: 0 when it ran to the end, 1 when a step failed, 2 when it could not start.\n"
+               "Example:\n"
+               "  nvgate run --backend sim --caps compute -- nvprobe\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Probe probe;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--json") {
+      probe.json = true;
+    } else if (a == "--help" || a == "-h") {
+      Usage(stdout);
+      return 0;
+    } else {
+      Usage(stderr);
+      return 2;
+    }
+  }
+
+  Driver d;
+  d.ctl = ::open("/dev/nvidiactl", O_RDWR | O_CLOEXEC);
+  if (d.ctl < 0) {
+    std::fprintf(stderr, "nvprobe: cannot open /dev/nvidiactl: %s (is an NVIDIA driver, or nvgate, there?)\n",
+                 std::strerror(errno));
+    return 2;
+  }
+  int gpu = ::open("/dev/nvidia0", O_RDWR | O_CLOEXEC);
+  NvV32 st = 0;
+  int rc;
+
+  nv_ioctl_rm_api_version_t version{};
+  version.cmd = kRmApiVersionCmdQuery;
+  rc = ::ioctl(d.ctl, Esc(kEscCheckVersionStr, sizeof version), &version);
+  probe.Record("base", std::string("version query ") + (rc == 0 ? version.versionString : ""), rc, errno, kNvOk);
+
+  nv_ioctl_card_info_t cards[32] = {};
+  rc = ::ioctl(d.ctl, Esc(kEscCardInfo, sizeof cards), cards);
+  probe.Record("base", "card info", rc, errno, kNvOk);
+
+  NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
+  NvHandle client_param = 0;
+  root.pAllocParms = reinterpret_cast<std::uintptr_t>(&client_param);
+  root.paramsSize = sizeof client_param;
+  rc = ::ioctl(d.ctl, Esc(kEscRmAlloc, sizeof root), &root);
+  probe.Record("base", "root client", rc, errno, root.status);
+  if (rc != 0 || root.status != kNvOk) {
+    std::fprintf(stderr, "nvprobe: no RM client, nothing more to probe\n");
+    return 1;
+  }
+  d.client = root.hObjectNew;
+
+  std::uint32_t ids[32] = {};
+  rc = d.Control(d.client, kCtrlGetAttachedIds, ids, sizeof ids, &st);
+  probe.Record("base", "attached GPU ids", rc, errno, st);
+
+  const NvHandle device = d.next++, subdevice = d.next++;
+  std::uint32_t device_params[14] = {};  // NV0080_ALLOC_PARAMETERS: deviceId 0 and defaults
+  rc = d.Alloc(d.client, device, kNv01Device0, device_params, sizeof device_params, &st);
+  probe.Record("base", "device", rc, errno, st);
+  std::uint32_t subdevice_params = 0;
+  rc = d.Alloc(device, subdevice, kNv20Subdevice0, &subdevice_params, sizeof subdevice_params, &st);
+  probe.Record("base", "subdevice", rc, errno, st);
+
+  std::uint8_t name[132] = {};
+  rc = d.Control(subdevice, kCtrlGetNameString, name, sizeof name, &st);
+  probe.Record("base", std::string("GPU name ") + (rc == 0 && st == kNvOk ? reinterpret_cast<char*>(name + 4) : ""),
+               rc, errno, st);
+
+  std::uint32_t classes[201] = {};
+  rc = d.Control(device, kCtrlGetClasslistV2, classes, sizeof classes, &st);
+  probe.Record("base", "class list", rc, errno, st);
+  std::vector<NvV32> available(classes + 1, classes + 1 + std::min<std::uint32_t>(classes[0], 200));
+  auto pick = [&](bool (*family)(NvV32)) {
+    NvV32 best = 0;
+    for (NvV32 c : available) {
+      if (family(c) && c > best) best = c;
+    }
+    return best;
+  };
+
+  std::uint8_t info[564] = {};
+  rc = d.Control(subdevice, kCtrlGpuGetInfoV2, info, sizeof info, &st);
+  probe.Record("utility", "GPU info (NVML)", rc, errno, st);
+
+  auto alloc_class = [&](const char* cap, const char* what, NvV32 cls, NvHandle parent) {
+    if (cls == 0) {
+      if (!probe.json) std::printf("[%-8s] %-40s skipped (not in the class list)\n", cap, what);
+      return NvHandle{0};
+    }
+    std::uint8_t params[512] = {};
+    NvHandle h = d.next++;
+    int r = d.Alloc(parent, h, cls, params, sizeof params, &st);
+    char label[80];
+    std::snprintf(label, sizeof label, "%s 0x%x", what, cls);
+    probe.Record(cap, label, r, errno, st);
+    return r == 0 && st == kNvOk ? h : NvHandle{0};
+  };
+
+  alloc_class("compute", "VA space FERMI_VASPACE_A", 0x90f1, device);
+  alloc_class("compute", "channel group KEPLER_CHANNEL_GROUP_A", 0xa06c, device);
+  alloc_class("compute", "GPFIFO channel", pick(IsChannel), device);
+  alloc_class("compute", "compute class", pick(IsCompute), subdevice);
+  int uvm = ::open("/dev/nvidia-uvm", O_RDWR | O_CLOEXEC);
+  if (uvm >= 0) {
+    UVM_INITIALIZE_PARAMS init{0, 0};
+    rc = ::ioctl(uvm, kUvmInitialize, &init);
+    probe.Record("compute", "UVM initialize", rc, errno, init.rmStatus);
+    struct { std::uint8_t pageable; std::uint8_t pad[3]; NvV32 rmStatus; } pageable{};
+    rc = ::ioctl(uvm, kUvmPageableMemAccess, &pageable);
+    probe.Record("compute", "UVM pageable memory access query", rc, errno, pageable.rmStatus);
+  } else if (!probe.json) {
+    std::printf("[%-8s] %-40s skipped (no /dev/nvidia-uvm)\n", "compute", "UVM");
+  }
+
+  if (gpu >= 0) {
+    nv_ioctl_nvos02_parameters_with_fd mem{};
+    mem.params = {d.client, device, d.next++, kNv01MemorySystem, 0, 0, (1 << 20) - 1, 0};
+    mem.fd = -1;
+    rc = ::ioctl(d.ctl, Esc(kEscRmAllocMemory, sizeof mem), &mem);
+    probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
+  }
+
+  alloc_class("video", "video decoder", pick(IsDecoder), subdevice);
+  alloc_class("video", "video encoder", pick(IsEncoder), subdevice);
+  alloc_class("video", "JPEG decoder (NVJPG)", pick(IsNvjpg), subdevice);
+  alloc_class("video", "optical flow (OFA)", pick(IsOfa), subdevice);
+  alloc_class("graphics", "3D class", pick(Is3d), subdevice);
+
+  NVOS00_PARAMETERS free_client{d.client, 0, d.client, 0};
+  rc = ::ioctl(d.ctl, Esc(kEscRmFree, sizeof free_client), &free_client);
+  probe.Record("base", "free client", rc, errno, free_client.status);
+
+  int ok = 0, refused = 0, failed = 0;
+  for (const Step& s : probe.steps) {
+    ok += s.result == "ok";
+    refused += s.result == "refused";
+    failed += s.result == "failed";
+  }
+  if (probe.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Step& s : probe.steps) {
+      out.push_back({{"capability", s.capability}, {"step", s.step}, {"result", s.result}, {"detail", s.detail}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("nvprobe: %d ok, %d refused, %d failed\n", ok, refused, failed);
+  }
+  return failed == 0 ? 0 : 1;
+}
