@@ -1,11 +1,13 @@
 // `nvgate run --backend sim` end to end: real filter, real notifications, real
 // fds, real programs; the simulated driver stands in for the GPU.
 #include <filesystem>
+#include <map>
 #include <fstream>
 #include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "testing/run_program.h"
 
@@ -125,6 +127,49 @@ TEST(Run, OpenCloseChurn) {
   auto r = Workload("compute", {"churn", "10000"});
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("churn_ok=10000"));
+}
+
+// The README's demo: nvprobe's driver-level steps, by capability set.
+std::map<std::string, std::string> Nvprobe(const std::string& caps) {
+  auto r = RunUnder(caps, {NVPROBE_BINARY, "--json"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  std::map<std::string, std::string> results;
+  for (const auto& step : nlohmann::json::parse(r.out)) {
+    std::string name = step["step"];
+    results[name.substr(0, name.find(" 0x"))] = step["result"];
+  }
+  return results;
+}
+
+TEST(Run, NvprobeUnderCompute) {
+  auto r = Nvprobe("compute");
+  EXPECT_EQ(r["root client"], "ok");
+  EXPECT_EQ(r["card info"], "ok");
+  EXPECT_EQ(r["GPFIFO channel"], "ok");
+  EXPECT_EQ(r["compute class"], "ok");
+  EXPECT_EQ(r["UVM initialize"], "ok");
+  EXPECT_EQ(r["system memory 1 MiB"], "ok");
+  EXPECT_EQ(r["video decoder"], "refused");
+  EXPECT_EQ(r["3D class"], "refused");
+  EXPECT_EQ(r["free client"], "ok");
+}
+
+TEST(Run, NvprobeUnderVideo) {
+  auto r = Nvprobe("video");
+  EXPECT_EQ(r["root client"], "ok");
+  EXPECT_EQ(r["video decoder"], "ok");
+  EXPECT_EQ(r["JPEG decoder (NVJPG)"], "ok");
+  EXPECT_EQ(r["compute class"], "refused");
+  EXPECT_EQ(r["GPFIFO channel"], "refused");
+  EXPECT_EQ(r.count("UVM initialize"), 0u) << "no UVM node without compute";
+}
+
+TEST(Run, NvprobeUnderUtility) {
+  auto r = Nvprobe("utility");
+  EXPECT_EQ(r["GPU info (NVML)"], "ok");
+  EXPECT_EQ(r["GPU name NVIDIA H100 80GB HBM3 (nvgate sim)"], "ok");
+  EXPECT_EQ(r["GPFIFO channel"], "refused");
+  EXPECT_EQ(r["compute class"], "refused");
 }
 
 TEST(Run, DenialsGoToTheLogFileOncePerCall) {
