@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "supervisor/fd_passing.h"
+
 namespace nvgate::supervisor::testing {
 
 const abi::Table& TestTable() {
@@ -75,37 +77,14 @@ Workload StartWorkload(const TrapRules& rules, const std::function<int()>& body)
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(120);
     int listener = InstallFilter(*program);
     if (listener < 0) _exit(121);
-    char byte = 'L';
-    iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &listener, sizeof(int));
-    if (sendmsg(socks[1], &msg, 0) != 1) _exit(122);
+    if (!SendFd(socks[1], listener)) _exit(122);
     close(listener);
     close(socks[1]);
     _exit(body());
   }
   close(socks[1]);
   Workload w{pid, -1};
-  char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  if (recvmsg(socks[0], &msg, MSG_CMSG_CLOEXEC) == 1 && CMSG_FIRSTHDR(&msg)) {
-    std::memcpy(&w.listener, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
-  }
+  w.listener = ReceiveFd(socks[0]);
   close(socks[0]);
   return w;
 }

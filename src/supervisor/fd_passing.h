@@ -1,0 +1,15 @@
+// Passing the listener from the workload-to-be to the supervisor over a
+// socketpair (SCM_RIGHTS). SendFd uses only system calls, so a child forked
+// from a multi-threaded process may call it.
+#pragma once
+
+namespace nvgate::supervisor {
+
+// Sends `fd` with one byte of data; false on failure.
+bool SendFd(int sock, int fd);
+
+// The fd sent by SendFd (close-on-exec), or -1 when the peer ended without
+// sending one.
+int ReceiveFd(int sock);
+
+}  // namespace nvgate::supervisor
