@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
     return r == 0 && st == kNvOk ? h : NvHandle{0};
   };
 
-  alloc_class("compute", "VA space FERMI_VASPACE_A", 0x90f1, device);
+  alloc_class("base", "VA space FERMI_VASPACE_A", 0x90f1, device);
   alloc_class("compute", "channel group KEPLER_CHANNEL_GROUP_A", 0xa06c, device);
   alloc_class("compute", "GPFIFO channel", pick(IsChannel), device);
   alloc_class("compute", "compute class", pick(IsCompute), subdevice);
