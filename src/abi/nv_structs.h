@@ -62,6 +62,17 @@ inline constexpr NvV32 kNvErrNotSupported = 0x56;
 inline constexpr NvV32 kNv01Root = 0x0000;
 inline constexpr NvV32 kNv01RootNonPriv = 0x0001;
 inline constexpr NvV32 kNv01RootClient = 0x0041;
+inline constexpr NvV32 kNv01Device0 = 0x0080;
+inline constexpr NvV32 kNv20Subdevice0 = 0x2080;
+inline constexpr NvV32 kNv01MemorySystem = 0x003e;
+
+// ---- RM controls the simulated driver and nvprobe use ----
+inline constexpr NvV32 kNv0000CtrlCmdGpuGetAttachedIds = 0x201;
+inline constexpr NvV32 kNv0000CtrlCmdGpuGetIdInfoV2 = 0x205;
+inline constexpr NvV32 kNv0080CtrlCmdGpuGetClasslistV2 = 0x800292;
+inline constexpr NvV32 kNv2080CtrlCmdGpuGetInfoV2 = 0x20800102;
+inline constexpr NvV32 kNv2080CtrlCmdGpuGetNameString = 0x20800110;
+inline constexpr NvV32 kNv2080CtrlCmdGrGetInfo = 0x20801201;
 
 // NV_ESC_RM_FREE
 struct NVOS00_PARAMETERS {

@@ -3,6 +3,7 @@
 
 #include "abi/abi.h"
 #include "abi/embedded_tables.h"
+#include "abi/nv_structs.h"
 
 namespace nvgate::abi {
 namespace {
@@ -135,6 +136,40 @@ TEST(EmbeddedTables, R580Shape) {
   EXPECT_GE(per_level[Level::kAlloc], 98);
   EXPECT_GE(per_level[Level::kAllocMemory], 1);
   EXPECT_GE(per_level[Level::kVidHeap], 1);
+}
+
+// nvgate's own constants (nv_structs.h) name the same numbers as the table,
+// whose numbers abi_facts_test checks against the driver's headers.
+TEST(EmbeddedTables, OwnConstantsMatchTheTable) {
+  const Table* t = TableForVersion("580.159.04");
+  ASSERT_NE(t, nullptr);
+  auto key = [&](Level level, std::string_view name) -> std::optional<std::uint32_t> {
+    for (const Entry& e : t->entries()) {
+      if (e.level == level && e.name == name) return e.key;
+    }
+    return std::nullopt;
+  };
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_RM_CONTROL"), nv::kEscRmControl);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_RM_ALLOC"), nv::kEscRmAlloc);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_RM_FREE"), nv::kEscRmFree);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_RM_ALLOC_MEMORY"), nv::kEscRmAllocMemory);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_RM_MAP_MEMORY"), nv::kEscRmMapMemory);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_CHECK_VERSION_STR"), nv::kEscCheckVersionStr);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_CARD_INFO"), nv::kEscCardInfo);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_IOCTL_XFER_CMD"), nv::kEscIoctlXferCmd);
+  EXPECT_EQ(key(Level::kFrontend, "NV_ESC_EXPORT_TO_DMABUF_FD"), nv::kEscExportToDmabufFd);
+  EXPECT_EQ(key(Level::kUvm, "UVM_INITIALIZE"), nv::kUvmInitialize);
+  EXPECT_EQ(key(Level::kUvm, "UVM_DEINITIALIZE"), nv::kUvmDeinitialize);
+  EXPECT_EQ(key(Level::kAlloc, "NV01_ROOT_CLIENT"), nv::kNv01RootClient);
+  EXPECT_EQ(key(Level::kAlloc, "NV01_DEVICE_0"), nv::kNv01Device0);
+  EXPECT_EQ(key(Level::kAlloc, "NV20_SUBDEVICE_0"), nv::kNv20Subdevice0);
+  EXPECT_EQ(key(Level::kAllocMemory, "NV01_MEMORY_SYSTEM"), nv::kNv01MemorySystem);
+  EXPECT_EQ(key(Level::kControl, "NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS"), nv::kNv0000CtrlCmdGpuGetAttachedIds);
+  EXPECT_EQ(key(Level::kControl, "NV0000_CTRL_CMD_GPU_GET_ID_INFO_V2"), nv::kNv0000CtrlCmdGpuGetIdInfoV2);
+  EXPECT_EQ(key(Level::kControl, "NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2"), nv::kNv0080CtrlCmdGpuGetClasslistV2);
+  EXPECT_EQ(key(Level::kControl, "NV2080_CTRL_CMD_GPU_GET_INFO_V2"), nv::kNv2080CtrlCmdGpuGetInfoV2);
+  EXPECT_EQ(key(Level::kControl, "NV2080_CTRL_CMD_GPU_GET_NAME_STRING"), nv::kNv2080CtrlCmdGpuGetNameString);
+  EXPECT_EQ(key(Level::kControl, "NV2080_CTRL_CMD_GR_GET_INFO"), nv::kNv2080CtrlCmdGrGetInfo);
 }
 
 }  // namespace

@@ -40,9 +40,6 @@ constexpr NvV32 kNvErrInsertDuplicateName = 0x19;
 constexpr NvV32 kNvErrInvalidObjectHandle = 0x33;
 constexpr NvV32 kNvErrInvalidObjectParent = 0x36;
 
-constexpr NvV32 kNv01Device0 = 0x0080;
-constexpr NvV32 kNv20Subdevice0 = 0x2080;
-
 // The engine, memory and event classes the simulated H100 offers.
 constexpr NvV32 kGpuClasses[] = {
     0x0079,  // NV01_EVENT_OS_EVENT
@@ -63,12 +60,6 @@ constexpr NvV32 kGpuClasses[] = {
     0x83de,  // GT200_DEBUGGER
 };
 
-constexpr NvV32 kCtrlGetAttachedIds = 0x201;
-constexpr NvV32 kCtrlGetIdInfoV2 = 0x205;
-constexpr NvV32 kCtrlGetClasslistV2 = 0x800292;
-constexpr NvV32 kCtrlGetNameString = 0x20800110;
-constexpr NvV32 kCtrlGpuGetInfoV2 = 0x20800102;
-constexpr NvV32 kCtrlGrGetInfo = 0x20801201;
 
 constexpr char kGpuName[] = "NVIDIA H100 80GB HBM3 (nvgate sim)";
 constexpr std::uint32_t kFirstGpuId = 0x100;
@@ -305,13 +296,13 @@ class SimBackend final : public Backend {
     void* params = reinterpret_cast<void*>(p.params);
     auto expect = [&](std::uint32_t size) { return p.paramsSize == size && params != nullptr; };
     switch (p.cmd) {
-      case kCtrlGetAttachedIds: {
+      case kNv0000CtrlCmdGpuGetAttachedIds: {
         if (!expect(128)) return kNvErrInvalidArgument;
         auto* ids = static_cast<std::uint32_t*>(params);
         for (int i = 0; i < 32; ++i) ids[i] = i < gpu_count_ ? kFirstGpuId + static_cast<std::uint32_t>(i) : 0xffffffff;
         return kNvOk;
       }
-      case kCtrlGetIdInfoV2: {
+      case kNv0000CtrlCmdGpuGetIdInfoV2: {
         if (!expect(32)) return kNvErrInvalidArgument;
         auto* words = static_cast<std::uint32_t*>(params);  // gpuId, flags, device and subdevice instance
         if (words[0] < kFirstGpuId || words[0] >= kFirstGpuId + static_cast<std::uint32_t>(gpu_count_)) {
@@ -321,23 +312,23 @@ class SimBackend final : public Backend {
         words[3] = 0;
         return kNvOk;
       }
-      case kCtrlGetClasslistV2: {
+      case kNv0080CtrlCmdGpuGetClasslistV2: {
         if (!expect(804)) return kNvErrInvalidArgument;
         auto* list = static_cast<std::uint32_t*>(params);
         list[0] = std::size(kGpuClasses);
         std::memcpy(list + 1, kGpuClasses, sizeof kGpuClasses);
         return kNvOk;
       }
-      case kCtrlGetNameString: {
+      case kNv2080CtrlCmdGpuGetNameString: {
         if (!expect(132)) return kNvErrInvalidArgument;
         auto* bytes = static_cast<std::uint8_t*>(params);
         std::memset(bytes + 4, 0, 128);
         std::memcpy(bytes + 4, kGpuName, sizeof kGpuName);
         return kNvOk;
       }
-      case kCtrlGpuGetInfoV2:
+      case kNv2080CtrlCmdGpuGetInfoV2:
         return expect(564) ? kNvOk : kNvErrInvalidArgument;
-      case kCtrlGrGetInfo: {
+      case kNv2080CtrlCmdGrGetInfo: {
         if (!expect(32)) return kNvErrInvalidArgument;
         auto* head = static_cast<std::uint32_t*>(params);
         std::uint64_t list_addr;

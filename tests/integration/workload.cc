@@ -118,10 +118,10 @@ int Run(const std::string& scenario, int argc, char** argv) {
     OpenNode("/dev/nvidia0");
     NvHandle client = AllocClient(ctl);
     std::uint32_t device_params[16] = {};
-    std::printf("device=0x%x\n", Alloc(ctl, client, client, 0xd0, 0x80, device_params, sizeof device_params));
+    std::printf("device=0x%x\n", Alloc(ctl, client, client, 0xd0, kNv01Device0, device_params, sizeof device_params));
     std::uint32_t subdevice_params[4] = {};
     std::printf("subdevice=0x%x\n",
-                Alloc(ctl, client, 0xd0, 0x5d, 0x2080, subdevice_params, sizeof subdevice_params));
+                Alloc(ctl, client, 0xd0, 0x5d, kNv20Subdevice0, subdevice_params, sizeof subdevice_params));
     NvHandle next = 0x100;
     for (int i = 0; i < argc; ++i) {
       std::uint32_t cls = static_cast<std::uint32_t>(std::strtoul(argv[i], nullptr, 16));

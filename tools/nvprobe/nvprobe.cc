@@ -21,13 +21,6 @@ namespace {
 
 using namespace nvgate::nv;
 
-constexpr NvV32 kNv01Device0 = 0x80;
-constexpr NvV32 kNv20Subdevice0 = 0x2080;
-constexpr NvV32 kCtrlGetAttachedIds = 0x201;
-constexpr NvV32 kCtrlGetClasslistV2 = 0x800292;
-constexpr NvV32 kCtrlGetNameString = 0x20800110;
-constexpr NvV32 kCtrlGpuGetInfoV2 = 0x20800102;
-constexpr NvV32 kNv01MemorySystem = 0x3e;
 constexpr std::uint32_t kUvmPageableMemAccess = 39;
 
 struct Step {
@@ -162,7 +155,7 @@ int main(int argc, char** argv) {
   d.client = root.hObjectNew;
 
   std::uint32_t ids[32] = {};
-  rc = d.Control(d.client, kCtrlGetAttachedIds, ids, sizeof ids, &st);
+  rc = d.Control(d.client, kNv0000CtrlCmdGpuGetAttachedIds, ids, sizeof ids, &st);
   probe.Record("base", "attached GPU ids", rc, errno, st);
 
   const NvHandle device = d.next++, subdevice = d.next++;
@@ -174,12 +167,12 @@ int main(int argc, char** argv) {
   probe.Record("base", "subdevice", rc, errno, st);
 
   std::uint8_t name[132] = {};
-  rc = d.Control(subdevice, kCtrlGetNameString, name, sizeof name, &st);
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetNameString, name, sizeof name, &st);
   probe.Record("base", std::string("GPU name ") + (rc == 0 && st == kNvOk ? reinterpret_cast<char*>(name + 4) : ""),
                rc, errno, st);
 
   std::uint32_t classes[201] = {};
-  rc = d.Control(device, kCtrlGetClasslistV2, classes, sizeof classes, &st);
+  rc = d.Control(device, kNv0080CtrlCmdGpuGetClasslistV2, classes, sizeof classes, &st);
   probe.Record("base", "class list", rc, errno, st);
   std::vector<NvV32> available(classes + 1, classes + 1 + std::min<std::uint32_t>(classes[0], 200));
   auto pick = [&](bool (*family)(NvV32)) {
@@ -191,7 +184,7 @@ int main(int argc, char** argv) {
   };
 
   std::uint8_t info[564] = {};
-  rc = d.Control(subdevice, kCtrlGpuGetInfoV2, info, sizeof info, &st);
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetInfoV2, info, sizeof info, &st);
   probe.Record("utility", "GPU info (NVML)", rc, errno, st);
 
   auto alloc_class = [&](const char* cap, const char* what, NvV32 cls, NvHandle parent) {
