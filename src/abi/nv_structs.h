@@ -49,6 +49,15 @@ inline constexpr std::uint32_t kMaxParamCopySize = 1u << 20;
 // ---- UVM requests (plain numbers on nvidia-uvm) ----
 inline constexpr std::uint32_t kUvmInitialize = 0x30000001;
 inline constexpr std::uint32_t kUvmDeinitialize = 0x30000002;
+inline constexpr std::uint32_t kUvmCreateRangeGroup = 23;
+inline constexpr std::uint32_t kUvmRegisterGpuVaspace = 25;
+inline constexpr std::uint32_t kUvmMapExternalAllocation = 33;
+inline constexpr std::uint32_t kUvmFree = 34;
+inline constexpr std::uint32_t kUvmRegisterGpu = 37;
+inline constexpr std::uint32_t kUvmUnregisterGpu = 38;
+inline constexpr std::uint32_t kUvmPageableMemAccess = 39;
+inline constexpr std::uint32_t kUvmAllocSemaphorePool = 68;
+inline constexpr std::uint32_t kUvmMmInitialize = 75;
 inline constexpr NvU64 kUvmInitFlagsMultiProcessSharingMode = 0x2;
 
 // ---- RM status codes (NV_STATUS) ----
@@ -57,6 +66,10 @@ inline constexpr NvV32 kNvErrInvalidArgument = 0x1f;
 inline constexpr NvV32 kNvErrInvalidClass = 0x22;
 inline constexpr NvV32 kNvErrInvalidClient = 0x23;
 inline constexpr NvV32 kNvErrNotSupported = 0x56;
+inline constexpr NvV32 kNvErrIllegalAction = 0x16;
+inline constexpr NvV32 kNvErrInsertDuplicateName = 0x19;
+inline constexpr NvV32 kNvErrInvalidObjectHandle = 0x33;
+inline constexpr NvV32 kNvErrInvalidObjectParent = 0x36;
 
 // ---- RM classes nvgate itself needs to recognise ----
 inline constexpr NvV32 kNv01Root = 0x0000;
@@ -69,10 +82,15 @@ inline constexpr NvV32 kNv01MemorySystem = 0x003e;
 // ---- RM controls the simulated driver and nvprobe use ----
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetAttachedIds = 0x201;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetIdInfoV2 = 0x205;
+inline constexpr NvV32 kNv0000CtrlCmdSystemGetBuildVersionV2 = 0x13e;
 inline constexpr NvV32 kNv0080CtrlCmdGpuGetClasslistV2 = 0x800292;
+inline constexpr NvV32 kNv0080CtrlCmdGpuGetNumSubdevices = 0x800280;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetInfoV2 = 0x20800102;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetNameString = 0x20800110;
+inline constexpr NvV32 kNv2080CtrlCmdGpuGetGidInfo = 0x2080014a;
 inline constexpr NvV32 kNv2080CtrlCmdGrGetInfo = 0x20801201;
+inline constexpr NvV32 kNvc36fCtrlCmdGpfifoGetWorkSubmitToken = 0xc36f0108;
+inline constexpr NvV32 kNva06cCtrlCmdGpfifoSchedule = 0xa06c0101;
 
 // NV_ESC_RM_FREE
 struct NVOS00_PARAMETERS {
@@ -172,11 +190,33 @@ struct NVOS55_PARAMETERS {
   NvU32 status;
 };
 
-// NV_ESC_RM_VID_HEAP_CONTROL: only the head is read by nvgate.
+// NV_ESC_RM_VID_HEAP_CONTROL: only the head, up to the status, is read by nvgate.
 struct NVOS32_HEAD {
   NvHandle hRoot;
   NvHandle hObjectParent;
   NvU32 function;
+  NvHandle hVASpace;
+  std::int16_t ivcHeapNumber;
+  NvV32 status;
+};
+
+// NV_ESC_RM_UPDATE_DEVICE_MAPPING_INFO
+struct NVOS56_PARAMETERS {
+  NvHandle hClient;
+  NvHandle hDevice;
+  NvHandle hMemory;
+  alignas(8) NvP64 pOldCpuAddress;
+  NvP64 pNewCpuAddress;
+  NvV32 status;
+};
+
+// NV_ESC_RM_SHARE: the share policy (target, access mask, type, action) is
+// opaque to nvgate.
+struct NVOS57_PARAMETERS {
+  NvHandle hClient;
+  NvHandle hObject;
+  NvU32 sharePolicy[3];
+  NvU32 status;
 };
 
 // NV_ESC_CHECK_VERSION_STR
@@ -243,6 +283,163 @@ struct UVM_INITIALIZE_PARAMS {
 // UVM_MM_INITIALIZE
 struct UVM_MM_INITIALIZE_PARAMS {
   std::int32_t uvmFd;
+  NvV32 rmStatus;
+};
+
+// ---- RM control parameters ----
+
+// NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS: unused slots hold kInvalidGpuId.
+struct NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS {
+  NvU32 gpuIds[32];
+};
+inline constexpr NvU32 kInvalidGpuId = 0xffffffff;
+
+// NV0000_CTRL_CMD_GPU_GET_ID_INFO_V2
+struct NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS {
+  NvU32 gpuId;
+  NvU32 gpuFlags;
+  NvU32 deviceInstance;
+  NvU32 subDeviceInstance;
+  NvU32 sliStatus;
+  NvU32 boardId;
+  NvU32 gpuInstance;
+  NvU32 numaId;
+};
+
+// NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2. The facts files do not record
+// this struct yet, so its size is pinned here instead.
+struct NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_V2_PARAMS {
+  char driverVersionBuffer[256];
+  char versionBuffer[256];
+  char driverBranch[256];
+  char titleBuffer[256];
+  NvU32 changelistNumber;
+  NvU32 officialChangelistNumber;
+};
+static_assert(sizeof(NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_V2_PARAMS) == 1032);
+
+// NV0080_CTRL_CMD_GPU_GET_CLASSLIST_V2
+struct NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS {
+  NvU32 numClasses;
+  NvU32 classList[200];
+};
+
+// NV0080_CTRL_CMD_GPU_GET_NUM_SUBDEVICES
+struct NV0080_CTRL_GPU_GET_NUM_SUBDEVICES_PARAMS {
+  NvU32 numSubDevices;
+};
+
+// NV2080_CTRL_CMD_GPU_GET_INFO_V2 and NV2080_CTRL_CMD_GR_GET_INFO entries.
+struct NV2080_CTRL_GPU_INFO {
+  NvU32 index;
+  NvU32 data;
+};
+struct NV2080_CTRL_GPU_GET_INFO_V2_PARAMS {
+  NvU32 gpuInfoListSize;
+  NV2080_CTRL_GPU_INFO gpuInfoList[70];
+};
+
+// NV2080_CTRL_CMD_GPU_GET_NAME_STRING
+struct NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS {
+  NvU32 gpuNameStringFlags;
+  std::uint8_t gpuNameString[128];
+};
+
+// NV2080_CTRL_CMD_GPU_GET_GID_INFO
+struct NV2080_CTRL_GPU_GET_GID_INFO_PARAMS {
+  NvU32 index;
+  NvU32 flags;
+  NvU32 length;
+  std::uint8_t data[256];
+};
+// flags: FORMAT field (bits 1:0) = BINARY asks for the 16 raw bytes.
+inline constexpr NvU32 kGidFlagsFormatBinary = 0x2;
+
+// NV2080_CTRL_CMD_GR_GET_INFO: grInfoList points at grInfoListSize
+// NV2080_CTRL_GPU_INFO-shaped {index, data} pairs.
+struct NV2080_CTRL_GR_GET_INFO_PARAMS {
+  NvU32 grInfoListSize;
+  alignas(8) NvP64 grInfoList;
+  struct {
+    NvU32 flags;
+    alignas(8) NvU64 route;
+  } grRouteInfo;
+};
+
+// NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN
+struct NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS {
+  NvU32 workSubmitToken;
+};
+
+// NVA06C_CTRL_CMD_GPFIFO_SCHEDULE (NvBools)
+struct NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS {
+  std::uint8_t bEnable;
+  std::uint8_t bSkipSubmit;
+  std::uint8_t bSkipEnable;
+};
+
+// ---- UVM parameters (every one ends in an rmStatus the driver writes) ----
+
+// The per-GPU mapping attributes (a UUID and five enums), UVM_MAX_GPUS of them,
+// are opaque to nvgate.
+inline constexpr std::size_t kUvmPerGpuAttributesSize = 256 * 36;
+
+struct UVM_CREATE_RANGE_GROUP_PARAMS {
+  NvU64 rangeGroupId;
+  NvV32 rmStatus;
+};
+
+struct UVM_REGISTER_GPU_VASPACE_PARAMS {
+  std::uint8_t gpuUuid[16];
+  std::int32_t rmCtrlFd;
+  NvHandle hClient;
+  NvHandle hVaSpace;
+  NvV32 rmStatus;
+};
+
+struct UVM_MAP_EXTERNAL_ALLOCATION_PARAMS {
+  NvU64 base;
+  NvU64 length;
+  NvU64 offset;
+  std::uint8_t perGpuAttributes[kUvmPerGpuAttributesSize];
+  NvU64 gpuAttributesCount;
+  std::int32_t rmCtrlFd;
+  NvU32 hClient;
+  NvU32 hMemory;
+  NvV32 rmStatus;
+};
+
+struct UVM_FREE_PARAMS {
+  NvU64 base;
+  NvU64 length;
+  NvV32 rmStatus;
+};
+
+struct UVM_REGISTER_GPU_PARAMS {
+  std::uint8_t gpu_uuid[16];
+  std::uint8_t numaEnabled;
+  std::int32_t numaNodeId;
+  std::int32_t rmCtrlFd;
+  NvHandle hClient;
+  NvHandle hSmcPartRef;
+  NvV32 rmStatus;
+};
+
+struct UVM_UNREGISTER_GPU_PARAMS {
+  std::uint8_t gpu_uuid[16];
+  NvV32 rmStatus;
+};
+
+struct UVM_PAGEABLE_MEM_ACCESS_PARAMS {
+  std::uint8_t pageableMemAccess;
+  NvV32 rmStatus;
+};
+
+struct UVM_ALLOC_SEMAPHORE_POOL_PARAMS {
+  NvU64 base;
+  NvU64 length;
+  std::uint8_t perGpuAttributes[kUvmPerGpuAttributesSize];
+  NvU64 gpuAttributesCount;
   NvV32 rmStatus;
 };
 

@@ -7,7 +7,10 @@
 // the driver's status codes, a handful of controls with real data, memory
 // mapping, and UVM initialisation. Simplifications, each deliberate:
 //  - the sim sees only the supervisor's duplicate of a file, so per-file state
-//    (UVM initialisation) is kept per node, not per open file;
+//    (UVM initialisation and its flags) is kept per node kind, not per open
+//    file: every workload fd on /dev/nvidia-uvm shares one UVM state;
+//  - one GPU's worth of RM answers: any allocated device or subdevice is GPU 0's
+//    data, and engine classes accept any parent object of their client;
 //  - a GPU node is a sparse regular file, so a workload's mmap of mapped memory
 //    works, but every mapping starts at offset 0 of the same file and aliases;
 //  - controls nvgate's tables allow but the sim does not model answer
@@ -18,13 +21,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
+#include <type_traits>
 
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
@@ -34,18 +40,13 @@ namespace {
 
 using namespace nv;
 
-// Status codes the sim answers with, beyond those nvgate itself uses.
-constexpr NvV32 kNvErrIllegalAction = 0x16;
-constexpr NvV32 kNvErrInsertDuplicateName = 0x19;
-constexpr NvV32 kNvErrInvalidObjectHandle = 0x33;
-constexpr NvV32 kNvErrInvalidObjectParent = 0x36;
-
 // The engine, memory and event classes the simulated H100 offers.
 constexpr NvV32 kGpuClasses[] = {
     0x0079,  // NV01_EVENT_OS_EVENT
     0x003e,  // NV01_MEMORY_SYSTEM
     0x0040,  // NV01_MEMORY_LOCAL_USER
     0x0070,  // NV01_MEMORY_VIRTUAL
+    0x50a0,  // NV50_MEMORY_VIRTUAL
     0x90f1,  // FERMI_VASPACE_A
     0xa06c,  // KEPLER_CHANNEL_GROUP_A
     0x9067,  // FERMI_CONTEXT_SHARE_A
@@ -60,9 +61,13 @@ constexpr NvV32 kGpuClasses[] = {
     0x83de,  // GT200_DEBUGGER
 };
 
+constexpr NvV32 kChannelGpfifoClass = 0xc86f;
+constexpr NvV32 kChannelGroupClass = 0xa06c;
 
 constexpr char kGpuName[] = "NVIDIA H100 80GB HBM3 (nvgate sim)";
 constexpr std::uint32_t kFirstGpuId = 0x100;
+// What GR_GET_INFO answers for every queried index (an H100 SXM's SM count).
+constexpr NvU32 kGrInfoValue = 132;
 constexpr off_t kGpuNodeSize = 256 << 20;
 
 struct Object {
@@ -136,15 +141,19 @@ class SimBackend final : public Backend {
 
  private:
   int Frontend(std::uint32_t nr, std::uint32_t size, void* arg) {
+    // Fixed-size escapes: the driver refuses any other size before looking at
+    // the arguments.
+    auto fixed = [&](std::size_t expected) { return size == expected; };
     switch (nr) {
       case kEscCheckVersionStr: {
-        if (size != sizeof(nv_ioctl_rm_api_version_t)) return -EINVAL;
+        if (!fixed(sizeof(nv_ioctl_rm_api_version_t))) return -EINVAL;
         auto* v = As<nv_ioctl_rm_api_version_t>(arg);
         bool query = v->cmd == kRmApiVersionCmdQuery;
         bool match = std::strncmp(v->versionString, version_.c_str(), sizeof v->versionString) == 0;
+        // Either way the caller learns the driver's version, to report a mismatch.
         std::memset(v->versionString, 0, sizeof v->versionString);
         std::memcpy(v->versionString, version_.data(), std::min(version_.size(), sizeof v->versionString - 1));
-        v->reply = kRmApiVersionReplyRecognized;
+        v->reply = query || match ? kRmApiVersionReplyRecognized : 0;
         return query || match ? 0 : -EINVAL;
       }
       case kEscCardInfo: {
@@ -163,43 +172,68 @@ class SimBackend final : public Backend {
         return 0;
       }
       case kEscRegisterFd:
-      case kEscAttachGpusToFd:
+        return fixed(sizeof(nv_ioctl_register_fd_t)) ? 0 : -EINVAL;
+      case kEscAttachGpusToFd:  // an array of GPU ids
+        return size % sizeof(NvU32) == 0 ? 0 : -EINVAL;
+      case kEscSysParams:  // memblock_size is the caller's input
+        return fixed(sizeof(nv_ioctl_sys_params_t)) ? 0 : -EINVAL;
       case kEscWaitOpenComplete:
-        return 0;
-      case kEscSysParams:
-        As<nv_ioctl_sys_params_t>(arg)->memblock_size = 128 << 20;
+        if (!fixed(sizeof(nv_ioctl_wait_open_complete_t))) return -EINVAL;
+        *As<nv_ioctl_wait_open_complete_t>(arg) = {0, 0};
         return 0;
       case kEscAllocOsEvent:
       case kEscFreeOsEvent:
-        As<nv_ioctl_alloc_os_event_t>(arg)->Status = clients_.contains(As<nv_ioctl_alloc_os_event_t>(arg)->hClient)
-                                                         ? kNvOk
-                                                         : kNvErrInvalidClient;
+        if (!fixed(sizeof(nv_ioctl_alloc_os_event_t))) return -EINVAL;
+        As<nv_ioctl_alloc_os_event_t>(arg)->Status = kNvOk;
         return 0;
       case kEscRmAlloc:
-        if (size != sizeof(NVOS21_PARAMETERS) && size != sizeof(NVOS64_PARAMETERS)) return -EINVAL;
+        if (!fixed(sizeof(NVOS21_PARAMETERS)) && !fixed(sizeof(NVOS64_PARAMETERS))) return -EINVAL;
         Alloc(As<NVOS21_PARAMETERS>(arg), size == sizeof(NVOS64_PARAMETERS));
         return 0;
       case kEscRmFree:
-        if (size != sizeof(NVOS00_PARAMETERS)) return -EINVAL;
+        if (!fixed(sizeof(NVOS00_PARAMETERS))) return -EINVAL;
         Free(As<NVOS00_PARAMETERS>(arg));
         return 0;
       case kEscRmControl:
-        if (size != sizeof(NVOS54_PARAMETERS)) return -EINVAL;
+        if (!fixed(sizeof(NVOS54_PARAMETERS))) return -EINVAL;
         As<NVOS54_PARAMETERS>(arg)->status = Control(*As<NVOS54_PARAMETERS>(arg));
         return 0;
       case kEscRmMapMemory: {
-        if (size != sizeof(nv_ioctl_nvos33_parameters_with_fd)) return -EINVAL;
+        if (!fixed(sizeof(nv_ioctl_nvos33_parameters_with_fd))) return -EINVAL;
         auto* map = As<nv_ioctl_nvos33_parameters_with_fd>(arg);
         map->params.status = Exists(map->params.hClient, map->params.hMemory) ? kNvOk : kNvErrInvalidObjectHandle;
         map->params.pLinearAddress = 0x1000;  // a cookie, as the driver's: never a user address
         return 0;
       }
-      case kEscRmAllocMemory:
       case kEscRmUnmapMemory:
-      case kEscRmDupObject:
+        if (!fixed(sizeof(NVOS34_PARAMETERS))) return -EINVAL;
+        As<NVOS34_PARAMETERS>(arg)->status = kNvOk;
+        return 0;
+      case kEscRmAllocMemory: {
+        if (!fixed(sizeof(nv_ioctl_nvos02_parameters_with_fd))) return -EINVAL;
+        NVOS02_PARAMETERS& p = As<nv_ioctl_nvos02_parameters_with_fd>(arg)->params;
+        p.status = p.hClass == kNv01MemorySystem ? Insert(p.hRoot, p.hObjectParent, p.hObjectNew, p.hClass)
+                                                 : kNvErrInvalidClass;
+        return 0;
+      }
+      case kEscRmDupObject: {
+        if (!fixed(sizeof(NVOS55_PARAMETERS))) return -EINVAL;
+        auto* p = As<NVOS55_PARAMETERS>(arg);
+        p->status = Dup(*p);
+        return 0;
+      }
       case kEscRmShare:
+        if (!fixed(sizeof(NVOS57_PARAMETERS))) return -EINVAL;
+        As<NVOS57_PARAMETERS>(arg)->status = kNvOk;
+        return 0;
       case kEscRmVidHeapControl:
+        // The full NVOS32_PARAMETERS; nvgate defines only its head.
+        if (size < sizeof(NVOS32_HEAD)) return -EINVAL;
+        As<NVOS32_HEAD>(arg)->status = kNvOk;
+        return 0;
       case kEscRmUpdateDeviceMappingInfo:
+        if (!fixed(sizeof(NVOS56_PARAMETERS))) return -EINVAL;
+        As<NVOS56_PARAMETERS>(arg)->status = kNvOk;
         return 0;
       default:
         return -EINVAL;  // RmIoctl's default: unknown escape
@@ -211,9 +245,28 @@ class SimBackend final : public Backend {
     return c != clients_.end() && (handle == client || c->second.objects.contains(handle));
   }
 
+  // The class of `handle` in `client`: the client itself counts as NV01_ROOT.
+  NvV32 ClassOf(NvHandle client, NvHandle handle) const {
+    if (handle == client) return kNv01Root;
+    return clients_.at(client).objects.at(handle).cls;
+  }
+
   NvHandle NewHandle() { return 0xcaf00000 + next_handle_++; }
 
+  // Adds an object under an existing parent (the client or one of its objects).
+  NvV32 Insert(NvHandle client, NvHandle parent, NvHandle& handle, NvV32 cls) {
+    auto c = clients_.find(client);
+    if (c == clients_.end()) return kNvErrInvalidClient;
+    if (!Exists(client, parent)) return kNvErrInvalidObjectParent;
+    NvHandle h = handle != 0 ? handle : NewHandle();
+    if (h == client || c->second.objects.contains(h)) return kNvErrInsertDuplicateName;
+    c->second.objects[h] = Object{parent, cls};
+    handle = h;
+    return kNvOk;
+  }
+
   void Alloc(NVOS21_PARAMETERS* p, bool long_form) {
+    // NVOS21 and NVOS64 agree up to pAllocParms; the status moves.
     NvV32* status = long_form ? &reinterpret_cast<NVOS64_PARAMETERS*>(p)->status : &p->status;
     if (p->hClass == kNv01Root || p->hClass == kNv01RootNonPriv || p->hClass == kNv01RootClient) {
       NvHandle h = p->hObjectNew != 0 ? p->hObjectNew : 0xc1d00000 + next_handle_++;
@@ -226,15 +279,11 @@ class SimBackend final : public Backend {
       *status = kNvOk;
       return;
     }
-    auto client = clients_.find(p->hRoot);
-    if (client == clients_.end()) {
+    if (!clients_.contains(p->hRoot)) {
       *status = kNvErrInvalidClient;
       return;
     }
-    auto& objects = client->second.objects;
-    bool parent_is_client = p->hObjectParent == p->hRoot;
-    auto parent = objects.find(p->hObjectParent);
-    if (!parent_is_client && parent == objects.end()) {
+    if (!Exists(p->hRoot, p->hObjectParent)) {
       *status = kNvErrInvalidObjectParent;
       return;
     }
@@ -244,22 +293,20 @@ class SimBackend final : public Backend {
       *status = kNvErrInvalidClass;
       return;
     }
-    // Devices hang off clients, subdevices off devices, everything else off a device's tree.
-    bool parent_ok = p->hClass == kNv01Device0     ? parent_is_client
-                     : p->hClass == kNv20Subdevice0 ? !parent_is_client && parent->second.cls == kNv01Device0
-                                                    : !parent_is_client;
-    if (!parent_ok) {
-      *status = kNvErrInvalidObjectParent;
-      return;
+    // Devices hang off clients and subdevices off devices; the engine, memory
+    // and event classes take any parent of their client.
+    NvV32 parent_class = ClassOf(p->hRoot, p->hObjectParent);
+    bool parent_ok = p->hClass == kNv01Device0      ? parent_class == kNv01Root
+                     : p->hClass == kNv20Subdevice0 ? parent_class == kNv01Device0
+                                                    : true;
+    *status = parent_ok ? Insert(p->hRoot, p->hObjectParent, p->hObjectNew, p->hClass) : kNvErrInvalidObjectParent;
+  }
+
+  NvV32 Dup(NVOS55_PARAMETERS& p) {
+    if (!clients_.contains(p.hClientSrc) || !clients_.at(p.hClientSrc).objects.contains(p.hObjectSrc)) {
+      return kNvErrInvalidObjectHandle;
     }
-    NvHandle h = p->hObjectNew != 0 ? p->hObjectNew : NewHandle();
-    if (objects.contains(h) || h == p->hRoot) {
-      *status = kNvErrInsertDuplicateName;
-      return;
-    }
-    objects[h] = Object{p->hObjectParent, p->hClass};
-    p->hObjectNew = h;
-    *status = kNvOk;
+    return Insert(p.hClient, p.hParent, p.hObject, ClassOf(p.hClientSrc, p.hObjectSrc));
   }
 
   void Free(NVOS00_PARAMETERS* p) {
@@ -293,50 +340,116 @@ class SimBackend final : public Backend {
   NvV32 Control(const NVOS54_PARAMETERS& p) {
     if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
     if (!Exists(p.hClient, p.hObject)) return kNvErrInvalidObjectHandle;
+    // A command belongs to the class in its top 16 bits; an object answers only
+    // its own class's commands (a Hopper channel inherits the C36F ones).
+    NvV32 cmd_class = p.cmd >> 16;
+    NvV32 object_class = ClassOf(p.hClient, p.hObject);
+    bool owns = cmd_class == object_class || (cmd_class == 0xc36f && object_class == kChannelGpfifoClass);
+    if (!owns) return kNvErrNotSupported;
     void* params = reinterpret_cast<void*>(p.params);
-    auto expect = [&](std::uint32_t size) { return p.paramsSize == size && params != nullptr; };
+    // Each modelled command checks the size of its parameter struct, as RM does.
+    auto with = [&]<typename T>(T*& out) {
+      out = static_cast<T*>(params);
+      return p.paramsSize == sizeof(T) && params != nullptr;
+    };
     switch (p.cmd) {
       case kNv0000CtrlCmdGpuGetAttachedIds: {
-        if (!expect(128)) return kNvErrInvalidArgument;
-        auto* ids = static_cast<std::uint32_t*>(params);
-        for (int i = 0; i < 32; ++i) ids[i] = i < gpu_count_ ? kFirstGpuId + static_cast<std::uint32_t>(i) : 0xffffffff;
+        NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS* ids;
+        if (!with(ids)) return kNvErrInvalidArgument;
+        for (int i = 0; i < 32; ++i) {
+          ids->gpuIds[i] = i < gpu_count_ ? kFirstGpuId + static_cast<std::uint32_t>(i) : kInvalidGpuId;
+        }
         return kNvOk;
       }
       case kNv0000CtrlCmdGpuGetIdInfoV2: {
-        if (!expect(32)) return kNvErrInvalidArgument;
-        auto* words = static_cast<std::uint32_t*>(params);  // gpuId, flags, device and subdevice instance
-        if (words[0] < kFirstGpuId || words[0] >= kFirstGpuId + static_cast<std::uint32_t>(gpu_count_)) {
+        NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS* info;
+        if (!with(info)) return kNvErrInvalidArgument;
+        if (info->gpuId < kFirstGpuId || info->gpuId >= kFirstGpuId + static_cast<std::uint32_t>(gpu_count_)) {
           return kNvErrInvalidArgument;
         }
-        words[2] = words[0] - kFirstGpuId;
-        words[3] = 0;
+        info->deviceInstance = info->gpuId - kFirstGpuId;
+        info->subDeviceInstance = 0;
+        info->boardId = info->gpuId;
+        info->gpuInstance = info->deviceInstance;
+        info->numaId = kInvalidGpuId;  // no NUMA node
+        return kNvOk;
+      }
+      case kNv0000CtrlCmdSystemGetBuildVersionV2: {
+        NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_V2_PARAMS* build;
+        if (!with(build)) return kNvErrInvalidArgument;
+        *build = {};
+        std::snprintf(build->driverVersionBuffer, sizeof build->driverVersionBuffer, "%s", version_.c_str());
+        std::snprintf(build->versionBuffer, sizeof build->versionBuffer, "%s", version_.c_str());
+        std::snprintf(build->driverBranch, sizeof build->driverBranch, "r580_00");
+        std::snprintf(build->titleBuffer, sizeof build->titleBuffer, "nvgate simulated driver");
         return kNvOk;
       }
       case kNv0080CtrlCmdGpuGetClasslistV2: {
-        if (!expect(804)) return kNvErrInvalidArgument;
-        auto* list = static_cast<std::uint32_t*>(params);
-        list[0] = std::size(kGpuClasses);
-        std::memcpy(list + 1, kGpuClasses, sizeof kGpuClasses);
+        NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS* list;
+        if (!with(list)) return kNvErrInvalidArgument;
+        list->numClasses = std::size(kGpuClasses);
+        std::copy(std::begin(kGpuClasses), std::end(kGpuClasses), list->classList);
+        return kNvOk;
+      }
+      case kNv0080CtrlCmdGpuGetNumSubdevices: {
+        NV0080_CTRL_GPU_GET_NUM_SUBDEVICES_PARAMS* n;
+        if (!with(n)) return kNvErrInvalidArgument;
+        n->numSubDevices = 1;
         return kNvOk;
       }
       case kNv2080CtrlCmdGpuGetNameString: {
-        if (!expect(132)) return kNvErrInvalidArgument;
-        auto* bytes = static_cast<std::uint8_t*>(params);
-        std::memset(bytes + 4, 0, 128);
-        std::memcpy(bytes + 4, kGpuName, sizeof kGpuName);
+        NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS* name;
+        if (!with(name)) return kNvErrInvalidArgument;
+        std::memset(name->gpuNameString, 0, sizeof name->gpuNameString);
+        std::memcpy(name->gpuNameString, kGpuName, sizeof kGpuName);
         return kNvOk;
       }
-      case kNv2080CtrlCmdGpuGetInfoV2:
-        return expect(564) ? kNvOk : kNvErrInvalidArgument;
-      case kNv2080CtrlCmdGrGetInfo: {
-        if (!expect(32)) return kNvErrInvalidArgument;
-        auto* head = static_cast<std::uint32_t*>(params);
-        std::uint64_t list_addr;
-        std::memcpy(&list_addr, static_cast<std::uint8_t*>(params) + 8, sizeof list_addr);
-        auto* list = reinterpret_cast<std::uint32_t*>(list_addr);  // {index, data} pairs
-        if (list == nullptr || head[0] == 0) return kNvErrInvalidArgument;
-        for (std::uint32_t i = 0; i < head[0]; ++i) list[2 * i + 1] = 132;  // e.g. SM count
+      case kNv2080CtrlCmdGpuGetInfoV2: {
+        NV2080_CTRL_GPU_GET_INFO_V2_PARAMS* info;
+        // The driver refuses an empty or oversized list and indexes past the table.
+        constexpr NvU32 kMax = std::extent_v<decltype(NV2080_CTRL_GPU_GET_INFO_V2_PARAMS::gpuInfoList)>;
+        if (!with(info) || info->gpuInfoListSize == 0 || info->gpuInfoListSize > kMax) return kNvErrInvalidArgument;
+        for (NvU32 i = 0; i < info->gpuInfoListSize; ++i) {
+          if ((info->gpuInfoList[i].index & 0xffffff) >= kMax) return kNvErrInvalidArgument;
+          info->gpuInfoList[i].data = 0;  // every attribute reads "not present / not enabled"
+        }
         return kNvOk;
+      }
+      case kNv2080CtrlCmdGpuGetGidInfo: {
+        NV2080_CTRL_GPU_GET_GID_INFO_PARAMS* gid;
+        if (!with(gid)) return kNvErrInvalidArgument;
+        std::memset(gid->data, 0, sizeof gid->data);
+        // A fixed, recognisable UUID: 16 bytes, or its "GPU-..." text.
+        static constexpr std::uint8_t kUuid[16] = {0x6e, 0x76, 0x67, 0x61, 0x74, 0x65, 0x2d, 0x73,
+                                                   0x69, 0x6d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+        if (gid->flags & kGidFlagsFormatBinary) {
+          std::memcpy(gid->data, kUuid, sizeof kUuid);
+          gid->length = sizeof kUuid;
+        } else {
+          int n = std::snprintf(reinterpret_cast<char*>(gid->data), sizeof gid->data,
+                                "GPU-6e766761-7465-2d73-696d-0000000000%02x", gid->index & 0xff);
+          gid->length = static_cast<NvU32>(n + 1);
+        }
+        return kNvOk;
+      }
+      case kNv2080CtrlCmdGrGetInfo: {
+        NV2080_CTRL_GR_GET_INFO_PARAMS* gr;
+        if (!with(gr)) return kNvErrInvalidArgument;
+        // The list is a nested pointer, already copied into our memory.
+        auto* list = reinterpret_cast<NV2080_CTRL_GPU_INFO*>(gr->grInfoList);
+        if (list == nullptr || gr->grInfoListSize == 0) return kNvErrInvalidArgument;
+        for (NvU32 i = 0; i < gr->grInfoListSize; ++i) list[i].data = kGrInfoValue;
+        return kNvOk;
+      }
+      case kNvc36fCtrlCmdGpfifoGetWorkSubmitToken: {
+        NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS* token;
+        if (!with(token)) return kNvErrInvalidArgument;
+        token->workSubmitToken = p.hObject & 0xffff;  // the channel's doorbell id
+        return kNvOk;
+      }
+      case kNva06cCtrlCmdGpfifoSchedule: {
+        NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS* schedule;
+        return with(schedule) ? kNvOk : kNvErrInvalidArgument;
       }
       default:
         return kNvErrNotSupported;
@@ -346,15 +459,44 @@ class SimBackend final : public Backend {
   int Uvm(std::uint32_t request, void* arg) {
     if (request == kUvmInitialize) {
       auto* p = As<UVM_INITIALIZE_PARAMS>(arg);
-      p->rmStatus = uvm_initialized_ ? kNvErrIllegalAction : kNvOk;
-      uvm_initialized_ = true;
+      // Re-initialising with the same flags is harmless; other flags conflict.
+      p->rmStatus = !uvm_flags_ || *uvm_flags_ == p->flags ? kNvOk : kNvErrInvalidArgument;
+      if (!uvm_flags_) uvm_flags_ = p->flags;
       return 0;
     }
     if (request == kUvmDeinitialize) return 0;
-    // Routed UVM numbers are small; the rest reach the driver's test ioctl,
-    // which is off: ENOSYS.
-    if (request == 0 || request >= 0x100) return -ENOSYS;
-    return 0;
+    auto answer = [&]<typename T>(T* p) {
+      p->rmStatus = uvm_flags_ ? kNvOk : kNvErrIllegalAction;
+      return 0;
+    };
+    switch (request) {
+      case kUvmPageableMemAccess: {
+        auto* p = As<UVM_PAGEABLE_MEM_ACCESS_PARAMS>(arg);
+        p->pageableMemAccess = 0;  // no HMM / ATS on the simulated host
+        return answer(p);
+      }
+      case kUvmRegisterGpu: {
+        auto* p = As<UVM_REGISTER_GPU_PARAMS>(arg);
+        p->numaEnabled = 0;
+        p->numaNodeId = -1;
+        return answer(p);
+      }
+      case kUvmUnregisterGpu: return answer(As<UVM_UNREGISTER_GPU_PARAMS>(arg));
+      case kUvmRegisterGpuVaspace: return answer(As<UVM_REGISTER_GPU_VASPACE_PARAMS>(arg));
+      case kUvmCreateRangeGroup: {
+        auto* p = As<UVM_CREATE_RANGE_GROUP_PARAMS>(arg);
+        p->rangeGroupId = next_range_group_++;
+        return answer(p);
+      }
+      case kUvmAllocSemaphorePool: return answer(As<UVM_ALLOC_SEMAPHORE_POOL_PARAMS>(arg));
+      case kUvmMapExternalAllocation: return answer(As<UVM_MAP_EXTERNAL_ALLOCATION_PARAMS>(arg));
+      case kUvmFree: return answer(As<UVM_FREE_PARAMS>(arg));
+      case kUvmMmInitialize: return answer(As<UVM_MM_INITIALIZE_PARAMS>(arg));
+      default:
+        // The driver's remaining numbers are not modelled; its test ioctls are
+        // off in release builds: ENOSYS.
+        return -ENOSYS;
+    }
   }
 
   std::string version_;
@@ -367,7 +509,8 @@ class SimBackend final : public Backend {
   std::mutex mu_;
   std::map<NvHandle, Client> clients_;
   std::uint32_t next_handle_ = 1;
-  bool uvm_initialized_ = false;
+  std::optional<NvU64> uvm_flags_;  // set by UVM_INITIALIZE
+  NvU64 next_range_group_ = 1;
 };
 
 }  // namespace

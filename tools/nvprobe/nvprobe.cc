@@ -21,7 +21,9 @@ namespace {
 
 using namespace nvgate::nv;
 
-constexpr std::uint32_t kUvmPageableMemAccess = 39;
+// The simulated driver's classes (src/backend/sim_backend.cc), tried only when
+// the class list control is refused, so that every step still runs.
+constexpr NvV32 kFallbackClasses[] = {0xc86f, 0xcbc0, 0xcb97, 0xb8b0, 0xb8d1, 0xb8fa};
 
 struct Step {
   std::string capability;
@@ -154,8 +156,8 @@ int main(int argc, char** argv) {
   }
   d.client = root.hObjectNew;
 
-  std::uint32_t ids[32] = {};
-  rc = d.Control(d.client, kNv0000CtrlCmdGpuGetAttachedIds, ids, sizeof ids, &st);
+  NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS ids{};
+  rc = d.Control(d.client, kNv0000CtrlCmdGpuGetAttachedIds, &ids, sizeof ids, &st);
   probe.Record("base", "attached GPU ids", rc, errno, st);
 
   const NvHandle device = d.next++, subdevice = d.next++;
@@ -166,15 +168,20 @@ int main(int argc, char** argv) {
   rc = d.Alloc(device, subdevice, kNv20Subdevice0, &subdevice_params, sizeof subdevice_params, &st);
   probe.Record("base", "subdevice", rc, errno, st);
 
-  std::uint8_t name[132] = {};
-  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetNameString, name, sizeof name, &st);
-  probe.Record("base", std::string("GPU name ") + (rc == 0 && st == kNvOk ? reinterpret_cast<char*>(name + 4) : ""),
+  NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS name{};
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetNameString, &name, sizeof name, &st);
+  name.gpuNameString[sizeof name.gpuNameString - 1] = 0;
+  probe.Record("base",
+               std::string("GPU name ") +
+                   (rc == 0 && st == kNvOk ? reinterpret_cast<const char*>(name.gpuNameString) : ""),
                rc, errno, st);
 
-  std::uint32_t classes[201] = {};
-  rc = d.Control(device, kNv0080CtrlCmdGpuGetClasslistV2, classes, sizeof classes, &st);
+  NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS classlist{};
+  rc = d.Control(device, kNv0080CtrlCmdGpuGetClasslistV2, &classlist, sizeof classlist, &st);
   probe.Record("base", "class list", rc, errno, st);
-  std::vector<NvV32> available(classes + 1, classes + 1 + std::min<std::uint32_t>(classes[0], 200));
+  std::vector<NvV32> available(classlist.classList,
+                               classlist.classList + std::min<std::uint32_t>(classlist.numClasses, 200));
+  if (rc != 0 || st != kNvOk) available.assign(std::begin(kFallbackClasses), std::end(kFallbackClasses));
   auto pick = [&](bool (*family)(NvV32)) {
     NvV32 best = 0;
     for (NvV32 c : available) {
@@ -183,8 +190,11 @@ int main(int argc, char** argv) {
     return best;
   };
 
-  std::uint8_t info[564] = {};
-  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetInfoV2, info, sizeof info, &st);
+  NV2080_CTRL_GPU_GET_INFO_V2_PARAMS info{};
+  // The driver refuses an empty list; ask one attribute every GPU has.
+  info.gpuInfoListSize = 1;
+  info.gpuInfoList[0].index = 4;  // NV2080_CTRL_GPU_INFO_INDEX_MINOR_REVISION_EXT
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetInfoV2, &info, sizeof info, &st);
   probe.Record("utility", "GPU info (NVML)", rc, errno, st);
 
   auto alloc_class = [&](const char* cap, const char* what, NvV32 cls, NvHandle parent) {
@@ -203,14 +213,17 @@ int main(int argc, char** argv) {
 
   alloc_class("base", "VA space FERMI_VASPACE_A", 0x90f1, device);
   alloc_class("compute", "channel group KEPLER_CHANNEL_GROUP_A", 0xa06c, device);
-  alloc_class("compute", "GPFIFO channel", pick(IsChannel), device);
-  alloc_class("compute", "compute class", pick(IsCompute), subdevice);
+  NvHandle channel = alloc_class("compute", "GPFIFO channel", pick(IsChannel), device);
+  // Engine objects live on a channel; without one (refused, or not allowed
+  // by the capability set) the subdevice stands in and the driver decides.
+  const NvHandle engine_parent = channel != 0 ? channel : subdevice;
+  alloc_class("compute", "compute class", pick(IsCompute), engine_parent);
   int uvm = ::open("/dev/nvidia-uvm", O_RDWR | O_CLOEXEC);
   if (uvm >= 0) {
     UVM_INITIALIZE_PARAMS init{0, 0};
     rc = ::ioctl(uvm, kUvmInitialize, &init);
     probe.Record("compute", "UVM initialize", rc, errno, init.rmStatus);
-    struct { std::uint8_t pageable; std::uint8_t pad[3]; NvV32 rmStatus; } pageable{};
+    UVM_PAGEABLE_MEM_ACCESS_PARAMS pageable{};
     rc = ::ioctl(uvm, kUvmPageableMemAccess, &pageable);
     probe.Record("compute", "UVM pageable memory access query", rc, errno, pageable.rmStatus);
   } else if (!probe.json) {
@@ -225,11 +238,11 @@ int main(int argc, char** argv) {
     probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
   }
 
-  alloc_class("video", "video decoder", pick(IsDecoder), subdevice);
-  alloc_class("video", "video encoder", pick(IsEncoder), subdevice);
-  alloc_class("video", "JPEG decoder (NVJPG)", pick(IsNvjpg), subdevice);
-  alloc_class("video", "optical flow (OFA)", pick(IsOfa), subdevice);
-  alloc_class("graphics", "3D class", pick(Is3d), subdevice);
+  alloc_class("video", "video decoder", pick(IsDecoder), engine_parent);
+  alloc_class("video", "video encoder", pick(IsEncoder), engine_parent);
+  alloc_class("video", "JPEG decoder (NVJPG)", pick(IsNvjpg), engine_parent);
+  alloc_class("video", "optical flow (OFA)", pick(IsOfa), engine_parent);
+  alloc_class("graphics", "3D class", pick(Is3d), engine_parent);
 
   NVOS00_PARAMETERS free_client{d.client, 0, d.client, 0};
   rc = ::ioctl(d.ctl, Esc(kEscRmFree, sizeof free_client), &free_client);
