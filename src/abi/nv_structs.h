@@ -70,6 +70,12 @@ inline constexpr NvV32 kNvErrIllegalAction = 0x16;
 inline constexpr NvV32 kNvErrInsertDuplicateName = 0x19;
 inline constexpr NvV32 kNvErrInvalidObjectHandle = 0x33;
 inline constexpr NvV32 kNvErrInvalidObjectParent = 0x36;
+inline constexpr NvV32 kNvErrGpuUuidNotFound = 0x12;
+inline constexpr NvV32 kNvErrInvalidDevice = 0x26;
+inline constexpr NvV32 kNvErrInvalidLimit = 0x2e;
+inline constexpr NvV32 kNvErrInvalidState = 0x40;
+inline constexpr NvV32 kNvErrNoMemory = 0x51;
+inline constexpr NvV32 kNvErrGeneric = 0xffff;
 
 // ---- RM classes nvgate itself needs to recognise ----
 inline constexpr NvV32 kNv01Root = 0x0000;
@@ -78,6 +84,23 @@ inline constexpr NvV32 kNv01RootClient = 0x0041;
 inline constexpr NvV32 kNv01Device0 = 0x0080;
 inline constexpr NvV32 kNv20Subdevice0 = 0x2080;
 inline constexpr NvV32 kNv01MemorySystem = 0x003e;
+inline constexpr NvV32 kNv01MemoryLocalUser = 0x0040;
+inline constexpr NvV32 kNv01MemoryVirtual = 0x0070;
+inline constexpr NvV32 kNv50MemoryVirtual = 0x50a0;
+inline constexpr NvV32 kNv01Event = 0x0005;
+inline constexpr NvV32 kNv01EventOsEvent = 0x0079;
+inline constexpr NvV32 kFermiVaspaceA = 0x90f1;
+inline constexpr NvV32 kFermiContextShareA = 0x9067;
+inline constexpr NvV32 kKeplerChannelGroupA = 0xa06c;
+inline constexpr NvV32 kGt200Debugger = 0x83de;
+inline constexpr NvV32 kHopperChannelGpfifoA = 0xc86f;
+inline constexpr NvV32 kHopperComputeA = 0xcbc0;
+inline constexpr NvV32 kHopperA = 0xcb97;
+inline constexpr NvV32 kHopperDmaCopyA = 0xc8b5;
+inline constexpr NvV32 kHopperUsermodeA = 0xc661;
+inline constexpr NvV32 kNvb8b0VideoDecoder = 0xb8b0;
+inline constexpr NvV32 kNvb8d1VideoNvjpg = 0xb8d1;
+inline constexpr NvV32 kNvb8faVideoOfa = 0xb8fa;
 
 // ---- RM controls the simulated driver and nvprobe use ----
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetAttachedIds = 0x201;
@@ -91,6 +114,43 @@ inline constexpr NvV32 kNv2080CtrlCmdGpuGetGidInfo = 0x2080014a;
 inline constexpr NvV32 kNv2080CtrlCmdGrGetInfo = 0x20801201;
 inline constexpr NvV32 kNvc36fCtrlCmdGpfifoGetWorkSubmitToken = 0xc36f0108;
 inline constexpr NvV32 kNva06cCtrlCmdGpfifoSchedule = 0xa06c0101;
+inline constexpr NvV32 kNv0000CtrlCmdGpuGetProbedIds = 0x214;
+inline constexpr NvV32 kNv2080CtrlCmdFbGetInfoV2 = 0x20801303;
+inline constexpr NvV32 kNv2080CtrlCmdBusGetPciInfo = 0x20801801;
+inline constexpr NvV32 kNv2080CtrlCmdGpuGetEnginesV2 = 0x20800170;
+inline constexpr NvV32 kNv2080CtrlCmdPerfGetCurrentPstate = 0x20802068;
+
+// NV2080_CTRL_GPU_INFO_INDEX_* (GPU_GET_INFO_V2) nvprobe asks for.
+inline constexpr NvU32 kNv2080CtrlGpuInfoIndexMinorRevisionExt = 0x04;
+// NV0080/NV2080_CTRL_GR_INFO_INDEX_* (GR_GET_INFO) the sim answers; indices at or
+// above kNv0080CtrlGrInfoIndexMax are refused.
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexShaderPipeCount = 0x07;
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexSmVersion = 0x0c;
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexMaxWarpsPerSm = 0x0d;
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexLitterNumGpcs = 0x14;
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexLitterNumTpcPerGpc = 0x17;
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexLitterNumSmPerTpc = 0x20;
+inline constexpr NvU32 kNv0080CtrlGrInfoIndexMax = 0x39;
+inline constexpr NvU32 kNv2080CtrlGrInfoSmVersion9_00 = 0x0900;
+// NV2080_CTRL_FB_INFO_INDEX_* (FB_GET_INFO_V2); sizes are in KiB.
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexRamSize = 0x07;
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexTotalRamSize = 0x08;
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexHeapSize = 0x09;
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexBusWidth = 0x0b;
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexHeapFree = 0x16;
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexUsableRamSize = 0x20;
+inline constexpr NvU32 kNv2080CtrlFbInfoIndexMax = 0x3b;
+// NV2080_ENGINE_TYPE_* (GPU_GET_ENGINES_V2).
+inline constexpr NvU32 kNv2080EngineTypeGraphics = 0x01;
+inline constexpr NvU32 kNv2080EngineTypeCopy0 = 0x09;
+inline constexpr NvU32 kNv2080EngineTypeBsp = 0x13;
+inline constexpr NvU32 kNv2080EngineTypeNvjpg = 0x2b;
+inline constexpr NvU32 kNv2080EngineTypeOfa = 0x33;
+
+// NV_ESC_RM_VID_HEAP_CONTROL functions and the one ALLOC_SIZE flag the sim reads.
+inline constexpr NvU32 kNvos32FunctionAllocSize = 2;
+inline constexpr NvU32 kNvos32FunctionFree = 3;
+inline constexpr NvU32 kNvos32AllocFlagsMemoryHandleProvided = 0x4000;
 
 // NV_ESC_RM_FREE
 struct NVOS00_PARAMETERS {
@@ -200,6 +260,46 @@ struct NVOS32_HEAD {
   NvV32 status;
 };
 
+// NV_ESC_RM_VID_HEAP_CONTROL in full: the head above, the heap totals, and the
+// union of per-function arguments of which nvgate reads only ALLOC_SIZE's.
+struct NVOS32_PARAMETERS {
+  NvHandle hRoot;
+  NvHandle hObjectParent;
+  NvU32 function;
+  NvHandle hVASpace;
+  std::int16_t ivcHeapNumber;
+  NvV32 status;
+  NvU64 total;
+  NvU64 free;
+  union {
+    struct {
+      NvU32 owner;
+      NvHandle hMemory;
+      NvU32 type;
+      NvU32 flags;
+      NvU32 attr;
+      NvU32 format;
+      NvU32 comprCovg;
+      NvU32 zcullCovg;
+      NvU32 partitionStride;
+      NvU32 width;
+      NvU32 height;
+      alignas(8) NvU64 size;
+      NvU64 alignment;
+      NvU64 offset;
+      NvU64 limit;
+      NvP64 address;
+      NvU64 rangeBegin;
+      NvU64 rangeEnd;
+      NvU32 attr2;
+      NvU32 ctagOffset;
+      std::int32_t numaNode;
+    } AllocSize;
+    // The largest of the other functions' arguments sets the union's size.
+    std::uint8_t other[144];
+  } data;
+};
+
 // NV_ESC_RM_UPDATE_DEVICE_MAPPING_INFO
 struct NVOS56_PARAMETERS {
   NvHandle hClient;
@@ -225,6 +325,8 @@ struct nv_ioctl_rm_api_version_t {
   NvU32 reply;
   char versionString[64];
 };
+inline constexpr NvU32 kRmApiVersionCmdStrict = 0;
+inline constexpr NvU32 kRmApiVersionCmdRelaxed = '1';
 inline constexpr NvU32 kRmApiVersionCmdQuery = '2';
 inline constexpr NvU32 kRmApiVersionReplyRecognized = 1;
 
@@ -286,6 +388,26 @@ struct UVM_MM_INITIALIZE_PARAMS {
   NvV32 rmStatus;
 };
 
+// ---- RM alloc parameters ----
+
+// NV01_DEVICE_0: deviceId picks the GPU; the rest shares or sizes its VA space.
+struct NV0080_ALLOC_PARAMETERS {
+  NvU32 deviceId;
+  NvHandle hClientShare;
+  NvHandle hTargetClient;
+  NvHandle hTargetDevice;
+  NvV32 flags;
+  alignas(8) NvU64 vaSpaceSize;
+  NvU64 vaStartInternal;
+  NvU64 vaLimitInternal;
+  NvV32 vaMode;
+};
+
+// NV20_SUBDEVICE_0
+struct NV2080_ALLOC_PARAMETERS {
+  NvU32 subDeviceId;
+};
+
 // ---- RM control parameters ----
 
 // NV0000_CTRL_CMD_GPU_GET_ATTACHED_IDS: unused slots hold kInvalidGpuId.
@@ -304,6 +426,13 @@ struct NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS {
   NvU32 boardId;
   NvU32 gpuInstance;
   NvU32 numaId;
+};
+
+// NV0000_CTRL_CMD_GPU_GET_PROBED_IDS: unused slots hold kInvalidGpuId.
+struct NV0000_CTRL_GPU_GET_PROBED_IDS_PARAMS {
+  NvU32 gpuIds[32];
+  NvU32 excludedGpuIds[32];
+  NvU32 gpuFlags[32];
 };
 
 // NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION_V2. The facts files do not record
@@ -364,6 +493,36 @@ struct NV2080_CTRL_GR_GET_INFO_PARAMS {
     NvU32 flags;
     alignas(8) NvU64 route;
   } grRouteInfo;
+};
+
+// NV2080_CTRL_CMD_FB_GET_INFO_V2: {index, data} pairs, as GPU_GET_INFO_V2.
+struct NV2080_CTRL_FB_INFO {
+  NvU32 index;
+  NvU32 data;
+};
+struct NV2080_CTRL_FB_GET_INFO_V2_PARAMS {
+  NvU32 fbInfoListSize;
+  NV2080_CTRL_FB_INFO fbInfoList[128];
+};
+
+// NV2080_CTRL_CMD_BUS_GET_PCI_INFO: ids as PCI config space holds them
+// (device id in the high half, vendor id in the low half).
+struct NV2080_CTRL_BUS_GET_PCI_INFO_PARAMS {
+  NvU32 pciDeviceId;
+  NvU32 pciSubSystemId;
+  NvU32 pciRevisionId;
+  NvU32 pciExtDeviceId;
+};
+
+// NV2080_CTRL_CMD_GPU_GET_ENGINES_V2: NV2080_ENGINE_TYPE_* values.
+struct NV2080_CTRL_GPU_GET_ENGINES_V2_PARAMS {
+  NvU32 engineCount;
+  NvU32 engineList[84];
+};
+
+// NV2080_CTRL_CMD_PERF_GET_CURRENT_PSTATE: one bit per P-state (P0 = 1).
+struct NV2080_CTRL_PERF_GET_CURRENT_PSTATE_PARAMS {
+  NvU32 currPstate;
 };
 
 // NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN

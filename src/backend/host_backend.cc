@@ -15,6 +15,8 @@
 #include <regex>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
 #include "backend/version.h"
@@ -55,9 +57,12 @@ class HostBackend final : public Backend {
       nv::nv_ioctl_rm_api_version_t v{};
       v.cmd = nv::kRmApiVersionCmdQuery;
       int rc = ::ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nv::kEscCheckVersionStr, sizeof v), &v);
+      int err = errno;
       ::close(fd);
       v.versionString[sizeof v.versionString - 1] = '\0';
       if (rc == 0 && v.versionString[0] != '\0') return std::string(v.versionString);
+      spdlog::debug("NV_ESC_CHECK_VERSION_STR query on /dev/nvidiactl failed ({}); reading /proc/driver/nvidia/version",
+                    rc == 0 ? "empty answer" : std::strerror(err));
     }
     if (auto version = ReadProcDriverVersion()) return *version;
     return tl::unexpected<std::string>(
@@ -82,12 +87,13 @@ class HostBackend final : public Backend {
   }
 
   std::vector<DeviceNode> Nodes() const override {
+    static const std::regex kNodeName(R"(nvidia(ctl|[0-9]+|-uvm|-uvm-tools|-modeset))");
     std::vector<DeviceNode> out;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator("/dev", ec)) {
       std::string name = entry.path().filename();
       struct stat st;
-      if (!std::regex_match(name, std::regex(R"(nvidia(ctl|[0-9]+|-uvm|-uvm-tools|-modeset))"))) continue;
+      if (!std::regex_match(name, kNodeName)) continue;
       if (::stat(entry.path().c_str(), &st) != 0) continue;
       abi::DeviceKind kind = Classify(st);
       if (kind != abi::DeviceKind::kNotNvidia) out.push_back({entry.path(), entry.path(), kind});
@@ -107,9 +113,12 @@ class HostBackend final : public Backend {
 }  // namespace
 
 tl::expected<std::unique_ptr<Backend>, std::string> MakeHostBackend() {
-  if (::access("/dev/nvidiactl", F_OK) != 0) {
-    return tl::unexpected<std::string>(
-        "no NVIDIA driver here (/dev/nvidiactl is missing); --backend sim runs on the simulated driver");
+  // Both come with a loaded driver; without them there is nothing to serve.
+  for (const char* path : {"/dev/nvidiactl", "/proc/driver/nvidia/version"}) {
+    if (::access(path, F_OK) != 0) {
+      return tl::unexpected<std::string>(std::string("no NVIDIA driver here (") + path +
+                                         " is missing); --backend sim runs on the simulated driver");
+    }
   }
   return std::unique_ptr<Backend>(new HostBackend());
 }

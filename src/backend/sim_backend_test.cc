@@ -4,9 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <memory>
+#include <set>
+#include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -24,8 +30,30 @@ class SimTest : public ::testing::Test {
  protected:
   void SetUp() override { sim_ = MakeSimBackend({}).value(); }
 
-  int Call(std::uint32_t nr, void* arg, std::uint32_t size) {
-    return sim_->Ioctl(-1, abi::DeviceKind::kCtl, Req(nr, size), arg);
+  int Call(std::uint32_t nr, void* arg, std::uint32_t size, abi::DeviceKind device = abi::DeviceKind::kCtl) {
+    return sim_->Ioctl(-1, device, Req(nr, size), arg);
+  }
+  int Uvm(std::uint32_t request, void* arg) { return sim_->Ioctl(-1, abi::DeviceKind::kUvm, request, arg); }
+  // An open file of one of the sim's nodes, as the proxy would pass in parameters.
+  int Open(abi::DeviceKind kind) {
+    for (const DeviceNode& node : sim_->Nodes()) {
+      if (node.kind == kind) {
+        int fd = ::open(node.source_path.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd >= 0) fds_.push_back(fd);
+        return fd;
+      }
+    }
+    return -1;
+  }
+  void TearDown() override {
+    for (int fd : fds_) ::close(fd);
+  }
+  // A client with device 0xd0 and subdevice 0x5d.
+  NvHandle ClientWithGpu() {
+    NvHandle client = Client();
+    EXPECT_EQ(Alloc(client, client, 0xd0, kNv01Device0), kNvOk);
+    EXPECT_EQ(Alloc(client, 0xd0, 0x5d, kNv20Subdevice0), kNvOk);
+    return client;
   }
   NvV32 Alloc(NvHandle client, NvHandle parent, NvHandle handle, NvV32 cls) {
     std::uint64_t params[8] = {};
@@ -46,6 +74,7 @@ class SimTest : public ::testing::Test {
   }
 
   std::unique_ptr<Backend> sim_;
+  std::vector<int> fds_;
 };
 
 TEST_F(SimTest, NodesAreFilesItRecognises) {
@@ -54,6 +83,10 @@ TEST_F(SimTest, NodesAreFilesItRecognises) {
     struct stat st;
     ASSERT_EQ(::stat(node.source_path.c_str(), &st), 0) << node.source_path;
     EXPECT_EQ(sim_->Classify(st), node.kind) << node.dev_path;
+    if (node.kind == abi::DeviceKind::kGpu || node.kind == abi::DeviceKind::kCtl) {
+      EXPECT_GE(st.st_size, 1 << 30) << "mappable: " << node.dev_path;
+      EXPECT_LT(st.st_blocks, 64) << "sparse: " << node.dev_path;
+    }
     gpus += node.kind == abi::DeviceKind::kGpu;
   }
   EXPECT_EQ(gpus, 1);
@@ -62,15 +95,51 @@ TEST_F(SimTest, NodesAreFilesItRecognises) {
   EXPECT_EQ(sim_->Classify(other), abi::DeviceKind::kNotNvidia);
 }
 
+TEST(SimBackend, NodeDirAndGpuCount) {
+  char tmpl[] = "/tmp/nvgate-sim-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  {
+    auto sim = MakeSimBackend({.driver_version = "580.142", .gpu_count = 2, .node_dir = dir}).value();
+    EXPECT_EQ(sim->DriverVersion().value(), "580.142");
+    std::set<std::string> names;
+    for (const DeviceNode& node : sim->Nodes()) names.insert(node.dev_path);
+    EXPECT_EQ(names, (std::set<std::string>{"/dev/nvidiactl", "/dev/nvidia0", "/dev/nvidia1", "/dev/nvidia-uvm",
+                                            "/dev/nvidia-uvm-tools"}));
+  }
+  EXPECT_EQ(::access((dir + "/nvidia1").c_str(), F_OK), 0) << "a given directory is left in place";
+  std::filesystem::remove_all(dir);
+  SimOptions no_gpu;
+  no_gpu.gpu_count = 0;
+  EXPECT_FALSE(MakeSimBackend(no_gpu));
+}
+
 TEST_F(SimTest, VersionQueryAndCheck) {
   nv_ioctl_rm_api_version_t v{};
   v.cmd = kRmApiVersionCmdQuery;
   EXPECT_EQ(Call(kEscCheckVersionStr, &v, sizeof v), 0);
   EXPECT_STREQ(v.versionString, "580.159.04");
+  EXPECT_EQ(v.reply, kRmApiVersionReplyRecognized);
+  EXPECT_EQ(Call(kEscCheckVersionStr, &v, 70), -EINVAL) << "exact size, as the driver";
+  EXPECT_EQ(Call(kEscCheckVersionStr, &v, sizeof v, abi::DeviceKind::kGpu), -EINVAL) << "nvidiactl only";
+
+  nv_ioctl_rm_api_version_t relaxed{};
+  relaxed.cmd = kRmApiVersionCmdRelaxed;
+  std::strcpy(relaxed.versionString, "580.65.06");
+  EXPECT_EQ(Call(kEscCheckVersionStr, &relaxed, sizeof relaxed), 0) << "relaxed: the branch must match";
+  std::strcpy(relaxed.versionString, "575.1.1");
+  EXPECT_EQ(Call(kEscCheckVersionStr, &relaxed, sizeof relaxed), -EINVAL);
+}
+
+TEST_F(SimTest, VersionMismatchTellsTheDriversVersion) {
   nv_ioctl_rm_api_version_t check{};
   std::strcpy(check.versionString, "535.1.1");
   EXPECT_EQ(Call(kEscCheckVersionStr, &check, sizeof check), -EINVAL);
-  EXPECT_EQ(Call(kEscCheckVersionStr, &v, 70), -EINVAL) << "exact size, as the driver";
+  EXPECT_EQ(check.reply, kRmApiVersionReplyRecognized) << "the driver recognised the request";
+  EXPECT_STREQ(check.versionString, "580.159.04") << "the driver tells its own version";
+  nv_ioctl_rm_api_version_t same{};
+  std::strcpy(same.versionString, "580.159.04");
+  EXPECT_EQ(Call(kEscCheckVersionStr, &same, sizeof same), 0);
 }
 
 TEST_F(SimTest, CardInfoNeedsRoomForEveryGpu) {
@@ -78,125 +147,186 @@ TEST_F(SimTest, CardInfoNeedsRoomForEveryGpu) {
   EXPECT_EQ(Call(kEscCardInfo, cards, sizeof cards), 0);
   EXPECT_EQ(cards[0].valid, 1);
   EXPECT_EQ(cards[0].pci_info.vendor_id, 0x10de);
+  EXPECT_EQ(cards[0].pci_info.device_id, 0x2330);
+  EXPECT_EQ(cards[0].gpu_id, 0x100u);
+  EXPECT_EQ(cards[0].minor_number, 0u);
   EXPECT_EQ(cards[1].valid, 0);
-  EXPECT_EQ(Call(kEscCardInfo, cards, 10), -EINVAL);
+  EXPECT_EQ(Call(kEscCardInfo, cards, 10), -EINVAL) << "no room for one card";
+  EXPECT_EQ(Call(kEscCardInfo, cards, sizeof cards, abi::DeviceKind::kGpu), -EINVAL);
+}
+
+TEST_F(SimTest, FileSetupEscapes) {
+  NvU32 gpus[2] = {0x100, 0};
+  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, sizeof gpus), 0);
+  gpus[1] = 0x777;
+  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, sizeof gpus), -EINVAL) << "no such GPU";
+  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, 6), -EINVAL);
+
+  nv_ioctl_register_fd_t reg{Open(abi::DeviceKind::kCtl)};
+  EXPECT_EQ(Call(kEscRegisterFd, &reg, sizeof reg, abi::DeviceKind::kGpu), 0);
+  reg.ctl_fd = Open(abi::DeviceKind::kGpu);
+  EXPECT_EQ(Call(kEscRegisterFd, &reg, sizeof reg, abi::DeviceKind::kGpu), -EINVAL) << "must name a control file";
+
+  nv_ioctl_sys_params_t sys{1 << 27};
+  EXPECT_EQ(Call(kEscSysParams, &sys, sizeof sys), 0);
+  EXPECT_EQ(Call(kEscSysParams, &sys, sizeof sys), 0) << "the same again";
+  sys.memblock_size = 1 << 28;
+  EXPECT_EQ(Call(kEscSysParams, &sys, sizeof sys), -EBUSY) << "set once";
+
+  nv_ioctl_wait_open_complete_t wait{-1, 7};
+  EXPECT_EQ(Call(kEscWaitOpenComplete, &wait, sizeof wait, abi::DeviceKind::kGpu), 0);
+  EXPECT_EQ(wait.rc, 0);
+  EXPECT_EQ(wait.adapterStatus, 0u);
 }
 
 TEST_F(SimTest, ObjectTreeWithTheDriversStatusCodes) {
-  NvHandle client = Client();
-  EXPECT_EQ(Alloc(client, client, 0xd0, 0x80), kNvOk);
-  EXPECT_EQ(Alloc(client, 0xd0, 0x5d, 0x2080), kNvOk);
-  EXPECT_EQ(Alloc(client, 0x5d, 0x100, 0xcbc0), kNvOk);
-  EXPECT_EQ(Alloc(client, 0xd0, 0xd0, 0x2080), 0x19u) << "duplicate handle";
-  EXPECT_EQ(Alloc(client, 0x777, 0x101, 0xcbc0), 0x36u) << "no such parent";
-  EXPECT_EQ(Alloc(client, client, 0x102, 0x2080), 0x36u) << "a subdevice needs a device";
+  NvHandle client = ClientWithGpu();
+  EXPECT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x200, 0x201, kHopperChannelGpfifoA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x201, 0x100, kHopperComputeA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x200, 0x202, kFermiContextShareA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0xd0, 0x203, kFermiContextShareA), kNvErrInvalidObjectParent)
+      << "a context share needs a channel group";
+  EXPECT_EQ(Alloc(client, 0xd0, 0x204, kFermiVaspaceA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x5d, 0x205, kHopperUsermodeA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0xd0, 0xd0, kNv20Subdevice0), kNvErrInsertDuplicateName);
+  EXPECT_EQ(Alloc(client, 0x777, 0x101, kHopperComputeA), kNvErrInvalidObjectParent) << "no such parent";
+  EXPECT_EQ(Alloc(client, client, 0x102, kNv20Subdevice0), kNvErrInvalidObjectParent) << "needs a device";
   EXPECT_EQ(Alloc(client, 0x5d, 0x103, 0x1234), kNvErrInvalidClass);
-  EXPECT_EQ(Alloc(0xbad, 0xbad, 0x104, 0x80), kNvErrInvalidClient);
+  EXPECT_EQ(Alloc(0xbad, 0xbad, 0x104, kNv01Device0), kNvErrInvalidClient);
+
+  NVOS21_PARAMETERS no_params{client, client, 0xd1, kNv01Device0, 0, 0, 0};
+  EXPECT_EQ(Call(kEscRmAlloc, &no_params, sizeof no_params), 0);
+  EXPECT_EQ(no_params.status, kNvErrInvalidArgument) << "a device needs its parameters";
+  NV0080_ALLOC_PARAMETERS second_gpu{};
+  second_gpu.deviceId = 1;
+  NVOS21_PARAMETERS bad_id{client, client, 0xd1, kNv01Device0, reinterpret_cast<std::uintptr_t>(&second_gpu),
+                           sizeof second_gpu, 0};
+  EXPECT_EQ(Call(kEscRmAlloc, &bad_id, sizeof bad_id), 0);
+  EXPECT_EQ(bad_id.status, kNvErrInvalidArgument) << "one simulated GPU";
+  EXPECT_EQ(Call(kEscRmAlloc, &bad_id, sizeof bad_id, abi::DeviceKind::kGpu), -EINVAL) << "nvidiactl only";
+}
+
+TEST_F(SimTest, ClientsGetHandlesAndAreRootClients) {
+  NVOS21_PARAMETERS p{0, 0, 0, kNv01Root, 0, 0, 0xff};
+  EXPECT_EQ(Call(kEscRmAlloc, &p, sizeof p), 0);
+  EXPECT_EQ(p.status, kNvOk);
+  EXPECT_NE(p.hObjectNew, 0u) << "a generated handle is written back";
+  EXPECT_EQ(p.hClass, kNv01RootClient) << "user clients are forced to NV01_ROOT_CLIENT";
+  NVOS21_PARAMETERS again{0, 0, p.hObjectNew, kNv01RootClient, 0, 0, 0};
+  EXPECT_EQ(Call(kEscRmAlloc, &again, sizeof again), 0);
+  EXPECT_EQ(again.status, kNvErrInsertDuplicateName);
+  EXPECT_EQ(Call(kEscRmAlloc, &again, sizeof again, abi::DeviceKind::kGpu), -EINVAL);
 }
 
 TEST_F(SimTest, LongAllocForm) {
   NvHandle client = Client();
-  NVOS64_PARAMETERS p{client, client, 0xd0, 0x80, 0, 0, 0, 0, 0};
+  NV0080_ALLOC_PARAMETERS device{};
+  NVOS64_PARAMETERS p{client, client, 0xd0, kNv01Device0, reinterpret_cast<std::uintptr_t>(&device), 0, sizeof device,
+                      0, 0xff};
   EXPECT_EQ(Call(kEscRmAlloc, &p, sizeof p), 0);
   EXPECT_EQ(p.status, kNvOk);
+  p.hObjectNew = 0x777;
+  p.hClass = 0x1234;
+  EXPECT_EQ(Call(kEscRmAlloc, &p, sizeof p), 0);
+  EXPECT_EQ(p.status, kNvErrInvalidClass) << "the status is where NVOS64 has it";
   EXPECT_EQ(Call(kEscRmAlloc, &p, 40), -EINVAL);
 }
 
 TEST_F(SimTest, FreeingAClientFreesItsObjects) {
-  NvHandle client = Client();
-  ASSERT_EQ(Alloc(client, client, 0xd0, 0x80), kNvOk);
-  ASSERT_EQ(Alloc(client, 0xd0, 0x5d, 0x2080), kNvOk);
-  NVOS00_PARAMETERS dev{client, client, 0xd0, 0};
+  NvHandle client = ClientWithGpu();
+  NVOS00_PARAMETERS dev{client, client, 0xd0, 0xff};
   EXPECT_EQ(Call(kEscRmFree, &dev, sizeof dev), 0);
   EXPECT_EQ(dev.status, kNvOk);
-  EXPECT_EQ(Alloc(client, 0x5d, 0x100, 0xcbc0), 0x36u) << "the subdevice went with its device";
-  NVOS00_PARAMETERS all{client, 0, client, 0};
+  EXPECT_EQ(Alloc(client, 0x5d, 0x100, kHopperComputeA), kNvErrInvalidObjectParent)
+      << "the subdevice went with its device";
+  EXPECT_EQ(Call(kEscRmFree, &dev, sizeof dev), 0);
+  EXPECT_EQ(dev.status, kNvErrInvalidObjectHandle) << "already freed";
+  ASSERT_EQ(Alloc(client, client, 0xd0, kNv01Device0), kNvOk);
+  NVOS00_PARAMETERS all{client, 0, client, 0xff};
   EXPECT_EQ(Call(kEscRmFree, &all, sizeof all), 0);
-  EXPECT_EQ(Alloc(client, client, 0xd1, 0x80), kNvErrInvalidClient);
+  EXPECT_EQ(all.status, kNvOk);
+  EXPECT_EQ(Alloc(client, 0xd0, 0x5e, kNv20Subdevice0), kNvErrInvalidClient);
+  EXPECT_EQ(Call(kEscRmFree, &all, sizeof all), 0);
+  EXPECT_EQ(all.status, kNvErrInvalidClient);
 }
 
 TEST_F(SimTest, Controls) {
-  NvHandle client = Client();
-  ASSERT_EQ(Alloc(client, client, 0xd0, 0x80), kNvOk);
-  ASSERT_EQ(Alloc(client, 0xd0, 0x5d, 0x2080), kNvOk);
-  std::uint32_t ids[32];
-  EXPECT_EQ(Control(client, client, 0x201, ids, sizeof ids), kNvOk);
-  EXPECT_EQ(ids[0], 0x100u);
-  EXPECT_EQ(ids[1], 0xffffffffu);
-  EXPECT_EQ(Control(client, client, 0x201, ids, 64), kNvErrInvalidArgument);
-  std::uint32_t classes[201] = {};
-  EXPECT_EQ(Control(client, 0xd0, 0x800292, classes, sizeof classes), kNvOk);
-  EXPECT_GT(classes[0], 10u);
-  std::uint8_t name[132] = {};
-  EXPECT_EQ(Control(client, 0x5d, 0x20800110, name, sizeof name), kNvOk);
-  EXPECT_STREQ(reinterpret_cast<char*>(name + 4), "NVIDIA H100 80GB HBM3 (nvgate sim)");
-  NV2080_CTRL_GPU_INFO gr_list[2] = {{0, 0}, {1, 0}};
+  NvHandle client = ClientWithGpu();
+  NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS ids{};
+  EXPECT_EQ(Control(client, client, kNv0000CtrlCmdGpuGetAttachedIds, &ids, sizeof ids), kNvOk);
+  EXPECT_EQ(ids.gpuIds[0], 0x100u);
+  EXPECT_EQ(ids.gpuIds[1], kInvalidGpuId);
+  EXPECT_EQ(Control(client, client, kNv0000CtrlCmdGpuGetAttachedIds, &ids, 64), kNvErrInvalidArgument)
+      << "paramsSize must be the struct's";
+  NV0000_CTRL_GPU_GET_PROBED_IDS_PARAMS probed{};
+  EXPECT_EQ(Control(client, client, kNv0000CtrlCmdGpuGetProbedIds, &probed, sizeof probed), kNvOk);
+  EXPECT_EQ(probed.gpuIds[0], 0x100u);
+  EXPECT_EQ(probed.excludedGpuIds[0], kInvalidGpuId);
+  NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS id_info{};
+  id_info.gpuId = 0x100;
+  EXPECT_EQ(Control(client, client, kNv0000CtrlCmdGpuGetIdInfoV2, &id_info, sizeof id_info), kNvOk);
+  EXPECT_EQ(id_info.deviceInstance, 0u);
+
+  NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS classes{};
+  EXPECT_EQ(Control(client, 0xd0, kNv0080CtrlCmdGpuGetClasslistV2, &classes, sizeof classes), kNvOk);
+  std::set<NvU32> listed(classes.classList, classes.classList + classes.numClasses);
+  for (NvU32 c : {kHopperChannelGpfifoA, kHopperComputeA, kHopperA, kHopperDmaCopyA, kNvb8b0VideoDecoder,
+                  kNvb8d1VideoNvjpg, kNvb8faVideoOfa, kFermiVaspaceA, kKeplerChannelGroupA}) {
+    EXPECT_TRUE(listed.contains(c)) << std::hex << c;
+  }
+
+  NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS name{};
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetNameString, &name, sizeof name), kNvOk);
+  EXPECT_STREQ(reinterpret_cast<char*>(name.gpuNameString), "NVIDIA H100 80GB HBM3 (nvgate sim)");
+
+  NV2080_CTRL_GPU_INFO gr_list[3] = {{kNv0080CtrlGrInfoIndexSmVersion, 0}, {kNv0080CtrlGrInfoIndexLitterNumGpcs, 0},
+                                     {0, 7}};
   NV2080_CTRL_GR_GET_INFO_PARAMS gr{};
-  gr.grInfoListSize = 2;
+  gr.grInfoListSize = 3;
   gr.grInfoList = reinterpret_cast<std::uintptr_t>(gr_list);
-  EXPECT_EQ(Control(client, 0x5d, 0x20801201, &gr, sizeof gr), kNvOk);
-  EXPECT_EQ(gr_list[1].data, 132u) << "the embedded list is written";
-  EXPECT_EQ(Control(client, 0x5d, 0x2080ffff, name, sizeof name), kNvErrNotSupported);
-  EXPECT_EQ(Control(0xbad, 0xbad, 0x201, ids, sizeof ids), kNvErrInvalidClient);
-}
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGrGetInfo, &gr, sizeof gr), kNvOk);
+  EXPECT_EQ(gr_list[0].data, 0x900u) << "the embedded list is written: sm_90";
+  EXPECT_EQ(gr_list[1].data, 8u);
+  gr_list[2].index = kNv0080CtrlGrInfoIndexMax;
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGrGetInfo, &gr, sizeof gr), kNvErrInvalidArgument);
 
-TEST_F(SimTest, UvmNeedsInitialisation) {
-  auto uvm = [&](std::uint32_t request, void* arg) { return sim_->Ioctl(-1, abi::DeviceKind::kUvm, request, arg); };
-  UVM_REGISTER_GPU_PARAMS gpu{};
-  EXPECT_EQ(uvm(kUvmRegisterGpu, &gpu), 0);
-  EXPECT_EQ(gpu.rmStatus, kNvErrIllegalAction) << "before UVM_INITIALIZE";
+  NV2080_CTRL_FB_GET_INFO_V2_PARAMS fb{};
+  fb.fbInfoListSize = 2;
+  fb.fbInfoList[0].index = kNv2080CtrlFbInfoIndexTotalRamSize;
+  fb.fbInfoList[1].index = kNv2080CtrlFbInfoIndexHeapFree;
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdFbGetInfoV2, &fb, sizeof fb), kNvOk);
+  EXPECT_EQ(fb.fbInfoList[0].data, 80u << 20) << "80 GiB in KiB";
+  EXPECT_GT(fb.fbInfoList[1].data, 0u);
 
-  UVM_INITIALIZE_PARAMS init{kUvmInitFlagsMultiProcessSharingMode, 0};
-  EXPECT_EQ(uvm(kUvmInitialize, &init), 0);
-  EXPECT_EQ(init.rmStatus, kNvOk);
-  EXPECT_EQ(uvm(kUvmInitialize, &init), 0);
-  EXPECT_EQ(init.rmStatus, kNvOk) << "the same flags again";
-  UVM_INITIALIZE_PARAMS other{0, 0};
-  EXPECT_EQ(uvm(kUvmInitialize, &other), 0);
-  EXPECT_EQ(other.rmStatus, kNvErrInvalidArgument) << "conflicting flags";
+  NV2080_CTRL_BUS_GET_PCI_INFO_PARAMS pci{};
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdBusGetPciInfo, &pci, sizeof pci), kNvOk);
+  EXPECT_EQ(pci.pciDeviceId, 0x233010deu);
 
-  gpu.rmStatus = 0xff;
-  EXPECT_EQ(uvm(kUvmRegisterGpu, &gpu), 0);
-  EXPECT_EQ(gpu.rmStatus, kNvOk);
-  EXPECT_EQ(gpu.numaNodeId, -1);
-  UVM_PAGEABLE_MEM_ACCESS_PARAMS pageable{1, 0xff};
-  EXPECT_EQ(uvm(kUvmPageableMemAccess, &pageable), 0);
-  EXPECT_EQ(pageable.pageableMemAccess, 0);
-  EXPECT_EQ(pageable.rmStatus, kNvOk);
-  UVM_CREATE_RANGE_GROUP_PARAMS group{};
-  EXPECT_EQ(uvm(kUvmCreateRangeGroup, &group), 0);
-  EXPECT_NE(group.rangeGroupId, 0u);
-  auto map = std::make_unique<UVM_MAP_EXTERNAL_ALLOCATION_PARAMS>();
-  map->rmStatus = 0xff;
-  EXPECT_EQ(uvm(kUvmMapExternalAllocation, map.get()), 0);
-  EXPECT_EQ(map->rmStatus, kNvOk);
-  EXPECT_EQ(uvm(0x7ff, &init), -ENOSYS);
-}
+  NV2080_CTRL_GPU_GET_ENGINES_V2_PARAMS engines{};
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetEnginesV2, &engines, sizeof engines), kNvOk);
+  EXPECT_EQ(engines.engineCount, 5u);
+  NV2080_CTRL_PERF_GET_CURRENT_PSTATE_PARAMS pstate{};
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdPerfGetCurrentPstate, &pstate, sizeof pstate), kNvOk);
+  EXPECT_EQ(pstate.currPstate, 1u);
 
-TEST_F(SimTest, VersionMismatchIsUnrecognised) {
-  nv_ioctl_rm_api_version_t check{};
-  std::strcpy(check.versionString, "535.1.1");
-  EXPECT_EQ(Call(kEscCheckVersionStr, &check, sizeof check), -EINVAL);
-  EXPECT_EQ(check.reply, 0u);
-  EXPECT_STREQ(check.versionString, "580.159.04") << "the driver tells its own version";
-  nv_ioctl_rm_api_version_t same{};
-  std::strcpy(same.versionString, "580.159.04");
-  EXPECT_EQ(Call(kEscCheckVersionStr, &same, sizeof same), 0);
-  EXPECT_EQ(same.reply, kRmApiVersionReplyRecognized);
-}
+  NV2080_CTRL_GPU_GET_GID_INFO_PARAMS gid{};
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetGidInfo, &gid, sizeof gid), kNvOk);
+  EXPECT_STREQ(reinterpret_cast<char*>(gid.data), "GPU-6e766761-7465-2d73-696d-000000000000");
+  gid.flags = kGidFlagsFormatBinary;
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetGidInfo, &gid, sizeof gid), kNvOk);
+  EXPECT_EQ(gid.length, 16u);
 
-TEST_F(SimTest, UnknownEscapesAndWrongSizes) {
-  std::uint8_t buf[64] = {};
-  EXPECT_EQ(Call(0x7f, buf, 8), -EINVAL);
-  EXPECT_EQ(Call(kEscRegisterFd, buf, 8), -EINVAL);
-  EXPECT_EQ(Call(kEscRmFree, buf, 20), -EINVAL);
-  EXPECT_EQ(Call(kEscRmControl, buf, 40), -EINVAL);
+  EXPECT_EQ(Control(client, 0x5d, 0x2080ffff, &name, sizeof name), kNvErrNotSupported);
+  EXPECT_EQ(Control(client, 0x999, kNv2080CtrlCmdGpuGetNameString, &name, sizeof name), kNvErrInvalidObjectHandle);
+  EXPECT_EQ(Control(0xbad, 0xbad, kNv0000CtrlCmdGpuGetAttachedIds, &ids, sizeof ids), kNvErrInvalidClient);
+  NVOS54_PARAMETERS on_gpu{client, client, kNv0000CtrlCmdGpuGetAttachedIds, 0, reinterpret_cast<std::uintptr_t>(&ids),
+                           sizeof ids, 0};
+  EXPECT_EQ(Call(kEscRmControl, &on_gpu, sizeof on_gpu, abi::DeviceKind::kGpu), -EINVAL) << "nvidiactl only";
 }
 
 TEST_F(SimTest, ControlsBelongToTheirClass) {
-  NvHandle client = Client();
-  ASSERT_EQ(Alloc(client, client, 0xd0, 0x80), kNvOk);
-  ASSERT_EQ(Alloc(client, 0xd0, 0x5d, 0x2080), kNvOk);
+  NvHandle client = ClientWithGpu();
   NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS name{};
   EXPECT_EQ(Control(client, 0xd0, kNv2080CtrlCmdGpuGetNameString, &name, sizeof name), kNvErrNotSupported)
       << "a subdevice command on the device";
@@ -206,51 +336,209 @@ TEST_F(SimTest, ControlsBelongToTheirClass) {
   NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_V2_PARAMS build{};
   EXPECT_EQ(Control(client, client, kNv0000CtrlCmdSystemGetBuildVersionV2, &build, sizeof build), kNvOk);
   EXPECT_STREQ(build.driverVersionBuffer, "580.159.04");
-  NV2080_CTRL_GPU_GET_GID_INFO_PARAMS gid{};
-  gid.flags = kGidFlagsFormatBinary;
-  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetGidInfo, &gid, sizeof gid), kNvOk);
-  EXPECT_EQ(gid.length, 16u);
   NV2080_CTRL_GPU_GET_INFO_V2_PARAMS info{};
   info.gpuInfoListSize = 71;
   EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetInfoV2, &info, sizeof info), kNvErrInvalidArgument);
 
-  ASSERT_EQ(Alloc(client, 0xd0, 0x200, 0xa06c), kNvOk);
-  ASSERT_EQ(Alloc(client, 0x200, 0x201, 0xc86f), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  ASSERT_EQ(Alloc(client, 0x200, 0x201, kHopperChannelGpfifoA), kNvOk);
   NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS token{};
   EXPECT_EQ(Control(client, 0x201, kNvc36fCtrlCmdGpfifoGetWorkSubmitToken, &token, sizeof token), kNvOk)
       << "a Hopper channel answers the C36F commands";
+  EXPECT_EQ(token.workSubmitToken, 0x201u);
   NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS schedule{1, 0, 0};
   EXPECT_EQ(Control(client, 0x200, kNva06cCtrlCmdGpfifoSchedule, &schedule, sizeof schedule), kNvOk);
   EXPECT_EQ(Control(client, 0x200, kNva06cCtrlCmdGpfifoSchedule, &schedule, 4), kNvErrInvalidArgument);
+  EXPECT_EQ(Control(client, 0x201, kNva06cCtrlCmdGpfifoSchedule, &schedule, sizeof schedule), kNvErrNotSupported)
+      << "a channel-group command on the channel";
 }
 
-TEST_F(SimTest, MemoryEventsAndDuplicates) {
-  NvHandle client = Client();
-  ASSERT_EQ(Alloc(client, client, 0xd0, 0x80), kNvOk);
-  EXPECT_EQ(Alloc(client, client, 0xe0, 0x79), kNvOk) << "an OS event may hang off the client";
+TEST_F(SimTest, UvmNeedsInitialisation) {
+  NvHandle client = ClientWithGpu();
+  std::vector<std::uint8_t> uuid = {0x6e, 0x76, 0x67, 0x61, 0x74, 0x65, 0x2d, 0x73, 0x69, 0x6d, 0, 0, 0, 0, 0, 0};
+  UVM_REGISTER_GPU_PARAMS gpu{};
+  std::memcpy(gpu.gpu_uuid, uuid.data(), 16);
+  gpu.rmCtrlFd = Open(abi::DeviceKind::kCtl);
+  gpu.hClient = client;
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &gpu), 0);
+  EXPECT_EQ(gpu.rmStatus, kNvErrIllegalAction) << "before UVM_INITIALIZE";
+
+  UVM_INITIALIZE_PARAMS init{kUvmInitFlagsMultiProcessSharingMode, 0xff};
+  EXPECT_EQ(Uvm(kUvmInitialize, &init), 0);
+  EXPECT_EQ(init.rmStatus, kNvOk);
+  EXPECT_EQ(Uvm(kUvmInitialize, &init), 0);
+  EXPECT_EQ(init.rmStatus, kNvOk) << "the same flags again";
+  UVM_INITIALIZE_PARAMS other{0, 0};
+  EXPECT_EQ(Uvm(kUvmInitialize, &other), 0);
+  EXPECT_EQ(other.rmStatus, kNvErrInvalidArgument) << "conflicting flags";
+
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &gpu), 0);
+  EXPECT_EQ(gpu.rmStatus, kNvOk);
+  EXPECT_EQ(gpu.numaNodeId, -1);
+  UVM_REGISTER_GPU_PARAMS stranger = gpu;
+  stranger.gpu_uuid[15] = 9;
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &stranger), 0);
+  EXPECT_EQ(stranger.rmStatus, kNvErrGpuUuidNotFound);
+  UVM_REGISTER_GPU_PARAMS wrong_fd = gpu;
+  wrong_fd.rmCtrlFd = Open(abi::DeviceKind::kGpu);
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &wrong_fd), 0);
+  EXPECT_EQ(wrong_fd.rmStatus, kNvErrInvalidArgument) << "UVM needs the control file";
+
+  ASSERT_EQ(Alloc(client, 0xd0, 0x300, kFermiVaspaceA), kNvOk);
+  UVM_REGISTER_GPU_VASPACE_PARAMS vaspace{};
+  std::memcpy(vaspace.gpuUuid, uuid.data(), 16);
+  vaspace.rmCtrlFd = gpu.rmCtrlFd;
+  vaspace.hClient = client;
+  vaspace.hVaSpace = 0x300;
+  EXPECT_EQ(Uvm(kUvmRegisterGpuVaspace, &vaspace), 0);
+  EXPECT_EQ(vaspace.rmStatus, kNvOk);
+
+  UVM_PAGEABLE_MEM_ACCESS_PARAMS pageable{1, 0xff};
+  EXPECT_EQ(Uvm(kUvmPageableMemAccess, &pageable), 0);
+  EXPECT_EQ(pageable.pageableMemAccess, 0);
+  EXPECT_EQ(pageable.rmStatus, kNvOk);
+  UVM_CREATE_RANGE_GROUP_PARAMS group{};
+  EXPECT_EQ(Uvm(kUvmCreateRangeGroup, &group), 0);
+  EXPECT_NE(group.rangeGroupId, 0u);
+  auto map = std::make_unique<UVM_MAP_EXTERNAL_ALLOCATION_PARAMS>();
+  map->rmStatus = 0xff;
+  EXPECT_EQ(Uvm(kUvmMapExternalAllocation, map.get()), 0);
+  EXPECT_EQ(map->rmStatus, kNvOk);
+
+  UVM_UNREGISTER_GPU_PARAMS unregister{};
+  std::memcpy(unregister.gpu_uuid, uuid.data(), 16);
+  EXPECT_EQ(Uvm(kUvmUnregisterGpu, &unregister), 0);
+  EXPECT_EQ(unregister.rmStatus, kNvOk);
+  EXPECT_EQ(Uvm(kUvmUnregisterGpu, &unregister), 0);
+  EXPECT_EQ(unregister.rmStatus, kNvErrInvalidDevice) << "not registered any more";
+  EXPECT_EQ(Uvm(kUvmRegisterGpuVaspace, &vaspace), 0);
+  EXPECT_EQ(vaspace.rmStatus, kNvErrInvalidDevice);
+
+  EXPECT_EQ(Uvm(kUvmDeinitialize, nullptr), 0);
+  EXPECT_EQ(Uvm(0x7ff, &init), -ENOSYS) << "unrouted";
+}
+
+TEST_F(SimTest, SystemMemoryAllocMapAndMmap) {
+  NvHandle client = ClientWithGpu();
   nv_ioctl_nvos02_parameters_with_fd mem{};
   mem.params = {client, 0xd0, 0x300, kNv01MemorySystem, 0, 0, (1 << 20) - 1, 0xff};
-  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem), 0);
+  mem.fd = -1;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem), -EINVAL) << "a GPU file's escape";
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
   EXPECT_EQ(mem.params.status, kNvOk);
   mem.params.hObjectNew = 0x301;
-  mem.params.hClass = 0x40;
-  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem), 0);
+  mem.params.hClass = kNv01MemoryLocalUser;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
   EXPECT_EQ(mem.params.status, kNvErrInvalidClass);
 
-  NvHandle other = Client();
-  NVOS55_PARAMETERS dup{other, other, 0x400, client, 0x300, 0, 0xff};
-  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
-  EXPECT_EQ(dup.status, kNvOk);
-  dup.hObjectSrc = 0x999;
-  dup.hObject = 0x401;
-  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
-  EXPECT_EQ(dup.status, kNvErrInvalidObjectHandle);
-
+  int map_fd = Open(abi::DeviceKind::kCtl);
   nv_ioctl_nvos33_parameters_with_fd map{};
   map.params = {client, 0xd0, 0x300, 0, 4096, 0, 0xff, 0};
+  map.fd = map_fd;
   EXPECT_EQ(Call(kEscRmMapMemory, &map, sizeof map), 0);
   EXPECT_EQ(map.params.status, kNvOk);
   EXPECT_NE(map.params.pLinearAddress, 0u);
+  // What the workload does next: mmap the file that received the context.
+  void* cpu = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, map_fd, 0);
+  ASSERT_NE(cpu, MAP_FAILED);
+  static_cast<volatile char*>(cpu)[100] = 1;
+  ::munmap(cpu, 4096);
+
+  nv_ioctl_nvos33_parameters_with_fd too_long = map;
+  too_long.params.length = 2 << 20;
+  EXPECT_EQ(Call(kEscRmMapMemory, &too_long, sizeof too_long), 0);
+  EXPECT_EQ(too_long.params.status, kNvErrInvalidLimit);
+  nv_ioctl_nvos33_parameters_with_fd not_ours = map;
+  not_ours.fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  fds_.push_back(not_ours.fd);
+  EXPECT_EQ(Call(kEscRmMapMemory, &not_ours, sizeof not_ours), 0);
+  EXPECT_EQ(not_ours.params.status, kNvErrInvalidArgument) << "the context goes on an NVIDIA file";
+  nv_ioctl_nvos33_parameters_with_fd gpu_file = map;
+  gpu_file.fd = Open(abi::DeviceKind::kGpu);
+  EXPECT_EQ(Call(kEscRmMapMemory, &gpu_file, sizeof gpu_file), 0);
+  EXPECT_EQ(gpu_file.params.status, kNvErrInvalidArgument) << "system memory maps through nvidiactl";
+
+  NVOS34_PARAMETERS unmap{client, 0xd0, 0x300, map.params.pLinearAddress, 0xff, 0};
+  EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
+  EXPECT_EQ(unmap.status, kNvOk);
+  EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
+  EXPECT_EQ(unmap.status, kNvErrInvalidArgument) << "already unmapped";
+}
+
+TEST_F(SimTest, VideoMemoryFromTheHeap) {
+  NvHandle client = ClientWithGpu();
+  NVOS32_PARAMETERS heap{};
+  heap.hRoot = client;
+  heap.hObjectParent = 0xd0;
+  heap.function = kNvos32FunctionAllocSize;
+  heap.data.AllocSize.size = 3 << 20;
+  heap.status = 0xff;
+  EXPECT_EQ(Call(kEscRmVidHeapControl, &heap, sizeof heap), 0);
+  EXPECT_EQ(heap.status, kNvOk);
+  EXPECT_NE(heap.data.AllocSize.hMemory, 0u) << "a generated handle";
+  EXPECT_EQ(heap.data.AllocSize.limit, heap.data.AllocSize.offset + heap.data.AllocSize.size - 1);
+  EXPECT_LT(heap.free, heap.total);
+  EXPECT_EQ(Call(kEscRmVidHeapControl, &heap, 24), -EINVAL);
+
+  nv_ioctl_nvos33_parameters_with_fd map{};
+  map.params = {client, 0x5d, heap.data.AllocSize.hMemory, 0, 1 << 20, 0, 0, 0};
+  map.fd = Open(abi::DeviceKind::kGpu);
+  EXPECT_EQ(Call(kEscRmMapMemory, &map, sizeof map), 0);
+  EXPECT_EQ(map.params.status, kNvOk);
+}
+
+TEST_F(SimTest, UnknownEscapesAndWrongSizes) {
+  std::uint8_t buf[64] = {};
+  EXPECT_EQ(Call(0x7f, buf, 8), -EINVAL);
+  EXPECT_EQ(Call(kEscRegisterFd, buf, 8), -EINVAL);
+  EXPECT_EQ(Call(kEscRmFree, buf, 20), -EINVAL);
+  EXPECT_EQ(Call(kEscRmControl, buf, 40), -EINVAL);
+  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kUvmTools, 1, buf), -EINVAL);
+  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kModeset, Req(kEscCardInfo, 8), buf), -ENOTTY);
+}
+
+TEST_F(SimTest, EventsSharesAndDuplicates) {
+  NvHandle client = ClientWithGpu();
+  EXPECT_EQ(Alloc(client, client, 0xe0, kNv01EventOsEvent), kNvOk) << "an OS event may hang off the client";
+  std::uint64_t params[8] = {};
+  NVOS21_PARAMETERS event{client, 0x5d, 0xe1, kNv01EventOsEvent, reinterpret_cast<std::uintptr_t>(params), 0, 0};
+  EXPECT_EQ(Call(kEscRmAlloc, &event, sizeof event, abi::DeviceKind::kGpu), 0) << "events on a GPU file too";
+  EXPECT_EQ(event.status, kNvOk);
+  nv_ioctl_alloc_os_event_t os_event{client, 0xd0, 5, 0xff};
+  EXPECT_EQ(Call(kEscAllocOsEvent, &os_event, sizeof os_event, abi::DeviceKind::kGpu), 0);
+  EXPECT_EQ(os_event.Status, kNvOk);
+
+  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  NvHandle other = Client();
+  NVOS55_PARAMETERS dup{other, other, 0x400, client, 0xd0, 0, 0xff};
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_EQ(dup.status, kNvOk);
+  EXPECT_EQ(Alloc(other, 0x400, 0x401, kNv20Subdevice0), kNvOk) << "the duplicate is a device";
+  dup.hObjectSrc = 0x999;
+  dup.hObject = 0x402;
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_EQ(dup.status, kNvErrInvalidObjectHandle);
+
+  NVOS57_PARAMETERS share{client, 0x200, {0, 0, 0}, 0xff};
+  EXPECT_EQ(Call(kEscRmShare, &share, sizeof share), 0);
+  EXPECT_EQ(share.status, kNvOk);
+}
+
+TEST_F(SimTest, ConcurrentCallsKeepTheTreeConsistent) {
+  NvHandle client = ClientWithGpu();
+  std::vector<std::thread> threads;
+  for (NvHandle t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (NvHandle i = 0; i < 200; ++i) {
+        NvHandle h = 0x10000 + t * 0x1000 + i;
+        EXPECT_EQ(Alloc(client, 0xd0, h, kFermiVaspaceA), kNvOk);
+        NVOS00_PARAMETERS f{client, 0xd0, h, 0xff};
+        EXPECT_EQ(Call(kEscRmFree, &f, sizeof f), 0);
+        EXPECT_EQ(f.status, kNvOk);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
 }
 
 }  // namespace

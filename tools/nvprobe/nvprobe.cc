@@ -231,10 +231,11 @@ int main(int argc, char** argv) {
   }
 
   if (gpu >= 0) {
+    // The driver takes RM_ALLOC_MEMORY only on a GPU node, never on nvidiactl.
     nv_ioctl_nvos02_parameters_with_fd mem{};
     mem.params = {d.client, device, d.next++, kNv01MemorySystem, 0, 0, (1 << 20) - 1, 0};
     mem.fd = -1;
-    rc = ::ioctl(d.ctl, Esc(kEscRmAllocMemory, sizeof mem), &mem);
+    rc = ::ioctl(gpu, Esc(kEscRmAllocMemory, sizeof mem), &mem);
     probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
   }
 

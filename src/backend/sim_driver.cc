@@ -1,0 +1,769 @@
+// The simulated 580 driver. What it models and where it simplifies:
+//
+//  - Escapes check their size and their node the way the driver does (RM
+//    objects and controls on nvidiactl only, RM_ALLOC_MEMORY on a GPU node only,
+//    OS events and WAIT_OPEN_COMPLETE on either); a refusal there is -EINVAL.
+//  - The RM object tree: clients, devices (one per GPU, by deviceId), subdevices
+//    and the engine, memory and event classes of an H100, each with the parents
+//    the driver's resource list allows, with the driver's NV_STATUS codes.
+//    One deliberate difference: engine classes (compute, 3D, copy, video) need a
+//    channel parent in the driver; the sim also takes a device or subdevice, so
+//    that a capability set without channels can still be exercised end to end.
+//  - Alloc parameters: as RM, the size is the class's own and the caller's
+//    paramsSize is not checked; a class whose parameters are required refuses a
+//    NULL pointer with NV_ERR_INVALID_ARGUMENT.
+//  - Controls: a useful set with real data; any other command answers
+//    NV_ERR_NOT_SUPPORTED, as RM does for a command the object's class lacks.
+//  - Per-file state (UVM initialisation and registrations, attached GPUs, the
+//    one mmap context a file can hold) is kept per node, not per open file: the
+//    sim sees only the supervisor's short-lived duplicate of a file. Where a
+//    per-file rule would make a second process fail (a GPU registered twice,
+//    a second ATTACH_GPUS_TO_FD), the sim accepts.
+#include "backend/sim_driver.h"
+
+#include <linux/ioctl.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iterator>
+#include <type_traits>
+
+namespace nvgate::backend {
+namespace {
+
+using namespace nv;
+
+constexpr char kGpuName[] = "NVIDIA H100 80GB HBM3 (nvgate sim)";
+constexpr NvU32 kFirstGpuId = 0x100;
+constexpr std::uint16_t kNvidiaVendorId = 0x10de;
+constexpr std::uint16_t kH100DeviceId = 0x2330;
+constexpr NvU64 kFbSize = 80ull << 30;
+// The part of the framebuffer RM keeps for itself; the rest is the heap.
+constexpr NvU64 kFbReserved = 1ull << 30;
+constexpr NvU64 kHeapAlignment = 64 << 10;
+constexpr NvU32 kMaxDevices = 32;  // NV_MAX_DEVICES
+
+// Which kinds of parent an allocated class accepts.
+enum ParentKind : unsigned {
+  kAnyParent = 0,
+  kClientParent = 1u << 0,
+  kDeviceParent = 1u << 1,
+  kSubdeviceParent = 1u << 2,
+  kChannelGroupParent = 1u << 3,
+  kChannelParent = 1u << 4,
+};
+// See the header comment: the driver takes only a channel.
+constexpr unsigned kEngineParents = kChannelParent | kDeviceParent | kSubdeviceParent;
+
+struct ClassInfo {
+  NvV32 cls;
+  unsigned parents;
+  bool params_required;
+};
+
+// The classes the simulated H100 offers (and its class list reports).
+constexpr ClassInfo kClasses[] = {
+    {kNv01Event, kAnyParent, true},
+    {kNv01EventOsEvent, kAnyParent, true},
+    {kNv01MemorySystem, kDeviceParent, true},
+    {kNv01MemoryLocalUser, kDeviceParent | kSubdeviceParent, true},
+    {kNv01MemoryVirtual, kDeviceParent, true},
+    {kNv50MemoryVirtual, kDeviceParent, true},
+    {kFermiVaspaceA, kDeviceParent | kSubdeviceParent, true},
+    {kKeplerChannelGroupA, kDeviceParent, true},
+    {kFermiContextShareA, kChannelGroupParent, true},
+    {kHopperChannelGpfifoA, kDeviceParent | kChannelGroupParent, true},
+    {kHopperComputeA, kEngineParents, false},
+    {kHopperA, kEngineParents, false},
+    {kHopperDmaCopyA, kEngineParents, false},
+    {kHopperUsermodeA, kSubdeviceParent, false},
+    {kNvb8b0VideoDecoder, kEngineParents, false},
+    {kNvb8d1VideoNvjpg, kEngineParents, false},
+    {kNvb8faVideoOfa, kEngineParents, false},
+    {kGt200Debugger, kDeviceParent, true},
+};
+
+const ClassInfo* FindClass(NvV32 cls) {
+  for (const ClassInfo& c : kClasses) {
+    if (c.cls == cls) return &c;
+  }
+  return nullptr;
+}
+
+ParentKind KindOfClass(NvV32 cls) {
+  switch (cls) {
+    case kNv01Root: return kClientParent;
+    case kNv01Device0: return kDeviceParent;
+    case kNv20Subdevice0: return kSubdeviceParent;
+    case kKeplerChannelGroupA: return kChannelGroupParent;
+    case kHopperChannelGpfifoA: return kChannelParent;
+    default: return kAnyParent;
+  }
+}
+
+bool IsMemoryClass(NvV32 cls) { return cls == kNv01MemorySystem || cls == kNv01MemoryLocalUser; }
+
+bool IsRootClass(NvV32 cls) { return cls == kNv01Root || cls == kNv01RootNonPriv || cls == kNv01RootClient; }
+
+// A control command belongs to the class in its top 16 bits. Objects also answer
+// the commands of the classes they derive from (a Hopper channel is a C36F one).
+bool Answers(NvV32 object_class, NvV32 cmd_class) {
+  if (cmd_class == object_class) return true;
+  return object_class == kHopperChannelGpfifoA && cmd_class == 0xc36f;
+}
+
+// GR_GET_INFO answers of an H100 SXM (132 of 144 SMs enabled).
+NvU32 GrInfo(NvU32 index) {
+  switch (index) {
+    case kNv0080CtrlGrInfoIndexShaderPipeCount: return 66;
+    case kNv0080CtrlGrInfoIndexSmVersion: return kNv2080CtrlGrInfoSmVersion9_00;
+    case kNv0080CtrlGrInfoIndexMaxWarpsPerSm: return 64;
+    case kNv0080CtrlGrInfoIndexLitterNumGpcs: return 8;
+    case kNv0080CtrlGrInfoIndexLitterNumTpcPerGpc: return 9;
+    case kNv0080CtrlGrInfoIndexLitterNumSmPerTpc: return 2;
+    default: return 0;
+  }
+}
+
+template <typename T>
+T* As(void* arg) {
+  return static_cast<T*>(arg);
+}
+
+}  // namespace
+
+SimDriver::SimDriver(std::string version, int gpu_count, std::function<abi::DeviceKind(int fd)> classify)
+    : version_(std::move(version)),
+      gpu_count_(gpu_count),
+      classify_(std::move(classify)),
+      vidmem_used_(static_cast<std::size_t>(gpu_count), 0) {}
+
+std::vector<std::uint8_t> SimDriver::GpuUuid(int index) {
+  // "nvgate-sim", then the GPU's index: recognisable in nvidia-smi -L style output.
+  return {0x6e, 0x76, 0x67, 0x61, 0x74, 0x65, 0x2d, 0x73, 0x69, 0x6d, 0, 0, 0, 0, 0, static_cast<std::uint8_t>(index)};
+}
+
+int SimDriver::GpuOfUuid(const std::uint8_t* uuid) const {
+  for (int i = 0; i < gpu_count_; ++i) {
+    if (std::memcmp(GpuUuid(i).data(), uuid, 16) == 0) return i;
+  }
+  return -1;
+}
+
+int SimDriver::Ioctl(abi::DeviceKind device, std::uint32_t request, void* arg) {
+  std::lock_guard lock(mu_);
+  switch (device) {
+    case abi::DeviceKind::kCtl:
+    case abi::DeviceKind::kGpu:
+      return Frontend(device, _IOC_NR(request), _IOC_SIZE(request), arg);
+    case abi::DeviceKind::kUvm:
+      return Uvm(request, arg);
+    case abi::DeviceKind::kUvmTools:
+      return -EINVAL;  // no tools command is modelled: refused as an unknown one
+    default:
+      return -ENOTTY;
+  }
+}
+
+int SimDriver::Frontend(abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg) {
+  const bool ctl = device == abi::DeviceKind::kCtl;
+  // Most escapes accept exactly their struct, and only on one kind of node.
+  auto fits = [&]<typename T>(T*& out, bool node_ok) {
+    out = static_cast<T*>(arg);
+    return size == sizeof(T) && node_ok;
+  };
+  switch (nr) {
+    case kEscCheckVersionStr: {
+      nv_ioctl_rm_api_version_t* v;
+      return fits(v, ctl) ? VersionCheck(*v) : -EINVAL;
+    }
+    case kEscCardInfo:
+      return ctl ? CardInfo(arg, size) : -EINVAL;
+    case kEscAttachGpusToFd:
+      return ctl ? AttachGpus(arg, size) : -EINVAL;
+    case kEscRegisterFd: {
+      nv_ioctl_register_fd_t* r;
+      // Valid on either node, but it must name a control file.
+      return fits(r, true) && classify_(r->ctl_fd) == abi::DeviceKind::kCtl ? 0 : -EINVAL;
+    }
+    case kEscSysParams: {
+      nv_ioctl_sys_params_t* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      // The memory block size is set once; a different one later is refused.
+      if (memblock_size_ == 0) memblock_size_ = p->memblock_size;
+      return memblock_size_ == p->memblock_size ? 0 : -EBUSY;
+    }
+    case kEscWaitOpenComplete: {
+      nv_ioctl_wait_open_complete_t* w;
+      if (!fits(w, true)) return -EINVAL;
+      *w = {0, 0};
+      return 0;
+    }
+    case kEscAllocOsEvent:
+    case kEscFreeOsEvent: {
+      nv_ioctl_alloc_os_event_t* e;
+      if (!fits(e, true)) return -EINVAL;
+      e->Status = kNvOk;
+      return 0;
+    }
+    case kEscRmAlloc: {
+      if (size != sizeof(NVOS21_PARAMETERS) && size != sizeof(NVOS64_PARAMETERS)) return -EINVAL;
+      auto* p = As<NVOS21_PARAMETERS>(arg);
+      // OS events may be allocated through a GPU file; everything else on nvidiactl.
+      bool event = p->hClass == kNv01Event || p->hClass == kNv01EventOsEvent;
+      if (!ctl && !event) return -EINVAL;
+      // NVOS21 and NVOS64 agree up to pAllocParms; the status moves.
+      NvV32 status = Alloc(*p, p->pAllocParms);
+      if (size == sizeof(NVOS64_PARAMETERS)) {
+        As<NVOS64_PARAMETERS>(arg)->status = status;
+      } else {
+        p->status = status;
+      }
+      return 0;
+    }
+    case kEscRmFree: {
+      NVOS00_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->status = Free(*p);
+      return 0;
+    }
+    case kEscRmControl: {
+      NVOS54_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->status = Control(*p);
+      return 0;
+    }
+    case kEscRmAllocMemory: {
+      nv_ioctl_nvos02_parameters_with_fd* p;
+      if (!fits(p, !ctl)) return -EINVAL;
+      p->params.status = AllocMemory(p->params);
+      return 0;
+    }
+    case kEscRmVidHeapControl: {
+      NVOS32_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->status = VidHeap(*p);
+      return 0;
+    }
+    case kEscRmMapMemory: {
+      nv_ioctl_nvos33_parameters_with_fd* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->params.status = Map(*p);
+      return 0;
+    }
+    case kEscRmUnmapMemory: {
+      NVOS34_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->status = Unmap(*p);
+      return 0;
+    }
+    case kEscRmDupObject: {
+      NVOS55_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->status = Dup(*p);
+      return 0;
+    }
+    case kEscRmShare: {
+      NVOS57_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      // Sharing policies are not modelled: any existing object may be shared.
+      p->status = !clients_.contains(p->hClient)        ? kNvErrInvalidClient
+                  : Find(p->hClient, p->hObject) == nullptr ? kNvErrInvalidObjectHandle
+                                                            : kNvOk;
+      return 0;
+    }
+    case kEscRmUpdateDeviceMappingInfo: {
+      NVOS56_PARAMETERS* p;
+      if (!fits(p, ctl)) return -EINVAL;
+      p->status = clients_.contains(p->hClient) ? kNvOk : kNvErrInvalidClient;
+      return 0;
+    }
+    default:
+      return -EINVAL;  // the driver's answer to an escape it does not know
+  }
+}
+
+int SimDriver::VersionCheck(nv_ioctl_rm_api_version_t& v) const {
+  // The driver always says it recognised the request, and on a mismatch hands
+  // back its own version so that the caller can report it.
+  v.reply = kRmApiVersionReplyRecognized;
+  auto own = [&] {
+    std::memset(v.versionString, 0, sizeof v.versionString);
+    std::memcpy(v.versionString, version_.data(), std::min(version_.size(), sizeof v.versionString - 1));
+  };
+  if (v.cmd == kRmApiVersionCmdQuery) {
+    own();
+    return 0;
+  }
+  std::string_view theirs(v.versionString, strnlen(v.versionString, sizeof v.versionString));
+  bool match = v.cmd == kRmApiVersionCmdRelaxed
+                   ? theirs.substr(0, theirs.find('.')) == std::string_view(version_).substr(0, version_.find('.'))
+                   : theirs == version_;
+  if (match) return 0;
+  own();
+  return -EINVAL;
+}
+
+int SimDriver::CardInfo(void* arg, std::uint32_t size) const {
+  std::size_t n = size / sizeof(nv_ioctl_card_info_t);
+  auto* cards = As<nv_ioctl_card_info_t>(arg);
+  std::memset(cards, 0, n * sizeof(nv_ioctl_card_info_t));
+  if (n < static_cast<std::size_t>(gpu_count_)) return -EINVAL;
+  for (int i = 0; i < gpu_count_; ++i) {
+    auto u = static_cast<std::uint32_t>(i);
+    cards[i].valid = 1;
+    cards[i].pci_info.bus = static_cast<std::uint8_t>(0x18 + i);
+    cards[i].pci_info.vendor_id = kNvidiaVendorId;
+    cards[i].pci_info.device_id = kH100DeviceId;
+    cards[i].gpu_id = kFirstGpuId + u;
+    cards[i].reg_address = 0xa0000000ull + (u << 24);
+    cards[i].reg_size = 16 << 20;
+    cards[i].fb_address = 0x200000000000ull + (NvU64{u} << 37);
+    cards[i].fb_size = 128ull << 30;  // BAR1
+    cards[i].minor_number = u;
+  }
+  return 0;
+}
+
+int SimDriver::AttachGpus(const void* arg, std::uint32_t size) const {
+  if (size == 0 || size % sizeof(NvU32) != 0) return -EINVAL;
+  const auto* ids = static_cast<const NvU32*>(arg);
+  for (std::size_t i = 0; i < size / sizeof(NvU32); ++i) {
+    // Zero entries are skipped; any other must be a GPU of the system.
+    if (ids[i] != 0 && (ids[i] < kFirstGpuId || ids[i] >= kFirstGpuId + static_cast<NvU32>(gpu_count_))) {
+      return -EINVAL;
+    }
+  }
+  return 0;
+}
+
+const SimDriver::Object* SimDriver::Find(NvHandle client, NvHandle handle) const {
+  auto c = clients_.find(client);
+  if (c == clients_.end()) return nullptr;
+  auto o = c->second.objects.find(handle);
+  return o == c->second.objects.end() ? nullptr : &o->second;
+}
+
+// The class of `handle` in `client`: the client itself counts as NV01_ROOT.
+NvV32 SimDriver::ClassOf(NvHandle client, NvHandle handle) const {
+  if (handle == client) return kNv01Root;
+  const Object* o = Find(client, handle);
+  return o == nullptr ? ~NvV32{0} : o->cls;
+}
+
+NvV32 SimDriver::Insert(NvHandle client, NvHandle& handle, const Object& object) {
+  auto c = clients_.find(client);
+  if (c == clients_.end()) return kNvErrInvalidClient;
+  if (object.parent != client && !c->second.objects.contains(object.parent)) return kNvErrInvalidObjectParent;
+  NvHandle h = handle != 0 ? handle : NewHandle();
+  if (h == client || c->second.objects.contains(h)) return kNvErrInsertDuplicateName;
+  c->second.objects.emplace(h, object);
+  handle = h;
+  return kNvOk;
+}
+
+NvV32 SimDriver::Alloc(NVOS21_PARAMETERS& p, NvP64 params) {
+  if (IsRootClass(p.hClass)) {
+    // Every user client becomes NV01_ROOT_CLIENT; a zero handle gets one made up.
+    p.hClass = kNv01RootClient;
+    NvHandle h = p.hObjectNew != 0 ? p.hObjectNew : 0xc1d00000 + next_handle_++;
+    if (clients_.contains(h)) return kNvErrInsertDuplicateName;
+    clients_[h];
+    p.hObjectNew = h;
+    return kNvOk;
+  }
+  const ClassInfo* info = FindClass(p.hClass);
+  const bool device = p.hClass == kNv01Device0, subdevice = p.hClass == kNv20Subdevice0;
+  if (info == nullptr && !device && !subdevice) return kNvErrInvalidClass;
+  // RM copies the class's own parameter size; a device always needs its id.
+  if (params == 0 && (device || (info != nullptr && info->params_required))) return kNvErrInvalidArgument;
+  if (!clients_.contains(p.hRoot)) return kNvErrInvalidClient;
+  NvV32 parent_class = ClassOf(p.hRoot, p.hObjectParent);
+  if (parent_class == ~NvV32{0}) return kNvErrInvalidObjectParent;
+  unsigned allowed = device ? kClientParent : subdevice ? kDeviceParent : info->parents;
+  if (allowed != kAnyParent && (allowed & KindOfClass(parent_class)) == 0) return kNvErrInvalidObjectParent;
+
+  Object object{p.hObjectParent, p.hClass, -1};
+  if (p.hObjectParent != p.hRoot) object.gpu = Find(p.hRoot, p.hObjectParent)->gpu;
+  if (device) {
+    NvU32 id = reinterpret_cast<const NV0080_ALLOC_PARAMETERS*>(params)->deviceId;
+    if (id >= kMaxDevices || id >= static_cast<NvU32>(gpu_count_)) return kNvErrInvalidArgument;
+    object.gpu = static_cast<int>(id);
+  }
+  // One subdevice per simulated device (no SLI).
+  if (subdevice && params != 0 && reinterpret_cast<const NV2080_ALLOC_PARAMETERS*>(params)->subDeviceId != 0) {
+    return kNvErrInvalidArgument;
+  }
+  return Insert(p.hRoot, p.hObjectNew, object);
+}
+
+NvV32 SimDriver::AllocMemory(NVOS02_PARAMETERS& p) {
+  // Of the legacy allocation path only plain system memory is modelled; OS
+  // descriptors would need the caller's pages pinned.
+  if (p.hClass != kNv01MemorySystem) return kNvErrInvalidClass;
+  if (!clients_.contains(p.hRoot)) return kNvErrInvalidClient;
+  if (ClassOf(p.hRoot, p.hObjectParent) != kNv01Device0) return kNvErrInvalidObjectParent;
+  Object object{p.hObjectParent, p.hClass, Find(p.hRoot, p.hObjectParent)->gpu, p.limit + 1};
+  return Insert(p.hRoot, p.hObjectNew, object);
+}
+
+NvV32 SimDriver::VidHeap(NVOS32_PARAMETERS& p) {
+  if (!clients_.contains(p.hRoot)) return kNvErrInvalidClient;
+  NvV32 parent_class = ClassOf(p.hRoot, p.hObjectParent);
+  if (parent_class != kNv01Device0 && parent_class != kNv20Subdevice0) return kNvErrInvalidObjectParent;
+  if (p.function != kNvos32FunctionAllocSize) return kNvErrNotSupported;  // the other functions are not modelled
+  auto& a = p.data.AllocSize;
+  if (a.size == 0) return kNvErrInvalidArgument;
+  int gpu = Find(p.hRoot, p.hObjectParent)->gpu;
+  NvU64& used = vidmem_used_[static_cast<std::size_t>(gpu)];
+  NvU64 align = std::max(a.alignment, kHeapAlignment);
+  NvU64 offset = (kFbReserved + used + align - 1) / align * align;
+  NvU64 size = (a.size + kHeapAlignment - 1) / kHeapAlignment * kHeapAlignment;
+  if (offset + size > kFbSize) return kNvErrNoMemory;
+  NvHandle h = (a.flags & kNvos32AllocFlagsMemoryHandleProvided) != 0 ? a.hMemory : 0;
+  if (NvV32 s = Insert(p.hRoot, h, Object{p.hObjectParent, kNv01MemoryLocalUser, gpu, size}); s != kNvOk) return s;
+  used = offset + size - kFbReserved;
+  a.hMemory = h;
+  a.size = size;
+  a.offset = offset;
+  a.limit = offset + size - 1;
+  p.total = kFbSize - kFbReserved;
+  p.free = p.total - used;
+  return kNvOk;
+}
+
+NvV32 SimDriver::Free(const NVOS00_PARAMETERS& p) {
+  auto client = clients_.find(p.hRoot);
+  if (client == clients_.end()) return kNvErrInvalidClient;
+  auto& objects = client->second.objects;
+  std::set<NvHandle> doomed;
+  if (p.hObjectOld == p.hRoot) {
+    for (const auto& [h, o] : objects) doomed.insert(h);
+  } else {
+    if (!objects.contains(p.hObjectOld)) return kNvErrInvalidObjectHandle;
+    // Freeing an object frees everything below it.
+    doomed.insert(p.hObjectOld);
+    for (bool grew = true; grew;) {
+      grew = false;
+      for (const auto& [h, o] : objects) {
+        if (doomed.contains(o.parent) && doomed.insert(h).second) grew = true;
+      }
+    }
+  }
+  std::erase_if(mappings_, [&](const auto& m) { return m.second.client == p.hRoot && doomed.contains(m.second.memory); });
+  if (p.hObjectOld == p.hRoot) {
+    clients_.erase(client);
+  } else {
+    for (NvHandle h : doomed) objects.erase(h);
+  }
+  return kNvOk;
+}
+
+NvV32 SimDriver::Dup(NVOS55_PARAMETERS& p) {
+  const Object* source = Find(p.hClientSrc, p.hObjectSrc);
+  if (source == nullptr) return kNvErrInvalidObjectHandle;
+  Object copy = *source;
+  copy.parent = p.hParent;
+  return Insert(p.hClient, p.hObject, copy);
+}
+
+NvV32 SimDriver::Map(nv_ioctl_nvos33_parameters_with_fd& w) {
+  NVOS33_PARAMETERS& p = w.params;
+  if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
+  // The device may also be the client itself (a mapping of system memory).
+  NvV32 device_class = ClassOf(p.hClient, p.hDevice);
+  if (device_class != kNv01Root && device_class != kNv01Device0 && device_class != kNv20Subdevice0) {
+    return kNvErrInvalidObjectHandle;
+  }
+  const Object* memory = Find(p.hClient, p.hMemory);
+  if (memory == nullptr || !IsMemoryClass(memory->cls)) return kNvErrInvalidObjectHandle;
+  if (p.length == 0 || p.offset >= memory->size || p.length > memory->size - p.offset) return kNvErrInvalidLimit;
+  // The mapping context goes on the file the caller will mmap at offset 0:
+  // system memory through a control file, video memory (BAR1) through a GPU file.
+  abi::DeviceKind wanted = memory->cls == kNv01MemorySystem ? abi::DeviceKind::kCtl : abi::DeviceKind::kGpu;
+  if (classify_(w.fd) != wanted) return kNvErrInvalidArgument;
+  // A cookie, as the driver's: never a user address, unique per mapping.
+  NvU64 cookie = next_cookie_;
+  next_cookie_ += (p.length + 0xfff) & ~NvU64{0xfff};
+  mappings_[cookie] = Mapping{p.hClient, p.hMemory};
+  p.pLinearAddress = cookie;
+  return kNvOk;
+}
+
+NvV32 SimDriver::Unmap(const NVOS34_PARAMETERS& p) {
+  if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
+  auto m = mappings_.find(p.pLinearAddress);
+  if (m == mappings_.end() || m->second.client != p.hClient || m->second.memory != p.hMemory) {
+    return kNvErrInvalidArgument;
+  }
+  mappings_.erase(m);
+  return kNvOk;
+}
+
+NvV32 SimDriver::Control(const NVOS54_PARAMETERS& p) {
+  if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
+  NvV32 object_class = ClassOf(p.hClient, p.hObject);
+  if (object_class == ~NvV32{0}) return kNvErrInvalidObjectHandle;
+  if (!Answers(object_class, p.cmd >> 16)) return kNvErrNotSupported;
+  void* params = reinterpret_cast<void*>(p.params);
+  if (p.paramsSize != 0 && params == nullptr) return kNvErrInvalidArgument;
+  switch (object_class) {
+    case kNv01Root: return ClientControl(p, params);
+    case kNv01Device0: return DeviceControl(p, params);
+    case kNv20Subdevice0: return SubdeviceControl(p, Find(p.hClient, p.hObject)->gpu, params);
+    default: break;
+  }
+  // Channel and channel-group commands: accepted with their own sizes.
+  switch (p.cmd) {
+    case kNvc36fCtrlCmdGpfifoGetWorkSubmitToken: {
+      if (p.paramsSize != sizeof(NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS)) return kNvErrInvalidArgument;
+      // The doorbell id the channel rings: unique per channel.
+      As<NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS>(params)->workSubmitToken = p.hObject & 0xffff;
+      return kNvOk;
+    }
+    case kNva06cCtrlCmdGpfifoSchedule:
+      return p.paramsSize == sizeof(NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS) ? kNvOk : kNvErrInvalidArgument;
+    default:
+      return kNvErrNotSupported;
+  }
+}
+
+// Checks a control's parameter size, as RM does before running it.
+#define SIM_PARAMS(type, name)                                 \
+  if (p.paramsSize != sizeof(type)) return kNvErrInvalidArgument; \
+  auto* name = static_cast<type*>(params)
+
+NvV32 SimDriver::ClientControl(const NVOS54_PARAMETERS& p, void* params) {
+  switch (p.cmd) {
+    case kNv0000CtrlCmdGpuGetAttachedIds: {
+      SIM_PARAMS(NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS, ids);
+      for (int i = 0; i < 32; ++i) {
+        ids->gpuIds[i] = i < gpu_count_ ? kFirstGpuId + static_cast<NvU32>(i) : kInvalidGpuId;
+      }
+      return kNvOk;
+    }
+    case kNv0000CtrlCmdGpuGetProbedIds: {
+      SIM_PARAMS(NV0000_CTRL_GPU_GET_PROBED_IDS_PARAMS, ids);
+      for (int i = 0; i < 32; ++i) {
+        ids->gpuIds[i] = i < gpu_count_ ? kFirstGpuId + static_cast<NvU32>(i) : kInvalidGpuId;
+        ids->excludedGpuIds[i] = kInvalidGpuId;
+        ids->gpuFlags[i] = 0;
+      }
+      return kNvOk;
+    }
+    case kNv0000CtrlCmdGpuGetIdInfoV2: {
+      SIM_PARAMS(NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS, info);
+      if (info->gpuId < kFirstGpuId || info->gpuId >= kFirstGpuId + static_cast<NvU32>(gpu_count_)) {
+        return kNvErrInvalidArgument;
+      }
+      info->gpuFlags = 0;
+      info->deviceInstance = info->gpuId - kFirstGpuId;
+      info->subDeviceInstance = 0;
+      info->sliStatus = 0;
+      info->boardId = info->gpuId;
+      info->gpuInstance = info->deviceInstance;
+      info->numaId = kInvalidGpuId;  // no NUMA node
+      return kNvOk;
+    }
+    case kNv0000CtrlCmdSystemGetBuildVersionV2: {
+      SIM_PARAMS(NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_V2_PARAMS, build);
+      *build = {};
+      std::snprintf(build->driverVersionBuffer, sizeof build->driverVersionBuffer, "%s", version_.c_str());
+      std::snprintf(build->versionBuffer, sizeof build->versionBuffer, "%s", version_.c_str());
+      std::snprintf(build->driverBranch, sizeof build->driverBranch, "r580_00");
+      std::snprintf(build->titleBuffer, sizeof build->titleBuffer, "nvgate simulated driver");
+      return kNvOk;
+    }
+    default:
+      return kNvErrNotSupported;
+  }
+}
+
+NvV32 SimDriver::DeviceControl(const NVOS54_PARAMETERS& p, void* params) {
+  switch (p.cmd) {
+    case kNv0080CtrlCmdGpuGetClasslistV2: {
+      SIM_PARAMS(NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS, list);
+      *list = {};
+      for (const ClassInfo& c : kClasses) list->classList[list->numClasses++] = c.cls;
+      return kNvOk;
+    }
+    case kNv0080CtrlCmdGpuGetNumSubdevices: {
+      SIM_PARAMS(NV0080_CTRL_GPU_GET_NUM_SUBDEVICES_PARAMS, n);
+      n->numSubDevices = 1;
+      return kNvOk;
+    }
+    default:
+      return kNvErrNotSupported;
+  }
+}
+
+NvV32 SimDriver::SubdeviceControl(const NVOS54_PARAMETERS& p, int gpu, void* params) {
+  switch (p.cmd) {
+    case kNv2080CtrlCmdGpuGetNameString: {
+      SIM_PARAMS(NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS, name);
+      std::memset(name->gpuNameString, 0, sizeof name->gpuNameString);
+      std::memcpy(name->gpuNameString, kGpuName, sizeof kGpuName);
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdGpuGetInfoV2: {
+      SIM_PARAMS(NV2080_CTRL_GPU_GET_INFO_V2_PARAMS, info);
+      // The driver refuses an empty or oversized list and indices past its table.
+      constexpr NvU32 kMax = std::extent_v<decltype(NV2080_CTRL_GPU_GET_INFO_V2_PARAMS::gpuInfoList)>;
+      if (info->gpuInfoListSize == 0 || info->gpuInfoListSize > kMax) return kNvErrInvalidArgument;
+      for (NvU32 i = 0; i < info->gpuInfoListSize; ++i) {
+        if ((info->gpuInfoList[i].index & 0xffffff) >= kMax) return kNvErrInvalidArgument;
+        info->gpuInfoList[i].data = 0;  // every attribute reads "not present / not enabled"
+      }
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdGpuGetGidInfo: {
+      SIM_PARAMS(NV2080_CTRL_GPU_GET_GID_INFO_PARAMS, gid);
+      std::memset(gid->data, 0, sizeof gid->data);
+      std::vector<std::uint8_t> uuid = GpuUuid(gpu);
+      if ((gid->flags & 0x3) == kGidFlagsFormatBinary) {
+        std::memcpy(gid->data, uuid.data(), uuid.size());
+        gid->length = static_cast<NvU32>(uuid.size());
+      } else {
+        char* out = reinterpret_cast<char*>(gid->data);
+        int n = std::sprintf(out, "GPU-");
+        for (std::size_t i = 0; i < uuid.size(); ++i) {
+          n += std::sprintf(out + n, "%s%02x", i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", uuid[i]);
+        }
+        gid->length = static_cast<NvU32>(n + 1);
+      }
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdGrGetInfo: {
+      SIM_PARAMS(NV2080_CTRL_GR_GET_INFO_PARAMS, gr);
+      // The list is a nested pointer, already copied into our memory.
+      auto* list = reinterpret_cast<NV2080_CTRL_GPU_INFO*>(gr->grInfoList);
+      if (list == nullptr || gr->grInfoListSize == 0 || gr->grInfoListSize > kNv0080CtrlGrInfoIndexMax) {
+        return kNvErrInvalidArgument;
+      }
+      for (NvU32 i = 0; i < gr->grInfoListSize; ++i) {
+        if (list[i].index >= kNv0080CtrlGrInfoIndexMax) return kNvErrInvalidArgument;
+        list[i].data = GrInfo(list[i].index);
+      }
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdFbGetInfoV2: {
+      SIM_PARAMS(NV2080_CTRL_FB_GET_INFO_V2_PARAMS, fb);
+      constexpr NvU32 kMax = std::extent_v<decltype(NV2080_CTRL_FB_GET_INFO_V2_PARAMS::fbInfoList)>;
+      if (fb->fbInfoListSize > kMax) return kNvErrInvalidArgument;
+      const NvU64 heap = kFbSize - kFbReserved, used = vidmem_used_[static_cast<std::size_t>(gpu)];
+      for (NvU32 i = 0; i < fb->fbInfoListSize; ++i) {
+        NV2080_CTRL_FB_INFO& e = fb->fbInfoList[i];
+        if (e.index > kNv2080CtrlFbInfoIndexMax) return kNvErrInvalidArgument;
+        switch (e.index) {  // sizes in KiB
+          case kNv2080CtrlFbInfoIndexRamSize:
+          case kNv2080CtrlFbInfoIndexTotalRamSize: e.data = static_cast<NvU32>(kFbSize >> 10); break;
+          case kNv2080CtrlFbInfoIndexHeapSize:
+          case kNv2080CtrlFbInfoIndexUsableRamSize: e.data = static_cast<NvU32>(heap >> 10); break;
+          case kNv2080CtrlFbInfoIndexHeapFree: e.data = static_cast<NvU32>((heap - used) >> 10); break;
+          case kNv2080CtrlFbInfoIndexBusWidth: e.data = 5120; break;  // HBM3, five stacks
+          default: e.data = 0;
+        }
+      }
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdBusGetPciInfo: {
+      SIM_PARAMS(NV2080_CTRL_BUS_GET_PCI_INFO_PARAMS, pci);
+      pci->pciDeviceId = NvU32{kH100DeviceId} << 16 | kNvidiaVendorId;
+      pci->pciSubSystemId = 0x16c1u << 16 | kNvidiaVendorId;
+      pci->pciRevisionId = 0xa1;
+      pci->pciExtDeviceId = kH100DeviceId;
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdGpuGetEnginesV2: {
+      SIM_PARAMS(NV2080_CTRL_GPU_GET_ENGINES_V2_PARAMS, engines);
+      static constexpr NvU32 kEngines[] = {kNv2080EngineTypeGraphics, kNv2080EngineTypeCopy0, kNv2080EngineTypeBsp,
+                                           kNv2080EngineTypeNvjpg, kNv2080EngineTypeOfa};
+      *engines = {};
+      engines->engineCount = std::size(kEngines);
+      std::copy(std::begin(kEngines), std::end(kEngines), engines->engineList);
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdPerfGetCurrentPstate: {
+      SIM_PARAMS(NV2080_CTRL_PERF_GET_CURRENT_PSTATE_PARAMS, pstate);
+      pstate->currPstate = 1;  // P0
+      return kNvOk;
+    }
+    default:
+      return kNvErrNotSupported;
+  }
+}
+
+#undef SIM_PARAMS
+
+int SimDriver::Uvm(std::uint32_t request, void* arg) {
+  // Every routed command answers in its rmStatus and returns 0. Those other than
+  // the two initialisations need an initialised file first.
+  auto answer = [&]<typename T>(T* p, auto&& run) {
+    p->rmStatus = uvm_flags_ ? run(*p) : kNvErrIllegalAction;
+    return 0;
+  };
+  switch (request) {
+    case kUvmInitialize: {
+      auto* p = As<UVM_INITIALIZE_PARAMS>(arg);
+      // A second initialisation is accepted only with the same flags.
+      p->rmStatus = !uvm_flags_ || *uvm_flags_ == p->flags ? kNvOk : kNvErrInvalidArgument;
+      if (!uvm_flags_) uvm_flags_ = p->flags;
+      return 0;
+    }
+    case kUvmDeinitialize:
+      return 0;
+    case kUvmMmInitialize: {
+      auto* p = As<UVM_MM_INITIALIZE_PARAMS>(arg);
+      p->rmStatus = classify_(p->uvmFd) == abi::DeviceKind::kUvm ? kNvOk : kNvErrInvalidArgument;
+      return 0;
+    }
+    case kUvmPageableMemAccess:
+      return answer(As<UVM_PAGEABLE_MEM_ACCESS_PARAMS>(arg), [](auto& p) {
+        p.pageableMemAccess = 0;  // no HMM or ATS (and never in multi-process sharing mode)
+        return kNvOk;
+      });
+    case kUvmRegisterGpu:
+      return answer(As<UVM_REGISTER_GPU_PARAMS>(arg), [&](auto& p) {
+        int gpu = GpuOfUuid(p.gpu_uuid);
+        if (gpu < 0) return kNvErrGpuUuidNotFound;
+        // UVM reaches RM through the caller's own control file and client.
+        if (classify_(p.rmCtrlFd) != abi::DeviceKind::kCtl || !clients_.contains(p.hClient)) {
+          return kNvErrInvalidArgument;
+        }
+        uvm_gpus_.insert(gpu);
+        p.numaEnabled = 0;
+        p.numaNodeId = -1;
+        return kNvOk;
+      });
+    case kUvmUnregisterGpu:
+      return answer(As<UVM_UNREGISTER_GPU_PARAMS>(arg), [&](auto& p) {
+        return uvm_gpus_.erase(GpuOfUuid(p.gpu_uuid)) == 1 ? kNvOk : kNvErrInvalidDevice;
+      });
+    case kUvmRegisterGpuVaspace:
+      return answer(As<UVM_REGISTER_GPU_VASPACE_PARAMS>(arg), [&](auto& p) {
+        if (!uvm_gpus_.contains(GpuOfUuid(p.gpuUuid))) return kNvErrInvalidDevice;
+        if (classify_(p.rmCtrlFd) != abi::DeviceKind::kCtl) return kNvErrInvalidArgument;
+        return ClassOf(p.hClient, p.hVaSpace) == kFermiVaspaceA ? kNvOk : kNvErrInvalidObjectHandle;
+      });
+    case kUvmCreateRangeGroup:
+      return answer(As<UVM_CREATE_RANGE_GROUP_PARAMS>(arg), [&](auto& p) {
+        p.rangeGroupId = next_range_group_++;
+        return kNvOk;
+      });
+    // Accepted without a model of the managed address space.
+    case kUvmAllocSemaphorePool:
+      return answer(As<UVM_ALLOC_SEMAPHORE_POOL_PARAMS>(arg), [](auto&) { return kNvOk; });
+    case kUvmMapExternalAllocation:
+      return answer(As<UVM_MAP_EXTERNAL_ALLOCATION_PARAMS>(arg), [](auto&) { return kNvOk; });
+    case kUvmFree:
+      return answer(As<UVM_FREE_PARAMS>(arg), [](auto&) { return kNvOk; });
+    default:
+      // Unrouted numbers fall through to the test ioctls, which a release
+      // driver turns off: ENOSYS.
+      return -ENOSYS;
+  }
+}
+
+}  // namespace nvgate::backend
