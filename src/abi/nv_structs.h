@@ -348,6 +348,14 @@ struct nv_ioctl_sys_params_t {
   NvU64 memblock_size;
 };
 
+// NV_ESC_IOCTL_XFER_CMD: another escape, its size and a pointer to its
+// parameters (for parameters past _IOC_SIZE's 14 bits). nvgate refuses it.
+struct nv_ioctl_xfer_t {
+  NvU32 cmd;
+  NvU32 size;
+  alignas(8) NvP64 ptr;
+};
+
 // NV_ESC_WAIT_OPEN_COMPLETE
 struct nv_ioctl_wait_open_complete_t {
   int rc;

@@ -126,4 +126,5 @@
   NV_FIELD(UVM_REGISTER_GPU_PARAMS, "UVM_REGISTER_GPU_PARAMS", numaNodeId) \
   NV_FIELD(UVM_REGISTER_GPU_PARAMS, "UVM_REGISTER_GPU_PARAMS", rmStatus) \
   NV_FIELD(nv_ioctl_rm_api_version_t, "nv_ioctl_rm_api_version_t", cmd) \
-  NV_FIELD(nv_ioctl_card_info_t, "nv_ioctl_card_info_t", fb_size)
+  NV_FIELD(nv_ioctl_card_info_t, "nv_ioctl_card_info_t", fb_size) \
+  NV_STRUCT(nv_ioctl_xfer_t, "nv_ioctl_xfer_t")

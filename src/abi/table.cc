@@ -212,7 +212,10 @@ std::optional<Handler> HandlerFromName(std::string_view name) {
 std::string Mask::ToString() const {
   if (Never()) return "-";
   std::string out = base ? "base" : "";
-  if (!caps.empty()) out += (out.empty() ? "" : ",") + caps.ToString();
+  if (!caps.empty()) {
+    if (!out.empty()) out += ',';
+    out += caps.ToString();
+  }
   return out;
 }
 

@@ -60,6 +60,10 @@ struct SimOptions {
   int gpu_count = 1;
   // Directory for the sim's device node files; a fresh temporary one when empty.
   std::string node_dir;
+  // When set, one line per call the simulated driver executes is appended here
+  // (format in docs/security.md): what tests check to prove a refused call never
+  // reached the driver.
+  std::string call_log;
 };
 tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOptions& options);
 

@@ -9,6 +9,7 @@
 // sim every mapping of a node aliases the same file pages: memory that a test
 // writes through one mapping shows through every other.
 #include <fcntl.h>
+#include <linux/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,9 @@
 #include <filesystem>
 #include <map>
 
+#include <fmt/format.h>
+
+#include "abi/nv_structs.h"
 #include "backend/backend.h"
 #include "backend/sim_driver.h"
 
@@ -36,6 +40,7 @@ class SimBackend final : public Backend {
         driver_(options.driver_version, options.gpu_count, [this](int fd) { return ClassifyFd(fd); }) {}
 
   ~SimBackend() override {
+    if (call_log_ >= 0) ::close(call_log_);
     if (owns_dir_) {
       std::error_code ec;
       std::filesystem::remove_all(dir_, ec);
@@ -81,13 +86,43 @@ class SimBackend final : public Backend {
   std::vector<DeviceNode> Nodes() const override { return nodes_; }
 
   int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg) override {
-    return driver_.Ioctl(device, request, arg);
+    int rc = driver_.Ioctl(device, request, arg);
+    if (call_log_ >= 0) LogCall(device, request, arg, rc);
+    return rc;
+  }
+
+  tl::expected<void, std::string> OpenCallLog(const std::string& path) {
+    call_log_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (call_log_ < 0) {
+      return tl::unexpected<std::string>("cannot open the sim's call log " + path + ": " + std::strerror(errno));
+    }
+    return {};
   }
 
  private:
   abi::DeviceKind ClassifyFd(int fd) const {
     struct stat st;
     return fd >= 0 && ::fstat(fd, &st) == 0 ? Classify(st) : abi::DeviceKind::kNotNvidia;
+  }
+
+  // One line per executed call; RM allocations and controls also name their
+  // class or command and client, which is what tests look for.
+  void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc) {
+    std::string line = fmt::format("{} {:#010x} rc={}", abi::DeviceKindName(device), request, rc);
+    if (abi::IsFrontend(device) && arg != nullptr) {
+      std::uint32_t nr = _IOC_NR(request);
+      std::uint32_t size = _IOC_SIZE(request);
+      if (nr == nv::kEscRmAlloc && size >= sizeof(nv::NVOS21_PARAMETERS)) {
+        const auto* p = static_cast<const nv::NVOS21_PARAMETERS*>(arg);
+        line += fmt::format(" alloc class={:#x} client={:#x} status={:#x}", p->hClass, p->hRoot, p->status);
+      } else if (nr == nv::kEscRmControl && size == sizeof(nv::NVOS54_PARAMETERS)) {
+        const auto* p = static_cast<const nv::NVOS54_PARAMETERS*>(arg);
+        line += fmt::format(" control cmd={:#x} client={:#x} status={:#x}", p->cmd, p->hClient, p->status);
+      }
+    }
+    line += '\n';
+    // O_APPEND and one write per line: lines from concurrent calls never interleave.
+    [[maybe_unused]] ssize_t written = ::write(call_log_, line.data(), line.size());
   }
 
   const std::string version_;
@@ -98,6 +133,7 @@ class SimBackend final : public Backend {
   std::vector<DeviceNode> nodes_;
   std::map<std::pair<dev_t, ino_t>, abi::DeviceKind> files_;
   SimDriver driver_;
+  int call_log_ = -1;
 };
 
 }  // namespace
@@ -119,6 +155,9 @@ tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOpti
   }
   auto sim = std::make_unique<SimBackend>(options, dir, owns_dir);
   if (auto r = sim->CreateNodes(); !r) return tl::unexpected(r.error());
+  if (!options.call_log.empty()) {
+    if (auto r = sim->OpenCallLog(options.call_log); !r) return tl::unexpected(r.error());
+  }
   return std::unique_ptr<Backend>(std::move(sim));
 }
 

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -18,6 +19,7 @@
 
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
+#include "backend/sim_driver.h"
 
 namespace nvgate::backend {
 namespace {
@@ -100,7 +102,8 @@ TEST(SimBackend, NodeDirAndGpuCount) {
   ASSERT_NE(::mkdtemp(tmpl), nullptr);
   std::string dir = tmpl;
   {
-    auto sim = MakeSimBackend({.driver_version = "580.142", .gpu_count = 2, .node_dir = dir}).value();
+    auto sim = MakeSimBackend({.driver_version = "580.142", .gpu_count = 2, .node_dir = dir, .call_log = ""})
+                   .value();
     EXPECT_EQ(sim->DriverVersion().value(), "580.142");
     std::set<std::string> names;
     for (const DeviceNode& node : sim->Nodes()) names.insert(node.dev_path);
@@ -112,6 +115,40 @@ TEST(SimBackend, NodeDirAndGpuCount) {
   SimOptions no_gpu;
   no_gpu.gpu_count = 0;
   EXPECT_FALSE(MakeSimBackend(no_gpu));
+}
+
+TEST(SimBackend, CallLogNamesEveryExecutedCallWithItsClassOrCommand) {
+  char tmpl[] = "/tmp/nvgate-sim-test-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  {
+    SimOptions options;
+    options.node_dir = dir;
+    options.call_log = dir + "/calls.log";
+    auto sim = MakeSimBackend(options).value();
+    NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
+    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmAlloc, NVOS21_PARAMETERS), &root), 0);
+    NVOS54_PARAMETERS control{root.hObjectNew, root.hObjectNew, kNv0000CtrlCmdGpuGetAttachedIds, 0, 0, 0, 0};
+    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmControl, NVOS54_PARAMETERS), &control), 0);
+  }
+  std::ifstream log(dir + "/calls.log");
+  std::string alloc, control, extra;
+  ASSERT_TRUE(std::getline(log, alloc));
+  ASSERT_TRUE(std::getline(log, control));
+  EXPECT_FALSE(std::getline(log, extra));
+  EXPECT_NE(alloc.find("nvidiactl 0xc020462b rc=0 alloc class=0x41 client=0x0 status=0x0"), std::string::npos) << alloc;
+  EXPECT_NE(control.find("control cmd=0x201"), std::string::npos) << control;
+  std::filesystem::remove_all(dir);
+}
+
+TEST_F(SimTest, AnotherTenantsClientExists) {
+  // What a workload must never reach: RM would accept the handle.
+  NVOS21_PARAMETERS device{SimDriver::kOtherTenantClient, SimDriver::kOtherTenantClient, 0x1234, kNv01Device0, 0, 0, 0};
+  std::uint32_t params[14] = {};
+  device.pAllocParms = reinterpret_cast<std::uintptr_t>(params);
+  device.paramsSize = sizeof params;
+  EXPECT_EQ(Call(kEscRmAlloc, &device, sizeof device), 0);
+  EXPECT_EQ(device.status, kNvOk);
 }
 
 TEST_F(SimTest, VersionQueryAndCheck) {

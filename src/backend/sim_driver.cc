@@ -138,7 +138,9 @@ SimDriver::SimDriver(std::string version, int gpu_count, std::function<abi::Devi
     : version_(std::move(version)),
       gpu_count_(gpu_count),
       classify_(std::move(classify)),
-      vidmem_used_(static_cast<std::size_t>(gpu_count), 0) {}
+      vidmem_used_(static_cast<std::size_t>(gpu_count), 0) {
+  clients_[kOtherTenantClient];
+}
 
 std::vector<std::uint8_t> SimDriver::GpuUuid(int index) {
   // "nvgate-sim", then the GPU's index: recognisable in nvidia-smi -L style output.

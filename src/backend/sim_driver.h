@@ -29,6 +29,11 @@ class SimDriver {
   // place as the driver would copy them out. Thread-safe.
   int Ioctl(abi::DeviceKind device, std::uint32_t request, void* arg);
 
+  // An RM client that exists from the start and belongs to nobody the workload
+  // knows: it stands for another sandbox's client on a shared driver, which
+  // nvgate must never let a workload name.
+  static constexpr nv::NvHandle kOtherTenantClient = 0xc1000001;
+
   // The 16-byte UUID of GPU `index` (what GPU_GET_GID_INFO answers in binary
   // form and UVM_REGISTER_GPU expects).
   static std::vector<std::uint8_t> GpuUuid(int index);

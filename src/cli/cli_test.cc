@@ -21,11 +21,18 @@ testing::ProgramResult Nvgate(std::vector<std::string> args, std::vector<std::st
 int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
 TEST(Cli, EveryCommandHasHelpWithAnExample) {
-  for (auto args : {std::vector<std::string>{"--help"}, {"abi", "--help"}, {"run", "--help"}}) {
+  for (auto args : {std::vector<std::string>{"--help"}, {"abi", "--help"}, {"run", "--help"},
+                    {"doctor", "--help"}}) {
     auto r = Nvgate(args);
     EXPECT_EQ(r.status, 0) << args[0];
     EXPECT_THAT(r.out, HasSubstr("Example")) << args[0];
   }
+}
+
+TEST(Cli, VersionIsTheProjectVersion) {
+  auto r = Nvgate({"--version"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.out, "nvgate " NVGATE_VERSION "\n");
 }
 
 TEST(Cli, UnknownCapabilityIsAOneLineErrorNamingIt) {

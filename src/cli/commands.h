@@ -23,9 +23,16 @@ struct RunOptions {
   std::optional<std::string> log_denials;
   std::optional<std::string> abi_version;
   bool no_isolate = false;
+  std::optional<std::string> sim_call_log;
   std::vector<std::string> command;
 };
 int RunRun(const RunOptions& options);
+
+struct DoctorOptions {
+  bool json = false;
+};
+// Exit status: kDoctorHostUsable, kDoctorOnlySimUsable or kDoctorNothingUsable (cli/doctor.h).
+int RunDoctor(const DoctorOptions& options);
 
 // Exit status for nvgate's own failures before the command starts.
 inline constexpr int kExitSetupFailure = 125;

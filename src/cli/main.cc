@@ -12,12 +12,14 @@
 
 int main(int argc, char** argv) {
   CLI::App app{"nvgate: NVIDIA driver capability gate for untrusted GPU workloads"};
+  app.set_version_flag("--version", "nvgate " NVGATE_VERSION, "Print nvgate's version and exit");
   app.require_subcommand(1);
   app.footer(
       "Examples:\n"
       "  nvgate abi --caps compute,utility          # what a CUDA workload can reach\n"
       "  nvgate run --caps compute -- python3 train.py\n"
       "  nvgate run --backend sim --caps video -- nvprobe\n"
+      "  nvgate doctor                              # can nvgate run here, and how\n"
       "Run 'nvgate COMMAND --help' for a command's options.");
 
   nvgate::cli::AbiOptions abi;
@@ -58,6 +60,9 @@ int main(int argc, char** argv) {
                       "Also append one line per denied call to FILE");
   run_cmd->add_option("--abi-version", run.abi_version,
                       "Use this supported version's table whatever the driver is (warns)");
+  run_cmd->add_option("--sim-call-log", run.sim_call_log,
+                      "With --backend sim: append one line per call the simulated driver executes "
+                      "to FILE (what the escape suite checks)");
   run_cmd->add_flag("--no-isolate", run.no_isolate,
                     "Do not give the workload its own PID and mount namespaces and /dev");
   run_cmd->add_option("command", run.command, "The command and its arguments")
@@ -71,9 +76,23 @@ int main(int argc, char** argv) {
       "  NVIDIA_DRIVER_CAPABILITIES=video nvgate run -- ffmpeg -hwaccel cuda ...\n"
       "  nvgate run --backend sim --caps compute -- nvprobe");
 
+  nvgate::cli::DoctorOptions doctor;
+  CLI::App* doctor_cmd = app.add_subcommand(
+      "doctor", "Check whether nvgate can run here (kernel, privileges, driver) and say how to fix what is missing");
+  doctor_cmd->add_flag("--json", doctor.json, "Print stable JSON (schema nvgate.doctor/1, docs/install.md)");
+  doctor_cmd->footer(
+      "One line per check: ok, info, warn or fail, what was found, and the fix.\n"
+      "Exit status: 0 the host backend (the real driver) is usable; 1 only the simulated\n"
+      "driver (--backend sim) is usable; 2 neither is.\n"
+      "Examples:\n"
+      "  nvgate doctor                                   # the report, for people\n"
+      "  nvgate doctor --json | jq '.backends.host'      # for scripts\n"
+      "  nvgate doctor >/dev/null; echo $?               # 0, 1 or 2, as above");
+
   CLI11_PARSE(app, argc, argv);
 
   if (abi_cmd->parsed()) return nvgate::cli::RunAbi(abi);
   if (run_cmd->parsed()) return nvgate::cli::RunRun(run);
+  if (doctor_cmd->parsed()) return nvgate::cli::RunDoctor(doctor);
   return 2;
 }

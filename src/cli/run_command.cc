@@ -76,7 +76,10 @@ int RunRun(const RunOptions& options) {
   }
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return Fail(kernel.error());
 
-  auto backend = options.backend == "sim" ? backend::MakeSimBackend({}) : backend::MakeHostBackend();
+  if (options.sim_call_log && options.backend != "sim") return Fail("--sim-call-log needs --backend sim");
+  backend::SimOptions sim;
+  if (options.sim_call_log) sim.call_log = *options.sim_call_log;
+  auto backend = options.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
   if (!backend) return Fail(backend.error());
   auto detected = (*backend)->DriverVersion();
   if (!detected) return Fail(detected.error());

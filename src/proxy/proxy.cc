@@ -9,6 +9,7 @@
 
 #include "abi/nv_structs.h"
 #include "proxy/marshal.h"
+#include "testing/weakening.h"
 
 namespace nvgate::proxy {
 
@@ -24,7 +25,7 @@ void ClientRegistry::Remove(std::uint32_t client) {
 
 bool ClientRegistry::Owns(std::uint32_t client) const {
   std::lock_guard lock(mu_);
-  return clients_.contains(client);
+  return clients_.contains(client) || testing::Weakened(testing::Weakening::kNoClientOwnership);
 }
 
 namespace {
@@ -74,7 +75,7 @@ class Proxy::Execution {
                     level_, key_);
     }
     policy::Decision d = policy::Decide(p_.table_, level_, key_, p_.enabled_);
-    if (!d.allowed()) return Refuse(d, level_, key_);
+    if (!Allowed(d)) return Refuse(d, level_, key_);
     entry_ = d.entry;
 
     if (level_ == abi::Level::kFrontend) {
@@ -120,6 +121,11 @@ class Proxy::Execution {
 
  private:
   // ---- denials ----
+
+  static bool Allowed(const policy::Decision& d) {
+    return d.allowed() || (testing::Weakened(testing::Weakening::kNoCapabilityCheck) &&
+                           d.verdict == policy::Verdict::kMissingCapability);
+  }
 
   Reply Refuse(const policy::Decision& d, abi::Level level, std::uint32_t key) {
     Log(level, key, policy::Describe(d, level, key, p_.enabled_));
@@ -215,7 +221,7 @@ class Proxy::Execution {
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidClient);
     }
     policy::Decision d = policy::Decide(p_.table_, abi::Level::kControl, os54->cmd, p_.enabled_);
-    if (!d.allowed()) {
+    if (!Allowed(d)) {
       Log(abi::Level::kControl, os54->cmd,
           policy::Describe(d, abi::Level::kControl, os54->cmd, p_.enabled_));
       return RefuseInStatus(top, kStatus, d.answer.status);
@@ -283,7 +289,7 @@ class Proxy::Execution {
     const std::uint32_t cls = head->hClass;
 
     policy::Decision d = policy::Decide(p_.table_, abi::Level::kAlloc, cls, p_.enabled_);
-    if (!d.allowed()) {
+    if (!Allowed(d)) {
       Log(abi::Level::kAlloc, cls, policy::Describe(d, abi::Level::kAlloc, cls, p_.enabled_));
       return RefuseInStatus(top, status_offset, d.answer.status);
     }
@@ -308,6 +314,7 @@ class Proxy::Execution {
         os64->pRightsRequested = reinterpret_cast<std::uintptr_t>(&rights);
       }
     }
+    if (testing::Weakened(testing::Weakening::kDoubleFetch) && !ReadTop(top)) return Fail(EFAULT);
     // The driver copies the class's own parameter size, whatever paramsSize says.
     std::uint32_t nested_size = alloc.handler == abi::Handler::kNoParams ? 0 : alloc.param_size;
     if (alloc.handler == abi::Handler::kNoParams) head->pAllocParms = 0;
@@ -333,7 +340,7 @@ class Proxy::Execution {
     if (!ReadTop(top)) return Fail(EFAULT);
     auto sub_key = Load<std::uint32_t>(top, key_offset);
     policy::Decision d = policy::Decide(p_.table_, sub_level, sub_key, p_.enabled_);
-    if (!d.allowed()) {
+    if (!Allowed(d)) {
       Log(sub_level, sub_key, policy::Describe(d, sub_level, sub_key, p_.enabled_));
       if (d.answer.error != 0 || !status_offset) return Fail(d.answer.error ? d.answer.error : EINVAL);
       return RefuseInStatus(top, *status_offset, d.answer.status);

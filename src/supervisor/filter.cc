@@ -1,6 +1,7 @@
 #include "supervisor/filter.h"
 
 #include <linux/audit.h>
+#include <linux/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +13,8 @@
 #include <tuple>
 
 #include <fmt/format.h>
+
+#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
 namespace {
@@ -143,17 +146,23 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   Emitter b;
   // 1. Other ABIs: another arch (i386 `int $0x80` has ioctl = 54, not 16)
   //    would walk past every syscall-number check below.
-  b.Load(offsetof(seccomp_data, arch));
-  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 1, 0);
-  b.Ret(errno_action(ENOSYS));
+  if (!testing::Weakened(testing::Weakening::kNoArchCheck)) {
+    b.Load(offsetof(seccomp_data, arch));
+    b.Jump(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 1, 0);
+    b.Ret(errno_action(ENOSYS));
+  }
   b.Load(offsetof(seccomp_data, nr));
 #if defined(__x86_64__)
-  b.Jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 1);
-  b.Ret(errno_action(ENOSYS));
+  if (!testing::Weakened(testing::Weakening::kNoArchCheck)) {
+    b.Jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 1);
+    b.Ret(errno_action(ENOSYS));
+  }
 #endif
 
   // 2. Denials.
-  for (const Denial& d : kDenials) b.ReturnIfEqual(static_cast<std::uint32_t>(d.nr), errno_action(d.error));
+  if (!testing::Weakened(testing::Weakening::kNoSyscallDenials)) {
+    for (const Denial& d : kDenials) b.ReturnIfEqual(static_cast<std::uint32_t>(d.nr), errno_action(d.error));
+  }
   // A second listener in the chain is already refused by the kernel (EBUSY);
   // this says so before the kernel is asked, whatever the kernel version.
   b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 6);
@@ -168,6 +177,11 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   //    driver (`unsigned int cmd`); garbage in the upper word changes nothing.
   b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 1, 0);
   b.Ret(kAllow);
+  if (testing::Weakened(testing::Weakening::kFullRequestMatch)) {
+    b.Load(kArgLow(1) + 4);
+    b.Jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0);
+    b.Ret(kAllow);
+  }
   b.Load(kArgLow(1));
   if (rules.uvm_below > 0) {
     b.Jump(BPF_JMP | BPF_JGE | BPF_K, rules.uvm_below, 1, 0);
@@ -186,6 +200,14 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   for (const TrapRules::Sized& s : rules.frontend_sized) (s.size ? any_sized : any_unsized) = true;
   if (any_sized) {
     b.Stmt(BPF_MISC | BPF_TXA, 0);
+    if (testing::Weakened(testing::Weakening::kExactTypeAndDirection)) {
+      constexpr std::uint32_t kDirAndType = (_IOC_DIRMASK << _IOC_DIRSHIFT) | (0xffu << kIocTypeShift);
+      constexpr std::uint32_t kReadWriteF = ((_IOC_READ | _IOC_WRITE) << _IOC_DIRSHIFT) | (kFrontendType << kIocTypeShift);
+      b.Stmt(BPF_ALU | BPF_AND | BPF_K, kDirAndType);
+      b.Jump(BPF_JMP | BPF_JEQ | BPF_K, kReadWriteF, 1, 0);
+      b.Ret(kAllow);
+      b.Stmt(BPF_MISC | BPF_TXA, 0);
+    }
     b.Stmt(BPF_ALU | BPF_AND | BPF_K, (kIocSizeMask << kIocSizeShift) | kIocNrMask);
     for (const TrapRules::Sized& s : rules.frontend_sized) {
       if (s.size) b.ReturnIfEqual((s.size << kIocSizeShift) | s.nr, kNotify);
@@ -239,8 +261,9 @@ tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program,
 
 int InstallFilter(const Program& program) {
   sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
-  long fd = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
-                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, &prog);
+  unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+  if (testing::Weakened(testing::Weakening::kNoKillableRecv)) flags &= ~static_cast<unsigned long>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+  long fd = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 

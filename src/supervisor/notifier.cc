@@ -104,6 +104,11 @@ int OsNotifier::Send(std::uint64_t id, const Response& response) {
   resp->id = id;
   resp->val = response.error ? 0 : response.value;
   resp->error = -response.error;
+  if (response.continue_syscall) {
+    resp->val = 0;
+    resp->error = 0;
+    resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+  }
   if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) return -errno;
   return 0;
 }

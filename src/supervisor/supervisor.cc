@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "supervisor/target.h"
+#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
 namespace {
@@ -148,7 +149,8 @@ void Supervisor::Handle(const Notification& n) {
   if (kind == abi::DeviceKind::kNotNvidia) {
     close(fd);
     not_nvidia_.fetch_add(1, std::memory_order_relaxed);
-    Answer(n, {.error = ENOTTY});
+    Answer(n, {.error = ENOTTY,
+               .continue_syscall = testing::Weakened(testing::Weakening::kContinueOtherFiles)});
     return;
   }
   proxy::Call call{.fd = fd,

@@ -19,61 +19,18 @@
 #include <vector>
 
 #include "abi/nv_structs.h"
+#include "testing/nv_calls.h"
 
 namespace {
 
 using namespace nvgate::nv;
 
-constexpr unsigned long Frontend(std::uint32_t nr, std::uint32_t size) {
-  return _IOC(_IOC_READ | _IOC_WRITE, kIoctlMagic, nr, size);
-}
-
-int OpenNode(const char* path) {
-  int fd = ::open(path, O_RDWR | O_CLOEXEC);
-  if (fd < 0) {
-    std::printf("open_%s=%s\n", path, std::strerror(errno));
-    std::exit(3);
-  }
-  return fd;
-}
-
-// Returns "ok" and the version, or the errno name.
-std::string QueryVersion(int ctl, unsigned long request) {
-  nv_ioctl_rm_api_version_t v{};
-  v.cmd = kRmApiVersionCmdQuery;
-  if (::ioctl(ctl, request, &v) != 0) return std::string("errno:") + strerrorname_np(errno);
-  return std::string("ok:") + v.versionString;
-}
-
-std::uint32_t Alloc(int ctl, NvHandle client, NvHandle parent, NvHandle handle, NvV32 cls,
-                    void* params, NvU32 params_size) {
-  NVOS21_PARAMETERS p{.hRoot = client, .hObjectParent = parent, .hObjectNew = handle,
-                      .hClass = cls, .pAllocParms = reinterpret_cast<std::uintptr_t>(params),
-                      .paramsSize = params_size, .status = 0};
-  if (::ioctl(ctl, Frontend(kEscRmAlloc, sizeof p), &p) != 0) return 0xffffffff;
-  return p.status;
-}
-
-NvHandle AllocClient(int ctl) {
-  NvHandle client = 0;
-  NVOS21_PARAMETERS p{.hRoot = 0, .hObjectParent = 0, .hObjectNew = 0, .hClass = kNv01RootClient,
-                      .pAllocParms = reinterpret_cast<std::uintptr_t>(&client),
-                      .paramsSize = sizeof client, .status = 0};
-  if (::ioctl(ctl, Frontend(kEscRmAlloc, sizeof p), &p) != 0 || p.status != kNvOk) {
-    std::printf("client=failed errno=%d status=0x%x\n", errno, p.status);
-    std::exit(3);
-  }
-  return p.hObjectNew;
-}
-
-std::uint32_t Control(int ctl, NvHandle client, NvHandle object, NvV32 cmd, void* params,
-                      NvU32 size) {
-  NVOS54_PARAMETERS p{.hClient = client, .hObject = object, .cmd = cmd, .flags = 0,
-                      .params = reinterpret_cast<std::uintptr_t>(params), .paramsSize = size,
-                      .status = 0};
-  if (::ioctl(ctl, Frontend(kEscRmControl, sizeof p), &p) != 0) return 0xffffffff;
-  return p.status;
-}
+using nvgate::testing::Alloc;
+using nvgate::testing::AllocClient;
+using nvgate::testing::Control;
+using nvgate::testing::Frontend;
+using nvgate::testing::OpenNode;
+using nvgate::testing::QueryVersion;
 
 int Run(const std::string& scenario, int argc, char** argv) {
   if (scenario == "version") {

@@ -1,0 +1,634 @@
+// nvgate's benchmark suite (docs/performance.md). Every figure is measured
+// next to its reference in the same run: each benchmark alternates batches of
+// its subject and of its reference, reports the subject's time per call as its
+// time, and the reference's next to it as counters:
+//
+//   ref_ns     the reference's time per call
+//   x_ref      subject / reference
+//   extra_ns   subject - reference, per call
+//   calls_per_s, ref_calls_per_s   throughput of either (all threads together)
+//
+// The calls are made by bench_workload, started three ways and kept for the
+// whole run:
+//   native             no filter, no nvgate;
+//   trivial responder  nvgate's own seccomp filter, with a responder here that
+//                      answers every trapped call at once with ENOTTY: the
+//                      mechanism's floor;
+//   hand-off responder the same, but each call is answered by a second thread,
+//                      as nvgate's supervisor answers from a worker;
+//   nvgate             `nvgate run --backend sim`: the real filter, supervisor,
+//                      proxy and simulated driver, in nvgate's sandbox.
+// In-process references (the simulated driver called directly, the proxy on
+// our own memory) run here.
+//
+// Own flags: --latency_out=FILE writes the per-call samples of the latency
+// benchmarks as JSON; --latency_samples=N sets how many (default 20000).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <linux/ioctl.h>
+#include <linux/seccomp.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <benchmark/benchmark.h>
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include "abi/abi.h"
+#include "abi/nv_structs.h"
+#include "backend/backend.h"
+#include "proxy/proxy.h"
+#include "supervisor/fd_passing.h"
+#include "supervisor/filter.h"
+#include "supervisor/sys.h"  // seccomp constants newer than the installed headers
+
+extern char** environ;
+
+namespace {
+
+using namespace nvgate;
+
+constexpr char kDriverVersion[] = "580.159.04";
+
+std::string g_latency_out;
+long g_latency_samples = 20'000;
+int g_failures = 0;
+
+void Fail(benchmark::State& state, const std::string& why) {
+  ++g_failures;
+  state.SkipWithError(why.c_str());
+}
+
+// ---- the workload processes ----
+
+enum class Setting { kNative, kTrivialResponder, kHandOffResponder, kNvgate };
+
+const char* SettingName(Setting s) {
+  switch (s) {
+    case Setting::kNative: return "native";
+    case Setting::kTrivialResponder: return "trivial responder";
+    case Setting::kHandOffResponder: return "hand-off responder";
+    case Setting::kNvgate: return "nvgate";
+  }
+  return "?";
+}
+
+// The mechanism's floor: receive each notification and answer it at once,
+// looking at nothing. The loop has the shape of nvgate's own receiver (poll,
+// then RECV, then SEND, with SYNC_WAKE_UP), so that the difference to nvgate is
+// what nvgate does with a call, not how it waits for one. With `hand_off`, the
+// receiving thread queues each call for a second thread that answers it, as
+// nvgate's supervisor queues every call for a worker: that difference is the
+// cost of the hand-off alone.
+class TrivialResponder {
+ public:
+  TrivialResponder(int listener, bool hand_off) : listener_(listener) {
+    if (hand_off) answerer_ = std::thread([this] { AnswerQueued(); });
+    receiver_ = std::thread([this] { Receive(); });
+  }
+  // Returns once the workload is gone.
+  ~TrivialResponder() {
+    receiver_.join();
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_one();
+    if (answerer_.joinable()) answerer_.join();
+    close(listener_);
+  }
+  TrivialResponder(const TrivialResponder&) = delete;
+  TrivialResponder& operator=(const TrivialResponder&) = delete;
+
+ private:
+  void Receive() {
+    // Same as nvgate: cheaper wake-ups where the kernel has them (6.6+).
+    (void)ioctl(listener_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+    seccomp_notif_sizes sizes{};
+    if (syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) return;
+    // The kernel's structure may be larger than our headers' one.
+    std::vector<std::uint64_t> words((std::max<std::size_t>(sizes.seccomp_notif, sizeof(seccomp_notif)) + 7) / 8);
+    // Sized before the first call is queued; only one thread answers.
+    resp_words_.resize((std::max<std::size_t>(sizes.seccomp_notif_resp, sizeof(seccomp_notif_resp)) + 7) / 8);
+    auto* notif = reinterpret_cast<seccomp_notif*>(words.data());
+    for (;;) {
+      pollfd p{listener_, POLLIN, 0};
+      if (poll(&p, 1, -1) < 0) {
+        if (errno == EINTR) continue;
+        return;
+      }
+      // POLLHUP without POLLIN: the workload is gone.
+      if (!(p.revents & POLLIN)) return;
+      std::fill(words.begin(), words.end(), 0);
+      if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, notif) != 0) {
+        if (errno == ENOENT || errno == EINTR) continue;  // withdrawn by a signal
+        return;
+      }
+      if (!answerer_.joinable()) {
+        Answer(notif->id);
+        continue;
+      }
+      std::lock_guard lock(mu_);
+      queue_.push_back(notif->id);
+      cv_.notify_one();
+    }
+  }
+
+  void AnswerQueued() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      std::uint64_t id = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      Answer(id);
+      lock.lock();
+    }
+  }
+
+  void Answer(std::uint64_t id) {
+    std::fill(resp_words_.begin(), resp_words_.end(), 0);
+    auto* resp = reinterpret_cast<seccomp_notif_resp*>(resp_words_.data());
+    resp->id = id;
+    resp->error = -ENOTTY;
+    (void)ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, resp);
+  }
+
+  const int listener_;
+  std::vector<std::uint64_t> resp_words_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::uint64_t> queue_;
+  bool stopping_ = false;
+  std::thread answerer_;
+  std::thread receiver_;
+};
+
+// bench_workload in one setting, answering requests over a pipe pair.
+class Workload {
+ public:
+  static tl::expected<std::unique_ptr<Workload>, std::string> Start(Setting setting) {
+    std::vector<std::string> args;
+    if (setting == Setting::kNvgate) {
+      args = {NVGATE_BINARY, "run", "--backend", "sim", "--caps", "compute,utility", "--"};
+    }
+    args.push_back(BENCH_WORKLOAD_BINARY);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+
+    // Built before fork: the child of a threaded process must not allocate.
+    const bool responder = setting == Setting::kTrivialResponder || setting == Setting::kHandOffResponder;
+    supervisor::Program filter;
+    if (responder) {
+      auto program = supervisor::BuildFilter(supervisor::TrapRules::FromTable(*abi::TableForVersion(kDriverVersion)));
+      if (!program) return tl::unexpected(program.error());
+      filter = *program;
+    }
+    int requests[2], replies[2], sock[2] = {-1, -1};
+    if (pipe2(requests, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0 ||
+        (responder && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)) {
+      return tl::unexpected(std::string("pipe: ") + std::strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) return tl::unexpected(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      dup2(requests[0], STDIN_FILENO);
+      dup2(replies[1], STDOUT_FILENO);
+      if (responder) {
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(126);
+        int listener = supervisor::InstallFilter(filter);
+        if (listener < 0 || !supervisor::SendFd(sock[1], listener)) _exit(126);
+        close(listener);
+      }
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(requests[0]);
+    close(replies[1]);
+    auto w = std::unique_ptr<Workload>(new Workload(setting, pid, requests[1], fdopen(replies[0], "r")));
+    if (responder) {
+      close(sock[1]);
+      int listener = supervisor::ReceiveFd(sock[0]);
+      close(sock[0]);
+      if (listener < 0) return tl::unexpected(std::string("the workload sent no seccomp listener"));
+      w->responder_ = std::make_unique<TrivialResponder>(listener, setting == Setting::kHandOffResponder);
+    }
+    if (setting == Setting::kNvgate) {
+      auto setup = w->Ask("rm-setup");
+      if (!setup) return tl::unexpected(setup.error());
+      if (*setup != "ok") return tl::unexpected("rm-setup: " + *setup);
+    }
+    return w;
+  }
+
+  // The workload ends at end of file; the responder when the workload has.
+  ~Workload() {
+    close(requests_);
+    std::fclose(replies_);
+    int status;
+    waitpid(pid_, &status, 0);
+    responder_.reset();
+  }
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  // One request, one line of answer.
+  tl::expected<std::string, std::string> Ask(const std::string& request) {
+    std::string line = request + "\n";
+    for (std::size_t done = 0; done < line.size();) {
+      ssize_t n = write(requests_, line.data() + done, line.size() - done);
+      if (n <= 0) return tl::unexpected(std::string(SettingName(setting_)) + " workload: write failed");
+      done += static_cast<std::size_t>(n);
+    }
+    char* reply = nullptr;
+    std::size_t capacity = 0;
+    ssize_t n = getline(&reply, &capacity, replies_);
+    std::string answer = n > 0 ? std::string(reply, static_cast<std::size_t>(n - 1)) : "";
+    std::free(reply);
+    if (n <= 0) return tl::unexpected(std::string(SettingName(setting_)) + " workload ended");
+    if (answer.rfind("error", 0) == 0) return tl::unexpected(std::string(SettingName(setting_)) + ": " + answer);
+    return answer;
+  }
+
+  // The process started: the workload itself, or nvgate (the supervisor).
+  pid_t pid() const { return pid_; }
+
+ private:
+  Workload(Setting setting, pid_t pid, int requests, FILE* replies)
+      : setting_(setting), pid_(pid), requests_(requests), replies_(replies) {}
+
+  Setting setting_;
+  pid_t pid_;
+  int requests_;
+  FILE* replies_;
+  std::unique_ptr<TrivialResponder> responder_;
+};
+
+// One workload per setting, started on first use and kept for the whole run:
+// the figures are for a warm sandbox.
+std::map<Setting, std::unique_ptr<Workload>>& SharedWorkloads() {
+  static std::map<Setting, std::unique_ptr<Workload>> workloads;
+  return workloads;
+}
+
+tl::expected<Workload*, std::string> Shared(Setting setting) {
+  auto& workloads = SharedWorkloads();
+  auto it = workloads.find(setting);
+  if (it == workloads.end()) {
+    auto w = Workload::Start(setting);
+    if (!w) return tl::unexpected(w.error());
+    it = workloads.emplace(setting, std::move(*w)).first;
+  }
+  return it->second.get();
+}
+
+// ---- arms: what one side of a comparison runs ----
+
+// Makes `calls` calls on each of `threads` threads; returns the seconds taken.
+using Arm = std::function<tl::expected<double, std::string>(long calls, int threads)>;
+
+// `op` in bench_workload under `setting`. Every arm checks the last call's
+// outcome, so that a figure never silently measures a different path.
+Arm WorkloadArm(Setting setting, std::string op, int expect_errno, nv::NvV32 expect_status = nv::kNvOk) {
+  return [=](long calls, int threads) -> tl::expected<double, std::string> {
+    auto w = Shared(setting);
+    if (!w) return tl::unexpected(w.error());
+    auto reply = (*w)->Ask("run " + op + " " + std::to_string(calls) + " " + std::to_string(threads));
+    if (!reply) return tl::unexpected(reply.error());
+    std::istringstream in(*reply);
+    long long ns = 0;
+    int error = 0;
+    nv::NvV32 status = 0;
+    in >> ns >> error >> status;
+    if (error != expect_errno || status != expect_status) {
+      return tl::unexpected(std::string(SettingName(setting)) + " " + op + ": errno " + std::to_string(error) +
+                            ", status " + std::to_string(status) + ", expected errno " +
+                            std::to_string(expect_errno) + ", status " + std::to_string(expect_status));
+    }
+    return static_cast<double>(ns) * 1e-9;
+  };
+}
+
+// A call made here, in this process, on one thread.
+Arm LocalArm(std::function<void()> call) {
+  return [call = std::move(call)](long calls, int) -> tl::expected<double, std::string> {
+    auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < calls; ++i) call();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+}
+
+// A program run to completion, `calls` times in a row.
+Arm ProgramArm(std::vector<std::string> args) {
+  return [args](long calls, int) -> tl::expected<double, std::string> {
+    std::vector<std::string> copy = args;
+    std::vector<char*> argv;
+    for (std::string& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    auto start = std::chrono::steady_clock::now();
+    for (long i = 0; i < calls; ++i) {
+      pid_t pid;
+      if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+        return tl::unexpected("cannot run " + args[0]);
+      }
+      int status = 0;
+      waitpid(pid, &status, 0);
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        return tl::unexpected(args[0] + " exited with status " + std::to_string(status));
+      }
+    }
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+}
+
+// Alternates batches of `subject` and `reference`; the subject's time per call
+// is the benchmark's time, the reference goes into the counters.
+void Compare(benchmark::State& state, const Arm& subject, const Arm& reference, long calls_per_thread,
+             int threads) {
+  double subject_s = 0, reference_s = 0;
+  long long calls = 0;
+  while (state.KeepRunningBatch(calls_per_thread * threads)) {
+    auto s = subject(calls_per_thread, threads);
+    auto r = reference(calls_per_thread, threads);
+    if (!s || !r) {
+      Fail(state, !s ? s.error() : r.error());
+      break;
+    }
+    state.SetIterationTime(*s);
+    subject_s += *s;
+    reference_s += *r;
+    calls += calls_per_thread * threads;
+  }
+  if (calls == 0) return;
+  const auto n = static_cast<double>(calls);
+  state.counters["ref_ns"] = reference_s / n * 1e9;
+  state.counters["x_ref"] = subject_s / reference_s;
+  state.counters["extra_ns"] = (subject_s - reference_s) / n * 1e9;
+  state.counters["calls_per_s"] = n / subject_s;
+  state.counters["ref_calls_per_s"] = n / reference_s;
+}
+
+void Register(const std::string& name, const std::string& label, Arm subject, Arm reference,
+              long calls_per_thread, int threads = 1) {
+  benchmark::RegisterBenchmark(name.c_str(), [=](benchmark::State& state) {
+    state.SetLabel(label);
+    Compare(state, subject, reference, calls_per_thread, threads);
+  })->UseManualTime();
+}
+
+// ---- in-process references ----
+
+std::uint32_t VersionRequest() {
+  return _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nv::kEscCheckVersionStr, sizeof(nv::nv_ioctl_rm_api_version_t));
+}
+
+// The proxy's view of a workload that is this very process.
+class SelfMemory : public proxy::TargetMemory {
+ public:
+  bool Read(std::uint64_t addr, void* out, std::size_t len) override {
+    std::memcpy(out, reinterpret_cast<const void*>(addr), len);
+    return true;
+  }
+  bool Write(std::uint64_t addr, const void* in, std::size_t len) override {
+    std::memcpy(reinterpret_cast<void*>(addr), in, len);
+    return true;
+  }
+};
+
+class SelfFiles : public proxy::TargetFiles {
+ public:
+  int Duplicate(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+  int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+};
+
+// The simulated driver and a proxy over it, in this process.
+struct InProcessDriver {
+  InProcessDriver() {
+    sim = backend::MakeSimBackend({}).value();
+    for (const backend::DeviceNode& n : sim->Nodes()) {
+      if (n.kind == abi::DeviceKind::kCtl) ctl = ::open(n.source_path.c_str(), O_RDWR | O_CLOEXEC);
+    }
+    proxy = std::make_unique<proxy::Proxy>(*abi::TableForVersion(kDriverVersion), caps::CapSet::Default(), *sim,
+                                           denials);
+  }
+  std::unique_ptr<backend::Backend> sim;
+  int ctl = -1;
+  policy::DenialLog denials{[](const std::string&) {}};
+  std::unique_ptr<proxy::Proxy> proxy;
+  SelfMemory memory;
+  SelfFiles files;
+};
+
+InProcessDriver& Driver() {
+  static InProcessDriver driver;
+  return driver;
+}
+
+void SimVersionQuery() {
+  nv::nv_ioctl_rm_api_version_t v{};
+  v.cmd = nv::kRmApiVersionCmdQuery;
+  benchmark::DoNotOptimize(Driver().sim->Ioctl(Driver().ctl, abi::DeviceKind::kCtl, VersionRequest(), &v));
+}
+
+void ProxyVersionQuery() {
+  nv::nv_ioctl_rm_api_version_t v{};
+  v.cmd = nv::kRmApiVersionCmdQuery;
+  proxy::Call call{.fd = Driver().ctl, .device = abi::DeviceKind::kCtl, .request = VersionRequest(),
+                   .arg = reinterpret_cast<std::uintptr_t>(&v), .pid = 1};
+  benchmark::DoNotOptimize(Driver().proxy->Execute(call, Driver().memory, Driver().files));
+}
+
+// ---- supervisor memory ----
+
+struct Rss {
+  long total_kib = -1;  // VmRSS
+  long anon_kib = -1;   // RssAnon: what the process itself allocated
+};
+
+Rss ReadRss(pid_t pid) {
+  Rss rss;
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) rss.total_kib = std::stol(line.substr(6));
+    if (line.rfind("RssAnon:", 0) == 0) rss.anon_kib = std::stol(line.substr(8));
+  }
+  return rss;
+}
+
+// A fresh sandbox of its own, so that the other benchmarks' history does not
+// count: the nvgate process's RSS idle (one RM client, device and subdevice),
+// after the workload allocated 1,000 RM objects, and after 64 threads called at once.
+void SupervisorMemory(benchmark::State& state) {
+  for (auto _ : state) {
+    auto w = Workload::Start(Setting::kNvgate);
+    if (!w) return Fail(state, w.error());
+    Rss idle = ReadRss((*w)->pid());
+    auto start = std::chrono::steady_clock::now();
+    auto allocated = (*w)->Ask("alloc-objects 1000");
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!allocated) return Fail(state, allocated.error());
+    Rss objects = ReadRss((*w)->pid());
+    auto called = (*w)->Ask("run version 100 64");
+    if (!called) return Fail(state, called.error());
+    Rss threads = ReadRss((*w)->pid());
+    if (idle.total_kib < 0 || objects.total_kib < 0 || threads.total_kib < 0) {
+      return Fail(state, "cannot read the supervisor's /proc/<pid>/status");
+    }
+    state.counters["rss_kib"] = static_cast<double>(idle.total_kib);
+    state.counters["rss_anon_kib"] = static_cast<double>(idle.anon_kib);
+    state.counters["per_1000_objects_kib"] = static_cast<double>(objects.total_kib - idle.total_kib);
+    state.counters["after_64_threads_kib"] = static_cast<double>(threads.total_kib);
+  }
+}
+
+// ---- latency distributions ----
+
+struct LatencySeries {
+  std::string name;
+  Setting setting;
+  std::string op;
+};
+
+double Percentile(std::vector<long long> sorted, double p) {
+  return static_cast<double>(sorted[static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1))]);
+}
+
+// Per-call times of the trapped calls, for percentiles and the distribution plot.
+void LatencyDistribution(benchmark::State& state) {
+  const std::vector<LatencySeries> series = {
+      {"nvgate: version query (executed)", Setting::kNvgate, "version"},
+      {"nvgate: refused at once (bad size)", Setting::kNvgate, "version-badsize"},
+      {"trivial responder (mechanism floor)", Setting::kTrivialResponder, "version"},
+  };
+  nlohmann::json samples_out = nlohmann::json::object();
+  for (auto _ : state) {
+    for (const LatencySeries& s : series) {
+      auto w = Shared(s.setting);
+      if (!w) return Fail(state, w.error());
+      auto reply = (*w)->Ask("latency " + s.op + " " + std::to_string(g_latency_samples));
+      if (!reply) return Fail(state, reply.error());
+      std::istringstream in(*reply);
+      int error = 0;
+      long status = 0;
+      in >> error >> status;
+      std::vector<long long> samples;
+      for (long long ns; in >> ns;) samples.push_back(ns);
+      if (samples.empty()) return Fail(state, s.name + ": no samples");
+      samples_out[s.name] = samples;
+      std::sort(samples.begin(), samples.end());
+      std::string key = s.setting == Setting::kTrivialResponder ? "floor" : s.op == "version" ? "version" : "refused";
+      state.counters[key + "_p50_ns"] = Percentile(samples, 0.50);
+      state.counters[key + "_p99_ns"] = Percentile(samples, 0.99);
+      if (key == "version") {
+        state.counters["version_p90_ns"] = Percentile(samples, 0.90);
+        state.counters["version_p999_ns"] = Percentile(samples, 0.999);
+        state.SetIterationTime(Percentile(samples, 0.50) * 1e-9);
+      }
+    }
+  }
+  if (!g_latency_out.empty()) std::ofstream(g_latency_out) << samples_out.dump() << '\n';
+}
+
+void RegisterAll() {
+  const Arm native_getpid = WorkloadArm(Setting::kNative, "getpid", 0);
+  Register("untrapped/getpid", "nvgate vs native", WorkloadArm(Setting::kNvgate, "getpid", 0), native_getpid, 20'000);
+  Register("untrapped/pipe_write_read_1B", "nvgate vs native", WorkloadArm(Setting::kNvgate, "pipe", 0),
+           WorkloadArm(Setting::kNative, "pipe", 0), 20'000);
+  Register("untrapped/ioctl_FIONREAD_pipe", "nvgate vs native", WorkloadArm(Setting::kNvgate, "fionread", 0),
+           WorkloadArm(Setting::kNative, "fionread", 0), 20'000);
+
+  const Arm version = WorkloadArm(Setting::kNvgate, "version", 0);
+  const Arm floor = WorkloadArm(Setting::kTrivialResponder, "version", ENOTTY);
+  const Arm refused = WorkloadArm(Setting::kNvgate, "version-badsize", EINVAL);
+  Register("trapped/version_query:vs_mechanism_floor", "nvgate executed vs trivial responder", version, floor, 1'000);
+  Register("trapped/version_query:vs_refused_at_once", "nvgate executed vs nvgate refusal (bad size)", version,
+           refused, 1'000);
+  Register("trapped/refused_at_once:vs_mechanism_floor", "nvgate refusal (bad size) vs trivial responder", refused,
+           floor, 1'000);
+  Register("trapped/hand_off_responder:vs_mechanism_floor", "trivial responder with a worker hand-off vs without",
+           WorkloadArm(Setting::kHandOffResponder, "version", ENOTTY), floor, 1'000);
+  Register("trapped/version_query:vs_no_nvgate", "nvgate executed vs simulated driver called in-process", version,
+           LocalArm(SimVersionQuery), 1'000);
+  Register("inprocess/proxy_version_query:vs_sim", "proxy in-process vs simulated driver called in-process",
+           LocalArm(ProxyVersionQuery), LocalArm(SimVersionQuery), 100'000);
+
+  // The simulated driver has no model of BUS_GET_INFO: it answers
+  // NV_ERR_NOT_SUPPORTED after the proxy copied the list in, and the proxy
+  // copies it back out all the same, as the driver does.
+  Register("copy/attach_gpus_4KiB:vs_version_query", "nvgate 4 KiB escape vs nvgate 72 B escape",
+           WorkloadArm(Setting::kNvgate, "attach-4k", 0), version, 1'000);
+  Register("copy/list_10000x8B:vs_version_query", "nvgate control with a 10,000-entry list vs 72 B escape",
+           WorkloadArm(Setting::kNvgate, "list-10k", 0, nv::kNvErrNotSupported), version, 200);
+  Register("copy/list_1MiB:vs_version_query", "nvgate control with a 1 MiB list vs 72 B escape",
+           WorkloadArm(Setting::kNvgate, "list-1m", 0, nv::kNvErrNotSupported), version, 20);
+
+  for (int threads : {1, 2, 8, 64}) {
+    long per_thread = std::max(50L, 4'000L / threads);
+    Register("threads/version_query/" + std::to_string(threads), "nvgate vs trivial responder, same threads",
+             WorkloadArm(Setting::kNvgate, "version", 0), WorkloadArm(Setting::kTrivialResponder, "version", ENOTTY),
+             per_thread, threads);
+  }
+
+  Register("startup/bin_true", "nvgate run --backend sim -- /bin/true vs /bin/true",
+           ProgramArm({NVGATE_BINARY, "run", "--backend", "sim", "--", "/bin/true"}), ProgramArm({"/bin/true"}), 1);
+
+  benchmark::RegisterBenchmark("memory/supervisor_rss", SupervisorMemory)->Iterations(1)->UseManualTime();
+  benchmark::RegisterBenchmark("latency/trapped", LatencyDistribution)->Iterations(1)->UseManualTime();
+}
+
+bool TakeFlag(std::string_view arg, std::string_view name, std::string& value) {
+  if (arg.rfind(name, 0) != 0 || arg.size() <= name.size() || arg[name.size()] != '=') return false;
+  value = std::string(arg.substr(name.size() + 1));
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string value;
+    if (TakeFlag(argv[i], "--latency_out", value)) {
+      g_latency_out = value;
+    } else if (TakeFlag(argv[i], "--latency_samples", value)) {
+      g_latency_samples = std::max(1L, std::stol(value));
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // A workload that dies must not kill us through a write to its pipe.
+  signal(SIGPIPE, SIG_IGN);
+  RegisterAll();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  SharedWorkloads().clear();
+  return g_failures == 0 ? 0 : 1;
+}

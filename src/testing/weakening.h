@@ -1,0 +1,63 @@
+// Deliberately broken defences, for the escape suite only (tests/escape).
+//
+// Each escape test must fail when the defence it is there for is gone. The
+// suite builds a second binary, nvgate_weakened, with NVGATE_TEST_WEAKENINGS
+// defined; it reads the NVGATE_TEST_WEAKEN environment variable (a comma list
+// of the names below) and breaks those defences. In every other build
+// `Weakened` is a constant false and the branches it guards compile away: the
+// nvgate binary has no switch to turn a defence off.
+#pragma once
+
+#if defined(NVGATE_TEST_WEAKENINGS)
+#include <cstdlib>
+#include <cstring>
+#endif
+
+namespace nvgate::testing {
+
+enum class Weakening {
+  kNoCapabilityCheck,     // "no-capability-check": calls outside the capability set run
+  kDoubleFetch,           // "double-fetch": RM_ALLOC re-reads the workload's parameters after deciding
+  kNoClientOwnership,     // "no-client-ownership": any RM client handle is accepted
+  kContinueOtherFiles,    // "continue-other-files": trapped calls on other files get CONTINUE
+  kNoArchCheck,           // "no-arch-check": the filter ignores the ABI (int 0x80, x32)
+  kFullRequestMatch,      // "full-request-match": the filter traps only requests with a zero upper word
+  kExactTypeAndDirection, // "exact-type": the filter traps frontend requests only with type 'F' and read|write
+  kNoSyscallDenials,      // "no-syscall-denials": ptrace, process_vm_*, io_uring, ... are allowed
+  kNoKillableRecv,        // "no-killable-recv": the filter is installed without WAIT_KILLABLE_RECV
+};
+
+#if defined(NVGATE_TEST_WEAKENINGS)
+inline const char* WeakeningName(Weakening w) {
+  switch (w) {
+    case Weakening::kNoCapabilityCheck: return "no-capability-check";
+    case Weakening::kDoubleFetch: return "double-fetch";
+    case Weakening::kNoClientOwnership: return "no-client-ownership";
+    case Weakening::kContinueOtherFiles: return "continue-other-files";
+    case Weakening::kNoArchCheck: return "no-arch-check";
+    case Weakening::kFullRequestMatch: return "full-request-match";
+    case Weakening::kExactTypeAndDirection: return "exact-type";
+    case Weakening::kNoSyscallDenials: return "no-syscall-denials";
+    case Weakening::kNoKillableRecv: return "no-killable-recv";
+  }
+  return "";
+}
+
+// No allocation and no locks: called in the child between fork and exec too.
+inline bool Weakened(Weakening w) {
+  const char* list = std::getenv("NVGATE_TEST_WEAKEN");
+  if (list == nullptr) return false;
+  const char* name = WeakeningName(w);
+  std::size_t len = std::strlen(name);
+  for (const char* p = list; (p = std::strstr(p, name)) != nullptr; p += len) {
+    bool starts = p == list || p[-1] == ',';
+    bool ends = p[len] == '\0' || p[len] == ',';
+    if (starts && ends) return true;
+  }
+  return false;
+}
+#else
+constexpr bool Weakened(Weakening) { return false; }
+#endif
+
+}  // namespace nvgate::testing

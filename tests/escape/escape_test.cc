@@ -1,0 +1,239 @@
+// The escape suite (DESIGN.md §5): each route around nvgate, tried by a hostile
+// workload under `nvgate run --backend sim --caps compute`, and judged three ways:
+//
+//   - the workload's own "violation:" lines (what it got that nvgate never allows);
+//   - the simulated driver's call log: a refused class, another tenant's client
+//     or a call run twice must never appear there;
+//   - the kernel witness: no ioctl request that nvgate traps may ever be run by
+//     the kernel itself.
+//
+// Every route is also run against nvgate_weakened with the defence it tests
+// turned off (testing/weakening.h), and must then be caught: a test that cannot
+// fail proves nothing.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "abi/abi.h"
+#include "kernel_witness.h"
+#include "supervisor/filter.h"
+#include "testing/run_program.h"
+
+namespace nvgate::escape {
+namespace {
+
+struct Route {
+  std::string name;
+  std::string scenario;
+  int iterations;
+  // The weakenings this route must catch, by their NVGATE_TEST_WEAKEN names.
+  std::vector<std::string> catches;
+};
+
+const std::vector<Route>& Routes() {
+  static const std::vector<Route> routes = {
+      {"RefusedClass", "refused-class", 1, {"no-capability-check"}},
+      {"FlipClassDuringTheCall", "flip-class", 5000, {"double-fetch"}},
+      {"SwapTheFdDuringTheCall", "swap-fd", 5000, {"continue-other-files"}},
+      {"OtherTypeDirectionAndUpperBits", "request-bits", 1, {"exact-type", "full-request-match"}},
+      {"OtherAbis", "other-abis", 1, {"no-arch-check"}},
+      {"SyscallsThatReachTheSupervisor", "supervisor-reach", 1, {"no-syscall-denials"}},
+      {"SignalStorm", "signal-storm", 3000, {"no-killable-recv"}},
+      {"AnotherTenantsClient", "foreign-client", 1, {"no-client-ownership"}},
+      {"MalformedParameters", "malformed", 1, {}},
+  };
+  return routes;
+}
+
+std::string NewTag() {
+  std::random_device rd;
+  return fmt::format("esc{:08x}", rd());
+}
+
+const supervisor::TrapRules& Traps() {
+  static const supervisor::TrapRules rules =
+      supervisor::TrapRules::FromTable(*abi::TableForVersion("580.159.04"));
+  return rules;
+}
+
+// Without CONFIG_X86_X32_ABI the x32 route does not exist: the kernel's entry
+// tracepoint still fires for the number, but nothing runs.
+bool KernelRunsX32() {
+  static const bool runs = ::syscall(0x40000000 | SYS_getpid) == ::getpid();
+  return runs;
+}
+
+struct Outcome {
+  testing::ProgramResult result;
+  std::vector<std::string> violations;
+};
+
+// Runs one route and lists everything that got past nvgate.
+Outcome Attempt(const std::string& scenario, int iterations, const std::string& weakening) {
+  std::string tag = NewTag();
+  auto witness = KernelWitness::Start(tag);
+  if (!witness) {
+    ADD_FAILURE() << "kernel witness: " << witness.error();
+    return {};
+  }
+  std::string call_log = std::filesystem::temp_directory_path() / ("nvgate-calls-" + tag);
+  std::vector<std::string> argv = {weakening.empty() ? NVGATE_BINARY : NVGATE_WEAKENED_BINARY,
+                                   "run", "--backend", "sim", "--caps", "compute", "--sim-call-log", call_log,
+                                   "--", ESCAPE_WORKLOAD_BINARY, tag, scenario, std::to_string(iterations)};
+  std::vector<std::string> env;
+  if (!weakening.empty()) env.push_back("NVGATE_TEST_WEAKEN=" + weakening);
+  Outcome o{testing::RunProgram(argv, env), {}};
+  auto kernel = (*witness)->Stop();
+
+  std::istringstream out(o.result.out);
+  for (std::string line; std::getline(out, line);) {
+    if (line.rfind("violation: ", 0) == 0) o.violations.push_back("workload: " + line.substr(11));
+  }
+  if (o.result.status != 0) o.violations.push_back(fmt::format("workload exit status {}", o.result.status));
+
+  std::ifstream calls(call_log);
+  std::map<std::string, int> client_allocs;
+  for (std::string line; std::getline(calls, line);) {
+    if (line.find("alloc class=0xb8b0 ") != std::string::npos) {
+      o.violations.push_back("driver ran a refused class: " + line);
+    }
+    if (line.find("client=0xc1000001 ") != std::string::npos) {
+      o.violations.push_back("driver ran a call on another tenant's client: " + line);
+    }
+    if (line.find("alloc class=0x41 ") != std::string::npos && line.find("status=0x19") != std::string::npos) {
+      o.violations.push_back("driver ran a client allocation twice: " + line);
+    }
+  }
+  std::filesystem::remove(call_log);
+
+  if (!kernel) {
+    o.violations.push_back("kernel witness: " + kernel.error());
+  } else {
+    for (const KernelIoctl& k : *kernel) {
+      if (k.syscall == (0x40000000 | SYS_ioctl) && !KernelRunsX32()) continue;
+      if (Traps().Traps(static_cast<std::uint32_t>(k.request))) {
+        o.violations.push_back(fmt::format("the kernel itself ran ioctl request {:#x} on fd {} (syscall {:#x})",
+                                           k.request, k.fd, k.syscall));
+      }
+    }
+  }
+  return o;
+}
+
+std::string Describe(const Outcome& o) {
+  std::string s = "violations:\n";
+  for (const std::string& v : o.violations) s += "  " + v + "\n";
+  return s + "stdout:\n" + o.result.out + "stderr:\n" + o.result.err;
+}
+
+bool NeedsRoot() { return ::geteuid() != 0; }
+
+class Escape : public ::testing::TestWithParam<Route> {};
+
+TEST_P(Escape, NvgateHoldsTheLine) {
+  if (NeedsRoot()) GTEST_SKIP() << "the kernel witness needs root (tracefs)";
+  const Route& route = GetParam();
+  Outcome o = Attempt(route.scenario, route.iterations, "");
+  EXPECT_TRUE(o.violations.empty()) << Describe(o);
+  EXPECT_THAT(o.result.out, ::testing::HasSubstr("violations=0")) << "the scenario ran to its end";
+}
+
+INSTANTIATE_TEST_SUITE_P(Routes, Escape, ::testing::ValuesIn(Routes()),
+                         [](const auto& route) { return route.param.name; });
+
+struct WeakenedRoute {
+  Route route;
+  std::string weakening;
+};
+
+std::vector<WeakenedRoute> WeakenedRoutes() {
+  std::vector<WeakenedRoute> out;
+  for (const Route& r : Routes()) {
+    for (const std::string& w : r.catches) out.push_back({r, w});
+  }
+  return out;
+}
+
+class EscapeWeakened : public ::testing::TestWithParam<WeakenedRoute> {};
+
+// Races may need a few tries to land; a route that never catches its weakening
+// fails.
+TEST_P(EscapeWeakened, RouteCatchesTheMissingDefence) {
+  if (NeedsRoot()) GTEST_SKIP() << "the kernel witness needs root (tracefs)";
+  const WeakenedRoute& p = GetParam();
+  Outcome o;
+  for (int attempt = 0; attempt < 5 && o.violations.empty(); ++attempt) {
+    o = Attempt(p.route.scenario, p.route.iterations, p.weakening);
+  }
+  ASSERT_FALSE(o.violations.empty()) << "with " << p.weakening << " off, nothing was caught\n" << Describe(o);
+  for (const std::string& v : o.violations) std::cout << "caught " << p.weakening << ": " << v << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Routes, EscapeWeakened, ::testing::ValuesIn(WeakenedRoutes()), [](const auto& weakened) {
+  std::string name = weakened.param.route.name + "_without_" + weakened.param.weakening;
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+});
+
+// DESIGN invariant 6: when the supervisor dies, trapped calls fail; none runs
+// in the kernel instead.
+TEST(EscapeSupervisorKilled, CallsFailClosed) {
+  if (NeedsRoot()) GTEST_SKIP() << "the kernel witness needs root (tracefs)";
+  std::string tag = NewTag();
+  auto witness = KernelWitness::Start(tag);
+  ASSERT_TRUE(witness) << witness.error();
+  int out[2];
+  ASSERT_EQ(::pipe2(out, O_CLOEXEC), 0);
+  pid_t nvgate = ::fork();
+  if (nvgate == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::execl(NVGATE_BINARY, NVGATE_BINARY, "run", "--backend", "sim", "--caps", "compute", "--",
+            ESCAPE_WORKLOAD_BINARY, tag.c_str(), "call-until-killed", nullptr);
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  std::string output;
+  auto read_some = [&](int timeout_ms) {
+    pollfd p{out[0], POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+    char buf[4096];
+    ssize_t n = ::read(out[0], buf, sizeof buf);
+    if (n <= 0) return false;
+    output.append(buf, static_cast<std::size_t>(n));
+    return true;
+  };
+  // A bound on waiting, not a timing assertion: a broken build must not hang CI.
+  while (output.find("calling") == std::string::npos && read_some(60'000)) {
+  }
+  ASSERT_THAT(output, ::testing::HasSubstr("calling"));
+  ::kill(nvgate, SIGKILL);
+  int status = 0;
+  ::waitpid(nvgate, &status, 0);
+  // The workload dies with its supervisor; its last calls meanwhile fail.
+  while (read_some(60'000)) {
+  }
+  ::close(out[0]);
+  auto kernel = (*witness)->Stop();
+  ASSERT_TRUE(kernel) << kernel.error();
+  for (const KernelIoctl& k : *kernel) {
+    EXPECT_FALSE(Traps().Traps(static_cast<std::uint32_t>(k.request)))
+        << fmt::format("the kernel ran trapped request {:#x} after the supervisor died", k.request);
+  }
+  EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("violation:"))) << output;
+}
+
+}  // namespace
+}  // namespace nvgate::escape

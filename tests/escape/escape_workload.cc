@@ -1,0 +1,385 @@
+// Hostile workloads for the escape suite: each scenario tries one route around
+// nvgate. Run as `escape_workload TAG SCENARIO [ITERATIONS]` under `nvgate run`.
+//
+// TAG becomes the process name (the kernel witness in escape_test.cc records
+// only ioctls from tasks with that name). The workload prints "violation: ..."
+// for anything it saw that a sound nvgate never allows, and "key=value" lines
+// for the test to read; the exit status is 0 when the scenario ran to its end.
+#include <linux/filter.h>
+#include <linux/io_uring.h>
+#include <linux/kcmp.h>
+#include <linux/seccomp.h>
+#include <linux/userfaultfd.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <thread>
+
+#include "abi/nv_structs.h"
+#include "testing/nv_calls.h"
+
+namespace {
+
+using namespace nvgate::nv;
+using nvgate::testing::Alloc;
+using nvgate::testing::AllocClient;
+using nvgate::testing::Control;
+using nvgate::testing::Frontend;
+using nvgate::testing::OpenNode;
+using nvgate::testing::QueryVersion;
+
+// What the escape suite tries to reach under `compute`: a video decoder.
+constexpr NvV32 kRefusedClass = kNvb8b0VideoDecoder;
+// What it may allocate instead, with no parameters the sim insists on.
+constexpr NvV32 kAllowedClass = kNv01RootClient;
+
+int violations = 0;
+
+void Violation(const std::string& what) {
+  std::printf("violation: %s\n", what.c_str());
+  ++violations;
+}
+
+struct Rm {
+  int ctl;
+  NvHandle client;
+  NvHandle device = 0x5e000001;
+  NvHandle subdevice = 0x5e000002;
+};
+
+Rm OpenRm() {
+  Rm rm{OpenNode("/dev/nvidiactl"), 0};
+  rm.client = AllocClient(rm.ctl);
+  std::uint32_t device_params[14] = {};
+  std::uint32_t subdevice_params = 0;
+  if (Alloc(rm.ctl, rm.client, rm.client, rm.device, kNv01Device0, device_params, sizeof device_params) != kNvOk ||
+      Alloc(rm.ctl, rm.client, rm.device, rm.subdevice, kNv20Subdevice0, &subdevice_params,
+            sizeof subdevice_params) != kNvOk) {
+    std::printf("device=failed\n");
+    std::exit(3);
+  }
+  return rm;
+}
+
+int RefusedClass() {
+  Rm rm = OpenRm();
+  std::uint8_t params[512] = {};
+  std::uint32_t status = Alloc(rm.ctl, rm.client, rm.subdevice, 0x5e0000aa, kRefusedClass, params, sizeof params);
+  std::printf("refused_class_status=0x%x\n", status);
+  if (status == kNvOk) Violation("the refused class was allocated");
+  return 0;
+}
+
+// A second thread flips the class of one RM_ALLOC between an allowed and the
+// refused value while the call is in flight: nvgate must decide and execute on
+// one copy.
+int FlipClass(int iterations) {
+  Rm rm = OpenRm();
+  NvHandle requested = 0;
+  NVOS21_PARAMETERS p{};
+  std::atomic<bool> stop{false};
+  std::thread flipper([&] {
+    auto* cls = reinterpret_cast<volatile NvV32*>(&p.hClass);
+    while (!stop.load(std::memory_order_relaxed)) {
+      *cls = kRefusedClass;
+      *cls = kAllowedClass;
+    }
+  });
+  std::map<std::uint32_t, int> statuses;
+  for (int i = 0; i < iterations; ++i) {
+    requested = 0;
+    p = NVOS21_PARAMETERS{.hRoot = rm.client, .hObjectParent = rm.subdevice, .hObjectNew = 0,
+                          .hClass = kAllowedClass, .pAllocParms = reinterpret_cast<std::uintptr_t>(&requested),
+                          .paramsSize = sizeof requested, .status = 0};
+    int rc = ::ioctl(rm.ctl, Frontend(kEscRmAlloc, sizeof p), &p);
+    ++statuses[rc == 0 ? p.status : 0xffffffff];
+  }
+  stop = true;
+  flipper.join();
+  for (auto [status, count] : statuses) std::printf("status_0x%x=%d\n", status, count);
+  return 0;
+}
+
+// A second thread dup2()s /dev/null and nvidiactl in turn onto the number the
+// calls use: a CONTINUE decided on the fd would let the kernel run the call on
+// whatever file is there when it looks again.
+int SwapFd(int iterations) {
+  int ctl = OpenNode("/dev/nvidiactl");
+  int null_fd = OpenNode("/dev/null");
+  int target = ::dup(null_fd);
+  std::atomic<bool> stop{false};
+  std::thread swapper([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      ::dup2(ctl, target);
+      ::dup2(null_fd, target);
+    }
+  });
+  std::map<std::string, int> results;
+  for (int i = 0; i < iterations; ++i) {
+    std::string r = QueryVersion(target, Frontend(kEscCheckVersionStr, sizeof(nv_ioctl_rm_api_version_t)));
+    ++results[r];
+  }
+  stop = true;
+  swapper.join();
+  for (const auto& [result, count] : results) std::printf("%s=%d\n", result.c_str(), count);
+  return 0;
+}
+
+// The frontend decodes only nr and size: every other spelling of a request
+// must still be answered by nvgate, never by the kernel.
+int RequestBits() {
+  int ctl = OpenNode("/dev/nvidiactl");
+  constexpr std::uint32_t size = sizeof(nv_ioctl_rm_api_version_t);
+  const std::map<std::string, unsigned long> spellings = {
+      {"type_Z_none", _IOC(_IOC_NONE, 'Z', kEscCheckVersionStr, size)},
+      {"type_F_read", _IOC(_IOC_READ, 'F', kEscCheckVersionStr, size)},
+      {"type_F_write", _IOC(_IOC_WRITE, 'F', kEscCheckVersionStr, size)},
+      {"type_0_readwrite", _IOC(_IOC_READ | _IOC_WRITE, 0, kEscCheckVersionStr, size)},
+      {"upper_bits", 0xdead000000000000ul | Frontend(kEscCheckVersionStr, size)},
+      {"upper_bit_63", 0x8000000000000000ul | Frontend(kEscCheckVersionStr, size)},
+  };
+  for (const auto& [name, request] : spellings) {
+    std::string r = QueryVersion(ctl, request);
+    std::printf("%s=%s\n", name.c_str(), r.c_str());
+    if (r.rfind("ok:", 0) != 0) Violation(name + " was not answered by nvgate: " + r);
+  }
+  return 0;
+}
+
+// ioctl through the i386 entry point (`int $0x80`, ioctl = 54) and the x32
+// one: other syscall numbers, other argument registers.
+int OtherAbis() {
+  int ctl = OpenNode("/dev/nvidiactl");
+  // int $0x80 passes 32-bit registers: the parameters must sit below 4 GiB.
+  void* low = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (low == MAP_FAILED) return 3;
+  auto* v = static_cast<nv_ioctl_rm_api_version_t*>(low);
+  v->cmd = kRmApiVersionCmdQuery;
+  auto request = static_cast<std::uint32_t>(Frontend(kEscCheckVersionStr, sizeof *v));
+  long rc;
+  asm volatile("int $0x80"
+               : "=a"(rc)
+               : "a"(54L), "b"(static_cast<long>(ctl)), "c"(static_cast<long>(request)),
+                 "d"(reinterpret_cast<long>(low))
+               : "memory");
+  std::printf("int80_ioctl=%ld\n", rc);
+  if (rc != -ENOSYS) Violation("int $0x80 ioctl was not refused with ENOSYS: " + std::to_string(rc));
+  constexpr long kX32Bit = 0x40000000;
+  long x32 = ::syscall(kX32Bit | SYS_ioctl, ctl, request, low);
+  int x32_errno = errno;
+  std::printf("x32_ioctl=%s\n", x32 == 0 ? "ok" : strerrorname_np(x32_errno));
+  if (x32 == 0 || x32_errno != ENOSYS) Violation("x32 ioctl was not refused with ENOSYS");
+  return 0;
+}
+
+void ExpectRefused(const char* what, long rc, int err, int expected) {
+  std::printf("%s=%s\n", what, rc >= 0 ? "ok" : strerrorname_np(err));
+  if (rc >= 0 || err != expected) {
+    Violation(std::string(what) + " was not refused with " + strerrorname_np(expected));
+  }
+}
+
+// Every syscall that could reach into the supervisor or around the filter,
+// aimed where it would succeed without nvgate's filter: at the workload itself.
+int SupervisorReach() {
+  pid_t self = ::getpid();
+  char buf[16] = {};
+  char other[16] = {};
+  iovec local{buf, sizeof buf};
+  iovec remote{other, sizeof other};
+  long rc = ::process_vm_readv(self, &local, 1, &remote, 1, 0);
+  ExpectRefused("process_vm_readv", rc, errno, EPERM);
+  rc = ::process_vm_writev(self, &local, 1, &remote, 1, 0);
+  ExpectRefused("process_vm_writev", rc, errno, EPERM);
+
+  pid_t child = ::fork();
+  if (child == 0) {
+    ::pause();
+    ::_exit(0);
+  }
+  rc = ::ptrace(PTRACE_SEIZE, child, nullptr, nullptr);
+  ExpectRefused("ptrace", rc, errno, EPERM);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+
+  int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, self, 0));
+  rc = ::syscall(SYS_pidfd_getfd, pidfd, 0, 0);
+  ExpectRefused("pidfd_getfd", rc, errno, EPERM);
+  rc = ::syscall(SYS_kcmp, self, self, KCMP_FILE, 0, 0);
+  ExpectRefused("kcmp", rc, errno, EPERM);
+  rc = ::syscall(SYS_userfaultfd, O_CLOEXEC);
+  ExpectRefused("userfaultfd", rc, errno, EPERM);
+  io_uring_params params{};
+  rc = ::syscall(SYS_io_uring_setup, 4, &params);
+  ExpectRefused("io_uring_setup", rc, errno, ENOSYS);
+  sock_filter allow{BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW};
+  sock_fprog prog{1, &allow};
+  rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  ExpectRefused("seccomp_new_listener", rc, errno, EPERM);
+  return 0;
+}
+
+// A signal storm on the calling thread: without WAIT_KILLABLE_RECV a signal
+// after nvgate received the call restarts it, and nvgate runs it again. Each
+// call creates a client with a handle of its own, so a second run shows as a
+// duplicate handle.
+int SignalStorm(int iterations) {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {};
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGUSR1, &sa, nullptr);
+  int ctl = OpenNode("/dev/nvidiactl");
+  pthread_t caller = ::pthread_self();
+  std::atomic<bool> stop{false};
+  std::atomic<long> signals{0};
+  std::thread storm([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      ::pthread_kill(caller, SIGUSR1);
+      signals.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
+  int ok = 0;
+  std::map<std::uint32_t, int> failures;
+  for (int i = 0; i < iterations; ++i) {
+    NvHandle handle = 0xc2000000 + static_cast<NvHandle>(i);
+    NvHandle requested = handle;
+    std::uint32_t status = Alloc(ctl, 0, 0, handle, kNv01RootClient, &requested, sizeof requested);
+    status == kNvOk ? ++ok : ++failures[status];
+  }
+  stop = true;
+  storm.join();
+  std::printf("calls=%d ok=%d signals=%ld\n", iterations, ok, signals.load());
+  for (auto [status, count] : failures) {
+    char what[96];
+    std::snprintf(what, sizeof what, "%d calls answered 0x%x (0x19: a call ran twice)", count, status);
+    Violation(what);
+  }
+  return 0;
+}
+
+// RM clients are the driver's only notion of who is calling, and RM sees only
+// nvgate: a workload must not name a client it did not create.
+int ForeignClient() {
+  int ctl = OpenNode("/dev/nvidiactl");
+  AllocClient(ctl);
+  constexpr NvHandle kOther = 0xc1000001;  // the sim's other tenant (SimDriver::kOtherTenantClient)
+  std::uint32_t device_params[14] = {};
+  std::uint32_t status = Alloc(ctl, kOther, kOther, 0x5e0000bb, kNv01Device0, device_params, sizeof device_params);
+  std::printf("alloc_under_foreign_client=0x%x\n", status);
+  if (status == kNvOk) Violation("allocated under another tenant's client");
+  std::uint32_t ids[32] = {};
+  status = Control(ctl, kOther, kOther, kNv0000CtrlCmdGpuGetAttachedIds, ids, sizeof ids);
+  std::printf("control_on_foreign_client=0x%x\n", status);
+  if (status == kNvOk) Violation("control ran on another tenant's client");
+  NVOS00_PARAMETERS free_other{kOther, 0, kOther, 0};
+  int rc = ::ioctl(ctl, Frontend(kEscRmFree, sizeof free_other), &free_other);
+  std::printf("free_foreign_client=%s/0x%x\n", rc == 0 ? "ok" : strerrorname_np(errno), free_other.status);
+  if (rc == 0 && free_other.status == kNvOk) Violation("freed another tenant's client");
+  return 0;
+}
+
+// Sizes at and past every bound, null, wild and kernel pointers, huge counts:
+// each must get an error, and nvgate must still answer afterwards.
+int Malformed() {
+  Rm rm = OpenRm();
+  auto expect_failure = [](const char* what, int rc, std::uint32_t status) {
+    std::printf("%s=%s/0x%x\n", what, rc == 0 ? "ok" : strerrorname_np(errno), status);
+    if (rc == 0 && status == kNvOk) Violation(std::string(what) + " succeeded");
+  };
+  std::uint8_t big[16383] = {};
+  for (std::uint32_t size : {0u, 1u, 31u, 33u, 4095u, 16383u}) {
+    int rc = ::ioctl(rm.ctl, Frontend(kEscRmAlloc, size), big);
+    std::string what = "alloc_size_" + std::to_string(size);
+    expect_failure(what.c_str(), rc, 0);
+  }
+  for (unsigned long arg : {0ul, 0x10ul, 0xdead0000ul, 0xffff800000000000ul, ~0ul}) {
+    int rc = ::ioctl(rm.ctl, Frontend(kEscRmControl, sizeof(NVOS54_PARAMETERS)), arg);
+    std::printf("control_arg_%#lx=%s\n", arg, rc == 0 ? "ok" : strerrorname_np(errno));
+    if (rc == 0) Violation("control with a bad argument pointer succeeded");
+  }
+  std::uint32_t ids[32] = {};
+  struct Case {
+    const char* what;
+    std::uint64_t params;
+    std::uint32_t size;
+  };
+  for (const Case& c : {Case{"control_null_params", 0, sizeof ids},
+                        Case{"control_wild_params", 0xdead0000, sizeof ids},
+                        Case{"control_kernel_params", 0xffff800000000000, sizeof ids},
+                        Case{"control_size_short", reinterpret_cast<std::uintptr_t>(ids), sizeof ids - 4},
+                        Case{"control_size_huge", reinterpret_cast<std::uintptr_t>(ids), 0xffffffff},
+                        Case{"control_size_negative", reinterpret_cast<std::uintptr_t>(ids), 0x80000000}}) {
+    NVOS54_PARAMETERS p{rm.client, rm.client, kNv0000CtrlCmdGpuGetAttachedIds, 0, c.params, c.size, 0};
+    int rc = ::ioctl(rm.ctl, Frontend(kEscRmControl, sizeof p), &p);
+    expect_failure(c.what, rc, p.status);
+  }
+  for (std::uint32_t params_size : {0u, 1u, 0xffffffffu, 0x80000000u}) {
+    std::uint8_t params[64] = {};
+    NVOS21_PARAMETERS p{rm.client, rm.device, 0, 0x90f1, reinterpret_cast<std::uintptr_t>(params), params_size, 0};
+    int rc = ::ioctl(rm.ctl, Frontend(kEscRmAlloc, sizeof p), &p);
+    std::printf("alloc_params_size_%#x=%s/0x%x\n", params_size, rc == 0 ? "ok" : strerrorname_np(errno), p.status);
+  }
+  NVOS21_PARAMETERS wild{rm.client, rm.device, 0, 0x90f1, 0xdead0000, 64, 0};
+  int rc = ::ioctl(rm.ctl, Frontend(kEscRmAlloc, sizeof wild), &wild);
+  expect_failure("alloc_wild_params", rc, wild.status);
+  // NV_ESC_IOCTL_XFER_CMD wraps another escape behind a pointer: refused outright.
+  NVOS21_PARAMETERS inner{rm.client, rm.subdevice, 0x5e0000cc, kRefusedClass, 0, 0, 0};
+  nv_ioctl_xfer_t xfer{kEscRmAlloc, sizeof inner, reinterpret_cast<std::uintptr_t>(&inner)};
+  rc = ::ioctl(rm.ctl, Frontend(kEscIoctlXferCmd, sizeof xfer), &xfer);
+  expect_failure("xfer_wrapped_alloc", rc, inner.status);
+  std::string after = QueryVersion(rm.ctl, Frontend(kEscCheckVersionStr, sizeof(nv_ioctl_rm_api_version_t)));
+  std::printf("version_after=%s\n", after.c_str());
+  if (after.rfind("ok:", 0) != 0) Violation("nvgate stopped answering after malformed calls");
+  return 0;
+}
+
+// Calls until killed: the test kills nvgate meanwhile.
+int CallUntilKilled() {
+  int ctl = OpenNode("/dev/nvidiactl");
+  std::map<std::string, long> results;
+  for (long i = 0;; ++i) {
+    std::string r = QueryVersion(ctl, Frontend(kEscCheckVersionStr, sizeof(nv_ioctl_rm_api_version_t)));
+    if (i == 100) {
+      std::printf("calling\n");
+      std::fflush(stdout);
+    }
+    if (r.rfind("ok:", 0) != 0 && r != "errno:ENOSYS") Violation("after the supervisor died: " + r);
+  }
+}
+
+}  // namespace
+
+// LeakSanitizer stops the world with ptrace, which nvgate's filter denies.
+extern "C" int __lsan_is_turned_off() { return 1; }
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: escape_workload TAG SCENARIO [ITERATIONS]\n");
+    return 2;
+  }
+  ::prctl(PR_SET_NAME, argv[1]);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::string scenario = argv[2];
+  int iterations = argc > 3 ? std::atoi(argv[3]) : 1000;
+  int status = 2;
+  if (scenario == "refused-class") status = RefusedClass();
+  if (scenario == "flip-class") status = FlipClass(iterations);
+  if (scenario == "swap-fd") status = SwapFd(iterations);
+  if (scenario == "request-bits") status = RequestBits();
+  if (scenario == "other-abis") status = OtherAbis();
+  if (scenario == "supervisor-reach") status = SupervisorReach();
+  if (scenario == "signal-storm") status = SignalStorm(iterations);
+  if (scenario == "foreign-client") status = ForeignClient();
+  if (scenario == "malformed") status = Malformed();
+  if (scenario == "call-until-killed") status = CallUntilKilled();
+  std::printf("violations=%d\n", violations);
+  return status;
+}
