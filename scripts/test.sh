@@ -24,13 +24,23 @@ case "$mode" in
       ctest --test-dir build-asan --output-on-failure -j "$jobs"
     ;;
   --fuzz)
+    # One per decoder, then one per handler kind; committed seeds in fuzz/corpus.
+    targets=(caps table facts proxy)
+    for handler in deny simple no_params bytes rm_control rm_alloc rm_alloc_memory rm_vid_heap rm_free \
+                   root_client uvm_initialize export_dmabuf; do
+      targets+=("handler_$handler")
+    done
     CXX=clang++ CC=clang cmake -S . -B build-fuzz -G Ninja -DNVGATE_FUZZ=ON -DNVGATE_BENCH=OFF
-    cmake --build build-fuzz -j "$jobs" --target fuzz_caps fuzz_table fuzz_facts fuzz_proxy
-    for target in caps table facts proxy; do
+    cmake --build build-fuzz -j "$jobs" --target "${targets[@]/#/fuzz_}"
+    for target in "${targets[@]}"; do
       echo "fuzz: $target (${NVGATE_FUZZ_SECONDS:-30}s)"
+      seeds=fuzz/corpus/$target
+      [[ $target == handler_* ]] && seeds=fuzz/corpus/handlers
+      seed_dirs=()
+      [[ -d $seeds ]] && seed_dirs=("$seeds")
       mkdir -p "build-fuzz/corpus/$target"
       "build-fuzz/fuzz/fuzz_$target" -max_total_time="${NVGATE_FUZZ_SECONDS:-30}" \
-        -print_final_stats=1 "build-fuzz/corpus/$target" 2>&1 | tail -n 3
+        -print_final_stats=1 "build-fuzz/corpus/$target" "${seed_dirs[@]}" 2>&1 | tail -n 3
     done
     ;;
   *)

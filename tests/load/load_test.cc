@@ -39,6 +39,18 @@ Sample SampleProcess(pid_t pid) {
   return s;
 }
 
+// A worker closes its per-call pidfd just after the answer that let the
+// workload go on, so a sample taken at once may still hold the last one: wait
+// for the moment it needs (the workload makes no call while sampled).
+Sample SettledSample(pid_t pid) {
+  Sample s = SampleProcess(pid);
+  for (int i = 0; i < 100 && s.files.find("[pidfd]") != std::string::npos; ++i) {
+    ::usleep(10'000);
+    s = SampleProcess(pid);
+  }
+  return s;
+}
+
 // Reads the child's output until `marker` shows; false at end of output. The
 // bound on waiting keeps a broken build from hanging CI; it asserts nothing.
 bool ReadUntil(int fd, std::string& output, const std::string& marker) {
@@ -72,16 +84,10 @@ TEST(Load, SupervisorReturnsToBaselineAndAnswersEveryCallOnce) {
 
   std::string output;
   ASSERT_TRUE(ReadUntil(from_child[0], output, "baseline")) << output;
-  Sample before = SampleProcess(nvgate);
+  Sample before = SettledSample(nvgate);
   ASSERT_EQ(::write(to_child[1], "go\n", 3), 3);
   ASSERT_TRUE(ReadUntil(from_child[0], output, "done")) << output;
-  // A worker closes its per-call pidfd just after the answer that let the
-  // workload go on: give the last one the moment it needs.
-  Sample after = SampleProcess(nvgate);
-  for (int i = 0; i < 100 && after.fds != before.fds; ++i) {
-    ::usleep(10'000);
-    after = SampleProcess(nvgate);
-  }
+  Sample after = SettledSample(nvgate);
   ::close(to_child[1]);
   int status = 0;
   ::waitpid(nvgate, &status, 0);
