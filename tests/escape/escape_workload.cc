@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <thread>
@@ -86,11 +87,19 @@ int FlipClass(int iterations) {
   NvHandle requested = 0;
   NVOS21_PARAMETERS p{};
   std::atomic<bool> stop{false};
+  // Each value holds for a couple of microseconds, about the time between
+  // two reads of the parameters, so that a second read would often see the
+  // other one, whatever the build's speed.
   std::thread flipper([&] {
     auto* cls = reinterpret_cast<volatile NvV32*>(&p.hClass);
+    bool refused = false;
+    auto next = std::chrono::steady_clock::now();
     while (!stop.load(std::memory_order_relaxed)) {
-      *cls = kRefusedClass;
-      *cls = kAllowedClass;
+      auto now = std::chrono::steady_clock::now();
+      if (now < next) continue;
+      *cls = refused ? kRefusedClass : kAllowedClass;
+      refused = !refused;
+      next = now + std::chrono::microseconds(2);
     }
   });
   std::map<std::uint32_t, int> statuses;
