@@ -15,7 +15,8 @@
 //                      answers every trapped call at once with ENOTTY: the
 //                      mechanism's floor;
 //   hand-off responder the same, but each call is answered by a second thread,
-//                      as nvgate's supervisor answers from a worker;
+//                      as nvgate's supervisor did before it executed calls on
+//                      the receiving thread: what that design would cost;
 //   nvgate             `nvgate run --backend sim`: the real filter, supervisor,
 //                      proxy and simulated driver, in nvgate's sandbox.
 // In-process references (the simulated driver called directly, the proxy on
@@ -101,8 +102,8 @@ const char* SettingName(Setting s) {
 // then RECV, then SEND, with SYNC_WAKE_UP), so that the difference to nvgate is
 // what nvgate does with a call, not how it waits for one. With `hand_off`, the
 // receiving thread queues each call for a second thread that answers it, as
-// nvgate's supervisor queues every call for a worker: that difference is the
-// cost of the hand-off alone.
+// nvgate's supervisor once queued every call for a worker: that difference is
+// the cost of the hand-off alone, which the supervisor no longer pays.
 class TrivialResponder {
  public:
   TrivialResponder(int listener, bool hand_off) : listener_(listener) {

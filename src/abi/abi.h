@@ -2,9 +2,12 @@
 // each dispatch level, with the capabilities that reach it, the handler kind that
 // executes it, and its parameter size.
 //
-// A table is data (src/abi/data/r<branch>.tsv, one row per command; format in
-// docs/abi-tables.md), compiled into the binary and parsed once. A command that
-// has no row is unknown and refused (default deny).
+// A table is data, compiled into the binary and parsed once: the base branch is
+// a full table (src/abi/data/r580.tsv, one row per command), every other branch
+// a delta from it (src/abi/data/r<branch>.delta.tsv: rows removed, changed and
+// added, each for the whole branch or a range of its versions). Formats in
+// docs/abi-tables.md. A command that has no row is unknown and refused (default
+// deny).
 //
 //   const abi::Table* t = abi::TableForVersion("580.159.04");
 //   const abi::Entry* e = t->Find(abi::Level::kControl, 0x20800102);
@@ -82,6 +85,7 @@ struct LayoutItem {
     kNull,       // pointer at `offset` must be NULL; it is forced to NULL
     kClient,     // 32-bit RM client handle at `offset` that must be this workload's
     kStatus,     // the 32-bit NV_STATUS field where a refusal is reported
+    kShare,      // an RS_SHARE_POLICY at `offset`: only shares within this workload pass
   };
   Kind kind;
   std::uint32_t offset = 0;
@@ -104,24 +108,54 @@ struct Entry {
 
 class Table {
  public:
-  // Parses a table file. Errors name the line.
+  // Parses a full table file. Errors name the line.
   static tl::expected<Table, std::string> Parse(std::string_view text);
+  // Builds a branch's tables from a full base table and a delta file: one table
+  // per group of versions that the same delta lines apply to (usually one).
+  // Errors name the line.
+  static tl::expected<std::vector<Table>, std::string> ParseDelta(const Table& base,
+                                                                  std::string_view text);
 
   const Entry* Find(Level level, std::uint32_t key) const;
+  // The row named `name` at `level`, or nullptr.
+  const Entry* FindByName(Level level, std::string_view name) const;
   std::span<const Entry> entries() const { return entries_; }
   const std::string& branch() const { return branch_; }
+  // The branch whose full table this one was derived from; empty for a full table.
+  const std::string& base() const { return base_; }
   std::span<const std::string> versions() const { return versions_; }
 
  private:
+  // Appends a row; fails on a key or name the level already has.
+  tl::expected<void, std::string> Add(Entry entry);
+
   std::string branch_;
+  std::string base_;
   std::vector<std::string> versions_;
   std::vector<Entry> entries_;
   std::map<std::pair<Level, std::uint32_t>, std::size_t> index_;
+  std::map<std::pair<Level, std::string>, std::size_t> name_index_;
 };
+
+// The layout column as the table writes it ("client:hClient@0;status:status@20", "-").
+std::string FormatLayout(std::span<const LayoutItem> layout);
+// The columns in which two rows for one command differ ("key", "caps", "handler",
+// "struct", "size", "layout"); empty when they are the same.
+std::vector<std::string> RowDifferences(const Entry& a, const Entry& b);
+
+// Driver versions compare numerically part by part: 580.65.06 < 580.105.08.
+// Returns <0, 0 or >0.
+int CompareVersions(std::string_view a, std::string_view b);
+// The branch of a driver version: "535" for "535.288.01".
+std::string_view BranchOf(std::string_view version);
 
 // The table for an exact driver version, or nullptr when it is not supported.
 const Table* TableForVersion(std::string_view version);
 // Every supported driver version, ascending.
 std::vector<std::string> SupportedVersions();
+// Every branch with a table, ascending ("535", "550", ...).
+std::vector<std::string> SupportedBranches();
+// The newest supported version of `branch`, or nullopt when the branch has none.
+std::optional<std::string> NewestVersionOfBranch(std::string_view branch);
 
 }  // namespace nvgate::abi

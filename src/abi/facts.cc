@@ -103,4 +103,25 @@ std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts
   return out;
 }
 
+std::optional<Entry> RowAsFactsHaveIt(const Entry& row, const Facts& facts) {
+  auto value = facts.values.find(row.name);
+  if (value == facts.values.end()) return std::nullopt;
+  Entry out = row;
+  out.key = static_cast<std::uint32_t>(value->second);
+  if (!row.param_struct.empty()) {
+    if (auto size = facts.sizes.find(row.param_struct); size != facts.sizes.end()) {
+      out.param_size = static_cast<std::uint32_t>(size->second);
+    }
+  }
+  auto offset_of = [&](const std::string& field, std::uint32_t& offset) {
+    auto fact = facts.offsets.find(row.param_struct + "." + field);
+    if (fact != facts.offsets.end()) offset = static_cast<std::uint32_t>(fact->second);
+  };
+  for (LayoutItem& item : out.layout) {
+    offset_of(item.field, item.offset);
+    if (!item.count_field.empty()) offset_of(item.count_field, item.count_offset);
+  }
+  return out;
+}
+
 }  // namespace nvgate::abi

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,5 +28,11 @@ struct Facts {
 // that differs from the driver's number, a size that differs from sizeof, a
 // layout offset that differs from offsetof, or a name the facts lack.
 std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts);
+
+// `row` as the driver of `facts` has it: key, size and layout offsets taken from
+// the facts (what a delta's change line needs). nullopt when the driver's headers
+// do not name the command (a delta's remove line). A size or offset the facts
+// lack is left as it is, for CompareWithFacts to report.
+std::optional<Entry> RowAsFactsHaveIt(const Entry& row, const Facts& facts);
 
 }  // namespace nvgate::abi

@@ -13,6 +13,8 @@ namespace nvgate::nv {
 
 using NvHandle = std::uint32_t;
 using NvV32 = std::uint32_t;
+using NvU8 = std::uint8_t;
+using NvU16 = std::uint16_t;
 using NvU32 = std::uint32_t;
 using NvU64 = std::uint64_t;
 // The driver's NvP64: a user pointer carried as 64 bits, 8-byte aligned.
@@ -71,6 +73,7 @@ inline constexpr NvV32 kNvErrInsertDuplicateName = 0x19;
 inline constexpr NvV32 kNvErrInvalidObjectHandle = 0x33;
 inline constexpr NvV32 kNvErrInvalidObjectParent = 0x36;
 inline constexpr NvV32 kNvErrGpuUuidNotFound = 0x12;
+inline constexpr NvV32 kNvErrInsufficientPermissions = 0x1b;
 inline constexpr NvV32 kNvErrInvalidDevice = 0x26;
 inline constexpr NvV32 kNvErrInvalidLimit = 0x2e;
 inline constexpr NvV32 kNvErrInvalidState = 0x40;
@@ -312,10 +315,22 @@ struct NVOS56_PARAMETERS {
 
 // NV_ESC_RM_SHARE: the share policy (target, access mask, type, action) is
 // opaque to nvgate.
+// RS_SHARE_POLICY: who else may use an object. RM sees only nvgate's own
+// process, so every type but a client of the same workload reaches past it.
+struct RS_SHARE_POLICY {
+  NvU32 target;
+  NvU32 accessMask;  // RS_ACCESS_MASK: one 32-bit limb
+  NvU16 type;
+  NvU8 action;
+};
+inline constexpr NvU16 kRsShareTypeAll = 1;
+inline constexpr NvU16 kRsShareTypeClient = 3;
+inline constexpr NvU8 kRsShareActionFlagRevoke = 1;
+
 struct NVOS57_PARAMETERS {
   NvHandle hClient;
   NvHandle hObject;
-  NvU32 sharePolicy[3];
+  RS_SHARE_POLICY sharePolicy;
   NvU32 status;
 };
 

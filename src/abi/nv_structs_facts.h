@@ -127,4 +127,10 @@
   NV_FIELD(UVM_REGISTER_GPU_PARAMS, "UVM_REGISTER_GPU_PARAMS", rmStatus) \
   NV_FIELD(nv_ioctl_rm_api_version_t, "nv_ioctl_rm_api_version_t", cmd) \
   NV_FIELD(nv_ioctl_card_info_t, "nv_ioctl_card_info_t", fb_size) \
-  NV_STRUCT(nv_ioctl_xfer_t, "nv_ioctl_xfer_t")
+  NV_STRUCT(nv_ioctl_xfer_t, "nv_ioctl_xfer_t") \
+  NV_STRUCT(RS_SHARE_POLICY, "RS_SHARE_POLICY") \
+  NV_FIELD(RS_SHARE_POLICY, "RS_SHARE_POLICY", target) \
+  NV_FIELD(RS_SHARE_POLICY, "RS_SHARE_POLICY", accessMask) \
+  NV_FIELD(RS_SHARE_POLICY, "RS_SHARE_POLICY", type) \
+  NV_FIELD(RS_SHARE_POLICY, "RS_SHARE_POLICY", action) \
+  NV_FIELD(NVOS57_PARAMETERS, "NVOS57_PARAMETERS", sharePolicy)

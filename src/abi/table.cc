@@ -3,9 +3,11 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 
 #include "abi/abi.h"
 #include "abi/embedded_tables.h"
+#include "abi/nv_structs.h"
 
 namespace nvgate::abi {
 namespace {
@@ -73,11 +75,12 @@ tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
   std::vector<std::string_view> parts = Split(text, ':');
   std::string_view kind = parts[0];
   LayoutItem item{};
-  if (kind == "fd" || kind == "null" || kind == "client" || kind == "status") {
+  if (kind == "fd" || kind == "null" || kind == "client" || kind == "status" || kind == "share") {
     if (parts.size() != 2) return Err("layout item \"" + std::string(text) + "\" needs one field");
     item.kind = kind == "fd"       ? LayoutItem::Kind::kFd
                 : kind == "null"   ? LayoutItem::Kind::kNull
                 : kind == "client" ? LayoutItem::Kind::kClient
+                : kind == "share"  ? LayoutItem::Kind::kShare
                                    : LayoutItem::Kind::kStatus;
     auto field = ParseField(parts[1]);
     if (!field) return Err(field.error());
@@ -172,8 +175,11 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
       if (!item) return Err(item.error());
       bool is_pointer = item->kind != LayoutItem::Kind::kFd &&
                         item->kind != LayoutItem::Kind::kClient &&
-                        item->kind != LayoutItem::Kind::kStatus;
-      std::uint32_t width = is_pointer ? 8 : 4;
+                        item->kind != LayoutItem::Kind::kStatus &&
+                        item->kind != LayoutItem::Kind::kShare;
+      std::uint32_t width = item->kind == LayoutItem::Kind::kShare ? sizeof(nv::RS_SHARE_POLICY)
+                            : is_pointer                          ? 8
+                                                                  : 4;
       bool fits = item->offset + width <= e.param_size &&
                   (item->elem_size == 0 || item->count_offset + 4 <= e.param_size);
       if (!fits) {
@@ -219,39 +225,247 @@ std::string Mask::ToString() const {
   return out;
 }
 
+tl::expected<void, std::string> Table::Add(Entry entry) {
+  auto key = std::make_pair(entry.level, entry.key);
+  if (index_.contains(key)) {
+    return Err("duplicate " + std::string(LevelName(entry.level)) + " key for " + entry.name);
+  }
+  auto name = std::make_pair(entry.level, entry.name);
+  if (name_index_.contains(name)) {
+    return Err("duplicate " + std::string(LevelName(entry.level)) + " name " + entry.name);
+  }
+  index_.emplace(key, entries_.size());
+  name_index_.emplace(std::move(name), entries_.size());
+  entries_.push_back(std::move(entry));
+  return {};
+}
+
+namespace {
+
+// The header lines common to full and delta tables; true when `line` was one.
+bool ParseHeader(std::string_view line, std::string& branch, std::vector<std::string>& versions) {
+  if (line.starts_with("#branch\t")) {
+    branch = std::string(line.substr(8));
+    return true;
+  }
+  if (line.starts_with("#versions\t")) {
+    for (std::string_view v : Split(line.substr(10), ' ')) {
+      if (!v.empty()) versions.emplace_back(v);
+    }
+    return true;
+  }
+  return false;
+}
+
+std::vector<std::string_view> Lines(std::string_view text) {
+  std::vector<std::string_view> lines = Split(text, '\n');
+  for (std::string_view& line : lines) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  }
+  return lines;
+}
+
+}  // namespace
+
 tl::expected<Table, std::string> Table::Parse(std::string_view text) {
   Table table;
   int line_no = 0;
-  for (std::string_view line : Split(text, '\n')) {
+  for (std::string_view line : Lines(text)) {
     ++line_no;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) continue;
     auto fail = [&](const std::string& why) {
       return Err("line " + std::to_string(line_no) + ": " + why);
     };
-    if (line.starts_with("#branch\t")) {
-      table.branch_ = std::string(line.substr(8));
-      continue;
-    }
-    if (line.starts_with("#versions\t")) {
-      for (std::string_view v : Split(line.substr(10), ' ')) {
-        if (!v.empty()) table.versions_.emplace_back(v);
-      }
-      continue;
-    }
+    if (line.starts_with("#base\t")) return fail("a delta table (#base) is not a full table");
+    if (ParseHeader(line, table.branch_, table.versions_)) continue;
     if (line.front() == '#') continue;
     auto entry = ParseRow(line);
     if (!entry) return fail(entry.error());
-    auto key = std::make_pair(entry->level, entry->key);
-    if (table.index_.contains(key)) {
-      return fail("duplicate " + std::string(LevelName(entry->level)) + " key for " + entry->name);
-    }
-    table.index_.emplace(key, table.entries_.size());
-    table.entries_.push_back(std::move(*entry));
+    if (auto added = table.Add(std::move(*entry)); !added) return fail(added.error());
   }
   if (table.branch_.empty()) return Err("missing #branch header");
   if (table.versions_.empty()) return Err("missing #versions header");
   return table;
+}
+
+namespace {
+
+// One line of a delta file.
+struct DeltaLine {
+  enum class Op : std::uint8_t { kRemove, kChange, kAdd };
+  Op op;
+  int line_no;
+  std::string first, last;  // the version range it applies to; empty for every version
+  Level level;
+  std::string name;
+  Entry row;  // the new row of a change or add
+  bool AppliesTo(std::string_view version) const {
+    return first.empty() ||
+           (CompareVersions(first, version) <= 0 && CompareVersions(version, last) <= 0);
+  }
+};
+
+// "op<TAB>versions<TAB>level<TAB>name" for remove; the same followed by the
+// rest of a full row (key, caps, handler, struct, size, layout) for change and add.
+tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int line_no,
+                                                    std::span<const std::string> versions) {
+  std::vector<std::string_view> cols = Split(line, '\t');
+  DeltaLine d{};
+  d.line_no = line_no;
+  if (cols[0] == "remove") {
+    d.op = DeltaLine::Op::kRemove;
+  } else if (cols[0] == "change") {
+    d.op = DeltaLine::Op::kChange;
+  } else if (cols[0] == "add") {
+    d.op = DeltaLine::Op::kAdd;
+  } else {
+    return Err("unknown delta operation \"" + std::string(cols[0]) +
+               "\" (remove, change or add)");
+  }
+  std::size_t expected = d.op == DeltaLine::Op::kRemove ? 4 : 10;
+  if (cols.size() != expected) {
+    return Err(std::string(cols[0]) + " needs " + std::to_string(expected) +
+               " tab-separated columns, found " + std::to_string(cols.size()));
+  }
+  if (cols[1] != "*") {
+    std::size_t dots = cols[1].find("..");
+    if (dots == std::string_view::npos) {
+      return Err("versions \"" + std::string(cols[1]) + "\" is neither * nor FIRST..LAST");
+    }
+    d.first = std::string(cols[1].substr(0, dots));
+    d.last = std::string(cols[1].substr(dots + 2));
+    for (const std::string& end : {d.first, d.last}) {
+      if (std::find(versions.begin(), versions.end(), end) == versions.end()) {
+        return Err("version " + end + " of range " + std::string(cols[1]) +
+                   " is not in #versions");
+      }
+    }
+    if (CompareVersions(d.first, d.last) > 0) {
+      return Err("range " + std::string(cols[1]) + " ends before it starts");
+    }
+  }
+  auto level = LevelFromName(cols[2]);
+  if (!level) return Err("unknown level \"" + std::string(cols[2]) + "\"");
+  d.level = *level;
+  d.name = std::string(cols[3]);
+  if (d.op != DeltaLine::Op::kRemove) {
+    std::string_view rest = line;
+    for (int skip = 0; skip < 2; ++skip) rest.remove_prefix(rest.find('\t') + 1);
+    auto row = ParseRow(rest);
+    if (!row) return Err(row.error());
+    d.row = std::move(*row);
+  }
+  return d;
+}
+
+}  // namespace
+
+tl::expected<std::vector<Table>, std::string> Table::ParseDelta(const Table& base,
+                                                                std::string_view text) {
+  std::string base_branch, branch;
+  std::vector<std::string> versions;
+  std::vector<DeltaLine> changes;
+  int line_no = 0;
+  for (std::string_view line : Lines(text)) {
+    ++line_no;
+    if (line.empty()) continue;
+    auto fail = [&](const std::string& why) {
+      return Err("line " + std::to_string(line_no) + ": " + why);
+    };
+    if (line.starts_with("#base\t")) {
+      base_branch = std::string(line.substr(6));
+      if (base_branch != base.branch()) {
+        return fail("base " + base_branch + " is not the full table's branch " + base.branch());
+      }
+      continue;
+    }
+    if (ParseHeader(line, branch, versions)) continue;
+    if (line.front() == '#') continue;
+    if (base_branch.empty() || versions.empty()) {
+      return fail("#base, #branch and #versions must come before the first change");
+    }
+    auto change = ParseDeltaLine(line, line_no, versions);
+    if (!change) return fail(change.error());
+    const Entry* in_base = base.FindByName(change->level, change->name);
+    if (change->op == DeltaLine::Op::kAdd && in_base) {
+      return fail("add of " + change->name + ", which the base table has (use change)");
+    }
+    if (change->op != DeltaLine::Op::kAdd && !in_base) {
+      return fail(change->name + " is not a " + std::string(LevelName(change->level)) +
+                  " row of the base table");
+    }
+    if (change->op != DeltaLine::Op::kRemove && change->row.name != change->name) {
+      return fail("the row names " + change->row.name + ", not " + change->name);
+    }
+    if (change->op != DeltaLine::Op::kRemove && change->row.level != change->level) {
+      return fail("the row's level differs from the line's");
+    }
+    if (change->op == DeltaLine::Op::kChange && RowDifferences(*in_base, change->row).empty()) {
+      return fail("change of " + change->name + " equals the base row");
+    }
+    changes.push_back(std::move(*change));
+  }
+  if (base_branch.empty()) return Err("missing #base header");
+  if (branch.empty()) return Err("missing #branch header");
+  if (versions.empty()) return Err("missing #versions header");
+
+  // Two lines about one row must never both apply to one version: the result
+  // would depend on their order.
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    for (std::size_t j = i + 1; j < changes.size(); ++j) {
+      const DeltaLine& a = changes[i];
+      const DeltaLine& b = changes[j];
+      if (a.level != b.level || a.name != b.name) continue;
+      for (const std::string& v : versions) {
+        if (a.AppliesTo(v) && b.AppliesTo(v)) {
+          return Err("line " + std::to_string(b.line_no) + ": " + b.name + " is already changed for " +
+                     v + " by line " + std::to_string(a.line_no));
+        }
+      }
+    }
+  }
+
+  // Versions that the same lines apply to share one table.
+  std::map<std::vector<std::size_t>, std::vector<std::string>> groups;
+  for (const std::string& v : versions) {
+    std::vector<std::size_t> applying;
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      if (changes[i].AppliesTo(v)) applying.push_back(i);
+    }
+    groups[applying].push_back(v);
+  }
+  std::vector<Table> out;
+  for (const auto& [applying, group_versions] : groups) {
+    std::map<std::pair<Level, std::string>, const DeltaLine*> by_name;
+    for (std::size_t i : applying) by_name[{changes[i].level, changes[i].name}] = &changes[i];
+    Table table;
+    table.branch_ = branch;
+    table.base_ = base.branch();
+    table.versions_ = group_versions;
+    auto add = [&](const Entry& e, int from_line) -> tl::expected<void, std::string> {
+      auto added = table.Add(e);
+      if (added || from_line == 0) return added;
+      return Err("line " + std::to_string(from_line) + ": " + added.error());
+    };
+    for (const Entry& e : base.entries()) {
+      auto it = by_name.find({e.level, e.name});
+      if (it == by_name.end()) {
+        if (auto added = add(e, 0); !added) return tl::unexpected(added.error());
+      } else if (it->second->op == DeltaLine::Op::kChange) {
+        if (auto added = add(it->second->row, it->second->line_no); !added) {
+          return tl::unexpected(added.error());
+        }
+      }
+    }
+    for (std::size_t i : applying) {
+      if (changes[i].op != DeltaLine::Op::kAdd) continue;
+      if (auto added = add(changes[i].row, changes[i].line_no); !added) {
+        return tl::unexpected(added.error());
+      }
+    }
+    out.push_back(std::move(table));
+  }
+  return out;
 }
 
 const Entry* Table::Find(Level level, std::uint32_t key) const {
@@ -259,24 +473,99 @@ const Entry* Table::Find(Level level, std::uint32_t key) const {
   return it == index_.end() ? nullptr : &entries_[it->second];
 }
 
+const Entry* Table::FindByName(Level level, std::string_view name) const {
+  auto it = name_index_.find({level, std::string(name)});
+  return it == name_index_.end() ? nullptr : &entries_[it->second];
+}
+
+std::string FormatLayout(std::span<const LayoutItem> layout) {
+  if (layout.empty()) return "-";
+  std::string out;
+  for (const LayoutItem& item : layout) {
+    if (!out.empty()) out += ';';
+    switch (item.kind) {
+      case LayoutItem::Kind::kFd: out += "fd:"; break;
+      case LayoutItem::Kind::kInOut: out += "inout:"; break;
+      case LayoutItem::Kind::kOut: out += "out:"; break;
+      case LayoutItem::Kind::kInOutSquare: out += "square:"; break;
+      case LayoutItem::Kind::kNull: out += "null:"; break;
+      case LayoutItem::Kind::kClient: out += "client:"; break;
+      case LayoutItem::Kind::kStatus: out += "status:"; break;
+      case LayoutItem::Kind::kShare: out += "share:"; break;
+    }
+    out += item.field + "@" + std::to_string(item.offset);
+    if (item.elem_size != 0) {
+      out += ":" + item.count_field + "@" + std::to_string(item.count_offset) + ":" +
+             std::to_string(item.elem_size);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> RowDifferences(const Entry& a, const Entry& b) {
+  std::vector<std::string> out;
+  if (a.key != b.key) out.push_back("key");
+  if (a.mask.base != b.mask.base || a.mask.caps != b.mask.caps) out.push_back("caps");
+  if (a.handler != b.handler) out.push_back("handler");
+  if (a.param_struct != b.param_struct) out.push_back("struct");
+  if (a.param_size != b.param_size) out.push_back("size");
+  if (FormatLayout(a.layout) != FormatLayout(b.layout)) out.push_back("layout");
+  return out;
+}
+
+int CompareVersions(std::string_view a, std::string_view b) {
+  std::vector<std::string_view> pa = Split(a, '.');
+  std::vector<std::string_view> pb = Split(b, '.');
+  for (std::size_t i = 0; i < std::max(pa.size(), pb.size()); ++i) {
+    if (i >= pa.size()) return -1;
+    if (i >= pb.size()) return 1;
+    unsigned long na = 0, nb = 0;
+    std::from_chars(pa[i].data(), pa[i].data() + pa[i].size(), na);
+    std::from_chars(pb[i].data(), pb[i].data() + pb[i].size(), nb);
+    if (na != nb) return na < nb ? -1 : 1;
+  }
+  return 0;
+}
+
+std::string_view BranchOf(std::string_view version) {
+  return version.substr(0, version.find('.'));
+}
+
 namespace {
 
-// The embedded tables, parsed once. A table that does not parse is a build
-// defect (abi_table_test catches it), so it stops the program.
-const std::vector<Table>& EmbeddedParsed() {
-  static const std::vector<Table> tables = [] {
-    std::vector<Table> out;
+[[noreturn]] void DieOnEmbedded(const EmbeddedTable& embedded, const std::string& why) {
+  std::fprintf(stderr, "nvgate: built-in ABI table %.*s is invalid: %s\n",
+               static_cast<int>(embedded.file.size()), embedded.file.data(), why.c_str());
+  std::abort();
+}
+
+bool IsDelta(std::string_view text) { return text.starts_with("#base\t"); }
+
+// The embedded tables, built once: the full tables first, then every delta on
+// its base (a deque, so that a base stays where it is while deltas are
+// appended). A table that does not build is a build defect (abi_table_test
+// catches it), so it stops the program.
+const std::deque<Table>& EmbeddedParsed() {
+  static const std::deque<Table> tables = [] {
+    std::deque<Table> built;
+    std::map<std::string, const Table*, std::less<>> full;
     for (const EmbeddedTable& embedded : EmbeddedTables()) {
+      if (IsDelta(embedded.text)) continue;
       auto table = Table::Parse(embedded.text);
-      if (!table) {
-        std::fprintf(stderr, "nvgate: built-in ABI table %.*s is invalid: %s\n",
-                     static_cast<int>(embedded.file.size()), embedded.file.data(),
-                     table.error().c_str());
-        std::abort();
-      }
-      out.push_back(std::move(*table));
+      if (!table) DieOnEmbedded(embedded, table.error());
+      built.push_back(std::move(*table));
+      full.emplace(built.back().branch(), &built.back());
     }
-    return out;
+    for (const EmbeddedTable& embedded : EmbeddedTables()) {
+      if (!IsDelta(embedded.text)) continue;
+      std::string_view first_line = embedded.text.substr(0, embedded.text.find('\n'));
+      auto base = full.find(first_line.substr(6));
+      if (base == full.end()) DieOnEmbedded(embedded, "its #base is not a full table");
+      auto branch_tables = Table::ParseDelta(*base->second, embedded.text);
+      if (!branch_tables) DieOnEmbedded(embedded, branch_tables.error());
+      for (Table& t : *branch_tables) built.push_back(std::move(t));
+    }
+    return built;
   }();
   return tables;
 }
@@ -297,19 +586,27 @@ std::vector<std::string> SupportedVersions() {
   for (const Table& table : EmbeddedParsed()) {
     out.insert(out.end(), table.versions().begin(), table.versions().end());
   }
-  // Numeric, not lexical, order: 580.65.06 before 580.105.08.
-  auto numeric = [](const std::string& v) {
-    std::vector<int> parts;
-    for (std::string_view p : Split(v, '.')) {
-      int n = 0;
-      std::from_chars(p.data(), p.data() + p.size(), n);
-      parts.push_back(n);
-    }
-    return parts;
-  };
   std::sort(out.begin(), out.end(),
-            [&](const std::string& a, const std::string& b) { return numeric(a) < numeric(b); });
+            [](const std::string& a, const std::string& b) { return CompareVersions(a, b) < 0; });
   return out;
+}
+
+std::vector<std::string> SupportedBranches() {
+  std::vector<std::string> out;
+  for (const Table& table : EmbeddedParsed()) {
+    if (std::find(out.begin(), out.end(), table.branch()) == out.end()) out.push_back(table.branch());
+  }
+  std::sort(out.begin(), out.end(),
+            [](const std::string& a, const std::string& b) { return CompareVersions(a, b) < 0; });
+  return out;
+}
+
+std::optional<std::string> NewestVersionOfBranch(std::string_view branch) {
+  std::optional<std::string> newest;
+  for (const std::string& v : SupportedVersions()) {
+    if (BranchOf(v) == branch) newest = v;
+  }
+  return newest;
 }
 
 }  // namespace nvgate::abi

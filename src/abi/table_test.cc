@@ -99,12 +99,163 @@ TEST(TableParse, RequiresHeaders) {
   EXPECT_THAT(Table::Parse("#branch\t1\n").error(), HasSubstr("#versions"));
 }
 
-TEST(EmbeddedTables, EveryOneParses) {
-  ASSERT_FALSE(EmbeddedTables().empty());
-  for (const EmbeddedTable& embedded : EmbeddedTables()) {
-    auto t = Table::Parse(embedded.text);
-    EXPECT_TRUE(t) << embedded.file << ": " << t.error();
+// A delta and the base it applies to.
+constexpr std::string_view kBase =
+    "#branch\t900\n#versions\t900.1\n"
+    "frontend\tNV_ESC_RM_CONTROL\t0x2a\tbase\trm_control\tNVOS54_PARAMETERS\t32\t-\n"
+    "control\tGET_INFO\t0x100\tcompute\tsimple\tGET_INFO_PARAMS\t16\tinout:list@8:count@0:4\n"
+    "control\tGONE_LATER\t0x101\tutility\tsimple\t-\t0\t-\n"
+    "alloc\tNEW_CLASS_A\t0xc0c0\tvideo\tsimple\t-\t0\t-\n";
+constexpr std::string_view kDeltaHeader =
+    "#base\t900\n#branch\t800\n#versions\t800.9.1 800.10.2 800.100.3\n";
+
+tl::expected<std::vector<Table>, std::string> DeltaWith(std::string_view lines) {
+  return Table::ParseDelta(Table::Parse(kBase).value(),
+                           std::string(kDeltaHeader) + std::string(lines));
+}
+
+TEST(DeltaParse, RemovesChangesAndAddsForTheWholeBranch) {
+  auto tables = DeltaWith(
+      "remove\t*\tcontrol\tGONE_LATER\n"
+      "change\t*\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\tGET_INFO_PARAMS\t12\t"
+      "inout:list@4:count@0:4\n"
+      "add\t*\tcontrol\tOLD_ONLY\t0x1ff\tgraphics\tsimple\tOLD_PARAMS\t8\t-\n");
+  ASSERT_TRUE(tables) << tables.error();
+  ASSERT_EQ(tables->size(), 1u);
+  const Table& t = tables->front();
+  EXPECT_EQ(t.branch(), "800");
+  EXPECT_EQ(t.base(), "900");
+  EXPECT_THAT(t.versions(), ::testing::ElementsAre("800.9.1", "800.10.2", "800.100.3"));
+  EXPECT_EQ(t.Find(Level::kControl, 0x101), nullptr);
+  const Entry* info = t.Find(Level::kControl, 0x100);
+  ASSERT_NE(info, nullptr);
+  EXPECT_EQ(info->param_size, 12u);
+  EXPECT_EQ(info->layout[0].offset, 4u);
+  ASSERT_NE(t.FindByName(Level::kControl, "OLD_ONLY"), nullptr);
+  EXPECT_EQ(t.FindByName(Level::kControl, "OLD_ONLY")->key, 0x1ffu);
+  EXPECT_NE(t.Find(Level::kAlloc, 0xc0c0), nullptr) << "untouched rows carry over";
+  EXPECT_EQ(t.entries().size(), 4u);
+}
+
+// A struct that changed within the branch: the versions before and after the
+// change get separate tables, in numeric version order.
+TEST(DeltaParse, RangesSplitTheBranch) {
+  auto tables = DeltaWith(
+      "change\t800.9.1..800.10.2\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\tGET_INFO_PARAMS\t"
+      "12\tinout:list@4:count@0:4\n"
+      "remove\t800.9.1..800.9.1\talloc\tNEW_CLASS_A\n");
+  ASSERT_TRUE(tables) << tables.error();
+  ASSERT_EQ(tables->size(), 3u);
+  std::map<std::string, const Table*> by_version;
+  for (const Table& t : *tables) {
+    for (const std::string& v : t.versions()) by_version[v] = &t;
   }
+  ASSERT_EQ(by_version.size(), 3u);
+  EXPECT_EQ(by_version["800.9.1"]->FindByName(Level::kControl, "GET_INFO")->param_size, 12u);
+  EXPECT_EQ(by_version["800.9.1"]->Find(Level::kAlloc, 0xc0c0), nullptr);
+  EXPECT_EQ(by_version["800.10.2"]->FindByName(Level::kControl, "GET_INFO")->param_size, 12u);
+  EXPECT_NE(by_version["800.10.2"]->Find(Level::kAlloc, 0xc0c0), nullptr);
+  EXPECT_EQ(by_version["800.100.3"]->FindByName(Level::kControl, "GET_INFO")->param_size, 16u)
+      << "800.100.3 is after 800.10.2 numerically";
+}
+
+struct BadDelta {
+  std::string lines;
+  std::string error;
+  int line = 4;  // after the three header lines
+};
+
+class DeltaParseErrors : public ::testing::TestWithParam<BadDelta> {};
+
+TEST_P(DeltaParseErrors, NamesTheProblemAndLine) {
+  auto tables = DeltaWith(GetParam().lines);
+  ASSERT_FALSE(tables);
+  EXPECT_THAT(tables.error(), HasSubstr("line " + std::to_string(GetParam().line)));
+  EXPECT_THAT(tables.error(), HasSubstr(GetParam().error));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Lines, DeltaParseErrors,
+    ::testing::Values(
+        BadDelta{"rename\t*\tcontrol\tGET_INFO\n", "unknown delta operation"},
+        BadDelta{"remove\t*\tcontrol\n", "remove needs 4"},
+        BadDelta{"change\t*\tcontrol\tGET_INFO\t0x100\tcompute\n", "change needs 10"},
+        BadDelta{"remove\t800.9.1\tcontrol\tGET_INFO\n", "neither * nor FIRST..LAST"},
+        BadDelta{"remove\t800.9.1..800.11.0\tcontrol\tGET_INFO\n", "800.11.0 of range"},
+        BadDelta{"remove\t800.100.3..800.9.1\tcontrol\tGET_INFO\n", "ends before it starts"},
+        BadDelta{"remove\t*\tcontrol\tNO_SUCH\n", "NO_SUCH is not a control row"},
+        BadDelta{"remove\t*\talloc\tGET_INFO\n", "not a alloc row"},
+        BadDelta{"add\t*\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\t-\t0\t-\n",
+                 "which the base table has"},
+        BadDelta{"change\t*\tcontrol\tGONE_LATER\t0x101\tutility\tsimple\t-\t0\t-\n",
+                 "equals the base row"},
+        BadDelta{"change\t*\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\t-\t0\tfd:x@8\n",
+                 "outside"},
+        BadDelta{"change\t*\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\tS\t4\t-\n"
+                 "remove\t800.10.2..800.100.3\tcontrol\tGET_INFO\n",
+                 "already changed for 800.10.2 by line 4", 5},
+        BadDelta{"add\t*\tcontrol\tCLASH\t0x101\tcompute\tsimple\t-\t0\t-\n",
+                 "duplicate control key for CLASH"},
+        BadDelta{"change\t*\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\tOTHER_NAME\t4\t-\n"
+                 "change\t*\tcontrol\tGONE_LATER\t0x100\tutility\tsimple\t-\t0\t-\n",
+                 "duplicate control key for GONE_LATER", 5}));
+
+TEST(DeltaParse, RequiresHeadersAndTheRightBase) {
+  const Table base = Table::Parse(kBase).value();
+  EXPECT_THAT(Table::ParseDelta(base, "#branch\t800\n#versions\t800.1\n").error(),
+              HasSubstr("#base"));
+  EXPECT_THAT(Table::ParseDelta(base, "#base\t580\n").error(), HasSubstr("base 580 is not"));
+  EXPECT_THAT(Table::ParseDelta(base, "#base\t900\nremove\t*\tcontrol\tGET_INFO\n").error(),
+              HasSubstr("must come before"));
+  EXPECT_THAT(Table::Parse(std::string(kDeltaHeader)).error(), HasSubstr("delta"));
+}
+
+TEST(Versions, CompareNumerically) {
+  EXPECT_LT(CompareVersions("580.65.06", "580.105.08"), 0);
+  EXPECT_GT(CompareVersions("580.142", "580.126.20"), 0);
+  EXPECT_LT(CompareVersions("580.142", "580.142.1"), 0);
+  EXPECT_EQ(CompareVersions("535.288.01", "535.288.01"), 0);
+  EXPECT_EQ(BranchOf("535.288.01"), "535");
+  EXPECT_EQ(BranchOf("535"), "535");
+}
+
+TEST(EmbeddedTables, EveryOneBuilds) {
+  ASSERT_FALSE(EmbeddedTables().empty());
+  std::map<std::string, const Table*> full;
+  for (const EmbeddedTable& embedded : EmbeddedTables()) {
+    if (embedded.text.starts_with("#base")) continue;
+    auto t = Table::Parse(embedded.text);
+    ASSERT_TRUE(t) << embedded.file << ": " << t.error();
+    full[t->branch()] = TableForVersion(t->versions().front());
+  }
+  for (const EmbeddedTable& embedded : EmbeddedTables()) {
+    if (!embedded.text.starts_with("#base")) continue;
+    std::string_view base = embedded.text.substr(6, embedded.text.find('\n') - 6);
+    ASSERT_TRUE(full.contains(std::string(base))) << embedded.file;
+    auto tables = Table::ParseDelta(*full[std::string(base)], embedded.text);
+    EXPECT_TRUE(tables) << embedded.file << ": " << tables.error();
+  }
+}
+
+// Each supported version has exactly one table, of its own branch, and the
+// branches NVIDIA ships next to 580 are all there.
+TEST(EmbeddedTables, EveryVersionHasOneTableOfItsBranch) {
+  std::map<std::string, int> tables_per_version;
+  for (const std::string& branch : SupportedBranches()) {
+    for (const std::string& v : SupportedVersions()) {
+      if (BranchOf(v) != branch) continue;
+      const Table* t = TableForVersion(v);
+      ASSERT_NE(t, nullptr) << v;
+      EXPECT_EQ(t->branch(), branch) << v;
+      EXPECT_EQ(t->base(), branch == "580" ? "" : "580") << v;
+      ++tables_per_version[v];
+    }
+  }
+  EXPECT_EQ(tables_per_version.size(), SupportedVersions().size()) << "a version listed twice";
+  EXPECT_THAT(SupportedBranches(),
+              ::testing::ElementsAre("535", "550", "570", "575", "580", "590", "595"));
+  EXPECT_EQ(NewestVersionOfBranch("580"), "580.159.04");
+  EXPECT_EQ(NewestVersionOfBranch("581"), std::nullopt);
 }
 
 TEST(EmbeddedTables, VersionLookupIsExact) {
@@ -114,7 +265,10 @@ TEST(EmbeddedTables, VersionLookupIsExact) {
   EXPECT_EQ(TableForVersion("999.0.0"), nullptr);
   std::vector<std::string> versions = SupportedVersions();
   ASSERT_FALSE(versions.empty());
-  EXPECT_EQ(versions.front(), "580.65.06") << "numeric order, not lexical";
+  auto at = [&](std::string_view v) { return std::find(versions.begin(), versions.end(), v); };
+  EXPECT_LT(at("580.65.06"), at("580.105.08")) << "numeric order, not lexical";
+  EXPECT_LT(at("535.288.01"), at("550.40.07"));
+  EXPECT_EQ(versions.front(), "535.43.02");
 }
 
 // The 580 table's shape: every level is present, every reachable frontend

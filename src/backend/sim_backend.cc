@@ -105,8 +105,8 @@ class SimBackend final : public Backend {
     return fd >= 0 && ::fstat(fd, &st) == 0 ? Classify(st) : abi::DeviceKind::kNotNvidia;
   }
 
-  // One line per executed call; RM allocations and controls also name their
-  // class or command and client, which is what tests look for.
+  // One line per executed call; RM allocations, shares and controls also name
+  // their class, share type or command and client, which is what tests look for.
   void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc) {
     std::string line = fmt::format("{} {:#010x} rc={}", abi::DeviceKindName(device), request, rc);
     if (abi::IsFrontend(device) && arg != nullptr) {
@@ -115,6 +115,15 @@ class SimBackend final : public Backend {
       if (nr == nv::kEscRmAlloc && size >= sizeof(nv::NVOS21_PARAMETERS)) {
         const auto* p = static_cast<const nv::NVOS21_PARAMETERS*>(arg);
         line += fmt::format(" alloc class={:#x} client={:#x} status={:#x}", p->hClass, p->hRoot, p->status);
+      } else if (nr == nv::kEscRmShare && size == sizeof(nv::NVOS57_PARAMETERS)) {
+        const auto* p = static_cast<const nv::NVOS57_PARAMETERS*>(arg);
+        line += fmt::format(" share type={} target={:#x} client={:#x} status={:#x}", p->sharePolicy.type,
+                            p->sharePolicy.target, p->hClient, p->status);
+      } else if (nr == nv::kEscExportToDmabufFd && size >= 8) {
+        // nv_ioctl_export_to_dma_buf_fd_t: the fd, then the client.
+        std::uint32_t client;
+        std::memcpy(&client, static_cast<const std::byte*>(arg) + 4, sizeof client);
+        line += fmt::format(" export client={:#x}", client);
       } else if (nr == nv::kEscRmControl && size == sizeof(nv::NVOS54_PARAMETERS)) {
         const auto* p = static_cast<const nv::NVOS54_PARAMETERS*>(arg);
         line += fmt::format(" control cmd={:#x} client={:#x} status={:#x}", p->cmd, p->hClient, p->status);

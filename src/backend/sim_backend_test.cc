@@ -556,7 +556,7 @@ TEST_F(SimTest, EventsSharesAndDuplicates) {
   EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
   EXPECT_EQ(dup.status, kNvErrInvalidObjectHandle);
 
-  NVOS57_PARAMETERS share{client, 0x200, {0, 0, 0}, 0xff};
+  NVOS57_PARAMETERS share{client, 0x200, {0, 0, 0, 0}, 0xff};
   EXPECT_EQ(Call(kEscRmShare, &share, sizeof share), 0);
   EXPECT_EQ(share.status, kNvOk);
 }

@@ -1,3 +1,4 @@
+#include <array>
 #include <cstdio>
 #include <fstream>
 
@@ -25,13 +26,41 @@ std::string DefaultDriverVersion() {
 }  // namespace
 
 int RunAbi(const AbiOptions& options) {
-  std::string version = options.driver ? *options.driver : DefaultDriverVersion();
-  const abi::Table* table = abi::TableForVersion(version);
-  if (!table) {
-    return Fail("NVIDIA driver " + version + " is not supported (supported: " +
-                SupportedVersionList() + ")");
-  }
   auto parse = [](const std::string& text) { return caps::Resolve(text, caps::CapSet::Everything()); };
+
+  if (!options.diff_versions.empty()) {
+    std::array<const abi::Table*, 2> tables{};
+    for (std::size_t i = 0; i < tables.size(); ++i) {
+      const std::string& v = options.diff_versions[i];
+      tables[i] = abi::TableForVersion(v);
+      if (!tables[i]) {
+        return Fail("NVIDIA driver " + v + " is not supported (supported: " +
+                    SupportedVersionList() + ")");
+      }
+    }
+    auto enabled = options.caps ? parse(*options.caps)
+                                : tl::expected<caps::CapSet, std::string>(caps::CapSet::Everything());
+    if (!enabled) return Fail(enabled.error());
+    VersionDiff diff = DiffVersions(*tables[0], *tables[1], *enabled);
+    const std::string& a = options.diff_versions[0];
+    const std::string& b = options.diff_versions[1];
+    if (options.json) {
+      std::printf("%s\n",
+                  VersionDiffJson(diff, a, *tables[0], b, *tables[1], *enabled).dump(2).c_str());
+    } else {
+      std::printf("driver %s (table r%s) -> %s (table r%s), capabilities %s\n%s", a.c_str(),
+                  tables[0]->branch().c_str(), b.c_str(), tables[1]->branch().c_str(),
+                  enabled->ToString().c_str(), VersionDiffText(diff, a, b).c_str());
+    }
+    return 0;
+  }
+
+  std::string detected = options.driver ? *options.driver : DefaultDriverVersion();
+  auto chosen = ChooseTable(detected, options.abi_version);
+  if (!chosen) return Fail(chosen.error());
+  if (!chosen->warning.empty()) std::fprintf(stderr, "nvgate abi: warning: %s\n", chosen->warning.c_str());
+  const abi::Table* table = chosen->table;
+  const std::string& version = chosen->version;
 
   if (!options.diff.empty()) {
     auto a = parse(options.diff[0]);

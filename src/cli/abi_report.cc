@@ -174,4 +174,95 @@ nlohmann::ordered_json DiffJson(const abi::Table& table, std::string_view driver
           {"only_b", list(b, a)}};
 }
 
+VersionDiff DiffVersions(const abi::Table& a, const abi::Table& b, caps::CapSet enabled) {
+  auto exposed = [&](const abi::Entry* e) {
+    return e && e->handler != abi::Handler::kDeny && e->mask.Reachable(enabled);
+  };
+  VersionDiff diff;
+  for (const abi::Entry& e : a.entries()) {
+    if (!exposed(&e)) continue;
+    const abi::Entry* other = b.FindByName(e.level, e.name);
+    if (!exposed(other)) {
+      diff.only_a.push_back(&e);
+    } else if (auto columns = abi::RowDifferences(e, *other); !columns.empty()) {
+      diff.changed.push_back({&e, other, std::move(columns)});
+    }
+  }
+  for (const abi::Entry& e : b.entries()) {
+    if (exposed(&e) && !exposed(a.FindByName(e.level, e.name))) diff.only_b.push_back(&e);
+  }
+  return diff;
+}
+
+std::string VersionDiffText(const VersionDiff& diff, std::string_view version_a,
+                            std::string_view version_b) {
+  std::string out;
+  auto list = [&](std::string_view version, const std::vector<const abi::Entry*>& entries) {
+    out += fmt::format("only with {} ({} entries):\n", version, entries.size());
+    for (const abi::Entry* e : entries) {
+      out += fmt::format("  {:<12} {:<12} {:<64} {}\n", abi::LevelName(e->level), Hex(e->key),
+                         e->name, e->mask.ToString());
+    }
+  };
+  list(version_a, diff.only_a);
+  list(version_b, diff.only_b);
+  out += fmt::format("changed ({} entries):\n", diff.changed.size());
+  for (const ChangedEntry& c : diff.changed) {
+    std::string what;
+    for (const std::string& column : c.columns) {
+      std::string from, to;
+      if (column == "key") {
+        from = Hex(c.a->key), to = Hex(c.b->key);
+      } else if (column == "caps") {
+        from = c.a->mask.ToString(), to = c.b->mask.ToString();
+      } else if (column == "handler") {
+        from = abi::HandlerName(c.a->handler), to = abi::HandlerName(c.b->handler);
+      } else if (column == "struct") {
+        from = c.a->param_struct, to = c.b->param_struct;
+      } else if (column == "size") {
+        from = std::to_string(c.a->param_size), to = std::to_string(c.b->param_size);
+      } else {
+        from = abi::FormatLayout(c.a->layout), to = abi::FormatLayout(c.b->layout);
+      }
+      what += fmt::format("{}{} {} -> {}", what.empty() ? "" : "; ", column, from, to);
+    }
+    out += fmt::format("  {:<12} {:<64} {}\n", abi::LevelName(c.a->level), c.a->name, what);
+  }
+  return out;
+}
+
+nlohmann::ordered_json VersionDiffJson(const VersionDiff& diff, std::string_view version_a,
+                                       const abi::Table& a, std::string_view version_b,
+                                       const abi::Table& b, caps::CapSet enabled) {
+  auto list = [](const std::vector<const abi::Entry*>& entries) {
+    nlohmann::ordered_json out = nlohmann::ordered_json::array();
+    for (const abi::Entry* e : entries) {
+      nlohmann::ordered_json j = EntryJson(*e);
+      j["level"] = std::string(abi::LevelName(e->level));
+      out.push_back(j);
+    }
+    return out;
+  };
+  auto with_layout = [](const abi::Entry& e) {
+    nlohmann::ordered_json j = EntryJson(e);
+    j["layout"] = abi::FormatLayout(e.layout);
+    return j;
+  };
+  nlohmann::ordered_json changed = nlohmann::ordered_json::array();
+  for (const ChangedEntry& c : diff.changed) {
+    changed.push_back({{"level", std::string(abi::LevelName(c.a->level))},
+                       {"name", c.a->name},
+                       {"columns", c.columns},
+                       {"a", with_layout(*c.a)},
+                       {"b", with_layout(*c.b)}});
+  }
+  return {{"schema", "nvgate.abi-versions-diff/1"},
+          {"a", {{"driver", version_a}, {"branch", a.branch()}}},
+          {"b", {{"driver", version_b}, {"branch", b.branch()}}},
+          {"capabilities", CapsJson(enabled)},
+          {"only_a", list(diff.only_a)},
+          {"only_b", list(diff.only_b)},
+          {"changed", changed}};
+}
+
 }  // namespace nvgate::cli

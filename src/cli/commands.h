@@ -13,6 +13,8 @@ struct AbiOptions {
   bool json = false;
   std::vector<std::string> diff;
   bool summary_markdown = false;
+  std::vector<std::string> diff_versions;  // two driver versions
+  std::optional<std::string> abi_version;  // as run's --abi-version
 };
 int RunAbi(const AbiOptions& options);
 
@@ -24,15 +26,70 @@ struct RunOptions {
   std::optional<std::string> abi_version;
   bool no_isolate = false;
   std::optional<std::string> sim_call_log;
+  // Execute everything within --allowed-caps; only log what --caps would refuse.
+  bool audit = false;
   std::vector<std::string> command;
 };
 int RunRun(const RunOptions& options);
+
+struct TraceOptions {
+  RunOptions run;
+  std::string output;
+  bool with_params = false;
+};
+int RunTrace(const TraceOptions& options);
+
+struct LearnOptions {
+  RunOptions run;  // its caps are the bound: learn executes everything within it
+  bool json = false;
+  std::optional<std::string> output;
+  // A trace file, or the command to run.
+  std::vector<std::string> args;
+};
+int RunLearn(const LearnOptions& options);
+
+struct ReplayOptions {
+  std::string trace;
+  std::optional<std::string> caps;
+  std::optional<std::string> driver;
+  bool json = false;
+};
+int RunReplay(const ReplayOptions& options);
+
+struct SummaryOptions {
+  std::string trace;
+  bool json = false;
+};
+int RunSummary(const SummaryOptions& options);
 
 struct DoctorOptions {
   bool json = false;
 };
 // Exit status: kDoctorHostUsable, kDoctorOnlySimUsable or kDoctorNothingUsable (cli/doctor.h).
 int RunDoctor(const DoctorOptions& options);
+
+struct OciProfileOptions {
+  std::optional<std::string> base;  // a seccomp profile, or a config.json whose linux.seccomp is used
+  std::string listener = "/run/nvgate/agent.sock";
+  std::optional<std::string> caps_metadata;
+  std::optional<std::string> driver;
+  std::optional<std::string> output;
+};
+int RunOciProfile(const OciProfileOptions& options);
+
+struct AgentOptions {
+  std::string socket = "/run/nvgate/agent.sock";
+  std::string allowed_caps = "all";
+  std::string backend = "host";
+  std::optional<std::string> sim_node_dir;
+  std::optional<std::string> abi_version;
+};
+int RunAgent(const AgentOptions& options);
+
+struct AgentStatusOptions {
+  std::string socket = "/run/nvgate/agent.sock";
+};
+int RunAgentStatus(const AgentStatusOptions& options);
 
 // Exit status for nvgate's own failures before the command starts.
 inline constexpr int kExitSetupFailure = 125;

@@ -17,11 +17,15 @@ struct ChosenTable {
 };
 
 // The table for `detected`, or, when `abi_override` is given, for that version
-// whatever was detected (with a warning). An unsupported version is an error
-// that lists the supported ones.
+// (a supported version, or a branch such as "535" for its newest supported
+// version) with a warning. The override must be of the detected version's
+// branch: another branch's numbers and sizes differ. An unsupported version
+// without an override is an error that lists the supported ones; one newer than
+// the newest supported version of its branch names the override that runs it.
 tl::expected<ChosenTable, std::string> ChooseTable(const std::string& detected,
                                                    const std::optional<std::string>& abi_override);
 
+// Every supported version, grouped by branch: "535: 535.43.02 ...; 550: ...".
 std::string SupportedVersionList();
 
 }  // namespace nvgate::cli

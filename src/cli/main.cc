@@ -10,6 +10,40 @@
 
 #include "cli/commands.h"
 
+namespace {
+
+// The options of every command that runs a workload (run, trace, learn).
+void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) {
+  if (with_caps) {
+    cmd->add_option("--caps", run.caps,
+                    "Capabilities to grant (default: the command's NVIDIA_DRIVER_CAPABILITIES, "
+                    "else compute,utility)");
+  }
+  cmd->add_option("--allowed-caps", run.allowed_caps,
+                  with_caps ? "The operator's bound: a requested capability outside it is an error"
+                            : "The operator's bound: every call within it is executed")
+      ->default_str("all");
+  cmd->add_option("--backend", run.backend,
+                  "host: the real driver; sim: the simulated 580 driver (no GPU needed)")
+      ->check(CLI::IsMember({"host", "sim"}))
+      ->default_str("host");
+  cmd->add_option("--log-denials", run.log_denials, "Also append one line per denied call to FILE");
+  cmd->add_option("--abi-version", run.abi_version,
+                  "Use this supported version's table, or this branch's newest, for the "
+                  "driver's branch (warns)");
+  cmd->add_option("--sim-call-log", run.sim_call_log,
+                  "With --backend sim: append one line per call the simulated driver executes "
+                  "to FILE (what the escape suite checks)");
+  cmd->add_flag("--no-isolate", run.no_isolate,
+                "Do not give the workload its own PID and mount namespaces and /dev");
+}
+
+void AddCommand(CLI::App* cmd, nvgate::cli::RunOptions& run) {
+  cmd->add_option("command", run.command, "The command and its arguments")->required()->expected(-1);
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   CLI::App app{"nvgate: NVIDIA driver capability gate for untrusted GPU workloads"};
   app.set_version_flag("--version", "nvgate " NVGATE_VERSION, "Print nvgate's version and exit");
@@ -20,6 +54,7 @@ int main(int argc, char** argv) {
       "  nvgate run --caps compute -- python3 train.py\n"
       "  nvgate run --backend sim --caps video -- nvprobe\n"
       "  nvgate doctor                              # can nvgate run here, and how\n"
+      "  nvgate learn --backend sim -- nvprobe      # the capabilities a workload needs\n"
       "Run 'nvgate COMMAND --help' for a command's options.");
 
   nvgate::cli::AbiOptions abi;
@@ -37,44 +72,36 @@ int main(int argc, char** argv) {
       ->type_name("CAPS_A CAPS_B");
   abi_cmd->add_flag("--summary-markdown", abi.summary_markdown,
                     "Print only the per-set count table, as Markdown");
+  abi_cmd->add_option("--diff-versions", abi.diff_versions,
+                      "Show what changed in the reachable commands between two driver versions "
+                      "(with --caps: for that set; default: every capability)")
+      ->expected(2)
+      ->type_name("VERSION_A VERSION_B");
+  abi_cmd->add_option("--abi-version", abi.abi_version,
+                      "Use this version's table, or this branch's newest, for --driver (warns)");
   abi_cmd->footer(
       "Examples:\n"
       "  nvgate abi                                  # default set, host or newest driver\n"
       "  nvgate abi --driver 580.159.04 --caps compute,utility --json\n"
-      "  nvgate abi --diff all compute,utility       # what 'all' adds");
+      "  nvgate abi --diff all compute,utility       # what 'all' adds\n"
+      "  nvgate abi --diff-versions 570.211.01 580.159.04 --caps compute");
 
   nvgate::cli::RunOptions run;
   CLI::App* run_cmd = app.add_subcommand(
       "run", "Run a command with its NVIDIA driver calls checked and executed by nvgate");
-  run_cmd->add_option("--caps", run.caps,
-                      "Capabilities to grant (default: the command's NVIDIA_DRIVER_CAPABILITIES, "
-                      "else compute,utility)");
-  run_cmd->add_option("--allowed-caps", run.allowed_caps,
-                      "The operator's bound: a requested capability outside it is an error")
-      ->default_str("all");
-  run_cmd->add_option("--backend", run.backend,
-                      "host: the real driver; sim: the simulated 580 driver (no GPU needed)")
-      ->check(CLI::IsMember({"host", "sim"}))
-      ->default_str("host");
-  run_cmd->add_option("--log-denials", run.log_denials,
-                      "Also append one line per denied call to FILE");
-  run_cmd->add_option("--abi-version", run.abi_version,
-                      "Use this supported version's table whatever the driver is (warns)");
-  run_cmd->add_option("--sim-call-log", run.sim_call_log,
-                      "With --backend sim: append one line per call the simulated driver executes "
-                      "to FILE (what the escape suite checks)");
-  run_cmd->add_flag("--no-isolate", run.no_isolate,
-                    "Do not give the workload its own PID and mount namespaces and /dev");
-  run_cmd->add_option("command", run.command, "The command and its arguments")
-      ->required()
-      ->expected(-1);
+  AddRunOptions(run_cmd, run, /*with_caps=*/true);
+  run_cmd->add_flag("--audit", run.audit,
+                    "Execute every call within --allowed-caps and only log (\"audit: would deny\") "
+                    "those --caps would refuse; never for untrusted workloads");
+  AddCommand(run_cmd, run);
   run_cmd->footer(
       "Exit status: the command's own; 125 when nvgate fails before the command starts;\n"
       "127 when the command cannot be executed.\n"
       "Examples:\n"
       "  nvgate run -- nvidia-smi                       # utility,compute by default\n"
       "  NVIDIA_DRIVER_CAPABILITIES=video nvgate run -- ffmpeg -hwaccel cuda ...\n"
-      "  nvgate run --backend sim --caps compute -- nvprobe");
+      "  nvgate run --backend sim --caps compute -- nvprobe\n"
+      "  nvgate run --audit --caps compute --allowed-caps compute,video -- app   # log, don't refuse");
 
   nvgate::cli::DoctorOptions doctor;
   CLI::App* doctor_cmd = app.add_subcommand(
@@ -89,10 +116,140 @@ int main(int argc, char** argv) {
       "  nvgate doctor --json | jq '.backends.host'      # for scripts\n"
       "  nvgate doctor >/dev/null; echo $?               # 0, 1 or 2, as above");
 
+  nvgate::cli::TraceOptions trace;
+  CLI::App* trace_cmd = app.add_subcommand(
+      "trace", "Run a command as 'nvgate run' does and record every NVIDIA call as JSON Lines");
+  trace_cmd->add_option("-o,--output", trace.output, "The trace file (format: docs/trace-format.md)")
+      ->required();
+  trace_cmd->add_flag("--with-params", trace.with_params,
+                      "Also record the parameter bytes read from and written to the workload (hex)");
+  AddRunOptions(trace_cmd, trace.run, /*with_caps=*/true);
+  AddCommand(trace_cmd, trace.run);
+  trace_cmd->footer(
+      "Exit status: the command's own; 125 when nvgate fails before the command starts.\n"
+      "Examples:\n"
+      "  nvgate trace -o train.trace -- python3 train.py\n"
+      "  nvgate trace -o probe.trace --with-params --backend sim --caps compute -- nvprobe\n"
+      "  nvgate summary probe.trace                     # calls and time by command");
+
+  nvgate::cli::LearnOptions learn;
+  CLI::App* learn_cmd = app.add_subcommand(
+      "learn", "Find the smallest NVIDIA_DRIVER_CAPABILITIES set a command (or a trace) needs");
+  learn_cmd->add_flag("--json", learn.json, "Print JSON (docs/trace-format.md, 'nvgate learn --json')");
+  learn_cmd->add_option("-o,--output", learn.output,
+                        "Write the report to FILE instead of stdout (which the command shares)");
+  AddRunOptions(learn_cmd, learn.run, /*with_caps=*/false);
+  learn_cmd->add_option("args", learn.args, "A trace file, or the command and its arguments")
+      ->required()
+      ->expected(-1);
+  learn_cmd->footer(
+      "Runs the command with every call within --allowed-caps executed (default: every\n"
+      "non-privileged capability), then names the smallest set that allows them all and\n"
+      "which calls need each capability. Calls refused even within the bound are listed.\n"
+      "A single argument that is a non-executable file is read as a trace instead.\n"
+      "Exit status: the command's own (2 for a bad trace); 125 when nvgate fails first.\n"
+      "Examples:\n"
+      "  nvgate learn -- python3 train.py\n"
+      "  nvgate learn --backend sim --allowed-caps compute,utility,video -- nvprobe\n"
+      "  nvgate learn --json probe.trace");
+
+  nvgate::cli::ReplayOptions replay;
+  CLI::App* replay_cmd = app.add_subcommand(
+      "replay", "Decide each call of a trace again under another capability set or driver");
+  replay_cmd->add_option("trace", replay.trace, "The trace file")->required();
+  replay_cmd->add_option("--caps", replay.caps, "Capability list (default: the trace's)");
+  replay_cmd->add_option("--driver", replay.driver,
+                         "Driver version whose table decides (default: the trace's)");
+  replay_cmd->add_flag("--json", replay.json, "Print JSON");
+  replay_cmd->footer(
+      "One line per call: allowed, or refused and why; CHANGED where the trace's decision\n"
+      "differs. Exit status: 0, or 2 for a bad trace or an unsupported driver.\n"
+      "Examples:\n"
+      "  nvgate replay probe.trace                      # the trace's own caps: nothing changes\n"
+      "  nvgate replay probe.trace --caps video         # what video alone would refuse\n"
+      "  nvgate replay probe.trace --driver 580.65.06 --json");
+
+  nvgate::cli::SummaryOptions summary;
+  CLI::App* summary_cmd = app.add_subcommand("summary", "Count a trace's calls and time by level and command");
+  summary_cmd->add_option("trace", summary.trace, "The trace file")->required();
+  summary_cmd->add_flag("--json", summary.json, "Print JSON");
+  summary_cmd->footer(
+      "Examples:\n"
+      "  nvgate summary probe.trace\n"
+      "  nvgate summary --json probe.trace | jq '.levels'");
+
+  nvgate::cli::OciProfileOptions oci_profile;
+  CLI::App* oci_cmd = app.add_subcommand("oci", "Integrate with OCI runtimes (runc, crun, Docker, containerd)");
+  oci_cmd->require_subcommand(1);
+  CLI::App* oci_profile_cmd = oci_cmd->add_subcommand(
+      "profile", "Write the OCI seccomp profile that hands a container's NVIDIA calls to 'nvgate agent'");
+  oci_profile_cmd->add_option("--base", oci_profile.base,
+                              "Seccomp profile to extend (Docker's default, say), or a config.json "
+                              "(default: allow everything else)");
+  oci_profile_cmd->add_option("--listener", oci_profile.listener, "The agent's socket (listenerPath)")
+      ->default_str("/run/nvgate/agent.sock");
+  oci_profile_cmd->add_option("--caps-metadata", oci_profile.caps_metadata,
+                              "Capability request sent to the agent as listenerMetadata; it wins over "
+                              "the container's annotation and NVIDIA_DRIVER_CAPABILITIES");
+  oci_profile_cmd->add_option("--driver", oci_profile.driver,
+                              "Driver version whose table decides what is trapped (default: the host's "
+                              "driver, else the newest supported)");
+  oci_profile_cmd->add_option("-o,--output", oci_profile.output, "Write the profile to FILE instead of stdout");
+  oci_profile_cmd->footer(
+      "The profile traps exactly the ioctls 'nvgate run' traps (SCMP_ACT_NOTIFY), denies what\n"
+      "the workload must not reach (ptrace, process_vm_*, pidfd_getfd, kcmp, userfaultfd,\n"
+      "io_uring, new seccomp listeners) and rewrites the base's unconditional ioctl rule so\n"
+      "that it cannot shadow the NOTIFY rules. See docs/containers.md.\n"
+      "Examples:\n"
+      "  nvgate oci profile > seccomp.json             # permissive base\n"
+      "  nvgate oci profile --base docker-default.json --listener /run/nvgate/agent.sock -o gpu.json\n"
+      "  docker run --security-opt seccomp=gpu.json ...\n"
+      "  nvgate oci profile --base bundle/config.json --caps-metadata compute,utility");
+
+  nvgate::cli::AgentOptions agent;
+  nvgate::cli::AgentStatusOptions agent_status;
+  CLI::App* agent_cmd = app.add_subcommand(
+      "agent", "Supervise the NVIDIA calls of containers whose runtime sends their seccomp listener here");
+  agent_cmd->add_option("--socket", agent.socket, "The socket the profile's listenerPath names")
+      ->default_str("/run/nvgate/agent.sock");
+  agent_cmd->add_option("--allowed-caps", agent.allowed_caps,
+                        "The operator's bound: a container requesting more gets every NVIDIA call refused")
+      ->default_str("all");
+  agent_cmd->add_option("--backend", agent.backend,
+                        "host: the real driver; sim: the simulated 580 driver (no GPU needed)")
+      ->check(CLI::IsMember({"host", "sim"}))
+      ->default_str("host");
+  agent_cmd->add_option("--sim-node-dir", agent.sim_node_dir,
+                        "With --backend sim: create the sim's node files (nvidiactl, nvidia0, "
+                        "nvidia-uvm) in DIR, to bind-mount into containers as /dev/...");
+  agent_cmd->add_option("--abi-version", agent.abi_version,
+                        "Use this supported version's table whatever the driver is (warns)");
+  CLI::App* agent_status_cmd = agent_cmd->add_subcommand("status", "Print the agent's active containers as JSON");
+  agent_status_cmd->add_option("--socket", agent_status.socket, "The agent's socket")
+      ->default_str("/run/nvgate/agent.sock");
+  agent_status_cmd->footer(
+      "Example:\n"
+      "  nvgate agent status --socket /run/nvgate/agent.sock | jq '.containers[].id'");
+  agent_cmd->footer(
+      "Capabilities per container, first of: the profile's listenerMetadata, the annotation\n"
+      "io.nvgate.driver-capabilities, NVIDIA_DRIVER_CAPABILITIES in the bundle's config.json,\n"
+      "else compute,utility; always within --allowed-caps. Runs until SIGINT or SIGTERM.\n"
+      "Examples:\n"
+      "  nvgate agent --socket /run/nvgate/agent.sock --allowed-caps compute,utility,video\n"
+      "  nvgate agent --socket /tmp/a.sock --backend sim --sim-node-dir /tmp/nvsim\n"
+      "  nvgate agent status --socket /tmp/a.sock");
+
   CLI11_PARSE(app, argc, argv);
 
   if (abi_cmd->parsed()) return nvgate::cli::RunAbi(abi);
   if (run_cmd->parsed()) return nvgate::cli::RunRun(run);
   if (doctor_cmd->parsed()) return nvgate::cli::RunDoctor(doctor);
+  if (trace_cmd->parsed()) return nvgate::cli::RunTrace(trace);
+  if (learn_cmd->parsed()) return nvgate::cli::RunLearn(learn);
+  if (replay_cmd->parsed()) return nvgate::cli::RunReplay(replay);
+  if (summary_cmd->parsed()) return nvgate::cli::RunSummary(summary);
+  if (oci_profile_cmd->parsed()) return nvgate::cli::RunOciProfile(oci_profile);
+  if (agent_status_cmd->parsed()) return nvgate::cli::RunAgentStatus(agent_status);
+  if (agent_cmd->parsed()) return nvgate::cli::RunAgent(agent);
   return 2;
 }

@@ -11,16 +11,19 @@
 #include "caps/caps.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
+#include "cli/supervised_run.h"
 #include "policy/policy.h"
 #include "proxy/proxy.h"
 #include "supervisor/filter.h"
 #include "supervisor/launch.h"
+#include "trace/analysis.h"
 
 namespace nvgate::cli {
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "nvgate run: %s\n", message.c_str());
+int Fail(std::string_view command_name, const std::string& message) {
+  std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
+               message.c_str());
   return kExitSetupFailure;
 }
 
@@ -61,36 +64,39 @@ std::vector<backend::DeviceNode> NodesFor(const backend::Backend& backend, caps:
 
 }  // namespace
 
-int RunRun(const RunOptions& options) {
+int SuperviseCommand(std::string_view command_name, const RunOptions& options, ExecutedCaps executed,
+                     const ObserverFactory& observe) {
+  auto fail = [&](const std::string& message) { return Fail(command_name, message); };
   // Diagnostics go to stderr: the workload owns stdout.
   spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
   spdlog::set_pattern("nvgate: %v");
   auto allowed = caps::ParseAllowed(options.allowed_caps);
-  if (!allowed) return Fail("--allowed-caps: " + allowed.error());
-  auto enabled = ResolveCaps(options, *allowed);
-  if (!enabled) return Fail(enabled.error());
-  if (enabled->empty()) return Fail("no driver capability is enabled");
+  if (!allowed) return fail("--allowed-caps: " + allowed.error());
+  auto requested = ResolveCaps(options, *allowed);
+  if (!requested) return fail(requested.error());
+  if (requested->empty()) return fail("no driver capability is enabled");
+  const caps::CapSet enabled = executed == ExecutedCaps::kAllowedBound ? *allowed : *requested;
 
   if (options.backend == "sim" && options.no_isolate) {
-    return Fail("--backend sim serves its device nodes in the workload's own /dev; drop --no-isolate");
+    return fail("--backend sim serves its device nodes in the workload's own /dev; drop --no-isolate");
   }
-  if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return Fail(kernel.error());
+  if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return fail(kernel.error());
 
-  if (options.sim_call_log && options.backend != "sim") return Fail("--sim-call-log needs --backend sim");
+  if (options.sim_call_log && options.backend != "sim") return fail("--sim-call-log needs --backend sim");
   backend::SimOptions sim;
   if (options.sim_call_log) sim.call_log = *options.sim_call_log;
   auto backend = options.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
-  if (!backend) return Fail(backend.error());
+  if (!backend) return fail(backend.error());
   auto detected = (*backend)->DriverVersion();
-  if (!detected) return Fail(detected.error());
+  if (!detected) return fail(detected.error());
   auto chosen = ChooseTable(*detected, options.abi_version);
-  if (!chosen) return Fail(chosen.error());
+  if (!chosen) return fail(chosen.error());
   if (!chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
 
   std::unique_ptr<std::ofstream> log_file;
   if (options.log_denials) {
     log_file = std::make_unique<std::ofstream>(*options.log_denials, std::ios::app);
-    if (!*log_file) return Fail("cannot open --log-denials file " + *options.log_denials);
+    if (!*log_file) return fail("cannot open --log-denials file " + *options.log_denials);
   }
   std::mutex log_mu;
   policy::DenialLog denials([&](const std::string& line) {
@@ -101,18 +107,46 @@ int RunRun(const RunOptions& options) {
     }
   });
 
-  proxy::Proxy proxy(*chosen->table, *enabled, **backend, denials);
+  proxy::Proxy proxy(*chosen->table, enabled, **backend, denials);
+  if (observe) {
+    auto observer = observe(RunSetup{.table = *chosen->table,
+                                     .driver_version = chosen->version,
+                                     .backend = options.backend,
+                                     .requested = *requested,
+                                     .enabled = enabled,
+                                     .allowed = *allowed});
+    if (!observer) return fail(observer.error());
+    proxy.SetObserver(*observer);
+  }
   supervisor::LaunchOptions launch{
       .argv = options.command,
       .table = chosen->table,
       .backend = backend->get(),
-      .nodes = NodesFor(**backend, *enabled),
+      .nodes = NodesFor(**backend, enabled),
       .isolate = !options.no_isolate,
       .supervisor = {},
   };
   auto status = supervisor::RunSupervised(launch, proxy);
-  if (!status) return Fail(status.error());
+  if (!status) return fail(status.error());
   return *status;
+}
+
+int RunRun(const RunOptions& options) {
+  if (!options.audit) return SuperviseCommand("run", options, ExecutedCaps::kRequested, {});
+
+  std::unique_ptr<policy::DenialLog> audit_log;
+  std::unique_ptr<trace::AuditObserver> audit;
+  auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+    spdlog::warn("AUDIT MODE: capabilities {} requested, but every call within the allowed bound {} "
+                 "is EXECUTED; calls {} would refuse are only logged (\"audit: would deny\"). "
+                 "Do not use audit mode for untrusted workloads.",
+                 setup.requested.ToString(), setup.allowed.ToString(), setup.requested.ToString());
+    audit_log = std::make_unique<policy::DenialLog>(
+        [](const std::string& line) { spdlog::warn("audit: would deny {}", line); });
+    audit = std::make_unique<trace::AuditObserver>(setup.table, setup.requested, *audit_log);
+    return audit.get();
+  };
+  return SuperviseCommand("run", options, ExecutedCaps::kAllowedBound, observe);
 }
 
 }  // namespace nvgate::cli

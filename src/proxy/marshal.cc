@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "abi/nv_structs.h"
+#include "testing/weakening.h"
 
 namespace nvgate::proxy {
 
@@ -21,6 +22,21 @@ MarshalError Marshal::In(std::span<std::byte> params) {
         if (!clients_.Owns(client)) {
           foreign_client_ = client;
           return MarshalError::kForeignClient;
+        }
+        break;
+      }
+      case Kind::kShare: {
+        // RM sees every sandbox's calls as nvgate's own process: sharing by
+        // pid, security token, GPU or with everyone would reach other
+        // sandboxes. A share with one of this workload's clients, and taking a
+        // policy back, stay inside it.
+        nv::RS_SHARE_POLICY policy;
+        std::memcpy(&policy, params.data() + item.offset, sizeof policy);
+        bool revoke = (policy.action & nv::kRsShareActionFlagRevoke) != 0;
+        bool own_client = policy.type == nv::kRsShareTypeClient && clients_.Owns(policy.target);
+        if (!revoke && !own_client && !testing::Weakened(testing::Weakening::kNoSharePolicyCheck)) {
+          refused_share_type_ = policy.type;
+          return MarshalError::kShareOutside;
         }
         break;
       }

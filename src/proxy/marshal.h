@@ -46,6 +46,7 @@ enum class MarshalError : std::uint8_t {
   kBadFd,          // an fd in the parameters is not open in the workload
   kForeignClient,  // a client handle this workload did not create
   kTooLarge,       // a nested buffer over the bound
+  kShareOutside,   // a share policy that would reach past this workload
 };
 
 // The translations applied to one buffer, kept to undo them.
@@ -68,6 +69,8 @@ class Marshal {
 
   // The client handle that failed the ownership check, for the log.
   std::uint32_t foreign_client() const { return foreign_client_; }
+  // The share type that was refused, for the log.
+  std::uint16_t refused_share_type() const { return refused_share_type_; }
 
  private:
   struct Undo {
@@ -88,6 +91,7 @@ class Marshal {
   std::vector<Undo> undo_;
   std::vector<Nested> nested_;
   std::uint32_t foreign_client_ = 0;
+  std::uint16_t refused_share_type_ = 0;
 };
 
 }  // namespace nvgate::proxy

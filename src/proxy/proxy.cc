@@ -3,12 +3,14 @@
 #include <linux/ioctl.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <vector>
 
 #include "abi/nv_structs.h"
 #include "proxy/marshal.h"
+#include "proxy/recording_memory.h"
 #include "testing/weakening.h"
 
 namespace nvgate::proxy {
@@ -55,6 +57,17 @@ class Proxy::Execution {
  public:
   Execution(Proxy& proxy, const Call& call, TargetMemory& memory, TargetFiles& files)
       : p_(proxy), call_(call), memory_(memory), files_(files) {}
+
+  // Run() for an observed call: the decisions, refusals and driver call are
+  // noted in `record` as they happen.
+  Reply Run(CallRecord& record) {
+    record_ = &record;
+    Reply reply = Run();
+    record.request_level = level_;
+    record.request_key = key_;
+    record.size = size_;
+    return reply;
+  }
 
   Reply Run() {
     if (abi::IsFrontend(call_.device)) {
@@ -122,17 +135,20 @@ class Proxy::Execution {
  private:
   // ---- denials ----
 
-  static bool Allowed(const policy::Decision& d) {
+  bool Allowed(const policy::Decision& d) {
+    if (record_) record_->decision = d;
     return d.allowed() || (testing::Weakened(testing::Weakening::kNoCapabilityCheck) &&
                            d.verdict == policy::Verdict::kMissingCapability);
   }
 
   Reply Refuse(const policy::Decision& d, abi::Level level, std::uint32_t key) {
+    if (record_) record_->decision = d;
     Log(level, key, policy::Describe(d, level, key, p_.enabled_));
     return Fail(d.answer.error ? d.answer.error : EINVAL);
   }
 
   void Log(abi::Level level, std::uint32_t key, const std::string& what) {
+    if (record_) record_->refusal = Refusal{.level = level, .key = key, .message = what};
     p_.denials_.Report(call_.pid, level, key,
                        "pid " + std::to_string(call_.pid) + ": " + what);
   }
@@ -154,11 +170,18 @@ class Proxy::Execution {
           "client: " + entry_->name + " names RM client " + Hex(m.foreign_client()) +
               " that this workload did not create; denied");
     }
+    if (error == MarshalError::kShareOutside) {
+      Log(level_, key_,
+          "share: " + entry_->name + " with share type " + std::to_string(m.refused_share_type()) +
+              " would let other sandboxes use the object (only a share with this workload's own "
+              "client passes); denied");
+    }
     if (error == MarshalError::kFault) return Fail(EFAULT);
     if (!status_offset) return Fail(EINVAL);
     return RefuseInStatus(top, *status_offset,
-                          error == MarshalError::kForeignClient ? nv::kNvErrInvalidClient
-                                                                : nv::kNvErrInvalidArgument);
+                          error == MarshalError::kForeignClient  ? nv::kNvErrInvalidClient
+                          : error == MarshalError::kShareOutside ? nv::kNvErrInsufficientPermissions
+                                                                 : nv::kNvErrInvalidArgument);
   }
 
   // ---- memory ----
@@ -175,7 +198,13 @@ class Proxy::Execution {
 
   Reply Backend(void* arg) {
     std::uint32_t request = level_ == abi::Level::kUvm ? key_ : FrontendRequest(key_, size_);
+    const auto driver_started =
+        record_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     int rc = p_.backend_.Ioctl(call_.fd, call_.device, request, arg);
+    if (record_) {
+      record_->driver_return = rc;
+      record_->driver_time = std::chrono::steady_clock::now() - driver_started;
+    }
     return rc < 0 ? Fail(-rc) : Ok(rc);
   }
 
@@ -414,6 +443,7 @@ class Proxy::Execution {
   std::uint32_t key_ = 0;
   std::uint32_t size_ = 0;
   const abi::Entry* entry_ = nullptr;
+  CallRecord* record_ = nullptr;  // set only while an observer watches
 };
 
 Proxy::Proxy(const abi::Table& table, caps::CapSet enabled, backend::Backend& backend,
@@ -421,7 +451,21 @@ Proxy::Proxy(const abi::Table& table, caps::CapSet enabled, backend::Backend& ba
     : table_(table), enabled_(enabled), backend_(backend), denials_(denials) {}
 
 Reply Proxy::Execute(const Call& call, TargetMemory& memory, TargetFiles& files) {
+  if (observer_ != nullptr) return ExecuteObserved(call, memory, files);
   return Execution(*this, call, memory, files).Run();
+}
+
+Reply Proxy::ExecuteObserved(const Call& call, TargetMemory& memory, TargetFiles& files) {
+  CallRecord record{.pid = call.pid, .tid = call.tid, .device = call.device, .request = call.request};
+  RecordingMemory recording(memory, call.arg, observer_->WantsParams());
+  record.started = std::chrono::steady_clock::now();
+  Reply reply = Execution(*this, call, recording, files).Run(record);
+  record.duration = std::chrono::steady_clock::now() - record.started;
+  record.value = reply.value;
+  record.error = reply.error;
+  recording.Complete(record, table_);
+  observer_->Observe(record);
+  return reply;
 }
 
 }  // namespace nvgate::proxy

@@ -20,6 +20,7 @@
 #include "backend/backend.h"
 #include "caps/caps.h"
 #include "policy/policy.h"
+#include "proxy/call_record.h"
 
 namespace nvgate::proxy {
 
@@ -49,6 +50,7 @@ struct Call {
   std::uint32_t request;   // the low 32 bits of the ioctl request
   std::uint64_t arg;       // the workload's argument pointer
   int pid;                 // the calling process (thread group), for logs
+  int tid = 0;             // the calling thread, for traces; 0 when not known
 };
 
 struct Reply {
@@ -88,14 +90,21 @@ class Proxy final : public Executor {
 
   const ClientRegistry& clients() const { return clients_; }
 
+  // Reports every call from now on to `observer` (nullptr: none). Set it
+  // before the supervisor starts; it must outlive the calls.
+  void SetObserver(CallObserver* observer) { observer_ = observer; }
+
  private:
   class Execution;
+
+  Reply ExecuteObserved(const Call& call, TargetMemory& memory, TargetFiles& files);
 
   const abi::Table& table_;
   caps::CapSet enabled_;
   backend::Backend& backend_;
   policy::DenialLog& denials_;
   ClientRegistry clients_;
+  CallObserver* observer_ = nullptr;
 };
 
 }  // namespace nvgate::proxy

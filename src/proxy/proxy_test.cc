@@ -78,6 +78,8 @@ const abi::Table& TestTable() {
           "frontend\tNV_ESC_RM_ALLOC_MEMORY\t0x27\tbase\trm_alloc_memory\tW\t56\t"
           "client:hRoot@0;status:status@40;fd:fd@48\n"
           "frontend\tNV_ESC_RM_FREE\t0x29\tbase\trm_free\tNVOS00\t16\tclient:hRoot@0;status:status@12\n"
+          "frontend\tNV_ESC_RM_SHARE\t0x35\tbase\tsimple\tNVOS57\t24\t"
+          "client:hClient@0;share:sharePolicy@8;status:status@20\n"
           "frontend\tNV_ESC_RM_CONTROL\t0x2a\tbase\trm_control\tNVOS54\t32\t-\n"
           "frontend\tNV_ESC_RM_ALLOC\t0x2b\tbase\trm_alloc\t-\t0\t-\n"
           "frontend\tNV_ESC_RM_VID_HEAP_CONTROL\t0x4a\tbase\trm_vid_heap\tNVOS32\t184\tclient:hRoot@0\n"
@@ -272,6 +274,36 @@ TEST_F(ProxyTest, RootClientIsRecordedAndOthersAreForeign) {
   EXPECT_EQ(os54.status, nv::kNvErrInvalidClient);
   EXPECT_EQ(backend_.calls, 0);
   EXPECT_THAT(log_.back(), HasSubstr("RM client 0xbad that this workload did not create"));
+}
+
+// RM sees every sandbox as nvgate's process: only a share with one of this
+// workload's own clients, or a revocation, stays inside the sandbox.
+TEST_F(ProxyTest, ShareReachingPastTheWorkloadIsRefused) {
+  MakeProxy({Capability::kCompute});
+  AllocClient();
+  for (std::uint16_t type : {std::uint16_t{1}, std::uint16_t{2}, std::uint16_t{4}, std::uint16_t{6}}) {
+    nv::NVOS57_PARAMETERS share{kClient, 0x200, {kClient, 0xffffffff, type, 0}, 0};
+    EXPECT_EQ(Frontend(0x35, &share, sizeof share).error, 0);
+    EXPECT_EQ(share.status, nv::kNvErrInsufficientPermissions) << "share type " << type;
+  }
+  nv::NVOS57_PARAMETERS to_foreign{kClient, 0x200, {0xbad, 0xffffffff, nv::kRsShareTypeClient, 0}, 0};
+  EXPECT_EQ(Frontend(0x35, &to_foreign, sizeof to_foreign).error, 0);
+  EXPECT_EQ(to_foreign.status, nv::kNvErrInsufficientPermissions);
+  EXPECT_EQ(backend_.calls, 0);
+  EXPECT_THAT(log_.back(), HasSubstr("share type 1 would let other sandboxes use the object"));
+}
+
+TEST_F(ProxyTest, ShareWithinTheWorkloadAndRevocationsPass) {
+  MakeProxy({Capability::kCompute});
+  AllocClient();
+  nv::NVOS57_PARAMETERS own{kClient, 0x200, {kClient, 0xffffffff, nv::kRsShareTypeClient, 0}, 0};
+  EXPECT_EQ(Frontend(0x35, &own, sizeof own).error, 0);
+  EXPECT_EQ(own.status, nv::kNvOk);
+  nv::NVOS57_PARAMETERS revoke{kClient, 0x200, {0, 0xffffffff, nv::kRsShareTypeAll,
+                                                nv::kRsShareActionFlagRevoke}, 0};
+  EXPECT_EQ(Frontend(0x35, &revoke, sizeof revoke).error, 0);
+  EXPECT_EQ(revoke.status, nv::kNvOk);
+  EXPECT_EQ(backend_.calls, 2);
 }
 
 TEST_F(ProxyTest, ControlRunsOnCopiedParamsAndRestoresThePointer) {
@@ -653,6 +685,74 @@ TEST_F(ProxyTest, DmabufExportInstallsTheNewFd) {
   EXPECT_EQ(Frontend(0xd9, &foreign, sizeof foreign).error, 0);
   EXPECT_EQ(foreign.status, nv::kNvErrInvalidClient) << "RM itself does not check this client";
   EXPECT_EQ(backend_.calls, 0);
+}
+
+// ---- observers (nvgate trace) ----
+
+class RecordingObserver : public CallObserver {
+ public:
+  explicit RecordingObserver(bool params) : params_(params) {}
+  bool WantsParams() const override { return params_; }
+  void Observe(const CallRecord& record) override { records.push_back(record); }
+  std::vector<CallRecord> records;
+
+ private:
+  bool params_;
+};
+
+TEST_F(ProxyTest, ObserverSeesTheInnerDecisionTheDriverCallAndTheStatus) {
+  MakeProxy({Capability::kCompute});
+  AllocClient();
+  RecordingObserver observer(false);
+  proxy_->SetObserver(&observer);
+  std::uint32_t list[4] = {0, 0, 0, 0};
+  Control(0x20801201, list, sizeof list);
+  ASSERT_EQ(observer.records.size(), 1u);
+  const CallRecord& r = observer.records[0];
+  EXPECT_EQ(r.pid, 42);
+  EXPECT_EQ(r.request_level, abi::Level::kFrontend);
+  EXPECT_EQ(r.request_key, 0x2au);
+  EXPECT_EQ(r.size, sizeof(nv::NVOS54_PARAMETERS));
+  ASSERT_TRUE(r.decision && r.decision->entry);
+  EXPECT_TRUE(r.decision->allowed());
+  EXPECT_EQ(r.decision->entry->level, abi::Level::kControl);
+  EXPECT_EQ(r.decision->entry->key, 0x20801201u);
+  EXPECT_FALSE(r.refusal);
+  EXPECT_EQ(r.driver_return, 0);
+  EXPECT_EQ(r.status, nv::kNvOk);
+  EXPECT_TRUE(r.in.empty()) << "parameters only when the observer asks";
+}
+
+TEST_F(ProxyTest, ObserverSeesRefusalsAndTheParameterBytes) {
+  MakeProxy({Capability::kCompute});
+  AllocClient();
+  RecordingObserver observer(true);
+  proxy_->SetObserver(&observer);
+  std::uint64_t params = 0;
+  nv::NVOS54_PARAMETERS os54 = Control(0x2080016c, &params, sizeof params);
+  ASSERT_EQ(observer.records.size(), 1u);
+  const CallRecord& r = observer.records[0];
+  ASSERT_TRUE(r.decision);
+  EXPECT_EQ(r.decision->verdict, policy::Verdict::kMissingCapability);
+  ASSERT_TRUE(r.refusal);
+  EXPECT_EQ(r.refusal->level, abi::Level::kControl);
+  EXPECT_THAT(r.refusal->message, HasSubstr("VIDEO_ONLY"));
+  EXPECT_FALSE(r.driver_return) << "never reached the driver";
+  EXPECT_EQ(r.status, nv::kNvErrNotSupported);
+  EXPECT_EQ(os54.status, nv::kNvErrNotSupported) << "the status the workload saw";
+  ASSERT_EQ(r.in.size(), 1u);
+  EXPECT_EQ(r.in[0].bytes.size(), sizeof os54);
+  ASSERT_EQ(r.out.size(), 1u);
+  EXPECT_EQ(r.out[0].bytes.size(), sizeof os54);
+
+  // A node nvgate has no table for: refused before any table decision.
+  Call call{.fd = ctl_fd_, .device = abi::DeviceKind::kModeset, .request = 0xc0104601,
+            .arg = 0, .pid = 7, .tid = 8};
+  EXPECT_EQ(proxy_->Execute(call, memory_, files_).error, EINVAL);
+  ASSERT_EQ(observer.records.size(), 2u);
+  EXPECT_EQ(observer.records[1].tid, 8);
+  ASSERT_TRUE(observer.records[1].decision);
+  EXPECT_EQ(observer.records[1].decision->verdict, policy::Verdict::kUnknown);
 }
 
 }  // namespace

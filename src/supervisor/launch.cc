@@ -305,9 +305,8 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
   return plan;
 }
 
-// Invariant 8: no privilege beyond what the calls need. CAP_SYS_PTRACE stays:
-// it is what lets pidfd_getfd and process_vm_* reach a workload that made
-// itself non-dumpable.
+}  // namespace
+
 tl::expected<void, std::string> DropCapabilities() {
   constexpr int kDropped[] = {CAP_SYS_ADMIN, CAP_PERFMON, CAP_SYS_NICE};
   for (int cap : kDropped) {
@@ -333,6 +332,8 @@ tl::expected<void, std::string> DropCapabilities() {
   }
   return {};
 }
+
+namespace {
 
 int ShellStatus(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);

@@ -54,4 +54,11 @@ struct LaunchOptions {
 // executed. An error means nvgate itself could not set up or supervise it.
 tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy::Executor& executor);
 
+// Invariant 8: no privilege beyond what the calls need. Drops CAP_SYS_ADMIN,
+// CAP_PERFMON and CAP_SYS_NICE from the calling thread (effective, permitted,
+// inheritable) and from the bounding set; CAP_SYS_PTRACE stays: it is what lets
+// pidfd_getfd and process_vm_* reach a workload that made itself
+// non-dumpable. Capabilities are per thread: call before starting threads.
+tl::expected<void, std::string> DropCapabilities();
+
 }  // namespace nvgate::supervisor

@@ -4,10 +4,8 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <vector>
 
 #include <fmt/format.h>
 
@@ -16,17 +14,19 @@
 namespace nvgate::supervisor {
 namespace {
 
-// A zeroed buffer of at least the kernel's size for a structure (the kernel may
-// know a larger one than our headers, and checks that unknown bytes are zero).
-class KernelBuffer {
- public:
-  KernelBuffer(std::size_t kernel_size, std::size_t ours)
-      : words_((std::max(kernel_size, ours) + 7) / 8, 0) {}
-  template <typename T>
-  T* As() { return reinterpret_cast<T*>(words_.data()); }
+// Room for the kernel's seccomp_notif and seccomp_notif_resp, which may be
+// larger than our headers' ones (80 and 24 bytes on Linux 6.18); Create()
+// refuses a kernel that wants more.
+constexpr std::size_t kKernelStructRoom = 256;
 
- private:
-  std::vector<std::uint64_t> words_;
+// A zeroed kernel structure on the stack: the receive loop allocates nothing.
+// The kernel checks that the bytes it knows and our headers do not are zero.
+template <typename T>
+union KernelStruct {
+  static_assert(sizeof(T) <= kKernelStructRoom);
+  KernelStruct() { std::memset(room, 0, sizeof(room)); }
+  T value;
+  std::byte room[kKernelStructRoom];
 };
 
 }  // namespace
@@ -38,17 +38,21 @@ tl::expected<std::unique_ptr<OsNotifier>, std::string> OsNotifier::Create(int li
     close(listener);
     return tl::unexpected(fmt::format("seccomp(SECCOMP_GET_NOTIF_SIZES) failed: {}", std::strerror(e)));
   }
+  if (sizes.seccomp_notif > kKernelStructRoom || sizes.seccomp_notif_resp > kKernelStructRoom) {
+    close(listener);
+    return tl::unexpected(fmt::format("the kernel's seccomp notifications ({} and {} bytes) are larger than nvgate knows",
+                                      sizes.seccomp_notif, sizes.seccomp_notif_resp));
+  }
   int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake < 0) {
     int e = errno;
     close(listener);
     return tl::unexpected(fmt::format("eventfd() failed: {}", std::strerror(e)));
   }
-  return std::unique_ptr<OsNotifier>(new OsNotifier(listener, wake, sizes));
+  return std::unique_ptr<OsNotifier>(new OsNotifier(listener, wake));
 }
 
-OsNotifier::OsNotifier(int listener, int wake, seccomp_notif_sizes sizes)
-    : listener_(listener), wake_(wake), sizes_(sizes) {}
+OsNotifier::OsNotifier(int listener, int wake) : listener_(listener), wake_(wake) {}
 
 OsNotifier::~OsNotifier() {
   // Closing the last reference to the listener fails every pending and future
@@ -73,9 +77,8 @@ RecvStatus OsNotifier::Receive(Notification& out) {
     // POLLHUP without POLLIN: no task uses the filter any more.
     if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) return RecvStatus::kGone;
   }
-  KernelBuffer buf(sizes_.seccomp_notif, sizeof(seccomp_notif));
-  auto* notif = buf.As<seccomp_notif>();
-  if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, notif) != 0) {
+  KernelStruct<seccomp_notif> notif;
+  if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, &notif.value) != 0) {
     // ENOENT: the notification was withdrawn (its thread took a signal before
     // we got it) or, since Linux 6.11, nothing uses the filter any more. POLLHUP
     // tells the two apart.
@@ -88,9 +91,9 @@ RecvStatus OsNotifier::Receive(Notification& out) {
     }
     return RecvStatus::kError;
   }
-  out.id = notif->id;
-  out.tid = notif->pid;
-  out.data = notif->data;
+  out.id = notif.value.id;
+  out.tid = notif.value.pid;
+  out.data = notif.value.data;
   return RecvStatus::kOk;
 }
 
@@ -99,8 +102,8 @@ bool OsNotifier::IdValid(std::uint64_t id) {
 }
 
 int OsNotifier::Send(std::uint64_t id, const Response& response) {
-  KernelBuffer buf(sizes_.seccomp_notif_resp, sizeof(seccomp_notif_resp));
-  auto* resp = buf.As<seccomp_notif_resp>();
+  KernelStruct<seccomp_notif_resp> buf;
+  seccomp_notif_resp* resp = &buf.value;
   resp->id = id;
   resp->val = response.error ? 0 : response.value;
   resp->error = -response.error;

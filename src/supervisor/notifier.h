@@ -88,11 +88,10 @@ class OsNotifier final : public Notifier {
   int fd() const { return listener_; }
 
  private:
-  OsNotifier(int listener, int wake, seccomp_notif_sizes sizes);
+  OsNotifier(int listener, int wake);
 
   int listener_;
   int wake_;  // eventfd; readable once Wake() was called
-  seccomp_notif_sizes sizes_;
 };
 
 }  // namespace nvgate::supervisor

@@ -1,15 +1,27 @@
-// The receive loop: one receiving thread per listener, calls executed by a pool
-// of workers so that one call blocked in the driver never stalls the others.
+// The receive loop: the thread that receives a call executes it itself, and a
+// standby thread takes over receiving when that call lasts, so that one call
+// blocked in the driver never stalls the others.
 //
 //   auto notifier = supervisor::OsNotifier::Create(listener);
 //   supervisor::Supervisor sup(**notifier, backend, proxy);
 //   auto done = sup.Run();      // returns when every workload task is gone
 //
-// Per notification (on a worker):
-//   pidfd for the calling thread, ID_VALID -> pidfd_getfd(args[0]) -> fstat ->
-//   Backend::Classify -> not NVIDIA: ENOTTY (never CONTINUE: another thread may
-//   dup2 an NVIDIA file onto that number before the kernel would look again) ->
-//   NVIDIA: Executor::Execute on the duplicate -> close the duplicate -> SEND.
+// Threads (leader/followers, promoted lazily): exactly one thread, the leader,
+// receives; it executes each call before it receives the next, so a call costs
+// no wake-up of another thread (handing every call to a worker cost 13-25 us a
+// call on a 2-vCPU guest, docs/performance.md). One follower stands by: when it
+// finds the leader inside the same call over a whole period (5 ms),
+// it becomes the leader and another follower stands by; the old leader, its
+// call done, becomes a follower. After a period without calls the standby
+// sleeps until the leader begins one. Only one thread ever waits in RECV: more
+// would all be woken by every notification (research/seccomp-unotify.md §2.3).
+//
+// Per notification (on the leader, or on a deposed leader finishing its call):
+//   the calling thread's pidfd (kept across its calls), ID_VALID ->
+//   pidfd_getfd(args[0]) -> fstat -> Backend::Classify -> not NVIDIA: ENOTTY
+//   (never CONTINUE: another thread may dup2 an NVIDIA file onto that number
+//   before the kernel would look again) -> NVIDIA: Executor::Execute on the
+//   duplicate -> close the duplicate -> SEND.
 // The duplicate lives only for the call, so the workload's own close() is what
 // releases the driver's file. SEND -> ENOENT means the caller is gone: not an
 // error.
@@ -18,7 +30,6 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -30,13 +41,14 @@
 #include "backend/backend.h"
 #include "proxy/proxy.h"
 #include "supervisor/notifier.h"
+#include "supervisor/target.h"
 
 namespace nvgate::supervisor {
 
 struct SupervisorOptions {
-  // Upper bound on calls executing at once. A worker is started whenever a call
-  // is queued and no worker is free, so up to this many calls can block in the
-  // driver without stalling the next one.
+  // Upper bound on calls executing at once (on as many threads, plus one
+  // standing by): up to this many calls can block in the driver without
+  // stalling the next one. 1: calls run one at a time, on Run()'s thread.
   int max_workers = 64;
 };
 
@@ -50,7 +62,7 @@ class Supervisor {
  public:
   Supervisor(Notifier& notifier, const backend::Backend& backend, proxy::Executor& executor,
              SupervisorOptions options = {});
-  // Waits for the workers.
+  // Waits for the supervisor's threads.
   ~Supervisor();
   Supervisor(const Supervisor&) = delete;
   Supervisor& operator=(const Supervisor&) = delete;
@@ -65,24 +77,44 @@ class Supervisor {
   SupervisorStats stats() const;
 
  private:
-  void Dispatch(const Notification& n);
-  void WorkerLoop();
+  // These three take mu_ held in `lock` and return with it held; StartFollower
+  // and End need it held.
+  void Lead(std::unique_lock<std::mutex>& lock);
+  void Follow(std::unique_lock<std::mutex>& lock);
+  void StandBy(std::unique_lock<std::mutex>& lock);
+  void StartFollower();
+  void End(RecvStatus status, int recv_errno);
+  void JoinThreads();
+
   void Handle(const Notification& n);
   void Answer(const Notification& n, const Response& r);
   int ThreadGroupOf(std::uint32_t tid);
-  void JoinWorkers();
 
   Notifier& notifier_;
   const backend::Backend& backend_;
   proxy::Executor& executor_;
   SupervisorOptions options_;
 
+  // The leader's progress, without a lock: even while it waits for a call, odd
+  // while it executes one; moved on by one when a call begins or ends, or when
+  // the standby takes over (then the old leader's exchange at the end of its
+  // call fails, and it knows it was deposed).
+  std::atomic<std::uint64_t> leader_call_{0};
+  std::atomic<int> calls_in_flight_{0};
+  std::atomic<bool> standby_sleeping_{false};  // the leader wakes it when a call begins
+
+  // Who stands by, the spares, and the end. Never held across a call, RECV or
+  // SEND, nor by the leader while it leads (but to wake the standby).
   std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Notification> queue_;
-  std::vector<std::thread> workers_;
-  std::size_t idle_ = 0;
-  bool stopping_ = false;
+  std::condition_variable standby_cv_;  // the standby sleeps: a call began, or the end
+  std::condition_variable spare_cv_;    // spare followers: no standby any more, or the end
+  std::vector<std::thread> threads_;    // every thread but Run()'s
+  bool has_standby_ = false;
+  int spares_ = 0;  // followers waiting to stand by
+  bool done_ = false;
+  tl::expected<void, std::string> result_;
+
+  CallerPidfds pidfds_;
 
   std::mutex tgid_mu_;
   std::unordered_map<std::uint32_t, int> tgid_cache_;

@@ -216,6 +216,36 @@ TEST_F(SupervisorTest, BlockedCallDoesNotStallAnotherThread) {
   close(entered[1]);
 }
 
+// Several calls blocked at once: each blocked leader is replaced by the
+// standby, which in turn needs a standby of its own, until all are in flight.
+TEST_F(SupervisorTest, SeveralBlockedCallsAreInFlightAtOnce) {
+  constexpr int kBlocked = 4;
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  FakeExecutor executor([&](const proxy::Call&, proxy::TargetMemory&, proxy::TargetFiles&) {
+    std::unique_lock lock(mu);
+    ++entered;
+    cv.notify_all();
+    cv.wait(lock, [&] { return entered == kBlocked; });
+    return proxy::Reply{.value = 1};
+  });
+  auto out = Supervise(executor, [&] {
+    int fd = open(backend_.ctl_path().c_str(), O_RDWR | O_CLOEXEC);
+    std::atomic<int> bad{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kBlocked; ++t) {
+      threads.emplace_back([&] {
+        if (Ioctl(fd, kRmControl, nullptr) != 1) bad.fetch_add(1);
+      });
+    }
+    for (auto& th : threads) th.join();
+    return bad.load() == 0 ? 0 : 1;
+  });
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(executor.calls(), kBlocked);
+}
+
 // The workload dies while its call executes: the executor's write-back is
 // refused, the answer finds nobody, and the loop ends on its own.
 TEST_F(SupervisorTest, WorkloadExitsMidCall) {

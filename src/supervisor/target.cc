@@ -1,34 +1,90 @@
 #include "supervisor/target.h"
 
+#include <poll.h>
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <utility>
+#include <vector>
 
 #include "supervisor/sys.h"
 
 namespace nvgate::supervisor {
 
-tl::expected<std::unique_ptr<CallTarget>, int> CallTarget::Open(Notifier& notifier,
-                                                                const Notification& notification) {
+Pidfd::~Pidfd() { close(fd_); }
+
+std::shared_ptr<const Pidfd> CallerPidfds::Find(pid_t tid) {
+  std::shared_ptr<const Pidfd> pidfd;
+  {
+    std::lock_guard lock(mu_);
+    auto it = by_tid_.find(tid);
+    if (it == by_tid_.end()) return nullptr;
+    pidfd = it->second;
+  }
+  // Readable once its thread has exited: the tid may be another thread's now.
+  pollfd exited{pidfd->fd(), POLLIN, 0};
+  if (poll(&exited, 1, 0) != 0) {
+    Forget(tid, pidfd);
+    return nullptr;
+  }
+  return pidfd;
+}
+
+void CallerPidfds::Keep(pid_t tid, std::shared_ptr<const Pidfd> pidfd) {
+  std::lock_guard lock(mu_);
+  if (by_tid_.size() >= kMax && !by_tid_.contains(tid)) return;
+  by_tid_.insert_or_assign(tid, std::move(pidfd));
+}
+
+void CallerPidfds::Forget(pid_t tid, const std::shared_ptr<const Pidfd>& pidfd) {
+  std::lock_guard lock(mu_);
+  // Another call may have kept a newer one for the tid meanwhile.
+  auto it = by_tid_.find(tid);
+  if (it != by_tid_.end() && it->second == pidfd) by_tid_.erase(it);
+}
+
+void CallerPidfds::Sweep() {
+  std::vector<std::pair<pid_t, std::shared_ptr<const Pidfd>>> kept;
+  {
+    std::lock_guard lock(mu_);
+    kept.assign(by_tid_.begin(), by_tid_.end());
+  }
+  std::vector<pollfd> fds;
+  for (const auto& [tid, pidfd] : kept) fds.push_back({pidfd->fd(), POLLIN, 0});
+  if (fds.empty() || poll(fds.data(), fds.size(), 0) <= 0) return;
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    if (fds[i].revents != 0) Forget(kept[i].first, kept[i].second);
+  }
+}
+
+void CallerPidfds::Clear() {
+  std::lock_guard lock(mu_);
+  by_tid_.clear();
+}
+
+tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds& pidfds,
+                                               const Notification& notification) {
   auto tid = static_cast<pid_t>(notification.tid);
   // notification.tid is 0 when the caller is in no namespace we can see.
   if (tid <= 0) return tl::unexpected(ESRCH);
-  int pidfd = sys::PidfdOpen(tid, PIDFD_THREAD);
-  // Before 6.9 PIDFD_THREAD is unknown (EINVAL) and only a thread-group leader
-  // has a pidfd; pidfd_getfd then reads the leader's file table, which is the
-  // caller's unless it unshared CLONE_FILES.
-  if (pidfd < 0 && errno == EINVAL) pidfd = sys::PidfdOpen(tid, 0);
-  if (pidfd < 0) return tl::unexpected(errno);
-  // A tid cannot be reused while its thread waits in the notification: if the
-  // id is still valid now, the pidfd names the caller.
-  if (!notifier.IdValid(notification.id)) {
-    close(pidfd);
-    return tl::unexpected(ENOENT);
+  std::shared_ptr<const Pidfd> pidfd = pidfds.Find(tid);
+  const bool kept = pidfd != nullptr;
+  if (!kept) {
+    int fd = sys::PidfdOpen(tid, PIDFD_THREAD);
+    // Before 6.9 PIDFD_THREAD is unknown (EINVAL) and only a thread-group leader
+    // has a pidfd; pidfd_getfd then reads the leader's file table, which is the
+    // caller's unless it unshared CLONE_FILES.
+    if (fd < 0 && errno == EINVAL) fd = sys::PidfdOpen(tid, 0);
+    if (fd < 0) return tl::unexpected(errno);
+    pidfd = std::make_shared<const Pidfd>(fd);
   }
-  return std::unique_ptr<CallTarget>(new CallTarget(notifier, notification.id, tid, pidfd));
+  // A tid cannot be reused while its thread waits in the notification: if the
+  // id is still valid now, the pidfd (opened, or found alive, after the
+  // notification was received) names the caller.
+  if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
+  if (!kept) pidfds.Keep(tid, pidfd);
+  return CallTarget(notifier, notification.id, tid, std::move(pidfd));
 }
-
-CallTarget::~CallTarget() { close(pidfd_); }
 
 bool CallTarget::Read(std::uint64_t addr, void* out, std::size_t len) {
   if (len == 0) return notifier_.IdValid(id_);
@@ -52,7 +108,7 @@ bool CallTarget::Write(std::uint64_t addr, const void* in, std::size_t len) {
 
 int CallTarget::Duplicate(int target_fd) {
   if (target_fd < 0) return -EBADF;
-  int fd = sys::PidfdGetfd(pidfd_, target_fd);
+  int fd = sys::PidfdGetfd(pidfd_->fd(), target_fd);
   return fd < 0 ? -errno : fd;
 }
 

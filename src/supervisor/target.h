@@ -1,10 +1,11 @@
 // The trapped thread's memory and file table, for the proxy, while the call is
 // pending.
 //
-//   auto target = supervisor::CallTarget::Open(notifier, notification);
+//   supervisor::CallerPidfds pidfds;                  // one per supervisor
+//   auto target = supervisor::CallTarget::Open(notifier, pidfds, notification);
 //   if (!target) reply(-target.error());              // gone before we looked
-//   int dup = (*target)->Duplicate(fd);               // pidfd_getfd
-//   (*target)->Read(addr, &params, sizeof(params));   // then ID_VALID
+//   int dup = target->Duplicate(fd);                  // pidfd_getfd
+//   target->Read(addr, &params, sizeof(params));      // then ID_VALID
 //
 // Every read is followed by NOTIF_ID_VALID (bytes read from a thread that has
 // since died or been replaced are not reported as read), and every write is
@@ -18,6 +19,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 
 #include <tl/expected.hpp>
 
@@ -30,17 +33,64 @@ namespace nvgate::supervisor {
 // anything far larger is a bug or an attack on the supervisor's memory.
 inline constexpr std::size_t kMaxTransfer = 16u << 20;
 
+// A pidfd, closed with the last reference to it.
+class Pidfd {
+ public:
+  explicit Pidfd(int fd) : fd_(fd) {}
+  ~Pidfd();
+  Pidfd(const Pidfd&) = delete;
+  Pidfd& operator=(const Pidfd&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// The workload's threads' pidfds, kept from one call of a thread to the next:
+// pidfd_open and close for every call cost about a tenth of an executed call
+// (docs/performance.md). Thread-safe.
+//
+// A tid is reused once its thread is gone, so a cached pidfd may name a dead
+// thread whose tid now belongs to the caller. Find() returns one only while its
+// thread is alive (the pidfd not readable), checked after the notification was
+// received; CallTarget::Open then checks ID_VALID, as for a new pidfd. Two live
+// threads never share a tid, so the pidfd names the caller. The pidfds of
+// threads that have exited are closed by Sweep(), or when their tid calls again.
+class CallerPidfds {
+ public:
+  // At most this many are kept; further threads get a pidfd per call. Well
+  // under the usual 1,024 descriptors, which the per-call duplicates need too.
+  static constexpr std::size_t kMax = 256;
+
+  // `tid`'s pidfd if one is kept and its thread alive; null otherwise.
+  std::shared_ptr<const Pidfd> Find(pid_t tid);
+  // Keeps `pidfd`, known to be `tid`'s (ID_VALID after pidfd_open).
+  void Keep(pid_t tid, std::shared_ptr<const Pidfd> pidfd);
+  // Closes the pidfds of threads that have exited (once calls in flight are
+  // done with them).
+  void Sweep();
+  void Clear();
+
+ private:
+  void Forget(pid_t tid, const std::shared_ptr<const Pidfd>& pidfd);
+
+  std::mutex mu_;
+  std::unordered_map<pid_t, std::shared_ptr<const Pidfd>> by_tid_;
+};
+
 class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
  public:
-  // Opens a pidfd for the calling thread (PIDFD_THREAD; the plain pid where the
-  // kernel predates it) and checks that the call is still pending, so the pidfd
-  // is known to name the caller. Returns a positive errno on failure (ENOENT:
-  // the caller is gone).
-  static tl::expected<std::unique_ptr<CallTarget>, int> Open(Notifier& notifier,
-                                                             const Notification& notification);
-  ~CallTarget() override;
+  // Takes the calling thread's pidfd from `pidfds`, or opens one (PIDFD_THREAD;
+  // the plain pid where the kernel predates it) and keeps it there, and checks
+  // that the call is still pending, so the pidfd is known to name the caller.
+  // Returns a positive errno on failure (ENOENT: the caller is gone). A value,
+  // not a heap object: one per call.
+  static tl::expected<CallTarget, int> Open(Notifier& notifier, CallerPidfds& pidfds,
+                                            const Notification& notification);
+  CallTarget(CallTarget&&) = default;
   CallTarget(const CallTarget&) = delete;
   CallTarget& operator=(const CallTarget&) = delete;
+  CallTarget& operator=(CallTarget&&) = delete;
 
   bool Read(std::uint64_t addr, void* out, std::size_t len) override;
   bool Write(std::uint64_t addr, const void* in, std::size_t len) override;
@@ -48,16 +98,16 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   int Install(int fd) override;
 
   pid_t tid() const { return tid_; }
-  int pidfd() const { return pidfd_; }
+  int pidfd() const { return pidfd_->fd(); }
 
  private:
-  CallTarget(Notifier& notifier, std::uint64_t id, pid_t tid, int pidfd)
-      : notifier_(notifier), id_(id), tid_(tid), pidfd_(pidfd) {}
+  CallTarget(Notifier& notifier, std::uint64_t id, pid_t tid, std::shared_ptr<const Pidfd> pidfd)
+      : notifier_(notifier), id_(id), tid_(tid), pidfd_(std::move(pidfd)) {}
 
   Notifier& notifier_;
   std::uint64_t id_;
   pid_t tid_;
-  int pidfd_;
+  std::shared_ptr<const Pidfd> pidfd_;
 };
 
 }  // namespace nvgate::supervisor

@@ -19,6 +19,7 @@ enum class Weakening {
   kNoCapabilityCheck,     // "no-capability-check": calls outside the capability set run
   kDoubleFetch,           // "double-fetch": RM_ALLOC re-reads the workload's parameters after deciding
   kNoClientOwnership,     // "no-client-ownership": any RM client handle is accepted
+  kNoSharePolicyCheck,    // "no-share-policy-check": RM_SHARE with any policy passes
   kContinueOtherFiles,    // "continue-other-files": trapped calls on other files get CONTINUE
   kNoArchCheck,           // "no-arch-check": the filter ignores the ABI (int 0x80, x32)
   kFullRequestMatch,      // "full-request-match": the filter traps only requests with a zero upper word
@@ -33,6 +34,7 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kNoCapabilityCheck: return "no-capability-check";
     case Weakening::kDoubleFetch: return "double-fetch";
     case Weakening::kNoClientOwnership: return "no-client-ownership";
+    case Weakening::kNoSharePolicyCheck: return "no-share-policy-check";
     case Weakening::kContinueOtherFiles: return "continue-other-files";
     case Weakening::kNoArchCheck: return "no-arch-check";
     case Weakening::kFullRequestMatch: return "full-request-match";

@@ -41,6 +41,8 @@ struct Route {
   int iterations;
   // The weakenings this route must catch, by their NVGATE_TEST_WEAKEN names.
   std::vector<std::string> catches;
+  // The capabilities the workload is granted (within --allowed-caps all,rdma).
+  std::string caps = "compute";
 };
 
 const std::vector<Route>& Routes() {
@@ -53,6 +55,10 @@ const std::vector<Route>& Routes() {
       {"SyscallsThatReachTheSupervisor", "supervisor-reach", 1, {"no-syscall-denials"}},
       {"SignalStorm", "signal-storm", 3000, {"no-killable-recv"}},
       {"AnotherTenantsClient", "foreign-client", 1, {"no-client-ownership"}},
+      {"ShareBeyondTheWorkload", "share-outside", 1, {"no-share-policy-check"}},
+      // dma-buf export needs the privileged rdma capability; granted here so
+      // that only the client check stands in the way.
+      {"DmabufOfAnotherTenant", "dmabuf-other-tenant", 1, {"no-client-ownership"}, "compute,rdma"},
       {"MalformedParameters", "malformed", 1, {}},
   };
   return routes;
@@ -82,7 +88,7 @@ struct Outcome {
 };
 
 // Runs one route and lists everything that got past nvgate.
-Outcome Attempt(const std::string& scenario, int iterations, const std::string& weakening) {
+Outcome Attempt(const Route& route, const std::string& weakening) {
   std::string tag = NewTag();
   auto witness = KernelWitness::Start(tag);
   if (!witness) {
@@ -91,8 +97,9 @@ Outcome Attempt(const std::string& scenario, int iterations, const std::string& 
   }
   std::string call_log = std::filesystem::temp_directory_path() / ("nvgate-calls-" + tag);
   std::vector<std::string> argv = {weakening.empty() ? NVGATE_BINARY : NVGATE_WEAKENED_BINARY,
-                                   "run", "--backend", "sim", "--caps", "compute", "--sim-call-log", call_log,
-                                   "--", ESCAPE_WORKLOAD_BINARY, tag, scenario, std::to_string(iterations)};
+                                   "run", "--backend", "sim", "--caps", route.caps, "--allowed-caps", "all,rdma",
+                                   "--sim-call-log", call_log, "--", ESCAPE_WORKLOAD_BINARY, tag, route.scenario,
+                                   std::to_string(route.iterations)};
   std::vector<std::string> env;
   if (!weakening.empty()) env.push_back("NVGATE_TEST_WEAKEN=" + weakening);
   Outcome o{testing::RunProgram(argv, env), {}};
@@ -110,8 +117,12 @@ Outcome Attempt(const std::string& scenario, int iterations, const std::string& 
     if (line.find("alloc class=0xb8b0 ") != std::string::npos) {
       o.violations.push_back("driver ran a refused class: " + line);
     }
-    if (line.find("client=0xc1000001 ") != std::string::npos) {
+    if (line.find("client=0xc1000001") != std::string::npos) {
       o.violations.push_back("driver ran a call on another tenant's client: " + line);
+    }
+    if (line.find(" share type=") != std::string::npos &&
+        line.find(" share type=3 target=0xc1d") == std::string::npos) {
+      o.violations.push_back("driver ran a share reaching past the workload: " + line);
     }
     if (line.find("alloc class=0x41 ") != std::string::npos && line.find("status=0x19") != std::string::npos) {
       o.violations.push_back("driver ran a client allocation twice: " + line);
@@ -146,7 +157,7 @@ class Escape : public ::testing::TestWithParam<Route> {};
 TEST_P(Escape, NvgateHoldsTheLine) {
   if (NeedsRoot()) GTEST_SKIP() << "the kernel witness needs root (tracefs)";
   const Route& route = GetParam();
-  Outcome o = Attempt(route.scenario, route.iterations, "");
+  Outcome o = Attempt(route, "");
   EXPECT_TRUE(o.violations.empty()) << Describe(o);
   EXPECT_THAT(o.result.out, ::testing::HasSubstr("violations=0")) << "the scenario ran to its end";
 }
@@ -176,7 +187,7 @@ TEST_P(EscapeWeakened, RouteCatchesTheMissingDefence) {
   const WeakenedRoute& p = GetParam();
   Outcome o;
   for (int attempt = 0; attempt < 5 && o.violations.empty(); ++attempt) {
-    o = Attempt(p.route.scenario, p.route.iterations, p.weakening);
+    o = Attempt(p.route, p.weakening);
   }
   ASSERT_FALSE(o.violations.empty()) << "with " << p.weakening << " off, nothing was caught\n" << Describe(o);
   for (const std::string& v : o.violations) std::cout << "caught " << p.weakening << ": " << v << "\n";

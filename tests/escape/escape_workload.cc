@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -91,6 +92,9 @@ int FlipClass(int iterations) {
   // two reads of the parameters, so that a second read would often see the
   // other one, whatever the build's speed.
   std::thread flipper([&] {
+    // On a busy machine the flipper must still run while calls are in flight:
+    // a higher priority where the workload may take one (root), else as is.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -10);
     auto* cls = reinterpret_cast<volatile NvV32*>(&p.hClass);
     bool refused = false;
     auto next = std::chrono::steady_clock::now();
@@ -295,6 +299,45 @@ int ForeignClient() {
   return 0;
 }
 
+// RM_SHARE opens an object to others; RM sees every sandbox as nvgate's own
+// process, so sharing with everyone, by pid, by security token or with another
+// tenant's client would reach past the sandbox.
+int ShareOutside() {
+  Rm rm = OpenRm();
+  struct Case {
+    const char* what;
+    NvU16 type;
+    NvU32 target;
+  };
+  for (const Case& c : {Case{"share_all", kRsShareTypeAll, 0}, Case{"share_security_token", 2, 0},
+                        Case{"share_pid", 4, 1}, Case{"share_other_tenants_client", kRsShareTypeClient, 0xc1000001}}) {
+    NVOS57_PARAMETERS p{rm.client, rm.device, {c.target, 0xffffffff, c.type, 0}, 0};
+    int rc = ::ioctl(rm.ctl, Frontend(kEscRmShare, sizeof p), &p);
+    std::printf("%s=%s/0x%x\n", c.what, rc == 0 ? "ok" : strerrorname_np(errno), p.status);
+    if (rc == 0 && p.status == kNvOk) Violation(std::string(c.what) + " was accepted");
+  }
+  return 0;
+}
+
+// NV_ESC_EXPORT_TO_DMABUF_FD names a client and objects under it: exporting
+// another tenant's memory as a dma-buf would hand it to this workload.
+int DmabufOfAnotherTenant() {
+  int ctl = OpenNode("/dev/nvidiactl");
+  AllocClient(ctl);
+  // nv_ioctl_export_to_dma_buf_fd_t (2608 bytes): fd at 0, hClient at 4, status at 2600.
+  std::uint8_t params[2608] = {};
+  std::int32_t fd = -1;
+  NvHandle other = 0xc1000001;  // the sim's other tenant
+  std::memcpy(params, &fd, sizeof fd);
+  std::memcpy(params + 4, &other, sizeof other);
+  int rc = ::ioctl(ctl, Frontend(kEscExportToDmabufFd, sizeof params), params);
+  std::uint32_t status;
+  std::memcpy(&status, params + 2600, sizeof status);
+  std::printf("export_other_tenants_memory=%s/0x%x\n", rc == 0 ? "ok" : strerrorname_np(errno), status);
+  if (rc == 0 && status == kNvOk) Violation("exported another tenant's memory");
+  return 0;
+}
+
 // Sizes at and past every bound, null, wild and kernel pointers, huge counts:
 // each must get an error, and nvgate must still answer afterwards.
 int Malformed() {
@@ -388,6 +431,8 @@ int main(int argc, char** argv) {
   if (scenario == "signal-storm") status = SignalStorm(iterations);
   if (scenario == "foreign-client") status = ForeignClient();
   if (scenario == "malformed") status = Malformed();
+  if (scenario == "share-outside") status = ShareOutside();
+  if (scenario == "dmabuf-other-tenant") status = DmabufOfAnotherTenant();
   if (scenario == "call-until-killed") status = CallUntilKilled();
   std::printf("violations=%d\n", violations);
   return status;

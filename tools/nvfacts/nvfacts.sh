@@ -31,14 +31,20 @@ includes=(-I"$sdk" -I"$sdk/ctrl" -I"$checkout/src/common/inc" -I"$checkout/kerne
 header_dirs=("$sdk" "$sdk/alloc" "$checkout/kernel-open/common/inc" "$checkout/kernel-open/nvidia-uvm"
              "$checkout/src/nvidia/arch/nvalloc/unix/include" "$checkout/src/common/inc")
 
-# What the tables and nv_structs_facts.h name.
-tables=("$root"/src/abi/data/r*.tsv)
+# What the tables and nv_structs_facts.h name: the rows of every full table
+# (r<branch>.tsv) and the added and changed rows of every delta
+# (r<branch>.delta.tsv, whose rows carry an operation and a version range first).
+awk -F'\t' '!/^#/ && NF == 8 { print }
+             !/^#/ && NF == 10 && ($1 == "add" || $1 == "change") {
+               print $3 "\t" $4 "\t" $5 "\t" $6 "\t" $7 "\t" $8 "\t" $9 "\t" $10 }' \
+  "$root"/src/abi/data/r*.tsv > "$work/rows"
+tables=("$work/rows")
 awk -F'\t' '!/^#/ && NF == 8 { print $2 }' "${tables[@]}" | sort -u > "$work/values"
 printf '%s\n' NV_OK NV_ERR_GENERIC NV_ERR_INVALID_ARGUMENT NV_ERR_INVALID_CLASS \
   NV_ERR_INVALID_CLIENT NV_ERR_NOT_SUPPORTED NV_ERR_INVALID_OBJECT_HANDLE \
   NV_ERR_INVALID_OBJECT_PARENT NV_ERR_OBJECT_NOT_FOUND NV_ERR_INSUFFICIENT_RESOURCES \
   NV_ERR_ILLEGAL_ACTION NV_ERR_INVALID_PARAM_STRUCT NV_ERR_STATE_IN_USE NV_ERR_INVALID_OBJECT \
-  NV_ERR_INSERT_DUPLICATE_NAME >> "$work/values"
+  NV_ERR_INSERT_DUPLICATE_NAME NV_ERR_INSUFFICIENT_PERMISSIONS >> "$work/values"
 {
   awk -F'\t' '!/^#/ && NF == 8 && $6 != "-" { print $6 }' "${tables[@]}"
   grep -v '^//' "$root/src/abi/nv_structs_facts.h" | grep -o 'NV_STRUCT([A-Za-z0-9_]*, "[^"]*")' | sed 's/.*"\(.*\)")/\1/'
@@ -62,8 +68,21 @@ headers=()
 for dir in "${header_dirs[@]}" "$sdk/ctrl" "$sdk"/ctrl/* "$sdk"/class; do
   [[ -d $dir ]] && headers+=("$dir"/*.h)
 done
+# Every name the headers define (a status code, a macro, an enumerator, a
+# struct or typedef name), gathered in one pass: looking each name up in the
+# headers one by one takes minutes.
 cat "${headers[@]}" > "$work/all.h.txt"
-defined() { grep -qE "(NV_STATUS_CODE\\($1,|#define[[:space:]]+$1\\b|\\b$1[[:space:]]*=|\\}[[:space:]]*$1[[:space:]]*;|typedef[^;]*\\b$1[[:space:]]*;)" "$work/all.h.txt"; }
+{
+  grep -oE 'NV_STATUS_CODE\([A-Za-z0-9_]+,' "$work/all.h.txt" | sed 's/NV_STATUS_CODE(//; s/,$//'
+  grep -oE '#define[[:space:]]+[A-Za-z0-9_]+' "$work/all.h.txt" | awk '{ print $2 }'
+  grep -oE '[A-Za-z0-9_]+[[:space:]]*=' "$work/all.h.txt" | sed 's/[[:space:]]*=$//'
+  grep -oE '\}[[:space:]]*[A-Za-z0-9_]+[[:space:]]*;' "$work/all.h.txt" | sed 's/^}[[:space:]]*//; s/[[:space:]]*;$//'
+  grep -oE 'typedef[^;]*[^A-Za-z0-9_][A-Za-z0-9_]+[[:space:]]*;' "$work/all.h.txt" |
+    sed -E 's/.*[^A-Za-z0-9_]([A-Za-z0-9_]+)[[:space:]]*;$/\1/'
+} | sort -u > "$work/defined"
+declare -A is_defined
+while read -r name; do is_defined[$name]=1; done < "$work/defined"
+defined() { [[ -n ${is_defined[$1]:-} ]]; }
 
 {
   echo '#include <stddef.h>'
@@ -103,5 +122,21 @@ defined() { grep -qE "(NV_STATUS_CODE\\($1,|#define[[:space:]]+$1\\b|\\b$1[[:spa
   echo '}'
 } > "$work/facts.c"
 
-gcc -std=gnu11 -w "${includes[@]}" -o "$work/facts" "$work/facts.c"
-"$work/facts"
+# A struct that exists but lacks a field (an older or newer layout) fails to
+# compile on that field's line: report each such field, drop its line, retry.
+for attempt in 1 2 3 4 5; do
+  if gcc -std=gnu11 -w "${includes[@]}" -o "$work/facts" "$work/facts.c" 2> "$work/gcc.log"; then
+    "$work/facts"
+    exit 0
+  fi
+  grep -oE 'facts\.c:[0-9]+:[0-9]+: error' "$work/gcc.log" | cut -d: -f2 | sort -un > "$work/bad_lines"
+  if [[ ! -s $work/bad_lines ]]; then cat "$work/gcc.log" >&2; exit 1; fi
+  while read -r line; do
+    key=$(sed -n "${line}p" "$work/facts.c" | grep -oE 'offset\\t[^\\]*' | sed 's/offset\\t//')
+    if [[ -z $key ]]; then cat "$work/gcc.log" >&2; exit 1; fi
+    echo "nvfacts: $tag: no field $key" >&2
+  done < "$work/bad_lines"
+  sed -i "$(sed 's/$/d/' "$work/bad_lines" | paste -sd';')" "$work/facts.c"
+done
+cat "$work/gcc.log" >&2
+exit 1

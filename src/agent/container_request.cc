@@ -1,0 +1,89 @@
+#include "agent/container_request.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace nvgate::agent {
+namespace {
+
+using Json = nlohmann::json;
+
+// The value of NAME in an OCI process.env list ("NAME=value"); the last one
+// wins, as with execve's environment lookup in most libcs.
+std::optional<std::string> EnvValue(const Json& env, std::string_view name) {
+  std::optional<std::string> value;
+  if (!env.is_array()) return value;
+  for (const Json& entry : env) {
+    if (!entry.is_string()) continue;
+    const std::string& s = entry.get_ref<const std::string&>();
+    if (s.size() > name.size() && s.compare(0, name.size(), name) == 0 && s[name.size()] == '=') {
+      value = s.substr(name.size() + 1);
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
+tl::expected<ContainerProcessState, std::string> ParseContainerProcessState(std::string_view json) {
+  Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return tl::unexpected(std::string("the runtime's message is not JSON"));
+  ContainerProcessState out;
+  auto fds = j.find("fds");
+  if (fds == j.end() || !fds->is_array()) return tl::unexpected(std::string("no \"fds\" list"));
+  for (std::size_t i = 0; i < fds->size(); ++i) {
+    if ((*fds)[i] == "seccompFd") out.seccomp_fd_index = static_cast<int>(i);
+  }
+  if (out.seccomp_fd_index < 0) return tl::unexpected(std::string("no \"seccompFd\" among the fds"));
+  if (j.contains("pid") && j["pid"].is_number_integer()) out.pid = j["pid"].get<int>();
+  if (j.contains("metadata") && j["metadata"].is_string()) out.metadata = j["metadata"].get<std::string>();
+  auto state = j.find("state");
+  if (state == j.end() || !state->is_object()) return tl::unexpected(std::string("no \"state\" object"));
+  if (!state->contains("id") || !(*state)["id"].is_string()) return tl::unexpected(std::string("no state.id"));
+  out.id = (*state)["id"].get<std::string>();
+  if (state->contains("bundle") && (*state)["bundle"].is_string()) out.bundle = (*state)["bundle"].get<std::string>();
+  if (out.pid == 0 && state->contains("pid") && (*state)["pid"].is_number_integer()) out.pid = (*state)["pid"].get<int>();
+  if (state->contains("annotations") && (*state)["annotations"].is_object()) {
+    for (auto& [key, value] : (*state)["annotations"].items()) {
+      if (value.is_string()) out.annotations[key] = value.get<std::string>();
+    }
+  }
+  return out;
+}
+
+tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state) {
+  Json env = Json::array();
+  if (!state.bundle.empty()) {
+    std::string path = state.bundle + "/config.json";
+    std::ifstream in(path);
+    if (!in) return tl::unexpected("cannot read " + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    Json config = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+    if (config.is_discarded() || !config.is_object()) return tl::unexpected(path + " is not JSON");
+    if (config.contains("process") && config["process"].is_object() && config["process"].contains("env")) {
+      env = config["process"]["env"];
+    }
+  }
+  CapsRequest out;
+  auto cuda_version = EnvValue(env, "CUDA_VERSION");
+  auto require_cuda = EnvValue(env, "NVIDIA_REQUIRE_CUDA");
+  out.legacy_cuda_image = cuda_version && !cuda_version->empty() && !(require_cuda && !require_cuda->empty());
+  if (!state.metadata.empty()) {
+    out.text = state.metadata;
+    out.source = "listenerMetadata";
+  } else if (auto it = state.annotations.find(std::string(kCapsAnnotation)); it != state.annotations.end()) {
+    out.text = it->second;
+    out.source = "annotation " + std::string(kCapsAnnotation);
+  } else if (auto value = EnvValue(env, "NVIDIA_DRIVER_CAPABILITIES")) {
+    out.text = *value;
+    out.source = "NVIDIA_DRIVER_CAPABILITIES";
+  } else {
+    out.source = "default";
+  }
+  return out;
+}
+
+}  // namespace nvgate::agent

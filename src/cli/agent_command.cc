@@ -1,0 +1,86 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <thread>
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "agent/agent.h"
+#include "backend/backend.h"
+#include "caps/caps.h"
+#include "cli/commands.h"
+#include "cli/driver_table.h"
+#include "supervisor/filter.h"
+#include "supervisor/launch.h"
+
+namespace nvgate::cli {
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "nvgate agent: %s\n", message.c_str());
+  return kExitSetupFailure;
+}
+
+}  // namespace
+
+int RunAgent(const AgentOptions& options) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
+  spdlog::set_pattern("nvgate: %v");
+  auto allowed = caps::ParseAllowed(options.allowed_caps);
+  if (!allowed) return Fail("--allowed-caps: " + allowed.error());
+  if (options.sim_node_dir && options.backend != "sim") return Fail("--sim-node-dir needs --backend sim");
+  if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return Fail(kernel.error());
+
+  backend::SimOptions sim;
+  if (options.sim_node_dir) sim.node_dir = *options.sim_node_dir;
+  auto backend = options.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
+  if (!backend) return Fail(backend.error());
+  auto detected = (*backend)->DriverVersion();
+  if (!detected) return Fail(detected.error());
+  auto chosen = ChooseTable(*detected, options.abi_version);
+  if (!chosen) return Fail(chosen.error());
+  if (!chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
+
+  agent::Agent agent({.socket_path = options.socket,
+                      .allowed = *allowed,
+                      .table = chosen->table,
+                      .backend = backend->get(),
+                      .supervisor = {}});
+  if (auto listening = agent.Listen(); !listening) return Fail(listening.error());
+  // Before any thread starts: capabilities and the signal mask are per thread.
+  if (auto dropped = supervisor::DropCapabilities(); !dropped) return Fail(dropped.error());
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  std::thread signal_waiter([&] {
+    int signal = 0;
+    sigwait(&stop_signals, &signal);
+    spdlog::info("agent: stopping on signal {}", signal);
+    agent.Stop();
+  });
+
+  spdlog::info("agent: listening on {} (driver {}, backend {}, allowed capabilities {})", options.socket,
+               chosen->version, options.backend, allowed->ToString());
+  auto served = agent.Serve();
+  // Serve() can also end on an error: release the signal waiter either way.
+  pthread_kill(signal_waiter.native_handle(), SIGTERM);
+  signal_waiter.join();
+  if (!served) return Fail(served.error());
+  return 0;
+}
+
+int RunAgentStatus(const AgentStatusOptions& options) {
+  auto reply = agent::QueryStatus(options.socket);
+  if (!reply) {
+    std::fprintf(stderr, "nvgate agent status: %s\n", reply.error().c_str());
+    return 1;
+  }
+  std::fputs(reply->c_str(), stdout);
+  return 0;
+}
+
+}  // namespace nvgate::cli

@@ -1,0 +1,261 @@
+// nvgate trace, learn, replay and summary: recording a workload's NVIDIA calls
+// and reading the record.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "caps/caps.h"
+#include "cli/commands.h"
+#include "cli/driver_table.h"
+#include "cli/supervised_run.h"
+#include "trace/analysis.h"
+#include "trace/trace.h"
+
+namespace nvgate::cli {
+namespace {
+
+int Fail(std::string_view command_name, const std::string& message, int status) {
+  std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
+               message.c_str());
+  return status;
+}
+
+std::string Hex(std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "0x%x", v);
+  return buf;
+}
+
+std::string Millis(std::int64_t us) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f ms", static_cast<double>(us) / 1000.0);
+  return buf;
+}
+
+// Writes `text` to `path`, or to stdout without one.
+bool Emit(const std::optional<std::string>& path, const std::string& text) {
+  if (!path) {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return true;
+  }
+  std::ofstream out(*path, std::ios::trunc);
+  out << text;
+  return static_cast<bool>(out);
+}
+
+// `nvgate learn X`: a single argument naming a file that is not executable is
+// a trace; anything else is a command to run.
+bool IsTraceArgument(const std::vector<std::string>& args) {
+  std::error_code ec;
+  return args.size() == 1 && std::filesystem::is_regular_file(args[0], ec) &&
+         ::access(args[0].c_str(), X_OK) != 0;
+}
+
+tl::expected<const abi::Table*, std::string> TableFor(const std::string& version) {
+  const abi::Table* table = abi::TableForVersion(version);
+  if (!table) {
+    return tl::unexpected("NVIDIA driver " + version + " is not supported (supported: " +
+                          SupportedVersionList() + ")");
+  }
+  return table;
+}
+
+int PrintLearned(const LearnOptions& options, const trace::LearnResult& result, caps::CapSet bound,
+                 const std::string& preface) {
+  std::string text = options.json ? trace::LearnToJson(result, bound).dump(2) + "\n"
+                                  : preface + trace::LearnToText(result, bound);
+  if (!Emit(options.output, text)) return Fail("learn", "cannot write " + *options.output, kExitUsage);
+  return 0;
+}
+
+}  // namespace
+
+int RunTrace(const TraceOptions& options) {
+  std::ofstream out;
+  std::unique_ptr<trace::TraceWriter> writer;
+  auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+    out.open(options.output, std::ios::trunc);
+    if (!out) return tl::unexpected("cannot write the trace to " + options.output);
+    trace::TraceHeader header{.version = trace::kFormatVersion,
+                              .nvgate_version = NVGATE_VERSION,
+                              .driver_version = setup.driver_version,
+                              .backend = setup.backend,
+                              .caps = setup.enabled,
+                              .allowed_caps = setup.allowed,
+                              .with_params = options.with_params,
+                              .command = options.run.command,
+                              .started = trace::UtcNow()};
+    writer = std::make_unique<trace::TraceWriter>(out, header, setup.table);
+    return writer.get();
+  };
+  int status = SuperviseCommand("trace", options.run, ExecutedCaps::kRequested, observe);
+  if (writer) {
+    std::fprintf(stderr, "nvgate trace: %llu calls written to %s\n",
+                 static_cast<unsigned long long>(writer->calls_written()), options.output.c_str());
+  }
+  return status;
+}
+
+int RunLearn(const LearnOptions& options) {
+  auto bound = caps::ParseAllowed(options.run.allowed_caps);
+  if (!bound) return Fail("learn", "--allowed-caps: " + bound.error(), kExitUsage);
+  if (bound->empty()) return Fail("learn", "--allowed-caps names no capability", kExitUsage);
+
+  if (IsTraceArgument(options.args)) {
+    auto trace = trace::ReadTraceFile(options.args[0]);
+    if (!trace) return Fail("learn", trace.error(), kExitUsage);
+    auto table = TableFor(trace->header.driver_version);
+    if (!table) return Fail("learn", table.error(), kExitUsage);
+    trace::LearnResult result = trace::Learn(**table, *bound, trace->calls);
+    std::string preface = "trace of " + trace->header.driver_version + " under " +
+                          trace->header.caps.ToString() +
+                          " (a workload may take other paths where a call was refused)\n";
+    return PrintLearned(options, result, *bound, preface);
+  }
+
+  RunOptions run = options.run;
+  run.command = options.args;
+  run.caps = bound->ToString();
+  std::unique_ptr<trace::CallCollector> collector;
+  const abi::Table* table = nullptr;
+  auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+    table = &setup.table;
+    collector = std::make_unique<trace::CallCollector>(setup.table);
+    return collector.get();
+  };
+  int status = SuperviseCommand("learn", run, ExecutedCaps::kAllowedBound, observe);
+  if (!collector) return status;  // nvgate failed before the command started
+  std::vector<trace::TracedCall> calls = collector->Calls();
+  trace::LearnResult result = trace::Learn(*table, *bound, calls);
+  std::string preface = "command exited with status " + std::to_string(status) + "\n";
+  if (int printed = PrintLearned(options, result, *bound, preface); printed != 0) return printed;
+  return status;
+}
+
+int RunReplay(const ReplayOptions& options) {
+  auto trace = trace::ReadTraceFile(options.trace);
+  if (!trace) return Fail("replay", trace.error(), kExitUsage);
+  const std::string driver = options.driver.value_or(trace->header.driver_version);
+  auto table = TableFor(driver);
+  if (!table) return Fail("replay", table.error(), kExitUsage);
+  caps::CapSet enabled = trace->header.caps;
+  if (options.caps) {
+    auto parsed = caps::Resolve(*options.caps, caps::CapSet::Everything());
+    if (!parsed) return Fail("replay", "--caps: " + parsed.error(), kExitUsage);
+    enabled = *parsed;
+  }
+  trace::ReplayResult result = trace::Replay(**table, enabled, trace->calls);
+
+  auto decision = [](bool allowed) { return allowed ? "allowed" : "refused"; };
+  if (options.json) {
+    nlohmann::json calls = nlohmann::json::array();
+    for (const trace::ReplayedCall& r : result.calls) {
+      nlohmann::json c = {{"seq", r.call->seq},
+                          {"level", abi::LevelName(r.call->level)},
+                          {"key", Hex(r.call->key)},
+                          {"name", r.call->name},
+                          {"traced", decision(trace::PolicyAllowed(*r.call))},
+                          {"decision", decision(r.now.allowed)},
+                          {"changed", r.changed},
+                          {"inner_known", r.now.inner_known}};
+      if (!r.now.allowed) {
+        c["reason"] = trace::ReasonName(r.now.reason);
+        c["message"] = r.now.message;
+      }
+      calls.push_back(std::move(c));
+    }
+    nlohmann::json out = {{"driver", driver},
+                          {"caps", enabled.ToString()},
+                          {"traced_driver", trace->header.driver_version},
+                          {"traced_caps", trace->header.caps.ToString()},
+                          {"calls", std::move(calls)},
+                          {"allowed", result.allowed},
+                          {"refused", result.refused},
+                          {"changed", result.changed},
+                          {"undetermined", result.undetermined}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  for (const trace::ReplayedCall& r : result.calls) {
+    std::printf("%5llu %-12s %-10s %-44s %s%s%s%s\n", static_cast<unsigned long long>(r.call->seq),
+                std::string(abi::LevelName(r.call->level)).c_str(), Hex(r.call->key).c_str(),
+                r.call->name.empty() ? "(no table row)" : r.call->name.c_str(), decision(r.now.allowed),
+                r.now.allowed ? "" : (" (" + std::string(trace::ReasonName(r.now.reason)) + ")").c_str(),
+                r.changed ? "  CHANGED" : "", r.now.inner_known ? "" : "  (inner command not in the trace)");
+  }
+  std::printf("\n%zu calls under %s (driver %s): %llu allowed, %llu refused; %llu changed from the "
+              "trace (recorded under %s, driver %s)%s\n",
+              result.calls.size(), enabled.ToString().c_str(), driver.c_str(),
+              static_cast<unsigned long long>(result.allowed), static_cast<unsigned long long>(result.refused),
+              static_cast<unsigned long long>(result.changed), trace->header.caps.ToString().c_str(),
+              trace->header.driver_version.c_str(),
+              result.undetermined == 0
+                  ? ""
+                  : (", " + std::to_string(result.undetermined) + " undetermined").c_str());
+  return 0;
+}
+
+int RunSummary(const SummaryOptions& options) {
+  auto trace = trace::ReadTraceFile(options.trace);
+  if (!trace) return Fail("summary", trace.error(), kExitUsage);
+  trace::Summary s = trace::Summarize(trace->calls);
+  auto row_json = [](const trace::SummaryRow& r) {
+    return nlohmann::json{{"calls", r.calls},       {"allowed", r.allowed},
+                          {"refused", r.refused},   {"total_us", r.total_us},
+                          {"driver_us", r.driver_us}};
+  };
+  if (options.json) {
+    nlohmann::json levels = nlohmann::json::object();
+    for (const auto& [level, row] : s.by_level) levels[std::string(abi::LevelName(level))] = row_json(row);
+    nlohmann::json commands = nlohmann::json::array();
+    for (const trace::SummaryRow& r : s.rows) {
+      nlohmann::json c = row_json(r);
+      c["level"] = abi::LevelName(r.level);
+      c["key"] = Hex(r.key);
+      c["name"] = r.name;
+      commands.push_back(std::move(c));
+    }
+    nlohmann::json out = {{"driver", trace->header.driver_version},
+                          {"caps", trace->header.caps.ToString()},
+                          {"calls", s.calls},
+                          {"allowed", s.allowed},
+                          {"refused", s.refused},
+                          {"total_us", s.total_us},
+                          {"driver_us", s.driver_us},
+                          {"span_us", s.span_us},
+                          {"levels", std::move(levels)},
+                          {"commands", std::move(commands)}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("driver %s, capabilities %s\n", trace->header.driver_version.c_str(),
+              trace->header.caps.ToString().c_str());
+  std::printf("%llu calls (%llu allowed, %llu refused); %s in nvgate, %s of it in the driver; "
+              "%s from the first call to the last\n\n",
+              static_cast<unsigned long long>(s.calls), static_cast<unsigned long long>(s.allowed),
+              static_cast<unsigned long long>(s.refused), Millis(s.total_us).c_str(),
+              Millis(s.driver_us).c_str(), Millis(s.span_us).c_str());
+  std::printf("%-12s %-10s %-44s %7s %7s %7s %12s %12s\n", "level", "key", "name", "calls", "allowed",
+              "refused", "total", "driver");
+  for (const auto& [level, r] : s.by_level) {
+    std::printf("%-12s %-10s %-44s %7llu %7llu %7llu %12s %12s\n",
+                std::string(abi::LevelName(level)).c_str(), "*", "(all)",
+                static_cast<unsigned long long>(r.calls), static_cast<unsigned long long>(r.allowed),
+                static_cast<unsigned long long>(r.refused), Millis(r.total_us).c_str(),
+                Millis(r.driver_us).c_str());
+  }
+  std::printf("\n");
+  for (const trace::SummaryRow& r : s.rows) {
+    std::printf("%-12s %-10s %-44s %7llu %7llu %7llu %12s %12s\n",
+                std::string(abi::LevelName(r.level)).c_str(), Hex(r.key).c_str(),
+                r.name.empty() ? "(no table row)" : r.name.c_str(), static_cast<unsigned long long>(r.calls),
+                static_cast<unsigned long long>(r.allowed), static_cast<unsigned long long>(r.refused),
+                Millis(r.total_us).c_str(), Millis(r.driver_us).c_str());
+  }
+  return 0;
+}
+
+}  // namespace nvgate::cli

@@ -1,0 +1,281 @@
+// Containers run by a real runc whose config.json carries `nvgate oci profile`
+// output, supervised by an `nvgate agent --backend sim` the test starts. The
+// sim's node files are bind-mounted into each container as /dev/nvidia*.
+// Skips when not root or when runc is not installed (scripts/setup-debian.sh
+// installs it).
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing/run_program.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nvgate::testing::ProgramResult;
+using nvgate::testing::RunProgram;
+
+std::string FindInPath(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "/usr/sbin:/usr/bin:/sbin:/bin");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    std::string candidate = dir + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+  }
+  return "";
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// nvprobe --json: capability -> result of each step ("ok", "refused", ...).
+std::multimap<std::string, std::string> ProbeResults(const std::string& out) {
+  std::multimap<std::string, std::string> results;
+  auto start = out.find('[');
+  if (start == std::string::npos) return results;
+  json steps = json::parse(out.substr(start), nullptr, false);
+  if (!steps.is_array()) return results;
+  for (const json& s : steps) results.emplace(s["capability"].get<std::string>(), s["result"].get<std::string>());
+  return results;
+}
+
+std::set<std::string> ResultsFor(const std::multimap<std::string, std::string>& results, const std::string& cap) {
+  std::set<std::string> out;
+  auto [begin, end] = results.equal_range(cap);
+  for (auto it = begin; it != end; ++it) out.insert(it->second);
+  return out;
+}
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (geteuid() != 0) GTEST_SKIP() << "runc containers need root";
+    runc_ = FindInPath("runc");
+    if (runc_.empty()) GTEST_SKIP() << "runc is not installed (apt-get install runc; scripts/setup-debian.sh does)";
+    char tmpl[] = "/tmp/nvgate-ctr-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    fs::create_directories(dir_ / "rootfs" / "bin");
+    for (const char* d : {"proc", "dev", "sys", "tmp"}) fs::create_directories(dir_ / "rootfs" / d);
+    fs::copy_file(NVPROBE_STATIC, dir_ / "rootfs/bin/nvprobe");
+    fs::copy_file(ESCAPE_WORKLOAD_STATIC, dir_ / "rootfs/bin/escape_workload");
+    fs::create_directories(dir_ / "nodes");
+    fs::create_directories(dir_ / "state");
+    socket_ = (dir_ / "agent.sock").string();
+    StartAgent();
+    ProgramResult profile = RunProgram({NVGATE_BINARY, "oci", "profile", "--listener", socket_});
+    ASSERT_EQ(profile.status, 0) << profile.err;
+    profile_ = json::parse(profile.out);
+  }
+
+  void TearDown() override {
+    for (const std::string& id : started_) RunProgram({runc_, "--root", (dir_ / "state").string(), "delete", "-f", id});
+    if (agent_pid_ > 0) {
+      kill(agent_pid_, SIGTERM);
+      int status = 0;
+      waitpid(agent_pid_, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << AgentLog();
+    }
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+
+  void StartAgent() {
+    agent_pid_ = fork();
+    if (agent_pid_ == 0) {
+      std::string log = (dir_ / "agent.log").string();
+      freopen(log.c_str(), "w", stderr);
+      std::string nodes = (dir_ / "nodes").string();
+      execl(NVGATE_BINARY, NVGATE_BINARY, "agent", "--socket", socket_.c_str(), "--backend", "sim",
+            "--sim-node-dir", nodes.c_str(), "--allowed-caps", "compute,utility,video", nullptr);
+      _exit(127);
+    }
+    for (int i = 0; i < 100 && !fs::exists(socket_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(fs::exists(socket_)) << AgentLog();
+  }
+
+  std::string AgentLog() const { return ReadFile(dir_ / "agent.log"); }
+
+  // A bundle whose process runs `args` with `env`, the sim's nodes bound in.
+  fs::path Bundle(const std::string& id, const std::vector<std::string>& args, const std::vector<std::string>& env,
+                  const json& annotations = json::object()) {
+    json mounts = json::array({{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
+                               {{"destination", "/dev"},
+                                {"type", "tmpfs"},
+                                {"source", "tmpfs"},
+                                {"options", {"nosuid", "strictatime", "mode=755", "size=65536k"}}}});
+    for (const char* node : {"nvidiactl", "nvidia0", "nvidia-uvm"}) {
+      mounts.push_back({{"destination", std::string("/dev/") + node},
+                        {"type", "bind"},
+                        {"source", (dir_ / "nodes" / node).string()},
+                        {"options", {"bind", "rw"}}});
+    }
+    json process_env = json::array({"PATH=/bin"});
+    for (const std::string& e : env) process_env.push_back(e);
+    json config = {
+        {"ociVersion", "1.0.2"},
+        {"process",
+         {{"terminal", false}, {"user", {{"uid", 0}, {"gid", 0}}}, {"args", args}, {"env", process_env},
+          {"cwd", "/"}, {"noNewPrivileges", true}}},
+        {"root", {{"path", (dir_ / "rootfs").string()}, {"readonly", true}}},
+        {"hostname", id},
+        {"mounts", mounts},
+        {"annotations", annotations},
+        {"linux",
+         {{"namespaces", json::array({{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}},
+                                      {{"type", "uts"}}, {{"type", "network"}}})},
+          {"cgroupsPath", "/nvgate-test/" + id},
+          {"seccomp", profile_}}}};
+    fs::path bundle = dir_ / ("bundle-" + id);
+    fs::create_directories(bundle);
+    std::ofstream(bundle / "config.json") << config.dump(1);
+    return bundle;
+  }
+
+  ProgramResult Run(const std::string& id, const fs::path& bundle) {
+    started_.push_back(id);
+    return RunProgram({runc_, "--root", (dir_ / "state").string(), "run", "--bundle", bundle.string(), id});
+  }
+
+  std::multimap<std::string, std::string> Probe(const std::string& id, const std::vector<std::string>& env,
+                                                const json& annotations = json::object()) {
+    ProgramResult r = Run(id, Bundle(id, {"/bin/nvprobe", "--json"}, env, annotations));
+    EXPECT_EQ(r.status, 0) << r.out << r.err << AgentLog();
+    return ProbeResults(r.out);
+  }
+
+  json Status() {
+    ProgramResult r = RunProgram({NVGATE_BINARY, "agent", "status", "--socket", socket_});
+    EXPECT_EQ(r.status, 0) << r.err;
+    return json::parse(r.out, nullptr, false);
+  }
+
+  // Waits until the agent's status satisfies `done`.
+  bool WaitForStatus(const std::function<bool(const json&)>& done) {
+    for (int i = 0; i < 200; ++i) {
+      json s = Status();
+      if (s.is_object() && done(s)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
+  std::string runc_;
+  fs::path dir_;
+  std::string socket_;
+  pid_t agent_pid_ = -1;
+  json profile_;
+  std::vector<std::string> started_;
+};
+
+TEST_F(ContainerTest, DefaultCapabilitiesAreComputeAndUtility) {
+  auto results = Probe("default", {});
+  EXPECT_EQ(ResultsFor(results, "base"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "utility"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"refused"});
+  EXPECT_EQ(ResultsFor(results, "graphics"), std::set<std::string>{"refused"});
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("container default (pid"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("supervising with capabilities compute,utility (from default)"));
+}
+
+TEST_F(ContainerTest, ComputeOnly) {
+  auto results = Probe("compute", {"NVIDIA_DRIVER_CAPABILITIES=compute"});
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"refused"});
+  EXPECT_EQ(ResultsFor(results, "graphics"), std::set<std::string>{"refused"});
+}
+
+TEST_F(ContainerTest, VideoOnlyRefusesComputeAndUvm) {
+  auto results = Probe("video", {"NVIDIA_DRIVER_CAPABILITIES=video"});
+  EXPECT_EQ(ResultsFor(results, "base"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"refused"});
+  EXPECT_EQ(ResultsFor(results, "graphics"), std::set<std::string>{"refused"});
+}
+
+TEST_F(ContainerTest, AnnotationOverridesTheEnvironment) {
+  auto results = Probe("annotated", {"NVIDIA_DRIVER_CAPABILITIES=video"},
+                       {{"io.nvgate.driver-capabilities", "compute"}});
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"refused"});
+}
+
+TEST_F(ContainerTest, RequestOutsideTheBoundGetsEveryCallRefusedAndOneLogLine) {
+  // nvprobe stops once it gets no RM client; its text output shows how far it came.
+  ProgramResult r = Run("greedy", Bundle("greedy", {"/bin/nvprobe"}, {"NVIDIA_DRIVER_CAPABILITIES=graphics"}));
+  EXPECT_THAT(r.out, testing::ContainsRegex("version query +refused"));
+  EXPECT_THAT(r.out, testing::ContainsRegex("root client +refused"));
+  EXPECT_THAT(r.out, testing::Not(testing::ContainsRegex(" ok\n"))) << r.out;
+  std::string log = AgentLog();
+  EXPECT_THAT(log, testing::HasSubstr("container greedy (pid"));
+  EXPECT_THAT(log, testing::HasSubstr("capability request 'graphics' (NVIDIA_DRIVER_CAPABILITIES) refused"));
+  EXPECT_THAT(log, testing::Not(testing::HasSubstr("denied: container greedy")));
+}
+
+TEST_F(ContainerTest, TwoContainersAtOnceAndAKilledOneReleasesEverything) {
+  const std::string state = (dir_ / "state").string();
+  std::vector<std::string> ids = {"looper-a", "looper-b"};
+  std::vector<std::thread> runs;
+  std::vector<ProgramResult> results(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    fs::path bundle = Bundle(ids[i], {"/bin/escape_workload", "looper", "call-until-killed"}, {});
+    started_.push_back(ids[i]);
+    runs.emplace_back([&, i, bundle] {
+      results[i] = RunProgram({runc_, "--root", state, "run", "--bundle", bundle.string(), ids[i]});
+    });
+  }
+  // Both supervised at once, each with calls executed.
+  bool both = WaitForStatus([&](const json& s) {
+    int busy = 0;
+    for (const json& c : s["containers"]) busy += c["executed"].get<std::uint64_t>() > 100;
+    return busy == 2;
+  });
+  EXPECT_TRUE(both) << Status().dump() << AgentLog();
+  // Killed in the middle of its calls: the agent lets go of that one only.
+  RunProgram({runc_, "--root", state, "kill", ids[0], "KILL"});
+  runs[0].join();
+  EXPECT_EQ(results[0].status, 128 + SIGKILL) << results[0].err;
+  EXPECT_THAT(results[0].out, testing::Not(testing::HasSubstr("violation")));
+  EXPECT_TRUE(WaitForStatus([&](const json& s) {
+    return s["containers"].size() == 1 && s["containers"][0]["id"] == ids[1];
+  })) << Status().dump();
+  RunProgram({runc_, "--root", state, "kill", ids[1], "KILL"});
+  runs[1].join();
+  EXPECT_TRUE(WaitForStatus([](const json& s) { return s["containers"].empty(); })) << Status().dump();
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("container looper-a is gone"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("container looper-b is gone"));
+}
+
+TEST_F(ContainerTest, WorkloadCannotReachTheSupervisorOrSlipRequestsPast) {
+  for (const char* scenario : {"supervisor-reach", "request-bits"}) {
+    std::string id = std::string("escape-") + scenario;
+    ProgramResult r = Run(id, Bundle(id, {"/bin/escape_workload", "escaper", scenario}, {}));
+    EXPECT_EQ(r.status, 0) << scenario << ": " << r.out << r.err;
+    EXPECT_THAT(r.out, testing::HasSubstr("violations=0")) << scenario << ": " << r.out;
+  }
+}
+
+}  // namespace

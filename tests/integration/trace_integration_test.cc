@@ -1,0 +1,187 @@
+// nvgate trace, learn, replay, summary and run --audit end to end on the
+// simulated driver, with nvprobe as the workload and the committed trace of it
+// (tests/data/traces) as the reference.
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "testing/run_program.h"
+
+namespace nvgate {
+namespace {
+
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+const std::string kCommittedTrace =
+    std::string(NVGATE_SOURCE_DIR) + "/tests/data/traces/nvprobe-sim-compute.trace";
+
+std::filesystem::path TempFile(const std::string& name) {
+  return std::filesystem::temp_directory_path() / ("nvgate-trace-test-" + name);
+}
+
+std::string ReadFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<Json> TraceLines(const std::filesystem::path& path) {
+  std::vector<Json> lines;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) lines.push_back(Json::parse(line));
+  return lines;
+}
+
+testing::ProgramResult Nvgate(std::vector<std::string> args) {
+  args.insert(args.begin(), NVGATE_BINARY);
+  return testing::RunProgram(args);
+}
+
+// What a trace decided, call by call: level, key and decision.
+std::vector<std::string> Decisions(const std::vector<Json>& trace_lines) {
+  std::vector<std::string> out;
+  for (std::size_t i = 1; i < trace_lines.size(); ++i) {
+    const Json& c = trace_lines[i];
+    out.push_back(c["level"].get<std::string>() + " " + c["key"].get<std::string>() + " " +
+                  c["decision"].get<std::string>());
+  }
+  return out;
+}
+
+TEST(Learn, NamesTheCapabilitiesNvprobeNeeds) {
+  auto report = TempFile("learn.json");
+  auto r = Nvgate({"learn", "--json", "-o", report.string(), "--backend", "sim", "--", NVPROBE_BINARY});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("nvprobe: 21 ok, 0 refused, 0 failed")) << "ran with the whole bound";
+  Json j = Json::parse(ReadFile(report));
+  // GPU info (NVML) is the base tier on 580: utility is not needed.
+  EXPECT_EQ(j["caps"], "compute,graphics,video");
+  EXPECT_EQ(j["needed_by"]["graphics"][0]["name"], "HOPPER_A");
+  EXPECT_EQ(j["needed_by"]["video"].size(), 3u);
+  std::set<std::string> compute;
+  for (const Json& use : j["needed_by"]["compute"]) compute.insert(use["name"]);
+  EXPECT_TRUE(compute.contains("UVM_INITIALIZE"));
+  EXPECT_TRUE(compute.contains("HOPPER_COMPUTE_A"));
+  EXPECT_TRUE(j["refused"].empty());
+}
+
+TEST(Learn, CallsOutsideTheBoundAreRefusedAndReported) {
+  auto r = Nvgate({"learn", "--allowed-caps", "compute,utility", "--backend", "sim", "--", NVPROBE_BINARY});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("smallest capability set: compute\n"));
+  EXPECT_THAT(r.out, HasSubstr("refused under every set within the bound"));
+  EXPECT_THAT(r.out, HasSubstr("NVB8B0_VIDEO_DECODER"));
+  EXPECT_THAT(r.err, HasSubstr("denied: pid")) << "nothing outside the bound executes";
+}
+
+TEST(Learn, FromTheCommittedTrace) {
+  auto r = Nvgate({"learn", "--json", kCommittedTrace});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["caps"], "compute,graphics,video");
+}
+
+TEST(Replay, CommittedTraceGivesTheDecisionsOfTheLiveRunThatRecordedIt) {
+  std::vector<Json> committed = TraceLines(kCommittedTrace);
+  ASSERT_GT(committed.size(), 1u);
+  auto r = Nvgate({"replay", "--json", kCommittedTrace});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Json replayed = Json::parse(r.out);
+  EXPECT_EQ(replayed["changed"], 0);
+  ASSERT_EQ(replayed["calls"].size(), committed.size() - 1);
+  for (std::size_t i = 0; i < replayed["calls"].size(); ++i) {
+    EXPECT_EQ(replayed["calls"][i]["decision"], committed[i + 1]["decision"]) << committed[i + 1].dump();
+  }
+
+  // The same run today decides the same calls the same way.
+  auto live = TempFile("live.trace");
+  auto run = Nvgate({"trace", "-o", live.string(), "--backend", "sim", "--caps",
+                     committed[0]["caps"].get<std::string>(), "--", NVPROBE_BINARY, "--json"});
+  ASSERT_EQ(run.status, 0) << run.err;
+  EXPECT_EQ(Decisions(TraceLines(live)), Decisions(committed));
+}
+
+TEST(Replay, AnotherCapabilitySetChangesDecisions) {
+  auto r = Nvgate({"replay", kCommittedTrace, "--caps", "video"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("NVB8B0_VIDEO_DECODER                         allowed  CHANGED"));
+  EXPECT_THAT(r.out, HasSubstr("HOPPER_COMPUTE_A                             refused (missing_capability)  CHANGED"));
+  EXPECT_THAT(r.out, HasSubstr("calls under video (driver 580.159.04)"));
+}
+
+TEST(Replay, ErrorsAreClear) {
+  auto not_a_trace = Nvgate({"replay", NVGATE_SOURCE_DIR "/README.md"});
+  EXPECT_EQ(not_a_trace.status, 2);
+  EXPECT_THAT(not_a_trace.err, HasSubstr("line 1: not valid JSON"));
+  auto driver = Nvgate({"replay", kCommittedTrace, "--driver", "999.1"});
+  EXPECT_EQ(driver.status, 2);
+  EXPECT_THAT(driver.err, HasSubstr("NVIDIA driver 999.1 is not supported"));
+}
+
+TEST(Trace, HeaderAndFieldsAreTheDocumentedOnes) {
+  std::string doc = ReadFile(NVGATE_SOURCE_DIR "/docs/trace-format.md");
+  std::set<std::string> documented;
+  std::regex field("`([a-z_]+)`");
+  for (auto it = std::sregex_iterator(doc.begin(), doc.end(), field); it != std::sregex_iterator(); ++it) {
+    documented.insert((*it)[1]);
+  }
+  std::vector<Json> lines = TraceLines(kCommittedTrace);
+  const Json& header = lines[0];
+  EXPECT_EQ(header["format"], "nvgate-trace");
+  EXPECT_EQ(header["version"], 1);
+  for (const auto& [key, value] : header.items()) EXPECT_TRUE(documented.contains(key)) << key;
+  std::set<std::string> seen;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    for (const auto& [key, value] : lines[i].items()) {
+      seen.insert(key);
+      EXPECT_TRUE(documented.contains(key)) << "undocumented field " << key;
+    }
+    for (const char* always : {"seq", "start_us", "duration_us", "pid", "tid", "device", "request", "level",
+                               "key", "name", "reached_by", "size", "decision", "return", "errno"}) {
+      EXPECT_TRUE(lines[i].contains(always)) << always << " missing in " << lines[i].dump();
+    }
+  }
+  for (const char* sometimes : {"via", "reason", "message", "driver_return", "driver_us", "status", "in", "out"}) {
+    EXPECT_TRUE(seen.contains(sometimes)) << "the committed trace has no " << sometimes;
+  }
+}
+
+TEST(Trace, SummaryCountsByLevelAndCommand) {
+  auto r = Nvgate({"summary", "--json", kCommittedTrace});
+  ASSERT_EQ(r.status, 0) << r.err;
+  Json s = Json::parse(r.out);
+  EXPECT_EQ(s["calls"], 21);
+  EXPECT_EQ(s["refused"], 4);
+  EXPECT_EQ(s["levels"]["alloc"]["refused"], 4);
+  EXPECT_EQ(s["levels"]["uvm"]["calls"], 2);
+}
+
+TEST(Run, AuditExecutesWithinTheBoundAndLogsWhatWouldBeDenied) {
+  auto r = Nvgate({"run", "--audit", "--backend", "sim", "--caps", "compute", "--allowed-caps",
+                   "compute,video", "--", NVPROBE_BINARY});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("AUDIT MODE"));
+  EXPECT_THAT(r.out, HasSubstr("video decoder 0xb8b0                     ok"));
+  EXPECT_THAT(r.err, HasSubstr("audit: would deny pid"));
+  EXPECT_THAT(r.err, HasSubstr("NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied"));
+  EXPECT_THAT(r.err, HasSubstr("denied: pid")) << "graphics is outside the bound: refused for real";
+  EXPECT_THAT(r.err, HasSubstr("HOPPER_A"));
+}
+
+TEST(Help, EveryNewCommandHasAnExample) {
+  for (const char* command : {"trace", "learn", "replay", "summary", "run"}) {
+    auto r = Nvgate({command, "--help"});
+    EXPECT_EQ(r.status, 0) << command;
+    EXPECT_THAT(r.out, HasSubstr("Examples:\n  nvgate " + std::string(command))) << command;
+  }
+}
+
+}  // namespace
+}  // namespace nvgate
