@@ -29,7 +29,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/completions/nvgate.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME nvgate)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/completions/_nvgate
         DESTINATION ${CMAKE_INSTALL_DATADIR}/zsh/vendor-completions)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/install.md
+install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/install.md ${PROJECT_SOURCE_DIR}/docs/containers.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
 set(NVGATE_PACKAGE_CONTACT "nvgate maintainers"

@@ -20,7 +20,7 @@ _nvgate() {
   local command="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      abi | run | doctor)
+      abi | run | doctor | trace | learn | replay | summary | oci | agent)
         command=${words[i]}
         break
         ;;
@@ -28,12 +28,12 @@ _nvgate() {
   done
 
   if [[ -z $command ]]; then
-    mapfile -t COMPREPLY < <(compgen -W "abi run doctor --help --version" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent --help --version" -- "$cur")
     return
   fi
 
   # Everything after `run ... --` is the workload's own command line.
-  if [[ $command == run ]]; then
+  if [[ $command == run || $command == trace || $command == learn ]]; then
     for ((i = i + 1; i < cword; i++)); do
       if [[ ${words[i]} == -- ]]; then
         _command_offset $((i + 1))
@@ -51,7 +51,7 @@ _nvgate() {
       mapfile -t COMPREPLY < <(compgen -W "host sim" -- "$cur")
       return
       ;;
-    --log-denials | --sim-call-log)
+    --log-denials | --sim-call-log | -o | --output | --base | --socket | --listener | --sim-node-dir)
       _filedir
       return
       ;;
@@ -61,9 +61,15 @@ _nvgate() {
   esac
 
   case $command in
-    abi) mapfile -t COMPREPLY < <(compgen -W "--driver --caps --json --diff --summary-markdown --help" -- "$cur") ;;
-    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --help --" -- "$cur") ;;
+    abi) mapfile -t COMPREPLY < <(compgen -W "--driver --caps --json --diff --diff-versions --abi-version --summary-markdown --help" -- "$cur") ;;
+    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --audit --help --" -- "$cur") ;;
+    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --caps --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --help --" -- "$cur") ;;
+    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --help --" -- "$cur"); _filedir ;;
+    replay) mapfile -t COMPREPLY < <(compgen -W "--caps --driver --json --help" -- "$cur"); _filedir ;;
+    summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;
+    oci) mapfile -t COMPREPLY < <(compgen -W "profile --base --listener --caps-metadata --driver -o --output --help" -- "$cur") ;;
+    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --help" -- "$cur") ;;
   esac
 }
 

@@ -1,5 +1,8 @@
 // nvgate as a user runs it: exit statuses and one-line errors.
 #include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -20,12 +23,48 @@ testing::ProgramResult Nvgate(std::vector<std::string> args, std::vector<std::st
 
 int Lines(const std::string& s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
 
+// The subcommands `nvgate --help` lists.
+std::vector<std::string> Subcommands() {
+  auto help = Nvgate({"--help"});
+  std::vector<std::string> names;
+  std::istringstream in(help.out.substr(help.out.find("Subcommands:")));
+  std::string line;
+  std::getline(in, line);
+  while (std::getline(in, line) && line.rfind("  ", 0) == 0) {
+    std::istringstream words(line);
+    std::string name;
+    words >> name;
+    names.push_back(name);
+  }
+  return names;
+}
+
+std::string ReadSource(const std::string& path) {
+  std::ifstream in(std::string(NVGATE_SOURCE_DIR) + "/" + path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
 TEST(Cli, EveryCommandHasHelpWithAnExample) {
-  for (auto args : {std::vector<std::string>{"--help"}, {"abi", "--help"}, {"run", "--help"},
-                    {"doctor", "--help"}}) {
-    auto r = Nvgate(args);
-    EXPECT_EQ(r.status, 0) << args[0];
-    EXPECT_THAT(r.out, HasSubstr("Example")) << args[0];
+  auto top = Nvgate({"--help"});
+  EXPECT_EQ(top.status, 0);
+  EXPECT_THAT(top.out, HasSubstr("Example"));
+  ASSERT_GE(Subcommands().size(), 3u);
+  for (const std::string& command : Subcommands()) {
+    auto r = Nvgate({command, "--help"});
+    EXPECT_EQ(r.status, 0) << command;
+    EXPECT_THAT(r.out, HasSubstr("Example")) << command;
+  }
+}
+
+// The man page and both shell completions know every subcommand.
+TEST(Cli, ManPageAndCompletionsKnowEveryCommand) {
+  std::string man = ReadSource("docs/man/nvgate.1");
+  std::string bash = ReadSource("packaging/completions/nvgate.bash");
+  std::string zsh = ReadSource("packaging/completions/_nvgate");
+  for (const std::string& command : Subcommands()) {
+    EXPECT_THAT(man, HasSubstr(".SS \"nvgate " + command)) << command;
+    EXPECT_THAT(bash, HasSubstr(command)) << command;
+    EXPECT_THAT(zsh, HasSubstr(command)) << command;
   }
 }
 

@@ -181,6 +181,10 @@ int main(int argc, char** argv) {
   nvgate::cli::OciProfileOptions oci_profile;
   CLI::App* oci_cmd = app.add_subcommand("oci", "Integrate with OCI runtimes (runc, crun, Docker, containerd)");
   oci_cmd->require_subcommand(1);
+  oci_cmd->footer(
+      "Examples:\n"
+      "  nvgate oci profile --listener /run/nvgate/agent.sock > seccomp.json\n"
+      "  nvgate oci profile --help");
   CLI::App* oci_profile_cmd = oci_cmd->add_subcommand(
       "profile", "Write the OCI seccomp profile that hands a container's NVIDIA calls to 'nvgate agent'");
   oci_profile_cmd->add_option("--base", oci_profile.base,

@@ -39,14 +39,17 @@ Sample SampleProcess(pid_t pid) {
   return s;
 }
 
-// A worker closes its per-call pidfd just after the answer that let the
-// workload go on, so a sample taken at once may still hold the last one: wait
-// for the moment it needs (the workload makes no call while sampled).
+// The supervisor tidies up just after the answers that let the workload go on
+// (pidfds of threads that exited are closed at the next pause in calls), so a
+// sample taken at once may be caught midway: sample until two in a row agree
+// (the workload makes no call while sampled).
 Sample SettledSample(pid_t pid) {
   Sample s = SampleProcess(pid);
-  for (int i = 0; i < 100 && s.files.find("[pidfd]") != std::string::npos; ++i) {
-    ::usleep(10'000);
-    s = SampleProcess(pid);
+  for (int i = 0; i < 100; ++i) {
+    ::usleep(20'000);
+    Sample again = SampleProcess(pid);
+    if (again.files == s.files) break;
+    s = again;
   }
   return s;
 }
