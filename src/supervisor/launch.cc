@@ -23,6 +23,7 @@
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
 #include "supervisor/notifier.h"
+#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
 namespace {
@@ -200,6 +201,15 @@ bool SetUpMounts(ChildPlan& plan) {
 }
 
 [[noreturn]] void ExecWorkload(const ChildPlan& plan) {
+  // CAP_SYS_PTRACE would let a root workload open /proc/PID/mem of the
+  // sandbox's init, or of the supervisor without isolation, non-dumpable or
+  // not: both run without the filter. The filter denies ptrace itself anyway,
+  // so nothing a workload may do needs it. EINVAL: not in the bounding set.
+  if (!testing::Weakened(testing::Weakening::kReachableInit) &&
+      prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM) {
+    Say("prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE) failed: ", ErrnoText(errno));
+    _exit(kExitSetupFailed);
+  }
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     Say("prctl(PR_SET_NO_NEW_PRIVS) failed: ", ErrnoText(errno));
     _exit(kExitSetupFailed);
@@ -255,6 +265,9 @@ void InstallForwarding() {
           RelayUntilExit(init, false);
         }
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        // The workload sees this process as its pid 1 and shares its uid; it
+        // runs without the filter, so its memory must stay out of reach.
+        if (!testing::Weakened(testing::Weakening::kReachableInit)) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (!SetUpMounts(plan)) _exit(kExitSetupFailed);
         pid_t workload = fork();
         if (workload < 0) {

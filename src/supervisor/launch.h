@@ -15,7 +15,9 @@
 // pts bound from the host, a tmpfs on /dev/shm, the fd/stdin/stdout/stderr links,
 // and exactly the NVIDIA nodes given (each `source_path` bound onto its
 // `dev_path`). Where it cannot, it warns and runs the command without
-// isolation. Then the workload sets PR_SET_NO_NEW_PRIVS, installs the filter,
+// isolation. The init is non-dumpable (it runs without the filter). Then the
+// workload drops CAP_SYS_PTRACE from its bounding set (so that not even root can
+// open an unfiltered process's /proc/PID/mem), sets PR_SET_NO_NEW_PRIVS, installs the filter,
 // hands the listener to the parent over a socketpair (SCM_RIGHTS), closes it and
 // execs.
 //

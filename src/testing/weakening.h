@@ -26,6 +26,7 @@ enum class Weakening {
   kExactTypeAndDirection, // "exact-type": the filter traps frontend requests only with type 'F' and read|write
   kNoSyscallDenials,      // "no-syscall-denials": ptrace, process_vm_*, io_uring, ... are allowed
   kNoKillableRecv,        // "no-killable-recv": the filter is installed without WAIT_KILLABLE_RECV
+  kReachableInit,         // "reachable-init": init stays dumpable, the workload keeps CAP_SYS_PTRACE
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -41,6 +42,7 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kExactTypeAndDirection: return "exact-type";
     case Weakening::kNoSyscallDenials: return "no-syscall-denials";
     case Weakening::kNoKillableRecv: return "no-killable-recv";
+    case Weakening::kReachableInit: return "reachable-init";
   }
   return "";
 }

@@ -52,7 +52,7 @@ const std::vector<Route>& Routes() {
       {"SwapTheFdDuringTheCall", "swap-fd", 5000, {"continue-other-files"}},
       {"OtherTypeDirectionAndUpperBits", "request-bits", 1, {"exact-type", "full-request-match"}},
       {"OtherAbis", "other-abis", 1, {"no-arch-check"}},
-      {"SyscallsThatReachTheSupervisor", "supervisor-reach", 1, {"no-syscall-denials"}},
+      {"SyscallsThatReachTheSupervisor", "supervisor-reach", 1, {"no-syscall-denials", "reachable-init"}},
       {"SignalStorm", "signal-storm", 3000, {"no-killable-recv"}},
       {"AnotherTenantsClient", "foreign-client", 1, {"no-client-ownership"}},
       {"ShareBeyondTheWorkload", "share-outside", 1, {"no-share-policy-check"}},

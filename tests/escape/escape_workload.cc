@@ -233,6 +233,13 @@ int SupervisorReach() {
   io_uring_params params{};
   rc = ::syscall(SYS_io_uring_setup, 4, &params);
   ExpectRefused("io_uring_setup", rc, errno, ENOSYS);
+  // The sandbox's pid 1 (nvgate's init) runs without the filter: writing its
+  // memory would be a way out, root or not. (In a container the workload may
+  // be pid 1 itself.)
+  if (self != 1) {
+    int init_mem = ::open("/proc/1/mem", O_RDWR | O_CLOEXEC);
+    ExpectRefused("open_proc_1_mem", init_mem, errno, EACCES);
+  }
   sock_filter allow{BPF_RET | BPF_K, 0, 0, SECCOMP_RET_ALLOW};
   sock_fprog prog{1, &allow};
   rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
