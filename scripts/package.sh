@@ -48,6 +48,7 @@ trap 'dpkg -r nvgate >/dev/null' EXIT
 dpkg -i "$deb"
 nvgate --version
 man -w nvgate nvprobe
+systemd-analyze verify /usr/lib/systemd/system/nvgate-agent.service
 # Exit 0, 1 and 2 are doctor's verdicts (host usable, only sim, neither); any
 # other status means the installed nvgate itself is broken.
 doctor_status=0
