@@ -32,7 +32,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/completions/_nvgate
 # Not enabled on install: the operator sets the node's bound first
 # (docs/containers.md), then `systemctl enable --now nvgate-agent`.
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/nvgate-agent.service
-        DESTINATION ${CMAKE_INSTALL_PREFIX}/lib/systemd/system)
+        DESTINATION lib/systemd/system)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/install.md ${PROJECT_SOURCE_DIR}/docs/containers.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
