@@ -439,7 +439,7 @@ struct InProcessDriver {
   }
   std::unique_ptr<backend::Backend> sim;
   int ctl = -1;
-  policy::DenialLog denials{[](const std::string&) {}};
+  policy::DenialLog denials{[](const policy::Denial&) {}};
   std::unique_ptr<proxy::Proxy> proxy;
   SelfMemory memory;
   SelfFiles files;

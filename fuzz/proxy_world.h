@@ -60,7 +60,7 @@ struct World {
   std::unique_ptr<backend::Backend> sim;
   std::vector<int> fds;
   std::vector<abi::DeviceKind> kinds;
-  policy::DenialLog denials{[](const std::string&) {}};
+  policy::DenialLog denials{[](const policy::Denial&) {}};
   std::unique_ptr<proxy::Proxy> proxy;
 };
 

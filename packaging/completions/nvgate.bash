@@ -51,6 +51,10 @@ _nvgate() {
       mapfile -t COMPREPLY < <(compgen -W "host sim" -- "$cur")
       return
       ;;
+    --log-format)
+      mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
+      return
+      ;;
     --log-denials | --sim-call-log | -o | --output | --base | --socket | --listener | --sim-node-dir)
       _filedir
       return
@@ -62,9 +66,9 @@ _nvgate() {
 
   case $command in
     abi) mapfile -t COMPREPLY < <(compgen -W "--driver --caps --json --diff --diff-versions --abi-version --summary-markdown --help" -- "$cur") ;;
-    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --audit --help --" -- "$cur") ;;
-    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --caps --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --help --" -- "$cur") ;;
-    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --abi-version --no-isolate --sim-call-log --help --" -- "$cur"); _filedir ;;
+    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --sim-call-log --audit --help --" -- "$cur") ;;
+    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --sim-call-log --help --" -- "$cur") ;;
+    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --sim-call-log --help --" -- "$cur"); _filedir ;;
     replay) mapfile -t COMPREPLY < <(compgen -W "--caps --driver --json --help" -- "$cur"); _filedir ;;
     summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;

@@ -256,13 +256,13 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
   if (refusal.empty()) {
     c->status.enabled = enabled.ToString();
     c->denials = std::make_unique<policy::DenialLog>(
-        [id](const std::string& line) { spdlog::warn("denied: container {}: {}", id, line); });
+        [id](const policy::Denial& d) { spdlog::warn("denied: container {}: {}", id, d.line); });
     spdlog::info("agent: container {} (pid {}): supervising with capabilities {} (from {})", id, state.pid,
                  c->status.enabled, c->status.source);
   } else {
     // One line for the container; none per call.
     c->status.refused = true;
-    c->denials = std::make_unique<policy::DenialLog>([](const std::string&) {});
+    c->denials = std::make_unique<policy::DenialLog>([](const policy::Denial&) {});
     spdlog::error("agent: container {} (pid {}): capability request '{}' ({}) refused: {}; allowed: {}; every "
                   "NVIDIA call of this container is refused",
                   id, state.pid, c->status.requested, c->status.source.empty() ? "unknown" : c->status.source,

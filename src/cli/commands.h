@@ -23,6 +23,7 @@ struct RunOptions {
   std::string allowed_caps = "all";
   std::string backend = "host";
   std::optional<std::string> log_denials;
+  std::string log_format = "text";  // or "json"
   std::optional<std::string> abi_version;
   bool no_isolate = false;
   std::optional<std::string> sim_call_log;

@@ -28,6 +28,11 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
       ->check(CLI::IsMember({"host", "sim"}))
       ->default_str("host");
   cmd->add_option("--log-denials", run.log_denials, "Also append one line per denied call to FILE");
+  cmd->add_option("--log-format", run.log_format,
+                  "Denial lines on stderr and in --log-denials: text, or json (one object per line: "
+                  "event, pid, level, key, message)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->default_str("text");
   cmd->add_option("--abi-version", run.abi_version,
                   "Use this supported version's table, or this branch's newest, for the "
                   "driver's branch (warns)");

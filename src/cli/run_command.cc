@@ -4,6 +4,8 @@
 #include <memory>
 #include <mutex>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +22,16 @@
 
 namespace nvgate::cli {
 namespace {
+
+// One denial as a JSON object on one line, for --log-format json.
+std::string DenialJson(std::string_view event, const policy::Denial& d) {
+  nlohmann::json object = {{"event", event},
+                           {"pid", d.pid},
+                           {"level", abi::LevelName(d.level)},
+                           {"key", fmt::format("{:#x}", d.key)},
+                           {"message", d.line}};
+  return object.dump();
+}
 
 int Fail(std::string_view command_name, const std::string& message) {
   std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
@@ -99,11 +111,21 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
     if (!*log_file) return fail("cannot open --log-denials file " + *options.log_denials);
   }
   std::mutex log_mu;
-  policy::DenialLog denials([&](const std::string& line) {
-    spdlog::warn("denied: {}", line);
+  const bool json = options.log_format == "json";
+  policy::DenialLog denials([&](const policy::Denial& d) {
+    if (json) {
+      std::string object = DenialJson("denied", d);
+      std::fprintf(stderr, "%s\n", object.c_str());
+      if (log_file) {
+        std::lock_guard lock(log_mu);
+        *log_file << object << '\n' << std::flush;
+      }
+      return;
+    }
+    spdlog::warn("denied: {}", d.line);
     if (log_file) {
       std::lock_guard lock(log_mu);
-      *log_file << line << '\n' << std::flush;
+      *log_file << d.line << '\n' << std::flush;
     }
   });
 
@@ -141,8 +163,13 @@ int RunRun(const RunOptions& options) {
                  "is EXECUTED; calls {} would refuse are only logged (\"audit: would deny\"). "
                  "Do not use audit mode for untrusted workloads.",
                  setup.requested.ToString(), setup.allowed.ToString(), setup.requested.ToString());
-    audit_log = std::make_unique<policy::DenialLog>(
-        [](const std::string& line) { spdlog::warn("audit: would deny {}", line); });
+    audit_log = std::make_unique<policy::DenialLog>([json = options.log_format == "json"](const policy::Denial& d) {
+      if (json) {
+        std::fprintf(stderr, "%s\n", DenialJson("audit-would-deny", d).c_str());
+      } else {
+        spdlog::warn("audit: would deny {}", d.line);
+      }
+    });
     audit = std::make_unique<trace::AuditObserver>(setup.table, setup.requested, *audit_log);
     return audit.get();
   };

@@ -82,7 +82,7 @@ bool DenialLog::Report(int pid, abi::Level level, std::uint32_t key, const std::
     std::lock_guard lock(mu_);
     if (!seen_.emplace(pid, level, key).second) return false;
   }
-  sink_(line);
+  sink_(Denial{pid, level, key, line});
   return true;
 }
 

@@ -48,9 +48,17 @@ std::string Describe(const Decision& decision, abi::Level level, std::uint32_t k
                      caps::CapSet enabled);
 
 // Logs each refused (process, level, key) once.
+// One denied call, as the log reports it.
+struct Denial {
+  int pid;
+  abi::Level level;
+  std::uint32_t key;
+  std::string line;  // "pid 7: video: NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied; enable with ..."
+};
+
 class DenialLog {
  public:
-  using Sink = std::function<void(const std::string& line)>;
+  using Sink = std::function<void(const Denial& denial)>;
   explicit DenialLog(Sink sink) : sink_(std::move(sink)) {}
   // Returns true when this was the first report for (pid, level, key).
   bool Report(int pid, abi::Level level, std::uint32_t key, const std::string& line);

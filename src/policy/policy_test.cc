@@ -92,7 +92,7 @@ TEST(Describe, NamesTheCallAndTheCapabilityThatWouldAllowIt) {
 
 TEST(DenialLog, OneLinePerProcessAndCall) {
   std::vector<std::string> lines;
-  DenialLog log([&](const std::string& l) { lines.push_back(l); });
+  DenialLog log([&](const Denial& d) { lines.push_back(d.line); });
   EXPECT_TRUE(log.Report(10, abi::Level::kAlloc, 0xb8b0, "a"));
   EXPECT_FALSE(log.Report(10, abi::Level::kAlloc, 0xb8b0, "a"));
   EXPECT_TRUE(log.Report(11, abi::Level::kAlloc, 0xb8b0, "b"));

@@ -114,7 +114,7 @@ constexpr std::uint32_t kClient = 0xc1d00001;
 
 class ProxyTest : public ::testing::Test {
  protected:
-  ProxyTest() : denials_([this](const std::string& l) { log_.push_back(l); }) {}
+  ProxyTest() : denials_([this](const policy::Denial& d) { log_.push_back(d.line); }) {}
 
   void SetUp() override {
     ctl_fd_ = ::open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -259,7 +259,7 @@ TEST(Summary, CountsAndTimeByLevelAndKey) {
 
 TEST(Audit, ReportsWhatTheRequestedSetWouldRefuseOnce) {
   std::vector<std::string> lines;
-  policy::DenialLog log([&](const std::string& l) { lines.push_back(l); });
+  policy::DenialLog log([&](const policy::Denial& d) { lines.push_back(d.line); });
   AuditObserver audit(Table(), {Capability::kCompute}, log);
   caps::CapSet bound = caps::CapSet::AllUnprivileged();
   audit.Observe(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kChannelGroup}}));

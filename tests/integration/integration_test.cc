@@ -185,5 +185,23 @@ TEST(Run, DenialsGoToTheLogFileOncePerCall) {
   EXPECT_THAT(s, HasSubstr("NVB8B0_VIDEO_DECODER"));
 }
 
+TEST(Run, DenialsAsJsonLinesForMachines) {
+  auto r = Workload("compute", {"alloc", "b8b0"}, {"--log-format", "json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream err(r.err);
+  int denials = 0;
+  for (std::string line; std::getline(err, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    auto object = nlohmann::json::parse(line);
+    EXPECT_EQ(object["event"], "denied");
+    EXPECT_EQ(object["level"], "alloc");
+    EXPECT_EQ(object["key"], "0xb8b0");
+    EXPECT_GT(object["pid"].get<int>(), 0);
+    EXPECT_THAT(object["message"].get<std::string>(), HasSubstr("enable with NVIDIA_DRIVER_CAPABILITIES"));
+    ++denials;
+  }
+  EXPECT_EQ(denials, 1) << r.err;
+}
+
 }  // namespace
 }  // namespace nvgate
