@@ -33,6 +33,7 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/completions/_nvgate
 # (docs/containers.md), then `systemctl enable --now nvgate-agent`.
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/nvgate-agent.service
         DESTINATION lib/systemd/system)
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/nvgate.toml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/install.md ${PROJECT_SOURCE_DIR}/docs/containers.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 

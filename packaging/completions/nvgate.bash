@@ -28,7 +28,7 @@ _nvgate() {
   done
 
   if [[ -z $command ]]; then
-    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent --help --version" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent --help --version --config" -- "$cur")
     return
   fi
 
@@ -55,7 +55,7 @@ _nvgate() {
       mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
       return
       ;;
-    --log-denials | --sim-call-log | -o | --output | --base | --socket | --listener | --sim-node-dir)
+    --log-denials | --sim-call-log | -o | --output | --base | --socket | --listener | --sim-node-dir | --config)
       _filedir
       return
       ;;

@@ -68,6 +68,40 @@ TEST(Cli, ManPageAndCompletionsKnowEveryCommand) {
   }
 }
 
+std::string WriteConfig(const std::string& name, const std::string& text) {
+  std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(Cli, ConfigFileSetsDefaultsAndFlagsWin) {
+  std::string config = WriteConfig("nvgate-bound.toml", "[run]\nallowed-caps = \"compute,utility\"\n");
+  auto bounded = Nvgate({"--config", config, "run", "--backend", "sim", "--caps", "video", "--", "true"});
+  EXPECT_EQ(bounded.status, 125);
+  EXPECT_THAT(bounded.err, HasSubstr("outside the allowed set \"compute,utility\""));
+  auto widened = Nvgate({"--config", config, "run", "--backend", "sim", "--caps", "video", "--allowed-caps",
+                         "all", "--", "true"});
+  EXPECT_EQ(widened.status, 0) << widened.err;
+}
+
+TEST(Cli, ConfigErrorsNameTheKey) {
+  auto unknown = Nvgate({"--config", WriteConfig("nvgate-typo.toml", "[run]\nbakend = \"sim\"\n"), "run", "--", "true"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_THAT(unknown.err, HasSubstr("run.bakend"));
+  auto bad_value =
+      Nvgate({"--config", WriteConfig("nvgate-value.toml", "[run]\nbackend = \"gpu\"\n"), "run", "--", "true"});
+  EXPECT_NE(bad_value.status, 0);
+  EXPECT_THAT(bad_value.err, HasSubstr("--backend"));
+  auto missing = Nvgate({"--config", "/nonexistent/nvgate.toml", "abi"});
+  EXPECT_NE(missing.status, 0);
+  EXPECT_THAT(missing.err, HasSubstr("/nonexistent/nvgate.toml"));
+}
+
+TEST(Cli, ShippedExampleConfigIsValid) {
+  auto r = Nvgate({"--config", std::string(NVGATE_SOURCE_DIR) + "/packaging/nvgate.toml", "abi", "--summary-markdown"});
+  EXPECT_EQ(r.status, 0) << r.err;
+}
+
 TEST(Cli, VersionIsTheProjectVersion) {
   auto r = Nvgate({"--version"});
   EXPECT_EQ(r.status, 0);

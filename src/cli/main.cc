@@ -62,6 +62,14 @@ int main(int argc, char** argv) {
       "  nvgate learn --backend sim -- nvprobe      # the capabilities a workload needs\n"
       "Run 'nvgate COMMAND --help' for a command's options.");
 
+  // Site defaults: a TOML file with a table per command ([run], [agent], ...)
+  // whose keys are the long options without the dashes. Flags given on the
+  // command line win; an unknown key or a bad value is an error naming it.
+  app.set_config("--config", "/etc/nvgate/nvgate.toml",
+                 "Read defaults from this TOML file: a [run], [agent], ... table per command, "
+                 "keys as the long options (flags override it)");
+  app.allow_config_extras(CLI::config_extras_mode::error);
+
   nvgate::cli::AbiOptions abi;
   CLI::App* abi_cmd = app.add_subcommand(
       "abi", "Print the driver commands a capability set can reach (the attack-surface report)");
@@ -248,7 +256,18 @@ int main(int argc, char** argv) {
       "  nvgate agent --socket /tmp/a.sock --backend sim --sim-node-dir /tmp/nvsim\n"
       "  nvgate agent status --socket /tmp/a.sock");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 names the key as "table.key"; say which file, and how keys are named.
+    std::fprintf(stderr,
+                 "nvgate: config %s: %s (keys are a command's long options without the dashes, "
+                 "in that command's table, e.g. [run] allowed-caps = \"compute,utility\")\n",
+                 app.get_config_ptr()->as<std::string>().c_str(), e.what());
+    return nvgate::cli::kExitUsage;
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
 
   if (abi_cmd->parsed()) return nvgate::cli::RunAbi(abi);
   if (run_cmd->parsed()) return nvgate::cli::RunRun(run);
