@@ -28,7 +28,7 @@ _nvgate() {
   done
 
   if [[ -z $command ]]; then
-    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent --help --version --config" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent --help --version --config --log-level" -- "$cur")
     return
   fi
 
@@ -53,6 +53,10 @@ _nvgate() {
       ;;
     --log-format)
       mapfile -t COMPREPLY < <(compgen -W "text json" -- "$cur")
+      return
+      ;;
+    --log-level)
+      mapfile -t COMPREPLY < <(compgen -W "debug info warn error" -- "$cur")
       return
       ;;
     --log-denials | --sim-call-log | -o | --output | --base | --socket | --listener | --sim-node-dir | --config)

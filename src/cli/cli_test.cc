@@ -97,6 +97,17 @@ TEST(Cli, ConfigErrorsNameTheKey) {
   EXPECT_THAT(missing.err, HasSubstr("/nonexistent/nvgate.toml"));
 }
 
+TEST(Cli, LogLevelDecidesWhatNvgateSays) {
+  auto debug = Nvgate({"--log-level", "debug", "run", "--backend", "sim", "--caps", "compute", "--", "true"});
+  EXPECT_EQ(debug.status, 0) << debug.err;
+  EXPECT_THAT(debug.err, HasSubstr("calls executed"));
+  auto quiet = Nvgate({"run", "--backend", "sim", "--caps", "compute", "--", "true"});
+  EXPECT_THAT(quiet.err, ::testing::Not(HasSubstr("calls executed")));
+  auto from_config = Nvgate({"--config", WriteConfig("nvgate-level.toml", "log-level = \"debug\"\n"), "run",
+                             "--backend", "sim", "--caps", "compute", "--", "true"});
+  EXPECT_THAT(from_config.err, HasSubstr("calls executed"));
+}
+
 TEST(Cli, ShippedExampleConfigIsValid) {
   auto r = Nvgate({"--config", std::string(NVGATE_SOURCE_DIR) + "/packaging/nvgate.toml", "abi", "--summary-markdown"});
   EXPECT_EQ(r.status, 0) << r.err;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
 
@@ -69,6 +70,12 @@ int main(int argc, char** argv) {
                  "Read defaults from this TOML file: a [run], [agent], ... table per command, "
                  "keys as the long options (flags override it)");
   app.allow_config_extras(CLI::config_extras_mode::error);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level,
+                 "What nvgate writes on stderr: debug, info, warn (denials are warnings) or error "
+                 "(--log-denials still gets every denial)")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+      ->default_str("info");
 
   nvgate::cli::AbiOptions abi;
   CLI::App* abi_cmd = app.add_subcommand(
@@ -268,6 +275,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
+  // Loggers the commands create later start at this level too.
+  spdlog::set_level(spdlog::level::from_str(log_level));
 
   if (abi_cmd->parsed()) return nvgate::cli::RunAbi(abi);
   if (run_cmd->parsed()) return nvgate::cli::RunRun(run);
