@@ -253,18 +253,9 @@ struct NVOS55_PARAMETERS {
   NvU32 status;
 };
 
-// NV_ESC_RM_VID_HEAP_CONTROL: only the head, up to the status, is read by nvgate.
-struct NVOS32_HEAD {
-  NvHandle hRoot;
-  NvHandle hObjectParent;
-  NvU32 function;
-  NvHandle hVASpace;
-  std::int16_t ivcHeapNumber;
-  NvV32 status;
-};
-
-// NV_ESC_RM_VID_HEAP_CONTROL in full: the head above, the heap totals, and the
-// union of per-function arguments of which nvgate reads only ALLOC_SIZE's.
+// NV_ESC_RM_VID_HEAP_CONTROL: the head (up to the status, all the proxy reads),
+// the heap totals, and the union of per-function arguments of which the sim
+// reads only ALLOC_SIZE's.
 struct NVOS32_PARAMETERS {
   NvHandle hRoot;
   NvHandle hObjectParent;

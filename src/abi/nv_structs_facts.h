@@ -50,8 +50,8 @@
   NV_STRUCT(NVOS55_PARAMETERS, "NVOS55_PARAMETERS")                             \
   NV_FIELD(NVOS55_PARAMETERS, "NVOS55_PARAMETERS", hClientSrc)                  \
   NV_FIELD(NVOS55_PARAMETERS, "NVOS55_PARAMETERS", status)                      \
-  NV_FIELD(NVOS32_HEAD, "NVOS32_PARAMETERS", function)                          \
-  NV_FIELD(NVOS32_HEAD, "NVOS32_PARAMETERS", status)                            \
+  NV_FIELD(NVOS32_PARAMETERS, "NVOS32_PARAMETERS", function)                    \
+  NV_FIELD(NVOS32_PARAMETERS, "NVOS32_PARAMETERS", status)                      \
   NV_STRUCT(NVOS56_PARAMETERS, "NVOS56_PARAMETERS")                             \
   NV_FIELD(NVOS56_PARAMETERS, "NVOS56_PARAMETERS", status)                      \
   NV_STRUCT(NVOS57_PARAMETERS, "NVOS57_PARAMETERS")                             \

@@ -117,7 +117,7 @@ class Proxy::Execution {
                                 offsetof(nv::NVOS02_PARAMETERS, hClass),
                                 offsetof(nv::NVOS02_PARAMETERS, status));
       case abi::Handler::kRmVidHeap:
-        return RunSubDispatched(abi::Level::kVidHeap, offsetof(nv::NVOS32_HEAD, function),
+        return RunSubDispatched(abi::Level::kVidHeap, offsetof(nv::NVOS32_PARAMETERS, function),
                                 std::nullopt);
       case abi::Handler::kRmFree:
         return RunFree();
