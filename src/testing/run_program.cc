@@ -70,4 +70,21 @@ ProgramResult RunProgram(const std::vector<std::string>& argv, const std::vector
   return result;
 }
 
+bool ReadSome(int fd, std::string& output) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, 600'000) <= 0) return false;
+  char buf[4096];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  if (n <= 0) return false;
+  output.append(buf, static_cast<std::size_t>(n));
+  return true;
+}
+
+bool ReadUntil(int fd, std::string& output, std::string_view marker) {
+  while (output.find(marker) == std::string::npos) {
+    if (!ReadSome(fd, output)) return false;
+  }
+  return true;
+}
+
 }  // namespace nvgate::testing

@@ -11,7 +11,6 @@
 // turned off (testing/weakening.h), and must then be caught: a test that cannot
 // fail proves nothing.
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -217,24 +216,12 @@ TEST(EscapeSupervisorKilled, CallsFailClosed) {
   }
   ::close(out[1]);
   std::string output;
-  auto read_some = [&](int timeout_ms) {
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) return false;
-    char buf[4096];
-    ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n <= 0) return false;
-    output.append(buf, static_cast<std::size_t>(n));
-    return true;
-  };
-  // A bound on waiting, not a timing assertion: a broken build must not hang CI.
-  while (output.find("calling") == std::string::npos && read_some(60'000)) {
-  }
-  ASSERT_THAT(output, ::testing::HasSubstr("calling"));
+  ASSERT_TRUE(testing::ReadUntil(out[0], output, "calling")) << output;
   ::kill(nvgate, SIGKILL);
   int status = 0;
   ::waitpid(nvgate, &status, 0);
   // The workload dies with its supervisor; its last calls meanwhile fail.
-  while (read_some(60'000)) {
+  while (testing::ReadSome(out[0], output)) {
   }
   ::close(out[0]);
   auto kernel = (*witness)->Stop();

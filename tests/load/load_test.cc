@@ -4,7 +4,6 @@
 // as before, its memory has not grown with the load, and the simulated driver
 // ran exactly the calls the workload counted: none lost, none run twice.
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,8 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "testing/run_program.h"
 
 namespace {
 
@@ -54,20 +55,6 @@ Sample SettledSample(pid_t pid) {
   return s;
 }
 
-// Reads the child's output until `marker` shows; false at end of output. The
-// bound on waiting keeps a broken build from hanging CI; it asserts nothing.
-bool ReadUntil(int fd, std::string& output, const std::string& marker) {
-  while (output.find(marker) == std::string::npos) {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 600'000) <= 0) return false;
-    char buf[4096];
-    ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n <= 0) return false;
-    output.append(buf, static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 TEST(Load, SupervisorReturnsToBaselineAndAnswersEveryCallOnce) {
   std::string call_log =
       std::filesystem::temp_directory_path() / fmt::format("nvgate-load-{:08x}", std::random_device{}());
@@ -86,10 +73,10 @@ TEST(Load, SupervisorReturnsToBaselineAndAnswersEveryCallOnce) {
   ::close(from_child[1]);
 
   std::string output;
-  ASSERT_TRUE(ReadUntil(from_child[0], output, "baseline")) << output;
+  ASSERT_TRUE(nvgate::testing::ReadUntil(from_child[0], output, "baseline")) << output;
   Sample before = SettledSample(nvgate);
   ASSERT_EQ(::write(to_child[1], "go\n", 3), 3);
-  ASSERT_TRUE(ReadUntil(from_child[0], output, "done")) << output;
+  ASSERT_TRUE(nvgate::testing::ReadUntil(from_child[0], output, "done")) << output;
   Sample after = SettledSample(nvgate);
   ::close(to_child[1]);
   int status = 0;
