@@ -113,19 +113,15 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   std::mutex log_mu;
   const bool json = options.log_format == "json";
   policy::DenialLog denials([&](const policy::Denial& d) {
+    const std::string entry = json ? DenialJson("denied", d) : d.line;
     if (json) {
-      std::string object = DenialJson("denied", d);
-      std::fprintf(stderr, "%s\n", object.c_str());
-      if (log_file) {
-        std::lock_guard lock(log_mu);
-        *log_file << object << '\n' << std::flush;
-      }
-      return;
+      std::fprintf(stderr, "%s\n", entry.c_str());
+    } else {
+      spdlog::warn("denied: {}", entry);
     }
-    spdlog::warn("denied: {}", d.line);
     if (log_file) {
       std::lock_guard lock(log_mu);
-      *log_file << d.line << '\n' << std::flush;
+      *log_file << entry << '\n' << std::flush;
     }
   });
 
