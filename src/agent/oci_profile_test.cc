@@ -18,12 +18,15 @@
 #include <gtest/gtest.h>
 
 #include "abi/abi.h"
+#include "supervisor/filter.h"
+#include "supervisor/test_fakes.h"
 
 namespace nvgate::agent {
 namespace {
 
 using Json = nlohmann::ordered_json;
 using supervisor::TrapRules;
+using supervisor::testing::Syscall;
 
 TrapRules Rules() { return TrapRules::FromTable(*abi::TableForVersion("580.159.04")); }
 
@@ -121,14 +124,6 @@ class LibseccompFilter {
   scmp_filter_ctx ctx_;
 };
 
-seccomp_data Syscall(int nr, std::uint64_t arg0 = 0, std::uint64_t arg1 = 0, std::uint32_t arch = AUDIT_ARCH_X86_64) {
-  seccomp_data d{};
-  d.nr = nr;
-  d.arch = arch;
-  d.args[0] = arg0;
-  d.args[1] = arg1;
-  return d;
-}
 
 std::uint32_t Evaluate(const supervisor::Program& program, const seccomp_data& d) {
   auto r = supervisor::EvaluateFilter(program, d);

@@ -29,20 +29,12 @@ namespace nvgate::supervisor {
 namespace {
 
 using testing::StartWorkload;
+using testing::Syscall;
 using testing::TestTable;
 using testing::WaitExit;
 
 constexpr std::uint32_t Ioc(std::uint32_t dir, std::uint32_t type, std::uint32_t nr, std::uint32_t size) {
   return (dir << 30) | (size << 16) | (type << 8) | nr;
-}
-
-seccomp_data Syscall(int nr, std::uint64_t a0 = 0, std::uint64_t a1 = 0, std::uint32_t arch = AUDIT_ARCH_X86_64) {
-  seccomp_data d{};
-  d.nr = nr;
-  d.arch = arch;
-  d.args[0] = a0;
-  d.args[1] = a1;
-  return d;
 }
 
 std::uint32_t Eval(const Program& p, const seccomp_data& d) {

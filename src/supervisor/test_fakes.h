@@ -3,6 +3,8 @@
 // ABI table, and workloads forked under the real filter.
 #pragma once
 
+#include <linux/audit.h>
+#include <linux/seccomp.h>
 #include <sys/types.h>
 
 #include <atomic>
@@ -81,5 +83,16 @@ int WaitExit(pid_t pid);
 
 // Open file descriptors of this process.
 int CountOpenFds();
+
+// What a filter sees of a syscall with up to two arguments, for EvaluateFilter.
+inline seccomp_data Syscall(int nr, std::uint64_t arg0 = 0, std::uint64_t arg1 = 0,
+                            std::uint32_t arch = AUDIT_ARCH_X86_64) {
+  seccomp_data d{};
+  d.nr = nr;
+  d.arch = arch;
+  d.args[0] = arg0;
+  d.args[1] = arg1;
+  return d;
+}
 
 }  // namespace nvgate::supervisor::testing
