@@ -10,6 +10,7 @@
 #include <fstream>
 #include <memory>
 
+#include <fmt/color.h>
 #include <fmt/format.h>
 
 #include "cli/driver_table.h"
@@ -73,6 +74,16 @@ std::string_view StatusLabel(CheckStatus status) {
     case CheckStatus::kFail: return "fail";
   }
   return "?";
+}
+
+fmt::terminal_color StatusColour(CheckStatus status) {
+  switch (status) {
+    case CheckStatus::kOk: return fmt::terminal_color::green;
+    case CheckStatus::kInfo: return fmt::terminal_color::blue;
+    case CheckStatus::kWarn: return fmt::terminal_color::yellow;
+    case CheckStatus::kFail: return fmt::terminal_color::red;
+  }
+  return fmt::terminal_color::white;
 }
 
 std::string_view IsolationName(supervisor::IsolationMode mode) {
@@ -448,10 +459,13 @@ DoctorReport Judge(const MachineFacts& facts) {
   return report;
 }
 
-std::string DoctorText(const DoctorReport& report) {
+std::string DoctorText(const DoctorReport& report, bool colour) {
   std::string out;
   for (const Check& check : report.checks) {
-    out += fmt::format("{:<5} {:<27} {}", StatusLabel(check.status), check.id, check.message);
+    // Padded before colouring: the escape sequences must not count as width.
+    std::string label = fmt::format("{:<5}", StatusLabel(check.status));
+    if (colour) label = fmt::format(fmt::fg(StatusColour(check.status)), "{}", label);
+    out += fmt::format("{} {:<27} {}", label, check.id, check.message);
     if (!check.fix.empty()) out += " -- fix: " + check.fix;
     out += '\n';
   }

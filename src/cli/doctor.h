@@ -76,8 +76,9 @@ struct DoctorReport {
 
 DoctorReport Judge(const MachineFacts& facts);
 
-// One line per check, then the verdict.
-std::string DoctorText(const DoctorReport& report);
+// One line per check, then the verdict. With `colour`, each check's status is
+// coloured (ok green, warn yellow, fail red) for a terminal.
+std::string DoctorText(const DoctorReport& report, bool colour = false);
 
 // Stable JSON, schema "nvgate.doctor/1" (docs/install.md).
 nlohmann::json DoctorJson(const DoctorReport& report);

@@ -1,4 +1,8 @@
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +11,19 @@
 #include "cli/doctor.h"
 
 namespace nvgate::cli {
+namespace {
+
+// Colour only for a person at a terminal: never in a pipe or a file, and not
+// when NO_COLOR (no-color.org) is set or the terminal says it cannot.
+bool StdoutWantsColour() {
+  if (!isatty(STDOUT_FILENO)) return false;
+  const char* no_colour = std::getenv("NO_COLOR");
+  if (no_colour && *no_colour) return false;
+  const char* term = std::getenv("TERM");
+  return !term || std::strcmp(term, "dumb") != 0;
+}
+
+}  // namespace
 
 int RunDoctor(const DoctorOptions& options) {
   // Only the report goes to stdout: --json output must stay parseable.
@@ -16,7 +33,7 @@ int RunDoctor(const DoctorOptions& options) {
   if (options.json) {
     std::printf("%s\n", DoctorJson(report).dump(2).c_str());
   } else {
-    std::printf("%s", DoctorText(report).c_str());
+    std::printf("%s", DoctorText(report, StdoutWantsColour()).c_str());
   }
   return report.exit_status;
 }

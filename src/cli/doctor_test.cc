@@ -114,6 +114,20 @@ TEST(Doctor, SupportedDriverMakesTheHostBackendUsable) {
   }
 }
 
+TEST(Doctor, TextIsColouredOnlyWhenAsked) {
+  MachineFacts facts = GoodGpuMachine();
+  facts.host.version = "590.1.2";
+  facts.host.table.reset();
+  facts.host.table_error = "NVIDIA driver 590.1.2 is not supported";
+  DoctorReport report = Judge(facts);
+  std::string plain = DoctorText(report);
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  EXPECT_THAT(plain, HasSubstr("fail  abi-table"));
+  std::string coloured = DoctorText(report, true);
+  EXPECT_THAT(coloured, HasSubstr("\x1b[31mfail \x1b[0m abi-table"));  // red, padded inside
+  EXPECT_THAT(coloured, HasSubstr("\x1b[32mok   \x1b[0m"));
+}
+
 TEST(Doctor, UnsupportedDriverLeavesOnlyTheSim) {
   MachineFacts facts = GoodGpuMachine();
   facts.host.version = "590.1.2";
