@@ -36,9 +36,13 @@ headers_of() {  # TAG DIR
   git -C "$mirror" archive "$1" "${header_paths[@]}" | tar -x -C "$2"
 }
 
-# 1. Facts.
+# 1. Facts. nvfacts' own progress lines are shown as they come; its notes on
+# names the headers lack are kept for the failure case.
+echo "newdriver: unpacking the headers of $tag"
 headers_of "$tag" "$work/new"
-"$root/tools/nvfacts/nvfacts.sh" "$work/new" "$tag" > "$facts_dir/$tag.facts" 2> "$work/nvfacts.log" ||
+echo "newdriver: extracting facts (under a minute)"
+"$root/tools/nvfacts/nvfacts.sh" "$work/new" "$tag" > "$facts_dir/$tag.facts" \
+  2> >(tee "$work/nvfacts.log" | grep --line-buffered -v '^nvfacts: [^:]*: no ' >&2) ||
   { cat "$work/nvfacts.log" >&2; exit 2; }
 echo "newdriver: wrote src/abi/facts/$tag.facts"
 

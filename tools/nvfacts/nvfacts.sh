@@ -62,6 +62,9 @@ printf '%s\n' NV_OK NV_ERR_GENERIC NV_ERR_INVALID_ARGUMENT NV_ERR_INVALID_CLASS 
     sed 's/NV_FIELD([A-Za-z0-9_]*, "\([^"]*\)", \(.*\))/\1.\2/'
 } | sort -u > "$work/offsets"
 
+echo "nvfacts: $tag: $(wc -l < "$work/values") values, $(wc -l < "$work/sizes") struct sizes and" \
+  "$(wc -l < "$work/offsets") field offsets to look up" >&2
+
 # Keep only what the headers define, so that one missing name does not hide
 # every other fact.
 headers=()
@@ -71,6 +74,7 @@ done
 # Every name the headers define (a status code, a macro, an enumerator, a
 # struct or typedef name), gathered in one pass: looking each name up in the
 # headers one by one takes minutes.
+echo "nvfacts: $tag: indexing ${#headers[@]} headers" >&2
 cat "${headers[@]}" > "$work/all.h.txt"
 {
   grep -oE 'NV_STATUS_CODE\([A-Za-z0-9_]+,' "$work/all.h.txt" | sed 's/NV_STATUS_CODE(//; s/,$//'
@@ -125,8 +129,10 @@ defined() { [[ -n ${is_defined[$1]:-} ]]; }
 # A struct that exists but lacks a field (an older or newer layout) fails to
 # compile on that field's line: report each such field, drop its line, retry.
 for attempt in 1 2 3 4 5; do
+  echo "nvfacts: $tag: compiling the facts program (attempt $attempt of 5)" >&2
   if gcc -std=gnu11 -w "${includes[@]}" -o "$work/facts" "$work/facts.c" 2> "$work/gcc.log"; then
     "$work/facts"
+    echo "nvfacts: $tag: done" >&2
     exit 0
   fi
   grep -oE 'facts\.c:[0-9]+:[0-9]+: error' "$work/gcc.log" | cut -d: -f2 | sort -un > "$work/bad_lines"
