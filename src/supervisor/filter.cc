@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <span>
 #include <tuple>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -78,9 +80,52 @@ class Emitter {
     Jump(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 1);
     Ret(action);
   }
+  // if (A is one of `values`) return action; else go on after the search.
+  // `values` sorted and unique. A binary search, so that a request matching
+  // none of them (a terminal's or a socket's ioctl, most of those a workload
+  // makes) costs about log2(n) compares rather than n.
+  void ReturnIfAnyOf(std::span<const std::uint32_t> values, std::uint32_t action) {
+    std::vector<std::size_t> to_end;
+    Search(values, action, to_end);
+    for (std::size_t at : to_end) prog_[at].k = static_cast<std::uint32_t>(prog_.size() - at - 1);
+  }
+
+  std::size_t size() const { return prog_.size(); }
+  // Points the jump at `at` (a JA) to the next instruction to be emitted.
+  void PatchJumpToHere(std::size_t at) { prog_[at].k = static_cast<std::uint32_t>(prog_.size() - at - 1); }
   Program Take() { return std::move(prog_); }
 
  private:
+  static constexpr std::size_t kLinearMax = 4;   // below this a scan beats more branches
+  static constexpr std::size_t kMaxShortJump = 255;  // jt and jf are 8 bits
+
+  // Instructions Search() emits for n values.
+  static std::size_t SearchLength(std::size_t n) {
+    if (n <= kLinearMax) return 2 * n + 1;
+    std::size_t lower = SearchLength(n / 2);
+    return 1 + (lower > kMaxShortJump ? 1 : 0) + lower + SearchLength(n - n / 2);
+  }
+
+  void Search(std::span<const std::uint32_t> values, std::uint32_t action, std::vector<std::size_t>& to_end) {
+    if (values.size() <= kLinearMax) {
+      for (std::uint32_t v : values) ReturnIfEqual(v, action);
+      to_end.push_back(prog_.size());
+      Stmt(BPF_JMP | BPF_JA, 0);
+      return;
+    }
+    std::size_t mid = values.size() / 2;
+    std::size_t lower = SearchLength(mid);
+    // A >= values[mid]: the upper half, else the lower half, which comes first.
+    if (lower <= kMaxShortJump) {
+      Jump(BPF_JMP | BPF_JGE | BPF_K, values[mid], static_cast<std::uint8_t>(lower), 0);
+    } else {
+      Jump(BPF_JMP | BPF_JGE | BPF_K, values[mid], 0, 1);
+      Stmt(BPF_JMP | BPF_JA, static_cast<std::uint32_t>(lower));
+    }
+    Search(values.first(mid), action, to_end);
+    Search(values.subspan(mid), action, to_end);
+  }
+
   Program prog_;
 };
 
@@ -159,24 +204,15 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   }
 #endif
 
-  // 2. Denials.
-  if (!testing::Weakened(testing::Weakening::kNoSyscallDenials)) {
-    for (const Denial& d : kDenials) b.ReturnIfEqual(static_cast<std::uint32_t>(d.nr), errno_action(d.error));
-  }
-  // A second listener in the chain is already refused by the kernel (EBUSY);
-  // this says so before the kernel is asked, whatever the kernel version.
-  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 6);
-  b.Load(kArgLow(0));
-  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_SET_MODE_FILTER, 0, 3);
-  b.Load(kArgLow(1));
-  b.Jump(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1);
-  b.Ret(errno_action(EPERM));
-  b.Ret(kAllow);
-
-  // 3. ioctl: only the low word of the request, which is all the kernel hands a
-  //    driver (`unsigned int cmd`); garbage in the upper word changes nothing.
+  // 2. ioctl first: it is the one frequent syscall the kernel cannot answer
+  //    from its per-syscall cache of constant verdicts, so it runs this program
+  //    every time; every other syscall skips to 3.
   b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 1, 0);
-  b.Ret(kAllow);
+  std::size_t to_other_syscalls = b.size();
+  b.Stmt(BPF_JMP | BPF_JA, 0);
+
+  //    Only the low word of the request, which is all the kernel hands a
+  //    driver (`unsigned int cmd`); garbage in the upper word changes nothing.
   if (testing::Weakened(testing::Weakening::kFullRequestMatch)) {
     b.Load(kArgLow(1) + 4);
     b.Jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0);
@@ -187,18 +223,29 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
     b.Jump(BPF_JMP | BPF_JGE | BPF_K, rules.uvm_below, 1, 0);
     b.Ret(kNotify);
   }
+  std::vector<std::uint32_t> uvm_values;
   for (std::uint32_t v : rules.uvm_values) {
-    if (v >= rules.uvm_below) b.ReturnIfEqual(v, kNotify);
+    if (v >= rules.uvm_below) uvm_values.push_back(v);
   }
+  b.ReturnIfAnyOf(uvm_values, kNotify);
   b.Stmt(BPF_MISC | BPF_TAX, 0);  // X keeps the request for the masked compares
   if (!rules.frontend_nrs.empty()) {
-    b.Stmt(BPF_ALU | BPF_AND | BPF_K, 0xffff);  // type and nr
-    for (std::uint8_t nr : rules.frontend_nrs) b.ReturnIfEqual((kFrontendType << kIocTypeShift) | nr, kNotify);
+    std::vector<std::uint32_t> type_and_nr;
+    for (std::uint8_t nr : rules.frontend_nrs) type_and_nr.push_back((kFrontendType << kIocTypeShift) | nr);
+    b.Stmt(BPF_ALU | BPF_AND | BPF_K, 0xffff);
+    b.ReturnIfAnyOf(type_and_nr, kNotify);
   }
-  bool any_sized = false;
-  bool any_unsized = false;
-  for (const TrapRules::Sized& s : rules.frontend_sized) (s.size ? any_sized : any_unsized) = true;
-  if (any_sized) {
+  std::vector<std::uint32_t> size_and_nr;
+  std::vector<std::uint32_t> any_size_nr;
+  for (const TrapRules::Sized& s : rules.frontend_sized) {
+    if (s.size) {
+      size_and_nr.push_back((s.size << kIocSizeShift) | s.nr);
+    } else {
+      any_size_nr.push_back(s.nr);
+    }
+  }
+  std::sort(size_and_nr.begin(), size_and_nr.end());
+  if (!size_and_nr.empty()) {
     b.Stmt(BPF_MISC | BPF_TXA, 0);
     if (testing::Weakened(testing::Weakening::kExactTypeAndDirection)) {
       constexpr std::uint32_t kDirAndType = (_IOC_DIRMASK << _IOC_DIRSHIFT) | (0xffu << kIocTypeShift);
@@ -209,18 +256,29 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
       b.Stmt(BPF_MISC | BPF_TXA, 0);
     }
     b.Stmt(BPF_ALU | BPF_AND | BPF_K, (kIocSizeMask << kIocSizeShift) | kIocNrMask);
-    for (const TrapRules::Sized& s : rules.frontend_sized) {
-      if (s.size) b.ReturnIfEqual((s.size << kIocSizeShift) | s.nr, kNotify);
-    }
+    b.ReturnIfAnyOf(size_and_nr, kNotify);
   }
-  if (any_unsized) {
+  if (!any_size_nr.empty()) {
     b.Stmt(BPF_MISC | BPF_TXA, 0);
     b.Stmt(BPF_ALU | BPF_AND | BPF_K, kIocNrMask);
-    for (const TrapRules::Sized& s : rules.frontend_sized) {
-      if (!s.size) b.ReturnIfEqual(s.nr, kNotify);
-    }
+    b.ReturnIfAnyOf(any_size_nr, kNotify);
   }
-  // 4. Everything else runs natively.
+  b.Ret(kAllow);
+
+  // 3. Denials.
+  b.PatchJumpToHere(to_other_syscalls);
+  if (!testing::Weakened(testing::Weakening::kNoSyscallDenials)) {
+    for (const Denial& d : kDenials) b.ReturnIfEqual(static_cast<std::uint32_t>(d.nr), errno_action(d.error));
+  }
+  // A second listener in the chain is already refused by the kernel (EBUSY);
+  // this says so before the kernel is asked, whatever the kernel version.
+  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 5);
+  b.Load(kArgLow(0));
+  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_SET_MODE_FILTER, 0, 3);
+  b.Load(kArgLow(1));
+  b.Jump(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1);
+  b.Ret(errno_action(EPERM));
+  // 4. Everything else runs natively (so does a seccomp() that adds no listener).
   b.Ret(kAllow);
 
   Program program = b.Take();

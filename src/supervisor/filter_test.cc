@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -22,6 +23,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "abi/abi.h"
 #include "supervisor/notifier.h"
 #include "supervisor/test_fakes.h"
 
@@ -106,6 +108,52 @@ TEST(Filter, ProgramAgreesWithRulesOnRandomValuesAndIgnoresUpperBits) {
   EXPECT_EQ(Eval(*p, Syscall(__NR_ioctl, 3, 0xdeadbeef00000000ull | testing::kRmControl)),
             SECCOMP_RET_USER_NOTIF);
   EXPECT_EQ(Eval(*p, Syscall(__NR_ioctl, 3, 0xffffffff00000000ull | TCGETS)), SECCOMP_RET_ALLOW);
+}
+
+// The driver tables' rule sets are large enough for the program to search
+// them as binary trees; every table's program must still agree with its rules.
+TEST(Filter, EveryDriverTablesProgramAgreesWithItsRules) {
+  std::set<std::string> seen;
+  for (const std::string& version : abi::SupportedVersions()) {
+    const abi::Table* table = abi::TableForVersion(version);
+    ASSERT_NE(table, nullptr) << version;
+    TrapRules r = TrapRules::FromTable(*table);
+    auto p = BuildFilter(r);
+    ASSERT_TRUE(p) << version << ": " << p.error();
+    std::string key(reinterpret_cast<const char*>(p->data()), p->size() * sizeof(sock_filter));
+    if (!seen.insert(key).second) continue;  // versions sharing a table share a program
+    std::set<std::uint32_t> sizes = {0, 1, 8, 0x3fff};
+    for (const TrapRules::Sized& s : r.frontend_sized) {
+      sizes.insert(s.size);
+      sizes.insert(s.size + 1);
+    }
+    for (std::uint32_t nr = 0; nr < 256; ++nr) {
+      for (std::uint32_t type : {0u, std::uint32_t{'F'}, std::uint32_t{'G'}, 0xffu}) {
+        for (std::uint32_t dir = 0; dir < 4; ++dir) {
+          for (std::uint32_t size : sizes) {
+            std::uint32_t req = Ioc(dir, type, nr, size & 0x3fff);
+            std::uint32_t want = r.Traps(req) ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
+            ASSERT_EQ(Eval(*p, Syscall(__NR_ioctl, 3, req)), want) << version << fmt::format(": {:#x}", req);
+          }
+        }
+      }
+    }
+    std::mt19937_64 rng(version.size());
+    for (std::uint32_t v : r.uvm_values) {
+      for (std::uint32_t near : {v - 1, v, v + 1}) {
+        std::uint32_t want = r.Traps(near) ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
+        ASSERT_EQ(Eval(*p, Syscall(__NR_ioctl, 3, near)), want) << version << fmt::format(": {:#x}", near);
+      }
+    }
+    for (int i = 0; i < 20000; ++i) {
+      auto req = static_cast<std::uint32_t>(rng());
+      std::uint32_t want = r.Traps(req) ? SECCOMP_RET_USER_NOTIF : SECCOMP_RET_ALLOW;
+      ASSERT_EQ(Eval(*p, Syscall(__NR_ioctl, 3, req)), want) << version << fmt::format(": {:#x}", req);
+    }
+    EXPECT_EQ(Eval(*p, Syscall(__NR_getpid)), SECCOMP_RET_ALLOW);
+    EXPECT_EQ(Eval(*p, Syscall(__NR_ptrace)), Errno(EPERM));
+  }
+  EXPECT_GT(seen.size(), 1u);
 }
 
 TEST(Filter, OtherAbisAndDenials) {
