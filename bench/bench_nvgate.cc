@@ -11,6 +11,9 @@
 // The calls are made by bench_workload, started three ways and kept for the
 // whole run:
 //   native             no filter, no nvgate;
+//   allow-all filter   a one-instruction seccomp filter that allows everything:
+//                      what any filter costs an untrapped syscall, nvgate's
+//                      floor for those;
 //   trivial responder  nvgate's own seccomp filter, with a responder here that
 //                      answers every trapped call at once with ENOTTY: the
 //                      mechanism's floor;
@@ -35,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/ioctl.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 
 #include <algorithm>
@@ -85,11 +89,12 @@ void Fail(benchmark::State& state, const std::string& why) {
 
 // ---- the workload processes ----
 
-enum class Setting { kNative, kTrivialResponder, kHandOffResponder, kNvgate };
+enum class Setting { kNative, kAllowAllFilter, kTrivialResponder, kHandOffResponder, kNvgate };
 
 const char* SettingName(Setting s) {
   switch (s) {
     case Setting::kNative: return "native";
+    case Setting::kAllowAllFilter: return "allow-all filter";
     case Setting::kTrivialResponder: return "trivial responder";
     case Setting::kHandOffResponder: return "hand-off responder";
     case Setting::kNvgate: return "nvgate";
@@ -210,6 +215,8 @@ class Workload {
       if (!program) return tl::unexpected(program.error());
       filter = *program;
     }
+    const sock_filter allow_all = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    const sock_fprog allow_all_program = {1, const_cast<sock_filter*>(&allow_all)};
     int requests[2], replies[2], sock[2] = {-1, -1};
     if (pipe2(requests, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0 ||
         (responder && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0)) {
@@ -220,6 +227,11 @@ class Workload {
     if (pid == 0) {
       dup2(requests[0], STDIN_FILENO);
       dup2(replies[1], STDOUT_FILENO);
+      if (setting == Setting::kAllowAllFilter &&
+          (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+           syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, 0, &allow_all_program) != 0)) {
+        _exit(126);
+      }
       if (responder) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(126);
         int listener = supervisor::InstallFilter(filter);
@@ -344,25 +356,32 @@ Arm LocalArm(std::function<void()> call) {
   };
 }
 
-// A program run to completion, `calls` times in a row.
+// A program run to completion, `calls` times in a row, its output discarded.
 Arm ProgramArm(std::vector<std::string> args) {
   return [args](long calls, int) -> tl::expected<double, std::string> {
     std::vector<std::string> copy = args;
     std::vector<char*> argv;
     for (std::string& a : copy) argv.push_back(a.data());
     argv.push_back(nullptr);
+    posix_spawn_file_actions_t quiet;
+    posix_spawn_file_actions_init(&quiet);
+    posix_spawn_file_actions_addopen(&quiet, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
     auto start = std::chrono::steady_clock::now();
     for (long i = 0; i < calls; ++i) {
       pid_t pid;
-      if (posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+      int spawned = posix_spawn(&pid, argv[0], &quiet, nullptr, argv.data(), environ);
+      if (spawned != 0) {
+        posix_spawn_file_actions_destroy(&quiet);
         return tl::unexpected("cannot run " + args[0]);
       }
       int status = 0;
       waitpid(pid, &status, 0);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        posix_spawn_file_actions_destroy(&quiet);
         return tl::unexpected(args[0] + " exited with status " + std::to_string(status));
       }
     }
+    posix_spawn_file_actions_destroy(&quiet);
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   };
 }
@@ -562,6 +581,12 @@ void RegisterAll() {
            WorkloadArm(Setting::kNative, "pipe", 0), 20'000);
   Register("untrapped/ioctl_FIONREAD_pipe", "nvgate vs native", WorkloadArm(Setting::kNvgate, "fionread", 0),
            WorkloadArm(Setting::kNative, "fionread", 0), 20'000);
+  // What of the above any seccomp filter costs: the kernel's part, not nvgate's.
+  Register("untrapped/getpid:vs_allow_all_filter", "nvgate vs a one-instruction allow-all filter",
+           WorkloadArm(Setting::kNvgate, "getpid", 0), WorkloadArm(Setting::kAllowAllFilter, "getpid", 0), 20'000);
+  Register("untrapped/ioctl_FIONREAD_pipe:vs_allow_all_filter", "nvgate vs a one-instruction allow-all filter",
+           WorkloadArm(Setting::kNvgate, "fionread", 0), WorkloadArm(Setting::kAllowAllFilter, "fionread", 0),
+           20'000);
 
   const Arm version = WorkloadArm(Setting::kNvgate, "version", 0);
   const Arm floor = WorkloadArm(Setting::kTrivialResponder, "version", ENOTTY);
@@ -597,6 +622,10 @@ void RegisterAll() {
 
   Register("startup/bin_true", "nvgate run --backend sim -- /bin/true vs /bin/true",
            ProgramArm({NVGATE_BINARY, "run", "--backend", "sim", "--", "/bin/true"}), ProgramArm({"/bin/true"}), 1);
+  // nvgate's own process start (loading its libraries, initialising): the part
+  // of the above that is not the sandbox.
+  Register("startup/nvgate_version", "nvgate --version vs /bin/true", ProgramArm({NVGATE_BINARY, "--version"}),
+           ProgramArm({"/bin/true"}), 1);
 
   benchmark::RegisterBenchmark("memory/supervisor_rss", SupervisorMemory)->Iterations(1)->UseManualTime();
   benchmark::RegisterBenchmark("latency/trapped", LatencyDistribution)->Iterations(1)->UseManualTime();

@@ -86,7 +86,7 @@ def goals(rows):
     def add(goal, target, measured, met, note=""):
         result.append({"goal": goal, "target": target, "measured": measured, "met": met, "note": note})
 
-    untrapped = {n: b for n, b in rows.items() if n.startswith("untrapped/") and "x_ref" in b}
+    untrapped = {n: b for n, b in rows.items() if n.startswith("untrapped/") and ":" not in n and "x_ref" in b}
     if untrapped:
         worst = max(untrapped, key=lambda n: untrapped[n]["x_ref"])
         ratio = untrapped[worst]["x_ref"]
