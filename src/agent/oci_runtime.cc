@@ -62,6 +62,16 @@ std::optional<Option> AsOption(std::string_view arg) {
 
 bool IsHelp(std::string_view name) { return name == "help" || name == "h"; }
 
+// --help and --version make the runtime print and exit, and nvgate then leaves
+// the bundle alone; --help=false would not, so a value is not guessed at.
+tl::expected<void, std::string> CheckSwitch(const Option& option, std::string_view arg) {
+  bool informational = IsHelp(option.name) || option.name == "version" || option.name == "v" || option.name == "V";
+  if (informational && option.value) {
+    return tl::unexpected(fmt::format("'{}': nvgate does not guess whether the runtime would print or run", arg));
+  }
+  return {};
+}
+
 // The value of a value option: after '=', else the next argument.
 tl::expected<std::string, std::string> OptionValue(const Option& option, const std::vector<std::string>& args,
                                                    std::size_t& i) {
@@ -96,6 +106,7 @@ tl::expected<void, std::string> ParseCreateArguments(const std::vector<std::stri
       continue;
     }
     if (Contains(kCreateSwitches, option->name)) {
+      if (auto checked = CheckSwitch(*option, arg); !checked) return tl::unexpected(checked.error());
       if (IsHelp(option->name)) call.creates_container = false;
       continue;
     }
@@ -168,6 +179,7 @@ tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::s
       continue;
     }
     if (Contains(kGlobalSwitches, option->name)) {
+      if (auto checked = CheckSwitch(*option, arg); !checked) return tl::unexpected(checked.error());
       if (option->name != "debug" && option->name != "systemd-cgroup") informational = true;
       continue;
     }

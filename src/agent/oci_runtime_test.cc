@@ -95,6 +95,10 @@ TEST(ParseRuntimeCallTest, WhatCannotBeReadSafelyIsAnError) {
   // crun's --config would make the runtime read another file than the one nvgate rewrote.
   EXPECT_THAT(ParseError({"run", "-f", "/other.json", "c"}), HasSubstr("<bundle>/config.json"));
   EXPECT_THAT(ParseError({"restore", "--bundle", "/b", "c"}), HasSubstr("checkpoint"));
+  // --help=false would create the container: not to be mistaken for --help.
+  EXPECT_THAT(ParseError({"create", "--help=false", "-b", "/b", "c"}), HasSubstr("'--help=false'"));
+  EXPECT_THAT(ParseError({"--version=0", "run", "c"}), HasSubstr("'--version=0'"));
+  EXPECT_TRUE(ParseRuntimeCall({"--debug=true", "--systemd-cgroup=false", "create", "c"}));
 }
 
 class AddProfileTest : public ::testing::Test {

@@ -56,8 +56,8 @@ void AddCommand(CLI::App* cmd, nvgate::cli::RunOptions& run) {
 class NvgateConfig : public CLI::ConfigTOML {
  public:
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> items = CLI::ConfigTOML::from_config(input);
-    for (CLI::ConfigItem& item : items) {
+    std::vector<CLI::ConfigItem> read = CLI::ConfigTOML::from_config(input);
+    for (CLI::ConfigItem& item : read) {
       if (item.parents.empty()) continue;
       std::string section = item.parents.front();
       auto dash = section.find('-');
@@ -65,7 +65,7 @@ class NvgateConfig : public CLI::ConfigTOML {
       item.parents.front() = section.substr(dash + 1);
       item.parents.insert(item.parents.begin(), section.substr(0, dash));
     }
-    return items;
+    return read;
   }
 };
 
@@ -79,7 +79,9 @@ std::vector<std::string> Arguments(int argc, char** argv, bool as_runtime) {
   std::vector<std::string> args(argv, argv + argc);
   if (!as_runtime) return args;
   std::vector<std::string> shim = {args.front()};
-  if (const char* config = std::getenv("NVGATE_CONFIG")) shim.insert(shim.end(), {"--config", config});
+  if (const char* config = std::getenv("NVGATE_CONFIG"); config != nullptr && *config != '\0') {
+    shim.insert(shim.end(), {"--config", config});
+  }
   shim.insert(shim.end(), {"oci", "runtime", "--"});
   shim.insert(shim.end(), args.begin() + 1, args.end());
   return shim;
@@ -296,7 +298,6 @@ int main(int argc, char** argv) {
                               "Driver version whose table decides what is trapped (default: the host's "
                               "driver, else the newest supported)");
   oci_runtime_cmd->add_option("args", oci_runtime.args, "The runtime's arguments, after --, passed on unchanged")
-      ->required()
       ->expected(-1);
   oci_runtime_cmd->footer(
       "For create and run, reads the bundle's config.json, resolves the container's request\n"
