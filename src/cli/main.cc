@@ -298,7 +298,8 @@ int main(int argc, char** argv) {
                               "Driver version whose table decides what is trapped (default: the host's "
                               "driver, else the newest supported)");
   oci_runtime_cmd->add_option("args", oci_runtime.args, "The runtime's arguments, after --, passed on unchanged")
-      ->expected(-1);
+      ->expected(-1)
+      ->configurable(false);
   oci_runtime_cmd->footer(
       "For create and run, reads the bundle's config.json, resolves the container's request\n"
       "as 'nvgate agent' will, and refuses (exit 125, runtime not called) a request outside\n"
@@ -309,7 +310,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  nvgate oci runtime --allowed-caps compute,utility -- run --bundle ./bundle ctr1\n"
       "  nvgate-runtime --root /run/runc create --bundle ./bundle ctr1   # as containerd runs it\n"
-      "  # /etc/docker/daemon.json: {\"runtimes\": {\"nvgate\": {\"path\": \"nvgate-runtime\"}}}\n"
+      "  # /etc/docker/daemon.json: {\"runtimes\": {\"nvgate\": {\"path\": \"/usr/bin/nvgate-runtime\"}}}\n"
       "  docker run --runtime=nvgate -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...");
 
   nvgate::cli::AgentOptions agent;
