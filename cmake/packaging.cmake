@@ -6,6 +6,10 @@ include(GNUInstallDirs)
 # nvprobe is installed beside nvgate as a diagnostic: run it under
 # `nvgate run` to see which driver steps a capability set allows.
 install(TARGETS nvgate nvprobe RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# nvgate-runtime -> nvgate: `nvgate oci runtime` for containerd's BinaryName,
+# CRI-O's runtime_path and Docker's runtime path (docs/containers.md). A
+# symlink in the build tree, installed as a symlink.
+install(FILES $<TARGET_FILE_DIR:nvgate>/nvgate-runtime DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 # Debian wants man pages compressed, without a timestamp (gzip -n) so that
 # builds are reproducible.

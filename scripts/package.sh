@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds nvgate's Debian package (nvgate, nvprobe, man pages, bash and zsh
-# completions) into build-pkg/.
+# Builds nvgate's Debian package (nvgate and its nvgate-runtime link, nvprobe,
+# man pages, bash and zsh completions) into build-pkg/.
 #   scripts/package.sh                  # build-pkg/nvgate_<version>_<arch>.deb
 #   scripts/package.sh --install-check  # then, as root: dpkg -i it, run
 #                                       # `nvgate --version` and `nvgate doctor`, dpkg -r
@@ -47,6 +47,8 @@ fi
 trap 'dpkg -r nvgate >/dev/null' EXIT
 dpkg -i "$deb"
 nvgate --version
+# The shim's name for containerd's BinaryName and Docker's runtime path.
+[[ $(readlink /usr/bin/nvgate-runtime) == nvgate ]]
 man -w nvgate nvprobe
 systemd-analyze verify /usr/lib/systemd/system/nvgate-agent.service
 # Exit 0, 1 and 2 are doctor's verdicts (host usable, only sim, neither); any

@@ -32,15 +32,18 @@ _nvgate() {
     return
   fi
 
-  # Everything after `run ... --` is the workload's own command line.
-  if [[ $command == run || $command == trace || $command == learn ]]; then
-    for ((i = i + 1; i < cword; i++)); do
-      if [[ ${words[i]} == -- ]]; then
-        _command_offset $((i + 1))
-        return
-      fi
-    done
-  fi
+  # Everything after `run ... --` is the workload's own command line, and
+  # everything after `oci runtime ... --` the runtime's arguments.
+  local oci_runtime=false
+  for ((i = i + 1; i < cword; i++)); do
+    if [[ ${words[i]} == -- ]]; then
+      case $command in
+        run | trace | learn) _command_offset $((i + 1)); return ;;
+        oci) return ;;
+      esac
+    fi
+    [[ $command == oci && ${words[i]} == runtime ]] && oci_runtime=true
+  done
 
   case $prev in
     --caps | --allowed-caps | --diff)
@@ -66,6 +69,10 @@ _nvgate() {
     --driver | --abi-version)
       return  # a driver version: nothing to offer
       ;;
+    --runtime)
+      mapfile -t COMPREPLY < <(compgen -c -- "$cur")
+      return
+      ;;
   esac
 
   case $command in
@@ -76,7 +83,13 @@ _nvgate() {
     replay) mapfile -t COMPREPLY < <(compgen -W "--caps --driver --json --help" -- "$cur"); _filedir ;;
     summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;
-    oci) mapfile -t COMPREPLY < <(compgen -W "profile --base --listener --caps-metadata --driver -o --output --help" -- "$cur") ;;
+    oci)
+      if $oci_runtime; then
+        mapfile -t COMPREPLY < <(compgen -W "--runtime --allowed-caps --socket --base --driver --help --" -- "$cur")
+      else
+        mapfile -t COMPREPLY < <(compgen -W "profile runtime --base --listener --caps-metadata --driver -o --output --help" -- "$cur")
+      fi
+      ;;
     agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --help" -- "$cur") ;;
   esac
 }

@@ -243,11 +243,9 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
   } else {
     c->status.requested = request->text.value_or("");
     c->status.source = request->source;
-    auto resolved = caps::Resolve(request->text, options_.allowed, request->legacy_cuda_image);
+    auto resolved = ResolveRequest(*request, options_.allowed);
     if (!resolved) {
       refusal = resolved.error();
-    } else if (resolved->empty()) {
-      refusal = "no driver capability is enabled";
     } else {
       enabled = *resolved;
     }

@@ -8,7 +8,7 @@
 namespace nvgate::agent {
 namespace {
 
-using Json = nlohmann::json;
+using Json = nlohmann::ordered_json;
 
 // The value of NAME in an OCI process.env list ("NAME=value"); the last one
 // wins, as with execve's environment lookup in most libcs.
@@ -53,28 +53,21 @@ tl::expected<ContainerProcessState, std::string> ParseContainerProcessState(std:
   return out;
 }
 
-tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state) {
+CapsRequest RequestFromConfig(const Json& config, const std::map<std::string, std::string>& annotations,
+                              std::string_view metadata) {
   Json env = Json::array();
-  if (!state.bundle.empty()) {
-    std::string path = state.bundle + "/config.json";
-    std::ifstream in(path);
-    if (!in) return tl::unexpected("cannot read " + path);
-    std::stringstream text;
-    text << in.rdbuf();
-    Json config = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-    if (config.is_discarded() || !config.is_object()) return tl::unexpected(path + " is not JSON");
-    if (config.contains("process") && config["process"].is_object() && config["process"].contains("env")) {
-      env = config["process"]["env"];
-    }
+  if (config.is_object() && config.contains("process") && config["process"].is_object() &&
+      config["process"].contains("env")) {
+    env = config["process"]["env"];
   }
   CapsRequest out;
   auto cuda_version = EnvValue(env, "CUDA_VERSION");
   auto require_cuda = EnvValue(env, "NVIDIA_REQUIRE_CUDA");
   out.legacy_cuda_image = cuda_version && !cuda_version->empty() && !(require_cuda && !require_cuda->empty());
-  if (!state.metadata.empty()) {
-    out.text = state.metadata;
+  if (!metadata.empty()) {
+    out.text = std::string(metadata);
     out.source = "listenerMetadata";
-  } else if (auto it = state.annotations.find(std::string(kCapsAnnotation)); it != state.annotations.end()) {
+  } else if (auto it = annotations.find(std::string(kCapsAnnotation)); it != annotations.end()) {
     out.text = it->second;
     out.source = "annotation " + std::string(kCapsAnnotation);
   } else if (auto value = EnvValue(env, "NVIDIA_DRIVER_CAPABILITIES")) {
@@ -84,6 +77,27 @@ tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessSta
     out.source = "default";
   }
   return out;
+}
+
+tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state) {
+  Json config = Json::object();
+  if (!state.bundle.empty()) {
+    std::string path = state.bundle + "/config.json";
+    std::ifstream in(path);
+    if (!in) return tl::unexpected("cannot read " + path);
+    std::stringstream text;
+    text << in.rdbuf();
+    config = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+    if (config.is_discarded() || !config.is_object()) return tl::unexpected(path + " is not JSON");
+  }
+  return RequestFromConfig(config, state.annotations, state.metadata);
+}
+
+tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& request, caps::CapSet allowed) {
+  auto resolved = caps::Resolve(request.text, allowed, request.legacy_cuda_image);
+  if (!resolved) return tl::unexpected(resolved.error());
+  if (resolved->empty()) return tl::unexpected(std::string("no driver capability is enabled"));
+  return *resolved;
 }
 
 }  // namespace nvgate::agent

@@ -11,7 +11,12 @@
 //
 //   auto request = agent::ParseContainerProcessState(json);
 //   auto caps = agent::ReadCapsRequest(*request);      // reads <bundle>/config.json
-//   auto enabled = caps::Resolve(caps->text, allowed, caps->legacy_cuda_image);
+//   auto enabled = agent::ResolveRequest(*caps, allowed);
+//
+// The agent and `nvgate oci runtime` (oci_runtime.h) read and resolve a
+// container's request through the same two functions, RequestFromConfig and
+// ResolveRequest, so what the shim refuses at create is what the agent would
+// refuse.
 #pragma once
 
 #include <map>
@@ -19,7 +24,10 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
+
+#include "caps/caps.h"
 
 namespace nvgate::agent {
 
@@ -48,10 +56,20 @@ struct CapsRequest {
   std::string source;  // where the request came from, for logs
 };
 
-// The container's request, first of: a non-empty listenerMetadata (the
-// profile's --caps-metadata), the kCapsAnnotation annotation, process.env
-// NVIDIA_DRIVER_CAPABILITIES of <bundle>/config.json; else unset. Every one is
-// the container creator's request: the agent's --allowed-caps bounds them all.
+// The container's request, first of: a non-empty `metadata` (the profile's
+// listenerMetadata, --caps-metadata), the kCapsAnnotation annotation, process.env
+// NVIDIA_DRIVER_CAPABILITIES of `config` (a config.json); else unset. Every one
+// is the container creator's request: the operator's bound limits them all.
+CapsRequest RequestFromConfig(const nlohmann::ordered_json& config,
+                              const std::map<std::string, std::string>& annotations, std::string_view metadata);
+
+// RequestFromConfig with <bundle>/config.json and the state's annotations and
+// metadata; an error when the bundle's config.json cannot be read.
 tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state);
+
+// The capabilities a container gets under `allowed`, or why it gets none: a
+// request outside the bound (the error names the capabilities and the bound),
+// or one that leaves nothing enabled.
+tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& request, caps::CapSet allowed);
 
 }  // namespace nvgate::agent

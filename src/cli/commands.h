@@ -78,6 +78,19 @@ struct OciProfileOptions {
 };
 int RunOciProfile(const OciProfileOptions& options);
 
+struct OciRuntimeOptions {
+  std::string runtime = "runc";  // a path, or a name looked up in PATH
+  std::string allowed_caps = "all";
+  std::string socket = "/run/nvgate/agent.sock";
+  std::optional<std::string> base;  // for bundles without linux.seccomp
+  std::optional<std::string> driver;
+  std::vector<std::string> args;    // the runtime's arguments, passed on unchanged
+  std::string program = "nvgate oci runtime";  // or "nvgate-runtime": how errors start
+};
+// Execs the runtime; returns only on error (kExitSetupFailure, or 127 when
+// the runtime cannot be executed).
+int RunOciRuntime(const OciRuntimeOptions& options);
+
 struct AgentOptions {
   std::string socket = "/run/nvgate/agent.sock";
   std::string allowed_caps = "all";

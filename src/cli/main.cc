@@ -2,6 +2,7 @@
 // only the driver commands of their granted capabilities reachable.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,9 +49,52 @@ void AddCommand(CLI::App* cmd, nvgate::cli::RunOptions& run) {
   cmd->add_option("command", run.command, "The command and its arguments")->required()->expected(-1);
 }
 
+// CLI11 reads a nested command's table as [oci.runtime]; nvgate's
+// documentation writes it [oci-runtime], a plain table name. A section
+// "COMMAND-SUBCOMMAND" is read as COMMAND.SUBCOMMAND (no command's name has a
+// dash; an unknown one is still an error).
+class NvgateConfig : public CLI::ConfigTOML {
+ public:
+  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
+    std::vector<CLI::ConfigItem> read = CLI::ConfigTOML::from_config(input);
+    for (CLI::ConfigItem& item : read) {
+      if (item.parents.empty()) continue;
+      std::string section = item.parents.front();
+      auto dash = section.find('-');
+      if (dash == std::string::npos) continue;
+      item.parents.front() = section.substr(dash + 1);
+      item.parents.insert(item.parents.begin(), section.substr(0, dash));
+    }
+    return read;
+  }
+};
+
+// containerd (runc options BinaryName), CRI-O and Docker call a runtime with
+// runc's arguments and no others. Under the name nvgate-runtime every argument
+// goes to `nvgate oci runtime`, which reads its options from the config file
+// (NVGATE_CONFIG, else /etc/nvgate/nvgate.toml).
+constexpr const char* kRuntimeName = "nvgate-runtime";
+
+std::vector<std::string> Arguments(int argc, char** argv, bool as_runtime) {
+  std::vector<std::string> args(argv, argv + argc);
+  if (!as_runtime) return args;
+  std::vector<std::string> shim = {args.front()};
+  if (const char* config = std::getenv("NVGATE_CONFIG"); config != nullptr && *config != '\0') {
+    shim.insert(shim.end(), {"--config", config});
+  }
+  shim.insert(shim.end(), {"oci", "runtime", "--"});
+  shim.insert(shim.end(), args.begin() + 1, args.end());
+  return shim;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const bool as_runtime = argc > 0 && std::filesystem::path(argv[0]).filename() == kRuntimeName;
+  std::vector<std::string> args = Arguments(argc, argv, as_runtime);
+  std::vector<char*> arg_pointers;
+  for (std::string& arg : args) arg_pointers.push_back(arg.data());
+
   CLI::App app{"nvgate: NVIDIA driver capability gate for untrusted GPU workloads"};
   app.set_version_flag("--version", "nvgate " NVGATE_VERSION, "Print nvgate's version and exit");
   app.require_subcommand(1);
@@ -66,6 +110,7 @@ int main(int argc, char** argv) {
   // Site defaults: a TOML file with a table per command ([run], [agent], ...)
   // whose keys are the long options without the dashes. Flags given on the
   // command line win; an unknown key or a bad value is an error naming it.
+  app.config_formatter(std::make_shared<NvgateConfig>());
   app.set_config("--config", "/etc/nvgate/nvgate.toml",
                  "Read defaults from this TOML file: a [run], [agent], ... table per command, "
                  "keys as the long options (flags override it)");
@@ -204,7 +249,8 @@ int main(int argc, char** argv) {
   oci_cmd->footer(
       "Examples:\n"
       "  nvgate oci profile --listener /run/nvgate/agent.sock > seccomp.json\n"
-      "  nvgate oci profile --help");
+      "  nvgate oci profile --help\n"
+      "  nvgate oci runtime --help");
   CLI::App* oci_profile_cmd = oci_cmd->add_subcommand(
       "profile", "Write the OCI seccomp profile that hands a container's NVIDIA calls to 'nvgate agent'");
   oci_profile_cmd->add_option("--base", oci_profile.base,
@@ -229,6 +275,43 @@ int main(int argc, char** argv) {
       "  nvgate oci profile --base docker-default.json --listener /run/nvgate/agent.sock -o gpu.json\n"
       "  docker run --security-opt seccomp=gpu.json ...\n"
       "  nvgate oci profile --base bundle/config.json --caps-metadata compute,utility");
+
+  nvgate::cli::OciRuntimeOptions oci_runtime;
+  CLI::App* oci_runtime_cmd = oci_cmd->add_subcommand(
+      "runtime",
+      "Be the OCI runtime in front of runc: put nvgate's profile into each new container's config.json, "
+      "refusing requests outside the bound, then run runc with the same arguments (also as nvgate-runtime)");
+  oci_runtime_cmd->add_option("--runtime", oci_runtime.runtime,
+                              "The real runtime: a path, or a name looked up in PATH")
+      ->default_str("runc");
+  oci_runtime_cmd->add_option("--allowed-caps", oci_runtime.allowed_caps,
+                              "The operator's bound: a container requesting more is not created (give the "
+                              "agent's --allowed-caps)")
+      ->default_str("all");
+  oci_runtime_cmd->add_option("--socket", oci_runtime.socket, "The agent's socket (the profile's listenerPath)")
+      ->default_str("/run/nvgate/agent.sock");
+  oci_runtime_cmd->add_option("--base", oci_runtime.base,
+                              "Seccomp profile (or config.json) to build on for containers without one of "
+                              "their own (default: allow everything else); a container's own profile is "
+                              "always its base");
+  oci_runtime_cmd->add_option("--driver", oci_runtime.driver,
+                              "Driver version whose table decides what is trapped (default: the host's "
+                              "driver, else the newest supported)");
+  oci_runtime_cmd->add_option("args", oci_runtime.args, "The runtime's arguments, after --, passed on unchanged")
+      ->expected(-1)
+      ->configurable(false);
+  oci_runtime_cmd->footer(
+      "For create and run, reads the bundle's config.json, resolves the container's request\n"
+      "as 'nvgate agent' will, and refuses (exit 125, runtime not called) a request outside\n"
+      "--allowed-caps; otherwise replaces linux.seccomp with nvgate's profile built on it.\n"
+      "Every other command goes to the runtime untouched. Under the name nvgate-runtime all\n"
+      "arguments are the runtime's and options come from the config file's [oci-runtime]\n"
+      "table (NVGATE_CONFIG, else /etc/nvgate/nvgate.toml). See docs/containers.md.\n"
+      "Examples:\n"
+      "  nvgate oci runtime --allowed-caps compute,utility -- run --bundle ./bundle ctr1\n"
+      "  nvgate-runtime --root /run/runc create --bundle ./bundle ctr1   # as containerd runs it\n"
+      "  # /etc/docker/daemon.json: {\"runtimes\": {\"nvgate\": {\"path\": \"/usr/bin/nvgate-runtime\"}}}\n"
+      "  docker run --runtime=nvgate -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...");
 
   nvgate::cli::AgentOptions agent;
   nvgate::cli::AgentStatusOptions agent_status;
@@ -264,7 +347,7 @@ int main(int argc, char** argv) {
       "  nvgate agent status --socket /tmp/a.sock");
 
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(arg_pointers.size()), arg_pointers.data());
   } catch (const CLI::ConfigError& e) {
     // CLI11 names the key as "table.key"; say which file, and how keys are named.
     std::fprintf(stderr,
@@ -286,6 +369,10 @@ int main(int argc, char** argv) {
   if (replay_cmd->parsed()) return nvgate::cli::RunReplay(replay);
   if (summary_cmd->parsed()) return nvgate::cli::RunSummary(summary);
   if (oci_profile_cmd->parsed()) return nvgate::cli::RunOciProfile(oci_profile);
+  if (oci_runtime_cmd->parsed()) {
+    if (as_runtime) oci_runtime.program = kRuntimeName;
+    return nvgate::cli::RunOciRuntime(oci_runtime);
+  }
   if (agent_status_cmd->parsed()) return nvgate::cli::RunAgentStatus(agent_status);
   if (agent_cmd->parsed()) return nvgate::cli::RunAgent(agent);
   return 2;

@@ -1,5 +1,8 @@
-// Containers run by a real runc whose config.json carries `nvgate oci profile`
-// output, supervised by an `nvgate agent --backend sim` the test starts. The
+// Containers run by a real runc, supervised by an `nvgate agent --backend sim`
+// the test starts. Most go through the shim (`nvgate-runtime`, configured by
+// an [oci-runtime] table, or `nvgate oci runtime` with options), which puts
+// the profile into their config.json; the agent-only route, a config.json
+// carrying `nvgate oci profile` output written by hand, has its own tests. The
 // sim's node files are bind-mounted into each container as /dev/nvidia*.
 // Skips when not root or when runc is not installed (scripts/setup-debian.sh
 // installs it).
@@ -8,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -85,6 +89,9 @@ class ContainerTest : public ::testing::Test {
     fs::create_directories(dir_ / "nodes");
     fs::create_directories(dir_ / "state");
     socket_ = (dir_ / "agent.sock").string();
+    config_ = (dir_ / "nvgate.toml").string();
+    std::ofstream(config_) << fmt::format(
+        "[oci-runtime]\nruntime = \"{}\"\nsocket = \"{}\"\nallowed-caps = \"{}\"\n", runc_, socket_, kBound);
     StartAgent();
     ProgramResult profile = RunProgram({NVGATE_BINARY, "oci", "profile", "--listener", socket_});
     ASSERT_EQ(profile.status, 0) << profile.err;
@@ -92,35 +99,42 @@ class ContainerTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    for (const std::string& id : started_) RunProgram({runc_, "--root", (dir_ / "state").string(), "delete", "-f", id});
-    if (agent_pid_ > 0) {
-      kill(agent_pid_, SIGTERM);
-      int status = 0;
-      waitpid(agent_pid_, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << AgentLog();
-    }
+    for (const std::string& id : started_) RunProgram({runc_, "--root", State(), "delete", "-f", id});
+    StopAgent();
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
+  // Each agent appends to agent.log, so a restarted one's lines follow the first's.
   void StartAgent() {
     agent_pid_ = fork();
     if (agent_pid_ == 0) {
       std::string log = (dir_ / "agent.log").string();
-      freopen(log.c_str(), "w", stderr);
+      freopen(log.c_str(), "a", stderr);
       std::string nodes = (dir_ / "nodes").string();
       execl(NVGATE_BINARY, NVGATE_BINARY, "agent", "--socket", socket_.c_str(), "--backend", "sim",
-            "--sim-node-dir", nodes.c_str(), "--allowed-caps", "compute,utility,video", nullptr);
+            "--sim-node-dir", nodes.c_str(), "--allowed-caps", kBound, nullptr);
       _exit(127);
     }
     for (int i = 0; i < 100 && !fs::exists(socket_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     ASSERT_TRUE(fs::exists(socket_)) << AgentLog();
   }
 
-  std::string AgentLog() const { return ReadFile(dir_ / "agent.log"); }
+  void StopAgent() {
+    if (agent_pid_ <= 0) return;
+    kill(agent_pid_, SIGTERM);
+    int status = 0;
+    waitpid(agent_pid_, &status, 0);
+    agent_pid_ = -1;
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << AgentLog();
+  }
 
-  // A bundle whose process runs `args` with `env`, the sim's nodes bound in.
+  std::string AgentLog() const { return ReadFile(dir_ / "agent.log"); }
+  std::string State() const { return (dir_ / "state").string(); }
+
+  // A bundle whose process runs `args` with `env`, the sim's nodes bound in;
+  // `seccomp` is its linux.seccomp (none when null).
   fs::path Bundle(const std::string& id, const std::vector<std::string>& args, const std::vector<std::string>& env,
-                  const json& annotations = json::object()) {
+                  const json& annotations = json::object(), const json& seccomp = nullptr) {
     json mounts = json::array({{{"destination", "/proc"}, {"type", "proc"}, {"source", "proc"}},
                                {{"destination", "/dev"},
                                 {"type", "tmpfs"},
@@ -146,17 +160,31 @@ class ContainerTest : public ::testing::Test {
         {"linux",
          {{"namespaces", json::array({{{"type", "pid"}}, {{"type", "mount"}}, {{"type", "ipc"}},
                                       {{"type", "uts"}}, {{"type", "network"}}})},
-          {"cgroupsPath", "/nvgate-test/" + id},
-          {"seccomp", profile_}}}};
+          {"cgroupsPath", "/nvgate-test/" + id}}}};
+    if (!seccomp.is_null()) config["linux"]["seccomp"] = seccomp;
     fs::path bundle = dir_ / ("bundle-" + id);
     fs::create_directories(bundle);
     std::ofstream(bundle / "config.json") << config.dump(1);
     return bundle;
   }
 
+  // `runc ARGS` through the shim, as containerd runs it: nvgate-runtime with
+  // runc's arguments, configured by the [oci-runtime] table.
+  ProgramResult Runtime(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {NVGATE_RUNTIME};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunProgram(argv, {"NVGATE_CONFIG=" + config_});
+  }
+
   ProgramResult Run(const std::string& id, const fs::path& bundle) {
     started_.push_back(id);
-    return RunProgram({runc_, "--root", (dir_ / "state").string(), "run", "--bundle", bundle.string(), id});
+    return Runtime({"--root", State(), "run", "--bundle", bundle.string(), id});
+  }
+
+  // The agent-only route: runc itself, the profile already in config.json.
+  ProgramResult RunWithoutShim(const std::string& id, const fs::path& bundle) {
+    started_.push_back(id);
+    return RunProgram({runc_, "--root", State(), "run", "--bundle", bundle.string(), id});
   }
 
   std::multimap<std::string, std::string> Probe(const std::string& id, const std::vector<std::string>& env,
@@ -165,6 +193,9 @@ class ContainerTest : public ::testing::Test {
     EXPECT_EQ(r.status, 0) << r.out << r.err << AgentLog();
     return ProbeResults(r.out);
   }
+
+  // The agent's bound, and the shim's.
+  static constexpr const char* kBound = "compute,utility,video";
 
   json Status() {
     ProgramResult r = RunProgram({NVGATE_BINARY, "agent", "status", "--socket", socket_});
@@ -185,6 +216,7 @@ class ContainerTest : public ::testing::Test {
   std::string runc_;
   fs::path dir_;
   std::string socket_;
+  std::string config_;
   pid_t agent_pid_ = -1;
   json profile_;
   std::vector<std::string> started_;
@@ -201,11 +233,21 @@ TEST_F(ContainerTest, DefaultCapabilitiesAreComputeAndUtility) {
   EXPECT_THAT(AgentLog(), testing::HasSubstr("supervising with capabilities compute,utility (from default)"));
 }
 
-TEST_F(ContainerTest, ComputeOnly) {
-  auto results = Probe("compute", {"NVIDIA_DRIVER_CAPABILITIES=compute"});
+TEST_F(ContainerTest, ComputeOnlyThroughOciRuntimeWithOptions) {
+  // The shim as Docker's runtimeArgs call it: nvgate's options, --, runc's arguments.
+  fs::path bundle = Bundle("compute", {"/bin/nvprobe", "--json"}, {"NVIDIA_DRIVER_CAPABILITIES=compute"});
+  started_.push_back("compute");
+  ProgramResult r = RunProgram({NVGATE_BINARY, "oci", "runtime", "--runtime", runc_, "--socket", socket_,
+                                "--allowed-caps", kBound, "--", "--root", State(), "run", "-b", bundle.string(),
+                                "compute"});
+  ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
+  auto results = ProbeResults(r.out);
   EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"ok"});
   EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"refused"});
   EXPECT_EQ(ResultsFor(results, "graphics"), std::set<std::string>{"refused"});
+  json config = json::parse(ReadFile(bundle / "config.json"));
+  EXPECT_EQ(config["linux"]["seccomp"]["listenerPath"], socket_);
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("supervising with capabilities compute (from NVIDIA_DRIVER_CAPABILITIES)"));
 }
 
 TEST_F(ContainerTest, VideoOnlyRefusesComputeAndUvm) {
@@ -223,9 +265,35 @@ TEST_F(ContainerTest, AnnotationOverridesTheEnvironment) {
   EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"refused"});
 }
 
-TEST_F(ContainerTest, RequestOutsideTheBoundGetsEveryCallRefusedAndOneLogLine) {
+TEST_F(ContainerTest, RequestOutsideTheBoundIsRefusedAtCreate) {
+  fs::path bundle = Bundle("greedy", {"/bin/nvprobe"}, {"NVIDIA_DRIVER_CAPABILITIES=compute,graphics"});
+  const std::string before = ReadFile(bundle / "config.json");
+  const std::string log = (dir_ / "runc-log.json").string();
+  // As containerd calls runc: it reads the error from --log.
+  ProgramResult r = Runtime({"--root", State(), "--log", log, "--log-format", "json", "create", "--bundle",
+                             bundle.string(), "--pid-file", (dir_ / "greedy.pid").string(), "greedy"});
+  EXPECT_EQ(r.status, 125);
+  const std::string expected =
+      "container greedy: capability request 'compute,graphics' (from NVIDIA_DRIVER_CAPABILITIES) refused: driver "
+      "capability \"graphics\" is outside the allowed set \"compute,utility,video\"";
+  EXPECT_THAT(r.err, testing::HasSubstr("nvgate-runtime: " + expected)) << r.err;
+  EXPECT_THAT(r.err, testing::HasSubstr("the runtime was not called"));
+  json logged = json::parse(ReadFile(log), nullptr, false);
+  EXPECT_EQ(logged["level"], "error") << ReadFile(log);
+  EXPECT_THAT(logged["msg"].get<std::string>(), testing::HasSubstr(expected));
+  // runc never saw it: no container, config.json as it was, the agent not called.
+  ProgramResult state = RunProgram({runc_, "--root", State(), "state", "greedy"});
+  EXPECT_NE(state.status, 0) << state.out;
+  EXPECT_EQ(ReadFile(bundle / "config.json"), before);
+  EXPECT_FALSE(fs::exists(dir_ / "greedy.pid"));
+  EXPECT_THAT(AgentLog(), testing::Not(testing::HasSubstr("greedy")));
+}
+
+TEST_F(ContainerTest, AgentOnlyRouteRequestOutsideTheBoundGetsEveryCallRefusedAndOneLogLine) {
+  // Without the shim nothing stops the container at create: the agent refuses its calls.
   // nvprobe stops once it gets no RM client; its text output shows how far it came.
-  ProgramResult r = Run("greedy", Bundle("greedy", {"/bin/nvprobe"}, {"NVIDIA_DRIVER_CAPABILITIES=graphics"}));
+  ProgramResult r = RunWithoutShim(
+      "greedy", Bundle("greedy", {"/bin/nvprobe"}, {"NVIDIA_DRIVER_CAPABILITIES=graphics"}, json::object(), profile_));
   EXPECT_THAT(r.out, testing::ContainsRegex("version query +refused"));
   EXPECT_THAT(r.out, testing::ContainsRegex("root client +refused"));
   EXPECT_THAT(r.out, testing::Not(testing::ContainsRegex(" ok\n"))) << r.out;
@@ -235,17 +303,55 @@ TEST_F(ContainerTest, RequestOutsideTheBoundGetsEveryCallRefusedAndOneLogLine) {
   EXPECT_THAT(log, testing::Not(testing::HasSubstr("denied: container greedy")));
 }
 
+TEST_F(ContainerTest, AgentOnlyRouteWithAHandWrittenProfile) {
+  ProgramResult r = RunWithoutShim("by-hand", Bundle("by-hand", {"/bin/nvprobe", "--json"},
+                                                     {"NVIDIA_DRIVER_CAPABILITIES=video"}, json::object(), profile_));
+  ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
+  auto results = ProbeResults(r.out);
+  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"refused"});
+}
+
+TEST_F(ContainerTest, TheBundlesOwnProfileStaysTheBase) {
+  // Docker-shaped: ioctl allowed unconditionally, which would shadow the NOTIFY
+  // rules if the shim did not rewrite it, and a denial of the base's own.
+  json base = {{"defaultAction", "SCMP_ACT_ALLOW"},
+               {"syscalls",
+                {{{"names", {"ioctl", "read", "write"}}, {"action", "SCMP_ACT_ALLOW"}},
+                 {{"names", {"chroot"}}, {"action", "SCMP_ACT_ERRNO"}, {"errnoRet", 38}}}}};
+  fs::path bundle = Bundle("docker-like", {"/bin/nvprobe", "--json"}, {}, json::object(), base);
+  ProgramResult r = Run("docker-like", bundle);
+  ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
+  auto results = ProbeResults(r.out);
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"ok"});
+  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"refused"});
+  json rules = json::parse(ReadFile(bundle / "config.json"))["linux"]["seccomp"]["syscalls"];
+  EXPECT_NE(std::find(rules.begin(), rules.end(), base["syscalls"][1]), rules.end()) << "the base's chroot rule is gone";
+}
+
+TEST_F(ContainerTest, AgentRestartedWhileNoContainerRuns) {
+  EXPECT_EQ(ResultsFor(Probe("before", {}), "compute"), std::set<std::string>{"ok"});
+  StopAgent();
+  // No agent: runc cannot hand over the listener and does not create the container.
+  ProgramResult down = Run("while-down", Bundle("while-down", {"/bin/nvprobe", "--json"}, {}));
+  EXPECT_NE(down.status, 0) << down.out;
+  EXPECT_THAT(down.err, testing::HasSubstr("failed to connect with seccomp agent")) << down.err;
+  EXPECT_THAT(down.err, testing::HasSubstr(socket_)) << down.err;
+  EXPECT_THAT(down.out, testing::Not(testing::HasSubstr("\"capability\""))) << "the workload ran";
+  StartAgent();
+  EXPECT_EQ(ResultsFor(Probe("after", {}), "compute"), std::set<std::string>{"ok"});
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("container after (pid"));
+}
+
 TEST_F(ContainerTest, TwoContainersAtOnceAndAKilledOneReleasesEverything) {
-  const std::string state = (dir_ / "state").string();
+  const std::string state = State();
   std::vector<std::string> ids = {"looper-a", "looper-b"};
   std::vector<std::thread> runs;
   std::vector<ProgramResult> results(ids.size());
   for (std::size_t i = 0; i < ids.size(); ++i) {
     fs::path bundle = Bundle(ids[i], {"/bin/escape_workload", "looper", "call-until-killed"}, {});
     started_.push_back(ids[i]);
-    runs.emplace_back([&, i, bundle] {
-      results[i] = RunProgram({runc_, "--root", state, "run", "--bundle", bundle.string(), ids[i]});
-    });
+    runs.emplace_back([&, i, bundle] { results[i] = Runtime({"--root", state, "run", "--bundle", bundle.string(), ids[i]}); });
   }
   // Both supervised at once, each with calls executed.
   bool both = WaitForStatus([&](const json& s) {
@@ -255,7 +361,8 @@ TEST_F(ContainerTest, TwoContainersAtOnceAndAKilledOneReleasesEverything) {
   });
   EXPECT_TRUE(both) << Status().dump() << AgentLog();
   // Killed in the middle of its calls: the agent lets go of that one only.
-  RunProgram({runc_, "--root", state, "kill", ids[0], "KILL"});
+  // Through the shim too: commands other than create and run reach runc untouched.
+  EXPECT_EQ(Runtime({"--root", state, "kill", ids[0], "KILL"}).status, 0);
   runs[0].join();
   EXPECT_EQ(results[0].status, 128 + SIGKILL) << results[0].err;
   EXPECT_THAT(results[0].out, testing::Not(testing::HasSubstr("violation")));

@@ -1,0 +1,80 @@
+// `nvgate oci runtime` (also installed as `nvgate-runtime`): an OCI runtime
+// shim in front of runc. Docker, containerd and CRI-O call it with runc's
+// command line; for `create` and `run` it puts nvgate's seccomp profile into
+// the bundle's config.json, after checking the container's capability request
+// against the operator's bound, and then the real runtime runs with the same
+// arguments.
+//
+//   auto call = agent::ParseRuntimeCall({"--root", "/run/r", "create", "--bundle", "/b", "ctr1"});
+//   if (!call) die(call.error());                   // arguments nvgate cannot read safely
+//   if (call->creates_container) {
+//     auto profiled = agent::InstallProfile(call->bundle, rules, {.allowed = bound, .listener_path = socket});
+//     if (!profiled) refuse(profiled.error());     // the runtime is never called
+//   }
+//   execv(runc, args);                              // the arguments, unchanged
+//
+// The shim reads the command line the way runc 1.1 and crun 1.8 do: global
+// options, the command, then the command's options, which may follow the
+// container id (urfave/cli moves them in front). Any option it does not know
+// is an error rather than a guess: were the shim to read a different bundle
+// than the runtime, the container would start without nvgate's profile.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <tl/expected.hpp>
+
+#include "caps/caps.h"
+#include "supervisor/filter.h"
+
+namespace nvgate::agent {
+
+struct RuntimeCall {
+  std::string command;             // "create", "state", ...; "" when none (runc --version)
+  bool creates_container = false;  // create or run, without --help
+  std::string bundle = ".";        // create/run: --bundle, relative to the working directory
+  std::string container_id;        // create/run: the container's id, "" when missing
+  std::optional<std::string> log_path;  // the global --log: where the runtime's caller reads errors
+  std::string log_format = "text";      // the global --log-format
+};
+
+// Reads runc's command line (without argv[0]). Errors name the argument.
+tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::string>& args);
+
+struct ShimOptions {
+  caps::CapSet allowed;                // the operator's bound
+  std::string listener_path = "/run/nvgate/agent.sock";
+  // The base profile for a bundle without linux.seccomp; none: allow the rest.
+  std::optional<nlohmann::ordered_json> default_base;
+};
+
+struct ProfiledConfig {
+  nlohmann::ordered_json config;  // with linux.seccomp = nvgate's profile
+  std::string request;            // the request as written ("" when unset)
+  std::string source;             // where it came from
+  std::string enabled;            // the capabilities the agent will enable
+};
+
+// `config` (a whole config.json) with nvgate's profile as linux.seccomp, built
+// on its own linux.seccomp when it has one (Docker's default, a user's
+// profile), else on `default_base`. An error, and no config, when the
+// container's request is outside the bound or the config cannot carry the
+// profile; the error names the capabilities and the bound.
+tl::expected<ProfiledConfig, std::string> AddProfile(nlohmann::ordered_json config,
+                                                     const supervisor::TrapRules& rules, const ShimOptions& options);
+
+// AddProfile on <bundle>/config.json, replaced atomically (a temporary file in
+// the bundle, then rename) with the same mode. On error the file is untouched.
+tl::expected<ProfiledConfig, std::string> InstallProfile(const std::string& bundle,
+                                                         const supervisor::TrapRules& rules,
+                                                         const ShimOptions& options);
+
+// A line for the runtime's --log file in its --log-format ("json": one object
+// with level, msg and time, as runc writes them; else logrus's text form), so
+// that containerd and Docker show nvgate's refusal as the runtime's error.
+std::string RuntimeLogLine(const std::string& format, const std::string& message);
+
+}  // namespace nvgate::agent
