@@ -66,6 +66,9 @@ _nvgate() {
     --driver | --abi-version)
       return  # a driver version: nothing to offer
       ;;
+    --metrics)
+      return  # HOST:PORT or unix:PATH: nothing to offer
+      ;;
   esac
 
   case $command in
@@ -77,7 +80,7 @@ _nvgate() {
     summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;
     oci) mapfile -t COMPREPLY < <(compgen -W "profile --base --listener --caps-metadata --driver -o --output --help" -- "$cur") ;;
-    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --help" -- "$cur") ;;
+    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --metrics --help" -- "$cur") ;;
   esac
 }
 
