@@ -64,7 +64,10 @@ int RunAgent(const AgentOptions& options) {
     out.Family("nvgate_build_info", "nvgate's version, the driver's, the ABI table's and the backend; always 1.",
                metrics::Type::kGauge);
     out.Sample("nvgate_build_info",
-               {{"version", NVGATE_VERSION}, {"driver", *detected}, {"abi", chosen->version}, {"backend", options.backend}},
+               {{"version", NVGATE_VERSION},
+                {"driver", *detected},
+                {"abi", chosen->version},
+                {"backend", options.backend}},
                1);
     agent.WriteMetrics(out);
     return out.Take();

@@ -28,15 +28,15 @@ constexpr int kBacklog = 64;
 
 std::string Errno(std::string_view what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
 
+bool AllOf(std::string_view text, char low, char high) {
+  return std::all_of(text.begin(), text.end(), [&](char c) { return c >= low && c <= high; });
+}
+
 tl::expected<std::uint16_t, std::string> ParsePort(std::string_view text, std::string_view whole) {
-  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+  if (text.empty() || text.size() > 5 || !AllOf(text, '0', '9') || std::stoul(std::string(text)) > 65535) {
     return tl::unexpected(fmt::format("metrics address '{}': the port must be a number from 0 to 65535", whole));
   }
-  unsigned long port = std::stoul(std::string(text));
-  if (port > 65535) {
-    return tl::unexpected(fmt::format("metrics address '{}': the port must be a number from 0 to 65535", whole));
-  }
-  return static_cast<std::uint16_t>(port);
+  return static_cast<std::uint16_t>(std::stoul(std::string(text)));
 }
 
 // Where the request line and headers end (the blank line), if they have.
@@ -75,8 +75,7 @@ std::string Answer(std::string_view head, const HttpServer::Render& render) {
   std::string_view method = line.substr(0, first);
   std::string_view target = line.substr(first + 1, second - first - 1);
   std::string_view version = line.substr(second + 1);
-  bool token = !method.empty() && std::all_of(method.begin(), method.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-  if (!token || target.empty() || !version.starts_with("HTTP/")) return Error(400, "Bad Request");
+  if (method.empty() || !AllOf(method, 'A', 'Z') || target.empty() || !version.starts_with("HTTP/")) return Error(400, "Bad Request");
   if (version != "HTTP/1.0" && version != "HTTP/1.1") return Error(505, "HTTP Version Not Supported");
   std::string_view path = target.substr(0, target.find('?'));
   if (path != "/metrics") return Error(404, "Not Found");
@@ -221,7 +220,10 @@ tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address)
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) {
+      const bool family_forbidden = errno == EAFNOSUPPORT;
       error = Errno("socket");
+      // systemd's RestrictAddressFamilies= (nvgate-agent.service has AF_UNIX only).
+      if (family_forbidden) error += " (is this address family forbidden here? unix:PATH still works)";
       continue;
     }
     int one = 1;
@@ -320,7 +322,10 @@ void HttpServer::Serve() {
     fds.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
     fds.push_back({listen_fd_, static_cast<short>(accepting ? POLLIN : 0), 0});
-    int timeout = accepting ? -1 : static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(accept_after - now).count());
+    int timeout = -1;
+    if (!accepting) {
+      timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(accept_after - now).count());
+    }
     for (const Client& c : clients) {
       fds.push_back({c.fd, static_cast<short>(c.state == State::kWriting ? POLLOUT : POLLIN), 0});
       auto left = std::chrono::ceil<std::chrono::milliseconds>(c.deadline - now).count();
