@@ -62,9 +62,11 @@ std::string Error(int code, std::string_view reason, std::string_view extra_head
                   extra_headers);
 }
 
-// The answer to one request: its line is "METHOD TARGET HTTP/1.x"; headers
-// are read past and ignored.
-std::string Answer(std::string_view head, const HttpServer::Render& render) {
+}  // namespace
+
+// The request line is "METHOD TARGET HTTP/1.x"; headers are read past and
+// ignored.
+std::string AnswerRequest(std::string_view head, const HttpServer::Render& render) {
   std::string_view line = head.substr(0, head.find('\n'));
   if (line.ends_with('\r')) line.remove_suffix(1);
   std::size_t first = line.find(' ');
@@ -89,6 +91,8 @@ std::string Answer(std::string_view head, const HttpServer::Render& render) {
   }
   return Response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, method == "GET");
 }
+
+namespace {
 
 std::string SocketName(const sockaddr_storage& addr) {
   char host[INET6_ADDRSTRLEN] = {};
@@ -279,7 +283,7 @@ void HttpServer::Serve() {
       } else {
         c.in.append(buffer, static_cast<std::size_t>(n));
         if (auto end = HeadEnd(c.in); end && *end <= options_.max_request) {
-          c.out = Answer(std::string_view(c.in).substr(0, *end), render_);
+          c.out = AnswerRequest(std::string_view(c.in).substr(0, *end), render_);
         } else if (c.in.size() > options_.max_request) {
           c.out = Error(431, "Request Header Fields Too Large");
         } else {

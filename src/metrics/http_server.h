@@ -79,4 +79,9 @@ class HttpServer {
   std::thread thread_;
 };
 
+// What the server sends for one request: `head` is its request line and
+// headers, up to the blank line. Always a whole HTTP/1.1 response for a
+// connection that then closes.
+std::string AnswerRequest(std::string_view head, const HttpServer::Render& render);
+
 }  // namespace nvgate::metrics
