@@ -25,6 +25,10 @@ namespace {
 
 constexpr std::string_view kForms = "HOST:PORT (127.0.0.1:9464, [::1]:9464) or unix:PATH";
 constexpr int kBacklog = 64;
+// What is read and dropped after an answer, waiting for the client to close:
+// a request body, say. A client that sends more is cut off, so that one
+// cannot keep the server's thread reading.
+constexpr std::size_t kMaxDrain = 64 * 1024;
 
 std::string Errno(std::string_view what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
 
@@ -160,6 +164,7 @@ struct HttpServer::Client {
   std::string in{};
   std::string out{};
   std::size_t sent = 0;
+  std::size_t drained = 0;
 };
 
 HttpServer::HttpServer(Render render, HttpServerOptions options)
@@ -313,7 +318,8 @@ void HttpServer::Serve() {
       ssize_t n = recv(c.fd, buffer, sizeof buffer, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      if (n <= 0) c.state = State::kDone;
+      if (n > 0) c.drained += static_cast<std::size_t>(n);
+      if (n <= 0 || c.drained > kMaxDrain) c.state = State::kDone;
     }
   };
 

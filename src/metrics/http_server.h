@@ -8,7 +8,8 @@
 // GET (or HEAD) /metrics answers 200 with what `render` returns, as text
 // exposition 0.0.4; any other path 404, any other method 405, a malformed
 // request 400, a request larger than `max_request` 431. Each connection gets
-// one answer and is closed. One thread polls every client without blocking, and
+// one answer and is closed (after up to 64 KiB more of what the client sends,
+// read and dropped). One thread polls every client without blocking, and
 // each client has `timeout` in all to send its request and read the answer: a
 // slow or silent client holds one of `max_clients` slots for that long and
 // never holds up another client, nor anything outside this thread.

@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -172,6 +173,21 @@ TEST_F(HttpServerTest, SilentAndSlowClientsDoNotHoldUpOthersAndAreDroppedAtTheir
   // Past their deadline the server closes them without an answer.
   EXPECT_EQ(silent.ReadAll(), "");
   EXPECT_EQ(slow.ReadAll(), "");
+}
+
+TEST_F(HttpServerTest, AClientThatKeepsSendingAfterItsAnswerIsCutOff) {
+  Start();
+  TestClient flood(address());
+  ASSERT_TRUE(flood.Send("GET /metrics HTTP/1.1\r\n\r\n"));
+  std::size_t sent = 0;
+  std::thread sender([&] {
+    const std::string chunk(64 * 1024, 'x');
+    // Bounded, so that a server that never cuts it off fails the test.
+    while (sent < (256u << 20) && flood.Send(chunk)) sent += chunk.size();
+  });
+  EXPECT_THAT(Exchange(address(), "GET /metrics HTTP/1.1\r\n\r\n"), StartsWith("HTTP/1.1 200 OK\r\n"));
+  sender.join();
+  EXPECT_LT(sent, 256u << 20);
 }
 
 TEST_F(HttpServerTest, ClientsBeyondTheLimitGet503) {
