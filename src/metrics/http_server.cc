@@ -360,7 +360,9 @@ void HttpServer::Serve() {
     }
     std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
     if (ready <= 0 || !(fds[1].revents & POLLIN)) continue;
-    for (;;) {
+    // At most a backlog's worth at a time: a flood of connections must not
+    // keep the clients already accepted waiting.
+    for (int accepted = 0; accepted < kBacklog; ++accepted) {
       int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd < 0 && (errno == EMFILE || errno == ENFILE)) accept_after = after + std::chrono::milliseconds(100);
       if (fd < 0) break;  // EAGAIN: none left; anything else: that client is gone already
