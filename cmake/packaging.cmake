@@ -37,7 +37,12 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/completions/_nvgate
 # (docs/containers.md), then `systemctl enable --now nvgate-agent`.
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/nvgate-agent.service
         DESTINATION lib/systemd/system)
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/nvgate.toml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+# The site configuration: where nvgate looks for it whatever the prefix, so an
+# absolute path. Every key in it is commented out: installing it changes
+# nothing. A conffile, so dpkg keeps the operator's edits on upgrade and
+# removes it on purge.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/nvgate.toml DESTINATION /etc/nvgate)
+file(WRITE ${PROJECT_BINARY_DIR}/debian/conffiles "/etc/nvgate/nvgate.toml\n")
 install(FILES ${PROJECT_SOURCE_DIR}/README.md ${PROJECT_SOURCE_DIR}/docs/install.md ${PROJECT_SOURCE_DIR}/docs/containers.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
@@ -63,5 +68,7 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Library dependencies from what the binaries actually link, with the versions
 # this machine built against.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/conffiles)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_STRIP_FILES ON)
 include(CPack)

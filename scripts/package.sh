@@ -3,7 +3,8 @@
 # man pages, bash and zsh completions) into build-pkg/.
 #   scripts/package.sh                  # build-pkg/nvgate_<version>_<arch>.deb
 #   scripts/package.sh --install-check  # then, as root: dpkg -i it, run
-#                                       # `nvgate --version` and `nvgate doctor`, dpkg -r
+#                                       # `nvgate --version` and `nvgate doctor`, check
+#                                       # /etc/nvgate/nvgate.toml, dpkg --purge
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,13 +45,20 @@ if dpkg-query -W -f='${Status}' nvgate 2>/dev/null | grep -q 'install ok install
   exit 1
 fi
 
-trap 'dpkg -r nvgate >/dev/null' EXIT
+config=/etc/nvgate/nvgate.toml
+trap 'dpkg --purge nvgate >/dev/null' EXIT
 dpkg -i "$deb"
 nvgate --version
 # The shim's name for containerd's BinaryName and Docker's runtime path.
 [[ $(readlink /usr/bin/nvgate-runtime) == nvgate ]]
 man -w nvgate nvprobe
 systemd-analyze verify /usr/lib/systemd/system/nvgate-agent.service
+# The site configuration: installed as a conffile, and parsed; every table is
+# read whatever the command, and an unknown key or a bad value fails it.
+test -f "$config"
+dpkg-query -W -f='${Conffiles}\n' nvgate | grep -q "^ $config "
+nvgate --config "$config" abi --summary-markdown >/dev/null
+nvgate --config "$config" agent --help >/dev/null
 # Exit 0, 1 and 2 are doctor's verdicts (host usable, only sim, neither); any
 # other status means the installed nvgate itself is broken.
 doctor_status=0
@@ -59,4 +67,10 @@ if ((doctor_status > 2)); then
   echo "package: nvgate doctor failed with status $doctor_status" >&2
   exit 1
 fi
-echo "package: install check passed (nvgate doctor exit $doctor_status); removing nvgate"
+trap - EXIT
+dpkg --purge nvgate
+if [[ -e $config || -e ${config%/*} ]]; then
+  echo "package: dpkg --purge left $config behind" >&2
+  exit 1
+fi
+echo "package: install check passed (nvgate doctor exit $doctor_status); nvgate purged"

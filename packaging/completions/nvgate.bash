@@ -73,6 +73,9 @@ _nvgate() {
       mapfile -t COMPREPLY < <(compgen -c -- "$cur")
       return
       ;;
+    --metrics)
+      return  # HOST:PORT or unix:PATH: nothing to offer
+      ;;
   esac
 
   case $command in
@@ -90,7 +93,7 @@ _nvgate() {
         mapfile -t COMPREPLY < <(compgen -W "profile runtime --base --listener --caps-metadata --driver -o --output --help" -- "$cur")
       fi
       ;;
-    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --help" -- "$cur") ;;
+    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --metrics --help" -- "$cur") ;;
   esac
 }
 

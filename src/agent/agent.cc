@@ -99,6 +99,7 @@ bool SendAll(int fd, std::string_view data) {
 }  // namespace
 
 struct Agent::Container {
+  ContainerMeter meter;  // first: the supervisor and the denial log count into it to the end
   ContainerStatus status;
   std::unique_ptr<supervisor::OsNotifier> notifier;
   std::unique_ptr<policy::DenialLog> denials;
@@ -204,7 +205,8 @@ void Agent::HandleConnection(int connection) {
                                        {"source", c.source},
                                        {"enabled", c.enabled},
                                        {"refused", c.refused},
-                                       {"executed", c.executed}});
+                                       {"executed", c.executed},
+                                       {"denied", c.denied}});
       }
       SendAll(connection, reply.dump() + "\n");
     } else {
@@ -251,16 +253,17 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
     }
   }
   const std::string id = state.id;
+  auto count = [meter = &c->meter](const policy::Denial& d) { meter->Denied(d); };
   if (refusal.empty()) {
     c->status.enabled = enabled.ToString();
     c->denials = std::make_unique<policy::DenialLog>(
-        [id](const policy::Denial& d) { spdlog::warn("denied: container {}: {}", id, d.line); });
+        [id](const policy::Denial& d) { spdlog::warn("denied: container {}: {}", id, d.line); }, count);
     spdlog::info("agent: container {} (pid {}): supervising with capabilities {} (from {})", id, state.pid,
                  c->status.enabled, c->status.source);
   } else {
     // One line for the container; none per call.
     c->status.refused = true;
-    c->denials = std::make_unique<policy::DenialLog>([](const policy::Denial&) {});
+    c->denials = std::make_unique<policy::DenialLog>([](const policy::Denial&) {}, count);
     spdlog::error("agent: container {} (pid {}): capability request '{}' ({}) refused: {}; allowed: {}; every "
                   "NVIDIA call of this container is refused",
                   id, state.pid, c->status.requested, c->status.source.empty() ? "unknown" : c->status.source,
@@ -275,10 +278,14 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
   c->notifier = std::move(*notifier);
   c->notifier->SetSyncWakeUp();
   c->proxy = std::make_unique<proxy::Proxy>(*options_.table, enabled, *options_.backend, *c->denials);
-  c->supervisor = std::make_unique<supervisor::Supervisor>(*c->notifier, *options_.backend, *c->proxy,
-                                                           options_.supervisor);
+  supervisor::SupervisorOptions supervision = options_.supervisor;
+  supervision.meter = &c->meter;
+  c->supervisor =
+      std::make_unique<supervisor::Supervisor>(*c->notifier, *options_.backend, *c->proxy, supervision);
   Container* raw = c.get();
   std::lock_guard lock(mu_);
+  ++totals_.started;
+  if (raw->status.refused) ++totals_.refused;
   raw->thread = std::thread([raw] {
     auto result = raw->supervisor->Run();
     if (!result) {
@@ -298,6 +305,7 @@ void Agent::ReapFinished() {
     std::lock_guard lock(mu_);
     for (auto it = containers_.begin(); it != containers_.end();) {
       if ((*it)->finished) {
+        totals_.Add((*it)->meter.Read());
         finished.push_back(std::move(*it));
         it = containers_.erase(it);
       } else {
@@ -314,10 +322,27 @@ std::vector<ContainerStatus> Agent::Containers() const {
   for (const auto& c : containers_) {
     if (c->finished) continue;
     ContainerStatus s = c->status;
-    s.executed = c->supervisor->stats().executed;
+    supervisor::SupervisorStats stats = c->supervisor->stats();
+    s.executed = stats.executed;
+    s.denied = stats.denied;
     out.push_back(std::move(s));
   }
   return out;
+}
+
+void Agent::WriteMetrics(metrics::Exposition& out) const {
+  std::vector<ContainerSample> live;
+  AgentTotals totals;
+  {
+    std::lock_guard lock(mu_);
+    totals = totals_;
+    for (const auto& c : containers_) {
+      ContainerMeter::Snapshot snapshot = c->meter.Read();
+      totals.Add(snapshot);
+      if (!c->finished) live.push_back({c->status.id, std::move(snapshot)});
+    }
+  }
+  WriteAgentMetrics(out, live, totals);
 }
 
 tl::expected<std::string, std::string> QueryStatus(const std::string& socket_path) {

@@ -16,7 +16,8 @@
 // container still runs, as it would on a host without the capability.
 //
 // A connection that sends {"request": "status"} without fds gets the active
-// containers back as one JSON object (nvgate agent status).
+// containers back as one JSON object (nvgate agent status). WriteMetrics()
+// gives the same counts and more as Prometheus metrics (agent_metrics.h).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,7 @@
 #include <tl/expected.hpp>
 
 #include "abi/abi.h"
+#include "agent/agent_metrics.h"
 #include "backend/backend.h"
 #include "caps/caps.h"
 #include "supervisor/supervisor.h"
@@ -50,7 +52,8 @@ struct ContainerStatus {
   std::string source;     // where it came from
   std::string enabled;    // what calls run under; "" when every call is refused
   bool refused = false;   // the request was outside the bound, or unreadable
-  std::uint64_t executed = 0;
+  std::uint64_t executed = 0;  // NVIDIA calls handed to the proxy
+  std::uint64_t denied = 0;    // of those, denied and answered
 };
 
 class Agent {
@@ -70,6 +73,9 @@ class Agent {
   void Stop();
 
   std::vector<ContainerStatus> Containers() const;
+  // Every metric, the containers that are gone counted in the agent's
+  // totals. Thread-safe; takes the agent's lock only to read counters.
+  void WriteMetrics(metrics::Exposition& out) const;
 
  private:
   struct Container;
@@ -85,6 +91,7 @@ class Agent {
 
   mutable std::mutex mu_;
   std::list<std::unique_ptr<Container>> containers_;
+  AgentTotals totals_;  // of the containers reaped, and how many ever started
 };
 
 // Asks the agent on `socket_path` for its active containers; returns its JSON

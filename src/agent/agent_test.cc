@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -107,6 +108,97 @@ TEST(AgentTest, AnswersStatusAndRefusesASecondAgentOnTheSameSocket) {
   EXPECT_THAT(refused.error(), testing::HasSubstr("another agent listens"));
   agent.Stop();
   serving.join();
+}
+
+policy::Denial DenialOf(std::string capability, std::string call) {
+  return {.pid = 7, .level = abi::Level::kAlloc, .key = 0, .line = "", .capability = std::move(capability),
+          .call = std::move(call)};
+}
+
+TEST(ContainerMeterTest, CountsCallsLatencyAndDenialsByCapabilityAndCall) {
+  ContainerMeter meter;
+  meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
+  meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
+  meter.Denied(DenialOf("unknown", "unknown control"));
+  meter.Answered(false, std::chrono::microseconds(3));
+  meter.Answered(true, std::chrono::microseconds(30));
+  ContainerMeter::Snapshot s = meter.Read();
+  EXPECT_EQ(s.allowed, 1u);
+  EXPECT_EQ(s.denied, 1u);
+  EXPECT_EQ(s.latency.count(), 2u);
+  EXPECT_EQ(s.denials, (std::map<ContainerMeter::DenialKey, std::uint64_t>{
+                           {{"unknown", "unknown control"}, 1}, {{"video", "NVB8B0_VIDEO_DECODER"}, 2}}));
+}
+
+TEST(ContainerMeterTest, DistinctDenialSeriesAreBounded) {
+  ContainerMeter meter;
+  for (std::size_t i = 0; i < ContainerMeter::kMaxDenialSeries + 10; ++i) {
+    meter.Denied(DenialOf("never", "CALL_" + std::to_string(i)));
+  }
+  meter.Denied(DenialOf("never", "CALL_0"));  // an existing series still counts as itself
+  ContainerMeter::Snapshot s = meter.Read();
+  EXPECT_EQ(s.denials.size(), ContainerMeter::kMaxDenialSeries + 1);
+  EXPECT_EQ((s.denials[{"other", "other"}]), 10u);
+  EXPECT_EQ((s.denials[{"never", "CALL_0"}]), 2u);
+}
+
+TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
+  ContainerMeter meter;
+  meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
+  meter.Answered(true, std::chrono::microseconds(20));
+  meter.Answered(false, std::chrono::microseconds(20));
+  AgentTotals totals{.started = 3, .refused = 1};
+  ContainerMeter gone;
+  gone.Denied(DenialOf("compute", "NVC86F_CHANNEL_GPFIFO_A"));
+  gone.Answered(true, std::chrono::microseconds(20));
+  totals.Add(gone.Read());
+  totals.Add(meter.Read());
+  metrics::Exposition out;
+  WriteAgentMetrics(out, {{"ctr\"1", meter.Read()}}, totals);
+  std::string text = out.Take();
+  for (const char* line : {
+           "nvgate_active_containers 1\n",
+           "nvgate_calls_total{container=\"ctr\\\"1\",decision=\"allowed\"} 1\n",
+           "nvgate_calls_total{container=\"ctr\\\"1\",decision=\"denied\"} 1\n",
+           "nvgate_denials_total{container=\"ctr\\\"1\",capability=\"video\",call=\"NVB8B0_VIDEO_DECODER\"} 1\n",
+           "nvgate_supervision_latency_seconds_count{container=\"ctr\\\"1\"} 2\n",
+           "nvgate_containers_started_total 3\n",
+           "nvgate_containers_refused_total 1\n",
+           "nvgate_agent_calls_total{decision=\"allowed\"} 1\n",
+           "nvgate_agent_calls_total{decision=\"denied\"} 2\n",
+           "nvgate_agent_denials_total{capability=\"compute\"} 1\n",
+           "nvgate_agent_denials_total{capability=\"video\"} 1\n",
+           "nvgate_agent_supervision_latency_seconds_count 3\n",
+       }) {
+    EXPECT_THAT(text, testing::HasSubstr(line));
+  }
+  // Each family once, its samples after it.
+  for (const char* family : {"nvgate_calls_total", "nvgate_denials_total", "nvgate_supervision_latency_seconds",
+                             "nvgate_agent_calls_total"}) {
+    std::string type = std::string("# TYPE ") + family + " ";
+    std::size_t at = text.find(type);
+    ASSERT_NE(at, std::string::npos) << family;
+    EXPECT_EQ(text.find(type, at + 1), std::string::npos) << family;
+    EXPECT_LT(at, text.find(std::string("\n") + family + "{")) << family;
+  }
+}
+
+TEST(AgentMetricsTest, AnIdleAgentHasEveryFamilyAndZeroes) {
+  auto backend = backend::MakeSimBackend({});
+  ASSERT_TRUE(backend) << backend.error();
+  Agent agent({.socket_path = "/tmp/nvgate-agent-metrics-test-" + std::to_string(getpid()) + ".sock",
+               .allowed = caps::CapSet::Default(),
+               .table = abi::TableForVersion("580.159.04"),
+               .backend = backend->get(),
+               .supervisor = {}});
+  metrics::Exposition out;
+  agent.WriteMetrics(out);
+  std::string text = out.Take();
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_active_containers 0\n"));
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_containers_started_total 0\n"));
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_calls_total{decision=\"denied\"} 0\n"));
+  EXPECT_THAT(text, testing::HasSubstr("# TYPE nvgate_calls_total counter\n"));
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_supervision_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
 }
 
 }  // namespace

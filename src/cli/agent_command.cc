@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -12,6 +13,8 @@
 #include "caps/caps.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
+#include "metrics/exposition.h"
+#include "metrics/http_server.h"
 #include "supervisor/filter.h"
 #include "supervisor/launch.h"
 
@@ -31,6 +34,12 @@ int RunAgent(const AgentOptions& options) {
   auto allowed = caps::ParseAllowed(options.allowed_caps);
   if (!allowed) return Fail("--allowed-caps: " + allowed.error());
   if (options.sim_node_dir && options.backend != "sim") return Fail("--sim-node-dir needs --backend sim");
+  std::optional<metrics::ListenAddress> metrics_address;
+  if (options.metrics) {
+    auto parsed = metrics::ParseListenAddress(*options.metrics);
+    if (!parsed) return Fail("--metrics: " + parsed.error());
+    metrics_address = *parsed;
+  }
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return Fail(kernel.error());
 
   backend::SimOptions sim;
@@ -49,6 +58,25 @@ int RunAgent(const AgentOptions& options) {
                       .backend = backend->get(),
                       .supervisor = {}});
   if (auto listening = agent.Listen(); !listening) return Fail(listening.error());
+  // Declared after the agent, whose counters it renders: it stops first.
+  metrics::HttpServer metrics_server([&] {
+    metrics::Exposition out;
+    out.Family("nvgate_build_info", "nvgate's version, the driver's, the ABI table's and the backend; always 1.",
+               metrics::Type::kGauge);
+    out.Sample("nvgate_build_info",
+               {{"version", NVGATE_VERSION},
+                {"driver", *detected},
+                {"abi", chosen->version},
+                {"backend", options.backend}},
+               1);
+    agent.WriteMetrics(out);
+    return out.Take();
+  });
+  if (metrics_address) {
+    if (auto listening = metrics_server.Listen(*metrics_address); !listening) {
+      return Fail("--metrics " + *options.metrics + ": " + listening.error());
+    }
+  }
   // Before any thread starts: capabilities and the signal mask are per thread.
   if (auto dropped = supervisor::DropCapabilities(); !dropped) return Fail(dropped.error());
   sigset_t stop_signals;
@@ -65,10 +93,16 @@ int RunAgent(const AgentOptions& options) {
 
   spdlog::info("agent: listening on {} (driver {}, backend {}, allowed capabilities {})", options.socket,
                chosen->version, options.backend, allowed->ToString());
+  if (metrics_address) {
+    // After the signal mask: SIGTERM must reach the signal waiter, not this thread.
+    metrics_server.Start();
+    spdlog::info("agent: metrics on {} (GET /metrics)", metrics_server.address());
+  }
   auto served = agent.Serve();
   // Serve() can also end on an error: release the signal waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);
   signal_waiter.join();
+  metrics_server.Stop();
   if (!served) return Fail(served.error());
   return 0;
 }

@@ -108,9 +108,53 @@ TEST(Cli, LogLevelDecidesWhatNvgateSays) {
   EXPECT_THAT(from_config.err, HasSubstr("calls executed"));
 }
 
-TEST(Cli, ShippedExampleConfigIsValid) {
+TEST(Cli, ShippedConfigIsValid) {
   auto r = Nvgate({"--config", std::string(NVGATE_SOURCE_DIR) + "/packaging/nvgate.toml", "abi", "--summary-markdown"});
   EXPECT_EQ(r.status, 0) << r.err;
+}
+
+// /etc/nvgate/nvgate.toml as the package installs it: no key is set, so
+// installing it changes nothing; and each key it shows, once uncommented, is
+// a real key with a valid value.
+TEST(Cli, ShippedConfigSetsNothingAndEveryKeyItShowsIsValid) {
+  std::istringstream shipped(ReadSource("packaging/nvgate.toml"));
+  std::string uncommented;
+  int keys = 0;
+  for (std::string line; std::getline(shipped, line);) {
+    EXPECT_TRUE(line.empty() || line[0] == '#' || line[0] == '[') << "set in the shipped file: " << line;
+    // "# key = value" (a key, then " = "), and not prose.
+    std::size_t equals = line.find(" = ");
+    bool key = line.rfind("# ", 0) == 0 && equals != std::string::npos &&
+               line.find_first_not_of("abcdefghijklmnopqrstuvwxyz-", 2) == equals;
+    if (key) ++keys;
+    uncommented += (key ? line.substr(2) : line) + "\n";
+  }
+  EXPECT_GE(keys, 20);
+  std::string config = WriteConfig("nvgate-every-key.toml", uncommented);
+  // Each command parses its own table; a bad key or value would be exit 2.
+  auto abi = Nvgate({"--config", config, "abi", "--summary-markdown"});
+  EXPECT_EQ(abi.status, 0) << abi.err;
+  auto status = Nvgate({"--config", config, "agent", "status", "--socket", "/nonexistent/agent.sock"});
+  EXPECT_EQ(status.status, 1) << status.err;
+  EXPECT_THAT(status.err, HasSubstr("connect /nonexistent/agent.sock"));
+  auto run = Nvgate({"--config", config, "run", "--help"});
+  EXPECT_EQ(run.status, 0) << run.err;
+}
+
+TEST(Cli, AgentStopsAtStartOnAMetricsAddressItCannotServe) {
+  std::string socket = ::testing::TempDir() + "/nvgate-cli-agent.sock";
+  auto malformed = Nvgate({"agent", "--socket", socket, "--backend", "sim", "--metrics", "9464"});
+  EXPECT_EQ(malformed.status, 125);
+  EXPECT_THAT(malformed.err, HasSubstr("--metrics: metrics address '9464' has no port"));
+  EXPECT_EQ(Lines(malformed.err), 1);
+  // TEST-NET-1 (RFC 5737): an address of no host.
+  auto unbindable = Nvgate({"agent", "--socket", socket, "--backend", "sim", "--metrics", "192.0.2.1:9464"});
+  EXPECT_EQ(unbindable.status, 125);
+  EXPECT_THAT(unbindable.err, HasSubstr("bind 192.0.2.1:9464"));
+  auto from_config = Nvgate({"--config", WriteConfig("nvgate-metrics.toml", "[agent]\nmetrics = \"[::1\"\n"),
+                             "agent", "--socket", socket, "--backend", "sim"});
+  EXPECT_EQ(from_config.status, 125);
+  EXPECT_THAT(from_config.err, HasSubstr("metrics address '[::1' is not HOST:PORT"));
 }
 
 TEST(Cli, VersionIsTheProjectVersion) {

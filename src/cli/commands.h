@@ -97,6 +97,7 @@ struct AgentOptions {
   std::string backend = "host";
   std::optional<std::string> sim_node_dir;
   std::optional<std::string> abi_version;
+  std::optional<std::string> metrics;  // HOST:PORT or unix:PATH
 };
 int RunAgent(const AgentOptions& options);
 

@@ -331,6 +331,10 @@ int main(int argc, char** argv) {
                         "nvidia-uvm) in DIR, to bind-mount into containers as /dev/...");
   agent_cmd->add_option("--abi-version", agent.abi_version,
                         "Use this supported version's table whatever the driver is (warns)");
+  agent_cmd->add_option("--metrics", agent.metrics,
+                        "Serve Prometheus metrics at GET /metrics on HOST:PORT (127.0.0.1:9464, [::1]:9464) "
+                        "or unix:PATH (default: none)")
+      ->type_name("ADDR");
   CLI::App* agent_status_cmd = agent_cmd->add_subcommand("status", "Print the agent's active containers as JSON");
   agent_status_cmd->add_option("--socket", agent_status.socket, "The agent's socket")
       ->default_str("/run/nvgate/agent.sock");
@@ -344,6 +348,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  nvgate agent --socket /run/nvgate/agent.sock --allowed-caps compute,utility,video\n"
       "  nvgate agent --socket /tmp/a.sock --backend sim --sim-node-dir /tmp/nvsim\n"
+      "  nvgate agent --metrics 127.0.0.1:9464       # then: curl http://127.0.0.1:9464/metrics\n"
       "  nvgate agent status --socket /tmp/a.sock");
 
   try {

@@ -55,13 +55,11 @@ std::string Describe(const Decision& decision, abi::Level level, std::uint32_t k
     case Verdict::kAllow:
       return name + " allowed";
     case Verdict::kUnknown:
-      return "unknown: " + name + " denied; not in the driver ABI table, no capability allows it";
+      return DeniedCapability(decision) + ": " + name + " denied; not in the driver ABI table, no capability allows it";
     case Verdict::kNeverAllowed:
-      return "never: " + name + " denied; no capability allows it";
+      return DeniedCapability(decision) + ": " + name + " denied; no capability allows it";
     case Verdict::kMissingCapability: {
       const abi::Mask& mask = decision.entry->mask;
-      // The capabilities that would allow it; the base tier only needs any one.
-      std::string would = mask.caps.empty() ? std::string("any") : mask.caps.ToString();
       caps::CapSet suggestion = enabled;
       for (int i = 0; i < caps::kCapabilityCount; ++i) {
         auto c = static_cast<caps::Capability>(i);
@@ -70,19 +68,42 @@ std::string Describe(const Decision& decision, abi::Level level, std::uint32_t k
           break;
         }
       }
-      return would + ": " + name + " denied; enable with NVIDIA_DRIVER_CAPABILITIES=" +
+      return DeniedCapability(decision) + ": " + name + " denied; enable with NVIDIA_DRIVER_CAPABILITIES=" +
              suggestion.ToString();
     }
   }
   return name;
 }
 
-bool DenialLog::Report(int pid, abi::Level level, std::uint32_t key, const std::string& line) {
+std::string DeniedCapability(const Decision& decision) {
+  switch (decision.verdict) {
+    case Verdict::kAllow:
+      return "";
+    case Verdict::kUnknown:
+      return "unknown";
+    case Verdict::kNeverAllowed:
+      return "never";
+    case Verdict::kMissingCapability: {
+      // The base tier only needs any one capability.
+      const caps::CapSet& would = decision.entry->mask.caps;
+      return would.empty() ? std::string("any") : would.ToString();
+    }
+  }
+  return "";
+}
+
+std::string CallName(const Decision& decision, abi::Level level) {
+  if (decision.entry != nullptr) return decision.entry->name;
+  return "unknown " + std::string(abi::LevelName(level));
+}
+
+bool DenialLog::Report(const Denial& denial) {
+  if (every_) every_(denial);
   {
     std::lock_guard lock(mu_);
-    if (!seen_.emplace(pid, level, key).second) return false;
+    if (!seen_.emplace(denial.pid, denial.level, denial.key).second) return false;
   }
-  sink_(Denial{pid, level, key, line});
+  first_(denial);
   return true;
 }
 

@@ -47,24 +47,40 @@ Answer DenialAnswer(abi::Level level);
 std::string Describe(const Decision& decision, abi::Level level, std::uint32_t key,
                      caps::CapSet enabled);
 
-// Logs each refused (process, level, key) once.
+// What a refusal's line names first: the capabilities that would allow the
+// call ("video"; "any" for a base-tier call refused to an empty set),
+// "unknown" (no table row) or "never" (no capability allows it).
+std::string DeniedCapability(const Decision& decision);
+
+// The call's name in a refusal: the table's ("NVB8B0_VIDEO_DECODER"), else
+// "unknown " and the level. Never the key, so that a workload cannot make up
+// names: the set is bounded by the table (metrics label calls with it).
+std::string CallName(const Decision& decision, abi::Level level);
+
 // One denied call, as the log reports it.
 struct Denial {
   int pid;
   abi::Level level;
   std::uint32_t key;
-  std::string line;  // "pid 7: video: NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied; enable with ..."
+  std::string line;        // "pid 7: video: NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied; enable with ..."
+  std::string capability;  // DeniedCapability, or the proxy's own check: "client", "share"
+  std::string call;        // CallName
 };
 
+// Logs each refused (process, level, key) once, and counts every refusal.
 class DenialLog {
  public:
   using Sink = std::function<void(const Denial& denial)>;
-  explicit DenialLog(Sink sink) : sink_(std::move(sink)) {}
+  // `first` gets the first report of each (pid, level, key); `every`, where
+  // given, gets each report (counters: it runs on the supervisor's threads at
+  // once, for every denied call).
+  explicit DenialLog(Sink first, Sink every = {}) : first_(std::move(first)), every_(std::move(every)) {}
   // Returns true when this was the first report for (pid, level, key).
-  bool Report(int pid, abi::Level level, std::uint32_t key, const std::string& line);
+  bool Report(const Denial& denial);
 
  private:
-  Sink sink_;
+  Sink first_;
+  Sink every_;
   std::mutex mu_;
   std::set<std::tuple<int, abi::Level, std::uint32_t>> seen_;
 };

@@ -90,14 +90,35 @@ TEST(Describe, NamesTheCallAndTheCapabilityThatWouldAllowIt) {
               HasSubstr("NV_ESC_IOCTL_XFER_CMD (frontend 0xd3) denied; no capability allows it"));
 }
 
-TEST(DenialLog, OneLinePerProcessAndCall) {
+TEST(Policy, DeniedCapabilityAndCallNameAreWhatTheLineNames) {
+  caps::CapSet compute{Capability::kCompute};
+  auto video = Decide(TestTable(), abi::Level::kAlloc, 0xb8b0, compute);
+  EXPECT_EQ(DeniedCapability(video), "video");
+  EXPECT_EQ(CallName(video, abi::Level::kAlloc), "NVB8B0_VIDEO_DECODER");
+  // No key in the name: a workload spraying unknown keys adds no new names.
+  auto unknown = Decide(TestTable(), abi::Level::kControl, 0x20808000, compute);
+  EXPECT_EQ(DeniedCapability(unknown), "unknown");
+  EXPECT_EQ(CallName(unknown, abi::Level::kControl), "unknown control");
+  auto never = Decide(TestTable(), abi::Level::kFrontend, 0xd3, compute);
+  EXPECT_EQ(DeniedCapability(never), "never");
+  EXPECT_EQ(CallName(never, abi::Level::kFrontend), "NV_ESC_IOCTL_XFER_CMD");
+}
+
+Denial At(int pid, abi::Level level, std::string line) {
+  return {.pid = pid, .level = level, .key = 0xb8b0, .line = std::move(line), .capability = "video",
+          .call = "NVB8B0_VIDEO_DECODER"};
+}
+
+TEST(DenialLog, OneLinePerProcessAndCallAndEveryDenialCounted) {
   std::vector<std::string> lines;
-  DenialLog log([&](const Denial& d) { lines.push_back(d.line); });
-  EXPECT_TRUE(log.Report(10, abi::Level::kAlloc, 0xb8b0, "a"));
-  EXPECT_FALSE(log.Report(10, abi::Level::kAlloc, 0xb8b0, "a"));
-  EXPECT_TRUE(log.Report(11, abi::Level::kAlloc, 0xb8b0, "b"));
-  EXPECT_TRUE(log.Report(10, abi::Level::kControl, 0xb8b0, "c"));
+  int every = 0;
+  DenialLog log([&](const Denial& d) { lines.push_back(d.line); }, [&](const Denial&) { ++every; });
+  EXPECT_TRUE(log.Report(At(10, abi::Level::kAlloc, "a")));
+  EXPECT_FALSE(log.Report(At(10, abi::Level::kAlloc, "a")));
+  EXPECT_TRUE(log.Report(At(11, abi::Level::kAlloc, "b")));
+  EXPECT_TRUE(log.Report(At(10, abi::Level::kControl, "c")));
   EXPECT_THAT(lines, ::testing::ElementsAre("a", "b", "c"));
+  EXPECT_EQ(every, 4);
 }
 
 }  // namespace

@@ -70,6 +70,13 @@ class Proxy::Execution {
   }
 
   Reply Run() {
+    Reply reply = Dispatch();
+    reply.denied = denied_;
+    return reply;
+  }
+
+ private:
+  Reply Dispatch() {
     if (abi::IsFrontend(call_.device)) {
       level_ = abi::Level::kFrontend;
       key_ = _IOC_NR(call_.request);
@@ -132,7 +139,6 @@ class Proxy::Execution {
     return Fail(EINVAL);
   }
 
- private:
   // ---- denials ----
 
   bool Allowed(const policy::Decision& d) {
@@ -143,14 +149,25 @@ class Proxy::Execution {
 
   Reply Refuse(const policy::Decision& d, abi::Level level, std::uint32_t key) {
     if (record_) record_->decision = d;
-    Log(level, key, policy::Describe(d, level, key, p_.enabled_));
+    LogDecision(d, level, key);
     return Fail(d.answer.error ? d.answer.error : EINVAL);
   }
 
-  void Log(abi::Level level, std::uint32_t key, const std::string& what) {
+  void LogDecision(const policy::Decision& d, abi::Level level, std::uint32_t key) {
+    Log(level, key, policy::DeniedCapability(d), policy::CallName(d, level),
+        policy::Describe(d, level, key, p_.enabled_));
+  }
+
+  void Log(abi::Level level, std::uint32_t key, std::string capability, std::string call_name,
+           const std::string& what) {
+    denied_ = true;
     if (record_) record_->refusal = Refusal{.level = level, .key = key, .message = what};
-    p_.denials_.Report(call_.pid, level, key,
-                       "pid " + std::to_string(call_.pid) + ": " + what);
+    p_.denials_.Report({.pid = call_.pid,
+                        .level = level,
+                        .key = key,
+                        .line = "pid " + std::to_string(call_.pid) + ": " + what,
+                        .capability = std::move(capability),
+                        .call = std::move(call_name)});
   }
 
   // A refusal answered in a status field: the ioctl succeeds and the status
@@ -166,12 +183,12 @@ class Proxy::Execution {
   Reply MarshalFailure(MarshalError error, const Marshal& m, std::span<std::byte> top,
                        std::optional<std::uint32_t> status_offset) {
     if (error == MarshalError::kForeignClient) {
-      Log(level_, key_,
+      Log(level_, key_, "client", entry_->name,
           "client: " + entry_->name + " names RM client " + Hex(m.foreign_client()) +
               " that this workload did not create; denied");
     }
     if (error == MarshalError::kShareOutside) {
-      Log(level_, key_,
+      Log(level_, key_, "share", entry_->name,
           "share: " + entry_->name + " with share type " + std::to_string(m.refused_share_type()) +
               " would let other sandboxes use the object (only a share with this workload's own "
               "client passes); denied");
@@ -245,14 +262,14 @@ class Proxy::Execution {
     constexpr std::uint32_t kStatus = offsetof(nv::NVOS54_PARAMETERS, status);
 
     if (!p_.clients_.Owns(os54->hClient)) {
-      Log(level_, key_, "client: control " + Hex(os54->cmd) + " names RM client " +
-                            Hex(os54->hClient) + " that this workload did not create; denied");
+      Log(level_, key_, "client", entry_->name,
+          "client: control " + Hex(os54->cmd) + " names RM client " + Hex(os54->hClient) +
+              " that this workload did not create; denied");
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidClient);
     }
     policy::Decision d = policy::Decide(p_.table_, abi::Level::kControl, os54->cmd, p_.enabled_);
     if (!Allowed(d)) {
-      Log(abi::Level::kControl, os54->cmd,
-          policy::Describe(d, abi::Level::kControl, os54->cmd, p_.enabled_));
+      LogDecision(d, abi::Level::kControl, os54->cmd);
       return RefuseInStatus(top, kStatus, d.answer.status);
     }
     // Serialized parameters carry nested data in a private format nvgate does
@@ -319,15 +336,16 @@ class Proxy::Execution {
 
     policy::Decision d = policy::Decide(p_.table_, abi::Level::kAlloc, cls, p_.enabled_);
     if (!Allowed(d)) {
-      Log(abi::Level::kAlloc, cls, policy::Describe(d, abi::Level::kAlloc, cls, p_.enabled_));
+      LogDecision(d, abi::Level::kAlloc, cls);
       return RefuseInStatus(top, status_offset, d.answer.status);
     }
     const abi::Entry& alloc = *d.entry;
     bool root = alloc.handler == abi::Handler::kRootClient;
     if (root != IsRootClientClass(cls)) return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClass);
     if (!root && !p_.clients_.Owns(head->hRoot)) {
-      Log(abi::Level::kAlloc, cls, "client: alloc " + alloc.name + " names RM client " +
-                                       Hex(head->hRoot) + " that this workload did not create; denied");
+      Log(abi::Level::kAlloc, cls, "client", alloc.name,
+          "client: alloc " + alloc.name + " names RM client " + Hex(head->hRoot) +
+              " that this workload did not create; denied");
       return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClient);
     }
 
@@ -370,7 +388,7 @@ class Proxy::Execution {
     auto sub_key = Load<std::uint32_t>(top, key_offset);
     policy::Decision d = policy::Decide(p_.table_, sub_level, sub_key, p_.enabled_);
     if (!Allowed(d)) {
-      Log(sub_level, sub_key, policy::Describe(d, sub_level, sub_key, p_.enabled_));
+      LogDecision(d, sub_level, sub_key);
       if (d.answer.error != 0 || !status_offset) return Fail(d.answer.error ? d.answer.error : EINVAL);
       return RefuseInStatus(top, *status_offset, d.answer.status);
     }
@@ -444,6 +462,7 @@ class Proxy::Execution {
   std::uint32_t size_ = 0;
   const abi::Entry* entry_ = nullptr;
   CallRecord* record_ = nullptr;  // set only while an observer watches
+  bool denied_ = false;           // the call was refused and logged
 };
 
 Proxy::Proxy(const abi::Table& table, caps::CapSet enabled, backend::Backend& backend,

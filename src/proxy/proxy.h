@@ -56,6 +56,7 @@ struct Call {
 struct Reply {
   std::int64_t value = 0;  // the ioctl's return value when error == 0
   int error = 0;           // a positive errno to fail the ioctl with
+  bool denied = false;     // refused (and reported to the DenialLog), whatever the answer says
 };
 
 // Executes trapped calls; the supervisor's only view of the proxy, so that its

@@ -427,8 +427,8 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   }
   if (!ran) return tl::unexpected(ran.error());
   SupervisorStats s = supervisor.stats();
-  spdlog::debug("supervisor: {} calls executed, {} refused (not NVIDIA), {} callers gone", s.executed,
-                s.not_nvidia, s.target_gone);
+  spdlog::debug("supervisor: {} calls executed ({} denied), {} refused (not NVIDIA), {} callers gone", s.executed,
+                s.denied, s.not_nvidia, s.target_gone);
   return status;
 }
 

@@ -74,7 +74,10 @@ tl::expected<void, std::string> Supervisor::Run() {
 void Supervisor::Stop() { notifier_.Wake(); }
 
 SupervisorStats Supervisor::stats() const {
-  return {executed_.load(), not_nvidia_.load(), target_gone_.load()};
+  return {.executed = executed_.load(),
+          .denied = denied_.load(),
+          .not_nvidia = not_nvidia_.load(),
+          .target_gone = target_gone_.load()};
 }
 
 // Receives and executes calls until the end, or until the standby took over
@@ -201,6 +204,7 @@ void Supervisor::JoinThreads() {
 }
 
 void Supervisor::Handle(const Notification& n) {
+  const auto received = options_.meter ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   // The filter notifies native ioctls only; anything else means the filter and
   // this loop disagree, and the safe answer is the one for an unknown syscall.
   if (n.data.nr != __NR_ioctl || n.data.arch != kNativeArch) {
@@ -246,7 +250,9 @@ void Supervisor::Handle(const Notification& n) {
   // Closed before the answer: once the workload sees its ioctl return, a close()
   // of its own file is the last reference and the driver releases it.
   close(fd);
+  if (reply.denied) denied_.fetch_add(1, std::memory_order_relaxed);
   Answer(n, {.value = reply.value, .error = reply.error});
+  if (options_.meter) options_.meter->Answered(reply.denied, std::chrono::steady_clock::now() - received);
 }
 
 void Supervisor::Answer(const Notification& n, const Response& r) {

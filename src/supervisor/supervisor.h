@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -45,15 +46,29 @@
 
 namespace nvgate::supervisor {
 
+// Told of each NVIDIA call once it is answered (the agent's metrics). Called
+// on the supervisor's threads at once, on every call: implementations are
+// thread-safe and cheap (atomics).
+class CallMeter {
+ public:
+  virtual ~CallMeter() = default;
+  // `denied`: the executor refused the call (proxy::Reply::denied).
+  // `latency`: from the notification's receipt to its answer's SEND.
+  virtual void Answered(bool denied, std::chrono::nanoseconds latency) = 0;
+};
+
 struct SupervisorOptions {
   // Upper bound on calls executing at once (on as many threads, plus one
   // standing by): up to this many calls can block in the driver without
   // stalling the next one. 1: calls run one at a time, on Run()'s thread.
   int max_workers = 64;
+  // Where answered calls are reported; nullptr: nowhere, and no clock is read.
+  CallMeter* meter = nullptr;
 };
 
 struct SupervisorStats {
   std::uint64_t executed = 0;     // calls handed to the executor
+  std::uint64_t denied = 0;       // of those, refused by it (counted once answered)
   std::uint64_t not_nvidia = 0;   // trapped requests on other files, answered ENOTTY
   std::uint64_t target_gone = 0;  // callers that went away before their answer
 };
@@ -120,6 +135,7 @@ class Supervisor {
   std::unordered_map<std::uint32_t, int> tgid_cache_;
 
   std::atomic<std::uint64_t> executed_{0};
+  std::atomic<std::uint64_t> denied_{0};
   std::atomic<std::uint64_t> not_nvidia_{0};
   std::atomic<std::uint64_t> target_gone_{0};
 };

@@ -52,12 +52,12 @@ class SupervisorTest : public ::testing::Test {
 
   // Runs `body` as a workload under the real filter and supervises it, on this
   // thread, until every task of it is gone.
-  Outcome Supervise(proxy::Executor& executor, const std::function<int()>& body) {
+  Outcome Supervise(proxy::Executor& executor, const std::function<int()>& body, SupervisorOptions options = {}) {
     auto w = StartWorkload(rules_, body);
     EXPECT_GE(w.listener, 0);
     auto notifier = OsNotifier::Create(w.listener);
     EXPECT_TRUE(notifier) << notifier.error();
-    Supervisor sup(**notifier, backend_, executor);
+    Supervisor sup(**notifier, backend_, executor, options);
     auto ran = sup.Run();
     EXPECT_TRUE(ran) << ran.error();
     return {WaitExit(w.pid), sup.stats()};
@@ -89,6 +89,51 @@ TEST_F(SupervisorTest, TrappedIoctlReachesTheExecutorAndGetsItsReply) {
   EXPECT_NE(seen[0].arg, 0u);
   EXPECT_GT(seen[0].pid, 0);
   EXPECT_EQ(out.stats.executed, 1u);
+}
+
+// Counts what the agent's metrics count.
+class CountingMeter final : public CallMeter {
+ public:
+  void Answered(bool denied, std::chrono::nanoseconds latency) override {
+    (denied ? denied_ : allowed_).fetch_add(1);
+    if (latency.count() < 0) negative_.fetch_add(1);
+  }
+  std::atomic<int> allowed_{0};
+  std::atomic<int> denied_{0};
+  std::atomic<int> negative_{0};
+};
+
+TEST_F(SupervisorTest, MeterGetsEveryAnsweredNvidiaCallAndWhetherItWasDenied) {
+  // Odd values are "denied" by this executor; the proxy sets Reply::denied.
+  FakeExecutor executor([](const proxy::Call& call, proxy::TargetMemory& m, proxy::TargetFiles& f) {
+    std::uint64_t v = 0;
+    m.Read(call.arg, &v, sizeof v);
+    proxy::Reply reply = FakeExecutor::Increment(call, m, f);
+    reply.denied = v % 2 == 1;
+    return reply;
+  });
+  CountingMeter meter;
+  auto out = Supervise(
+      executor,
+      [&] {
+        int fd = open(backend_.ctl_path().c_str(), O_RDWR | O_CLOEXEC);
+        int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (std::uint64_t i = 0; i < 5; ++i) {
+          std::uint64_t v = i;
+          if (Ioctl(fd, kRmControl, &v) != 0x2a) return 1;
+        }
+        // Not NVIDIA's: answered ENOTTY, not metered.
+        std::uint64_t v = 0;
+        return Ioctl(null_fd, kRmControl, &v) == -ENOTTY ? 0 : 1;
+      },
+      {.max_workers = 64, .meter = &meter});
+  EXPECT_EQ(out.exit_code, 0);
+  EXPECT_EQ(meter.allowed_, 3);
+  EXPECT_EQ(meter.denied_, 2);
+  EXPECT_EQ(meter.negative_, 0);
+  EXPECT_EQ(out.stats.executed, 5u);
+  EXPECT_EQ(out.stats.denied, 2u);
+  EXPECT_EQ(out.stats.not_nvidia, 1u);
 }
 
 TEST_F(SupervisorTest, TrappedRequestOnAnotherFileGetsEnottyNotTheKernel) {

@@ -114,6 +114,8 @@ Evaluation Evaluate(const abi::Table& table, caps::CapSet enabled, const TracedC
     e.allowed = false;
     e.reason = ReasonOf(d.verdict);
     e.message = policy::Describe(d, level, key, enabled);
+    e.capability = policy::DeniedCapability(d);
+    e.call = policy::CallName(d, level);
     return e;
   };
   if (!HasTable(call.device)) {
@@ -302,7 +304,12 @@ void AuditObserver::Observe(const proxy::CallRecord& record) {
   if (!PolicyAllowed(call)) return;
   Evaluation e = Evaluate(table_, requested_, call);
   if (e.allowed) return;
-  log_.Report(call.pid, call.level, call.key, "pid " + std::to_string(call.pid) + ": " + e.message);
+  log_.Report({.pid = call.pid,
+               .level = call.level,
+               .key = call.key,
+               .line = "pid " + std::to_string(call.pid) + ": " + e.message,
+               .capability = std::move(e.capability),
+               .call = std::move(e.call)});
 }
 
 }  // namespace nvgate::trace

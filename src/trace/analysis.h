@@ -30,7 +30,9 @@ struct Evaluation {
   // command (refused before it was read); `allowed` is then the request's
   // own decision and may be optimistic.
   bool inner_known = true;
-  std::string message;  // policy::Describe of a refusal
+  std::string message;     // policy::Describe of a refusal
+  std::string capability;  // policy::DeniedCapability of a refusal
+  std::string call;        // policy::CallName of a refusal
 };
 Evaluation Evaluate(const abi::Table& table, caps::CapSet enabled, const TracedCall& call);
 

@@ -7,13 +7,16 @@
 // Skips when not root or when runc is not installed (scripts/setup-debian.sh
 // installs it).
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -66,6 +69,46 @@ std::multimap<std::string, std::string> ProbeResults(const std::string& out) {
   return results;
 }
 
+// GET /metrics over the agent's metrics socket: the whole HTTP reply.
+std::string HttpGet(const std::string& socket_path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+  std::string reply;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request = "GET /metrics HTTP/1.1\r\nHost: nvgate\r\n\r\n";
+    if (send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) reply.append(buffer, static_cast<std::size_t>(n));
+    }
+  }
+  close(fd);
+  return reply;
+}
+
+// The samples of a text exposition: "name{labels}" -> value.
+std::map<std::string, double> Samples(const std::string& reply) {
+  std::map<std::string, double> out;
+  std::size_t body = reply.find("\r\n\r\n");
+  std::stringstream lines(body == std::string::npos ? "" : reply.substr(body + 4));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
+
+// The samples whose name and labels start with `prefix`.
+std::map<std::string, double> WithPrefix(const std::map<std::string, double>& samples, const std::string& prefix) {
+  std::map<std::string, double> out;
+  for (const auto& [key, value] : samples) {
+    if (key.rfind(prefix, 0) == 0) out.emplace(key, value);
+  }
+  return out;
+}
+
 std::set<std::string> ResultsFor(const std::multimap<std::string, std::string>& results, const std::string& cap) {
   std::set<std::string> out;
   auto [begin, end] = results.equal_range(cap);
@@ -92,6 +135,7 @@ class ContainerTest : public ::testing::Test {
     config_ = (dir_ / "nvgate.toml").string();
     std::ofstream(config_) << fmt::format(
         "[oci-runtime]\nruntime = \"{}\"\nsocket = \"{}\"\nallowed-caps = \"{}\"\n", runc_, socket_, kBound);
+    metrics_socket_ = (dir_ / "metrics.sock").string();
     StartAgent();
     ProgramResult profile = RunProgram({NVGATE_BINARY, "oci", "profile", "--listener", socket_});
     ASSERT_EQ(profile.status, 0) << profile.err;
@@ -111,12 +155,17 @@ class ContainerTest : public ::testing::Test {
       std::string log = (dir_ / "agent.log").string();
       freopen(log.c_str(), "a", stderr);
       std::string nodes = (dir_ / "nodes").string();
+      std::string metrics = "unix:" + metrics_socket_;
       execl(NVGATE_BINARY, NVGATE_BINARY, "agent", "--socket", socket_.c_str(), "--backend", "sim",
-            "--sim-node-dir", nodes.c_str(), "--allowed-caps", kBound, nullptr);
+            "--sim-node-dir", nodes.c_str(), "--allowed-caps", kBound, "--metrics", metrics.c_str(), nullptr);
       _exit(127);
     }
-    for (int i = 0; i < 100 && !fs::exists(socket_); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // The metrics socket is bound after the agent's own.
+    for (int i = 0; i < 100 && !fs::exists(metrics_socket_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     ASSERT_TRUE(fs::exists(socket_)) << AgentLog();
+    ASSERT_TRUE(fs::exists(metrics_socket_)) << AgentLog();
   }
 
   void StopAgent() {
@@ -203,6 +252,17 @@ class ContainerTest : public ::testing::Test {
     return json::parse(r.out, nullptr, false);
   }
 
+  std::map<std::string, double> Scrape() { return Samples(HttpGet(metrics_socket_)); }
+
+  // Waits until the agent's metrics satisfy `done`.
+  bool WaitForMetrics(const std::function<bool(const std::map<std::string, double>&)>& done) {
+    for (int i = 0; i < 200; ++i) {
+      if (done(Scrape())) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
   // Waits until the agent's status satisfies `done`.
   bool WaitForStatus(const std::function<bool(const json&)>& done) {
     for (int i = 0; i < 200; ++i) {
@@ -217,6 +277,7 @@ class ContainerTest : public ::testing::Test {
   fs::path dir_;
   std::string socket_;
   std::string config_;
+  std::string metrics_socket_;
   pid_t agent_pid_ = -1;
   json profile_;
   std::vector<std::string> started_;
@@ -383,6 +444,68 @@ TEST_F(ContainerTest, WorkloadCannotReachTheSupervisorOrSlipRequestsPast) {
     EXPECT_EQ(r.status, 0) << scenario << ": " << r.out << r.err;
     EXPECT_THAT(r.out, testing::HasSubstr("violations=0")) << scenario << ": " << r.out;
   }
+}
+
+std::string Dump(const std::map<std::string, double>& samples) {
+  std::string out;
+  for (const auto& [key, value] : samples) out += fmt::format("{} {}\n", key, value);
+  return out;
+}
+
+TEST_F(ContainerTest, MetricsCountEveryCallAndDenialOfAContainerExactly) {
+  const std::string id = "metered";
+  // Default capabilities (compute,utility): a root client, a device and a
+  // subdevice are allowed; the video decoder class is denied. Then it waits.
+  fs::path bundle = Bundle(id, {"/bin/escape_workload", "metered", "refused-class-then-wait"}, {});
+  started_.push_back(id);
+  ProgramResult result;
+  std::thread run([&] { result = Runtime({"--root", State(), "run", "--bundle", bundle.string(), id}); });
+  const std::string calls = R"(nvgate_calls_total{container="metered",decision=)";
+  bool answered = WaitForMetrics([&](const std::map<std::string, double>& m) {
+    return m.count(calls + R"("allowed"})") && m.at(calls + R"("allowed"})") + m.at(calls + R"("denied"})") == 4;
+  });
+  std::map<std::string, double> live = Scrape();
+  EXPECT_TRUE(answered) << Dump(live) << AgentLog();
+
+  EXPECT_EQ(live["nvgate_active_containers"], 1);
+  EXPECT_EQ(live[calls + R"("allowed"})"], 3);
+  EXPECT_EQ(live[calls + R"("denied"})"], 1);
+  EXPECT_EQ(WithPrefix(live, "nvgate_denials_total{"),
+            (std::map<std::string, double>{
+                {R"(nvgate_denials_total{container="metered",capability="video",call="NVB8B0_VIDEO_DECODER"})", 1}}));
+  EXPECT_EQ(live[R"(nvgate_supervision_latency_seconds_count{container="metered"})"], 4);
+  EXPECT_EQ(live[R"(nvgate_supervision_latency_seconds_bucket{container="metered",le="+Inf"})"], 4);
+  EXPECT_EQ(live["nvgate_containers_started_total"], 1);
+  EXPECT_EQ(live["nvgate_containers_refused_total"], 0);
+  EXPECT_EQ(live[R"(nvgate_agent_calls_total{decision="allowed"})"], 3);
+  EXPECT_EQ(live[R"(nvgate_agent_calls_total{decision="denied"})"], 1);
+  EXPECT_EQ(WithPrefix(live, "nvgate_build_info").size(), 1u);
+  EXPECT_THAT(WithPrefix(live, "nvgate_build_info").begin()->first, testing::HasSubstr(R"(backend="sim")"));
+  // Status says the same.
+  json status = Status();
+  ASSERT_EQ(status["containers"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["containers"][0]["executed"], 4);
+  EXPECT_EQ(status["containers"][0]["denied"], 1);
+
+  // Gone: its series go, the agent's totals keep its calls.
+  Runtime({"--root", State(), "kill", id, "KILL"});
+  run.join();
+  EXPECT_EQ(result.status, 128 + SIGKILL) << result.out << result.err;
+  EXPECT_THAT(result.out, testing::HasSubstr("waiting"));
+  EXPECT_THAT(result.out, testing::Not(testing::HasSubstr("violation")));
+  bool gone = WaitForMetrics([](const std::map<std::string, double>& m) {
+    return m.count("nvgate_active_containers") && m.at("nvgate_active_containers") == 0;
+  });
+  std::map<std::string, double> after = Scrape();
+  EXPECT_TRUE(gone) << Dump(after);
+  EXPECT_TRUE(WithPrefix(after, "nvgate_calls_total").empty()) << Dump(after);
+  EXPECT_TRUE(WithPrefix(after, "nvgate_denials_total").empty()) << Dump(after);
+  EXPECT_TRUE(WithPrefix(after, "nvgate_supervision_latency_seconds").empty()) << Dump(after);
+  EXPECT_EQ(after[R"(nvgate_agent_calls_total{decision="allowed"})"], 3);
+  EXPECT_EQ(after[R"(nvgate_agent_calls_total{decision="denied"})"], 1);
+  EXPECT_EQ(after[R"(nvgate_agent_denials_total{capability="video"})"], 1);
+  EXPECT_EQ(after["nvgate_agent_supervision_latency_seconds_count"], 4);
+  EXPECT_EQ(after["nvgate_containers_started_total"], 1);
 }
 
 }  // namespace

@@ -414,6 +414,14 @@ int CallUntilKilled() {
   }
 }
 
+// RefusedClass's four calls (three allowed, one denied), then waits to be
+// killed: the container tests read a live container's metrics.
+int RefusedClassThenWait() {
+  RefusedClass();
+  std::printf("waiting\n");
+  for (;;) ::pause();
+}
+
 }  // namespace
 
 // LeakSanitizer stops the world with ptrace, which nvgate's filter denies.
@@ -441,6 +449,7 @@ int main(int argc, char** argv) {
   if (scenario == "share-outside") status = ShareOutside();
   if (scenario == "dmabuf-other-tenant") status = DmabufOfAnotherTenant();
   if (scenario == "call-until-killed") status = CallUntilKilled();
+  if (scenario == "refused-class-then-wait") status = RefusedClassThenWait();
   std::printf("violations=%d\n", violations);
   return status;
 }
