@@ -355,11 +355,17 @@ int ReplayMatcher::Answer(abi::DeviceKind device, std::uint32_t request, void* a
     const Buffer& g = got->buffers[i];
     const Buffer& e = expected->buffers[i];
     if (!g.read) continue;
-    std::span<const std::byte> want_bytes = *recorded(e.addr, e.size);
+    auto recorded_bytes = recorded(e.addr, e.size);
+    if (!recorded_bytes) {
+      return Diverge(fmt::format("call {}: the trace's {} cannot be replayed: its {} ({} bytes at {:#x}) are not "
+                                 "recorded",
+                                 number, want_text, e.role, e.size, e.addr));
+    }
+    std::span<const std::byte> want_bytes = *recorded_bytes;
     std::span<const std::byte> got_bytes = *supervisor(g.addr, g.size);
     if (auto at = FirstDifference(e, want_bytes, got_bytes)) {
-      return Diverge(fmt::format("call {}: {}: its {} differ at byte {}: expected {:#04x}, got {:#04x}", number,
-                                 want_text, g.role, *at, std::to_integer<unsigned>(want_bytes[*at]),
+      return Diverge(fmt::format("call {}: {}: byte {} of its {} differs: expected {:#04x}, got {:#04x}",
+                                 number, want_text, *at, g.role, std::to_integer<unsigned>(want_bytes[*at]),
                                  std::to_integer<unsigned>(got_bytes[*at])));
     }
   }

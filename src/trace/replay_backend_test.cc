@@ -4,6 +4,7 @@
 #include "trace/replay_backend.h"
 
 #include <fcntl.h>
+#include <linux/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +16,7 @@
 #include <gtest/gtest.h>
 
 #include "abi/nv_structs.h"
+#include "backend/backend.h"
 #include "proxy/proxy.h"
 
 namespace nvgate::trace {
@@ -172,8 +174,8 @@ TEST_F(ReplayBackendTest, DifferentInputFailsAndNamesTheByte) {
   auto [reply, writes] = Execute(device);
   EXPECT_EQ(reply.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 5: seq 4 nvidiactl alloc 0x80 NV01_DEVICE_0 via NV_ESC_RM_ALLOC, 32 bytes: its alloc "
-                        "parameters differ at byte 0: expected 0x00, got 0x07"));
+              HasSubstr("call 5: seq 4 nvidiactl alloc 0x80 NV01_DEVICE_0 via NV_ESC_RM_ALLOC, 32 bytes: byte 0 of its "
+                        "alloc parameters differs: expected 0x00, got 0x07"));
 }
 
 TEST_F(ReplayBackendTest, ACallRefusedWhenRecordedHasNoAnswer) {
@@ -206,6 +208,118 @@ TEST_F(ReplayBackendTest, CallsNeverMadeAreReported) {
   EXPECT_THAT(backend_->Outcome().value(),
               HasSubstr("the workload made 1 calls; 16 more recorded driver calls were never made, the first seq 1 "
                         "nvidiactl frontend 0xc8 NV_ESC_CARD_INFO"));
+}
+
+// A workload in this process (its pointers are ours): a client, a device, a
+// subdevice, and NV2080_CTRL_CMD_GR_GET_INFO, whose nested parameters point at
+// a list (an `inout:` layout item) the driver fills in.
+struct GrInfoWorkload {
+  nv::NvHandle client = 0;
+  nv::NVOS21_PARAMETERS alloc{};
+  nv::NV0080_ALLOC_PARAMETERS device{};
+  nv::NV2080_ALLOC_PARAMETERS subdevice{};
+  nv::NVOS54_PARAMETERS control{};
+  nv::NV2080_CTRL_GR_GET_INFO_PARAMS gr{};
+  nv::NV2080_CTRL_GPU_INFO list[2]{};
+
+  // Each call's ioctl error and NV_STATUS.
+  std::vector<std::pair<int, nv::NvV32>> Run(proxy::Proxy& proxy, nv::NvU32 first_index) {
+    std::vector<std::pair<int, nv::NvV32>> results;
+    NullFiles files;
+    auto execute = [&](std::uint32_t nr, std::uint32_t size, void* arg, const nv::NvV32& status) {
+      SelfMemory memory;
+      proxy::Call call{.fd = -1,
+                       .device = abi::DeviceKind::kCtl,
+                       .request = _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nr, size),
+                       .arg = reinterpret_cast<std::uintptr_t>(arg),
+                       .pid = 1};
+      results.emplace_back(proxy.Execute(call, memory, files).error, status);
+    };
+    auto rm_alloc = [&](nv::NvHandle parent, nv::NvHandle handle, nv::NvV32 cls, void* params, nv::NvU32 size) {
+      alloc = {.hRoot = client, .hObjectParent = parent, .hObjectNew = handle, .hClass = cls,
+               .pAllocParms = reinterpret_cast<std::uintptr_t>(params), .paramsSize = size, .status = 0};
+      execute(nv::kEscRmAlloc, sizeof alloc, &alloc, alloc.status);
+    };
+    rm_alloc(0, 0, nv::kNv01RootClient, &client, sizeof client);
+    client = alloc.hObjectNew;
+    rm_alloc(client, 0x5c000001, nv::kNv01Device0, &device, sizeof device);
+    rm_alloc(0x5c000001, 0x5c000002, nv::kNv20Subdevice0, &subdevice, sizeof subdevice);
+    list[0].index = first_index;
+    list[1].index = nv::kNv0080CtrlGrInfoIndexLitterNumGpcs;
+    gr.grInfoListSize = 2;
+    gr.grInfoList = reinterpret_cast<std::uintptr_t>(list);
+    control = {.hClient = client, .hObject = 0x5c000002, .cmd = nv::kNv2080CtrlCmdGrGetInfo, .flags = 0,
+               .params = reinterpret_cast<std::uintptr_t>(&gr), .paramsSize = sizeof gr, .status = 0};
+    execute(nv::kEscRmControl, sizeof control, &control, control.status);
+    return results;
+  }
+
+  class SelfMemory : public proxy::TargetMemory {
+   public:
+    bool Read(std::uint64_t addr, void* out, std::size_t len) override {
+      std::memcpy(out, reinterpret_cast<const void*>(addr), len);
+      return true;
+    }
+    bool Write(std::uint64_t addr, const void* in, std::size_t len) override {
+      std::memcpy(reinterpret_cast<void*>(addr), in, len);
+      return true;
+    }
+  };
+};
+
+// The workload run on the simulated driver, traced with parameters.
+Trace RecordGrInfo(GrInfoWorkload& workload) {
+  const abi::Table& table = *abi::TableForVersion("580.159.04");
+  auto sim = backend::MakeSimBackend({}).value();
+  policy::DenialLog denials([](const policy::Denial&) {});
+  const caps::CapSet compute = caps::Resolve("compute", caps::CapSet::Everything()).value();
+  proxy::Proxy proxy(table, compute, *sim, denials);
+  std::stringstream text;
+  TraceHeader header;
+  header.driver_version = "580.159.04";
+  header.backend = "sim";
+  header.caps = compute;
+  header.allowed_caps = compute;
+  header.with_params = true;
+  TraceWriter writer(text, header, table);
+  proxy.SetObserver(&writer);
+  workload.Run(proxy, nv::kNv0080CtrlGrInfoIndexSmVersion);
+  return ReadTrace(text).value();
+}
+
+TEST_F(ReplayBackendTest, ListsAreAnsweredIntoTheReplayingWorkloadsOwnList) {
+  auto recording = std::make_unique<GrInfoWorkload>();
+  Trace trace = RecordGrInfo(*recording);
+  ASSERT_EQ(recording->control.status, nv::kNvOk);
+  ASSERT_EQ(recording->list[0].data, nv::kNv2080CtrlGrInfoSmVersion9_00);
+
+  // Another instance: every buffer at another address.
+  auto replaying = std::make_unique<GrInfoWorkload>();
+  Start(trace, trace.header.caps);
+  auto results = replaying->Run(*proxy_, nv::kNv0080CtrlGrInfoIndexSmVersion);
+  for (const auto& [error, status] : results) {
+    EXPECT_EQ(error, 0);
+    EXPECT_EQ(status, nv::kNvOk);
+  }
+  EXPECT_EQ(replaying->client, recording->client);
+  EXPECT_EQ(replaying->list[0].data, recording->list[0].data);
+  EXPECT_EQ(replaying->list[1].data, recording->list[1].data);
+  EXPECT_EQ(replaying->list[1].data, 8u);
+  EXPECT_EQ(replaying->gr.grInfoList, reinterpret_cast<std::uintptr_t>(replaying->list))
+      << "the workload's own pointer, not the recording's";
+  EXPECT_EQ(backend_->Outcome(), std::nullopt);
+}
+
+TEST_F(ReplayBackendTest, AListAskingForOtherDataDiverges) {
+  GrInfoWorkload recording;
+  Trace trace = RecordGrInfo(recording);
+  GrInfoWorkload replaying;
+  Start(trace, trace.header.caps);
+  auto results = replaying.Run(*proxy_, nv::kNv0080CtrlGrInfoIndexLitterNumGpcs);
+  EXPECT_EQ(results.back().first, EIO);
+  EXPECT_THAT(backend_->Outcome().value(),
+              HasSubstr("call 4: seq 3 nvidiactl control 0x20801201 NV2080_CTRL_CMD_GR_GET_INFO via "
+                        "NV_ESC_RM_CONTROL, 32 bytes: byte 0 of its grInfoList differs: expected 0x0c, got 0x14"));
 }
 
 TEST(ReplayBackend, NeedsATraceWithParameters) {
