@@ -53,8 +53,8 @@ class MatcherBackend : public backend::Backend {
   tl::expected<std::string, std::string> DriverVersion() override { return matcher_.header().driver_version; }
   abi::DeviceKind Classify(const struct stat&) const override { return abi::DeviceKind::kNotNvidia; }
   std::vector<backend::DeviceNode> Nodes() const override { return {}; }
-  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg) override {
-    return matcher_.Answer(device, request, arg);
+  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) override {
+    return matcher_.Answer(tid, device, request, arg);
   }
 
  private:

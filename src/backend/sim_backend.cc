@@ -37,7 +37,7 @@ class SimBackend final : public Backend {
 
   std::vector<DeviceNode> Nodes() const override { return nodes_->nodes(); }
 
-  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg) override {
+  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
     int rc = driver_.Ioctl(device, request, arg);
     if (call_log_ >= 0) LogCall(device, request, arg, rc);
     return rc;

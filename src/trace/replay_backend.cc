@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <span>
 
 #include <fmt/format.h>
@@ -16,23 +17,11 @@
 namespace nvgate::trace {
 namespace {
 
-// What identifies a call: the node, the request and the innermost command.
-struct Identity {
-  abi::DeviceKind device = abi::DeviceKind::kNotNvidia;
-  abi::Level request_level = abi::Level::kFrontend;
-  std::uint32_t request_key = 0;
-  std::uint32_t size = 0;
-  abi::Level level = abi::Level::kFrontend;
-  std::uint32_t key = 0;
-
-  bool operator==(const Identity&) const = default;
-};
-
-Identity IdentityOf(const TracedCall& c) {
+CallIdentity IdentityOf(const TracedCall& c) {
   return {c.device, c.request_level, c.request_key, c.size, c.level, c.key};
 }
 
-std::string Describe(const abi::Table& table, const Identity& id) {
+std::string Describe(const abi::Table& table, const CallIdentity& id) {
   const abi::Entry* entry = table.Find(id.level, id.key);
   std::string text = fmt::format("{} {} {:#x} {}", abi::DeviceKindName(id.device), abi::LevelName(id.level),
                                  id.key, entry ? entry->name : "(no table row)");
@@ -60,7 +49,7 @@ struct Buffer {
 };
 
 struct Shape {
-  Identity id;
+  CallIdentity id;
   std::vector<Buffer> buffers;
 };
 
@@ -282,9 +271,35 @@ tl::expected<std::unique_ptr<ReplayMatcher>, std::string> ReplayMatcher::Create(
 }
 
 ReplayMatcher::ReplayMatcher(Trace trace, const abi::Table& table) : trace_(std::move(trace)), table_(table) {
+  std::map<int, std::size_t> by_tid;
   for (std::size_t i = 0; i < trace_.calls.size(); ++i) {
-    if (trace_.calls[i].driver_return) driver_calls_.push_back(i);
+    const TracedCall& c = trace_.calls[i];
+    if (!c.driver_return) continue;
+    auto [it, added] = by_tid.try_emplace(c.tid, threads_.size());
+    if (added) threads_.push_back(RecordedThread{.tid = c.tid, .calls = {}});
+    threads_[it->second].calls.push_back(i);
   }
+}
+
+std::optional<std::size_t> ReplayMatcher::ThreadFor(int tid, const CallIdentity& first_call) {
+  if (auto it = bound_.find(tid); it != bound_.end()) return it->second;
+  // A workload thread's first call: the first recorded thread not yet taken
+  // whose first driver call is this one, else the first not yet taken (whose
+  // first call then fails to match, and says so).
+  std::optional<std::size_t> first_free;
+  for (std::size_t i = 0; i < threads_.size(); ++i) {
+    if (threads_[i].bound) continue;
+    if (!first_free) first_free = i;
+    if (IdentityOf(trace_.calls[threads_[i].calls.front()]) == first_call) {
+      first_free = i;
+      break;
+    }
+  }
+  if (first_free) {
+    threads_[*first_free].bound = true;
+    bound_[tid] = *first_free;
+  }
+  return first_free;
 }
 
 int ReplayMatcher::Diverge(std::string message) {
@@ -293,7 +308,7 @@ int ReplayMatcher::Diverge(std::string message) {
   return -EIO;
 }
 
-int ReplayMatcher::Answer(abi::DeviceKind device, std::uint32_t request, void* arg) {
+int ReplayMatcher::Answer(int tid, abi::DeviceKind device, std::uint32_t request, void* arg) {
   std::lock_guard lock(mu_);
   const std::uint64_t number = ++calls_seen_;
   if (divergence_) return -EIO;
@@ -308,10 +323,10 @@ int ReplayMatcher::Answer(abi::DeviceKind device, std::uint32_t request, void* a
 
   // Where a call the workload makes now was refused when the trace was
   // recorded: it never reached the driver, so the trace has no answer for it.
-  auto refused_hint = [&](std::size_t from, std::size_t to) -> std::string {
+  auto refused_hint = [&](int recorded_tid, std::size_t from, std::size_t to) -> std::string {
     for (std::size_t i = from; i < to && i < trace_.calls.size(); ++i) {
       const TracedCall& c = trace_.calls[i];
-      if (!c.driver_return && IdentityOf(c) == got->id) {
+      if (c.tid == recorded_tid && !c.driver_return && IdentityOf(c) == got->id) {
         return fmt::format("; the trace has this call at seq {}, refused when it was recorded under {}, so it "
                            "never reached the driver and has no recorded answer",
                            c.seq, trace_.header.caps.ToString());
@@ -319,17 +334,25 @@ int ReplayMatcher::Answer(abi::DeviceKind device, std::uint32_t request, void* a
     }
     return "";
   };
-  const std::size_t previous = next_ == 0 ? 0 : driver_calls_[next_ - 1] + 1;
-  if (next_ == driver_calls_.size()) {
-    return Diverge(fmt::format("call {}: the trace has no more driver calls (all {} were answered), got {}{}",
-                               number, driver_calls_.size(), got_text,
-                               refused_hint(previous, trace_.calls.size())));
+  auto thread = ThreadFor(tid, got->id);
+  if (!thread) {
+    return Diverge(fmt::format("call {}: made by a new thread, but each of the trace's {} threads is taken; got {}",
+                               number, threads_.size(), got_text));
   }
-  const TracedCall& want = trace_.calls[driver_calls_[next_]];
+  RecordedThread& recorded_thread = threads_[*thread];
+  const std::size_t next = recorded_thread.next;
+  const std::size_t previous = next == 0 ? 0 : recorded_thread.calls[next - 1] + 1;
+  if (next == recorded_thread.calls.size()) {
+    return Diverge(fmt::format("call {}: the trace has no more driver calls for this thread (all {} of recorded "
+                               "thread {} were answered), got {}{}",
+                               number, next, recorded_thread.tid, got_text,
+                               refused_hint(recorded_thread.tid, previous, trace_.calls.size())));
+  }
+  const TracedCall& want = trace_.calls[recorded_thread.calls[next]];
   const std::string want_text = fmt::format("seq {} {}", want.seq, Describe(table_, IdentityOf(want)));
   if (IdentityOf(want) != got->id) {
     return Diverge(fmt::format("call {}: expected {}, got {}{}", number, want_text, got_text,
-                               refused_hint(previous, driver_calls_[next_])));
+                               refused_hint(recorded_thread.tid, previous, recorded_thread.calls[next])));
   }
 
   Reader recorded = [&](std::uint64_t addr, std::uint32_t size) -> std::optional<std::span<const std::byte>> {
@@ -392,23 +415,24 @@ int ReplayMatcher::Answer(abi::DeviceKind device, std::uint32_t request, void* a
       if (g.varying[b] != 0xff) target[b] = out->bytes[b];
     }
   }
-  ++next_;
+  ++recorded_thread.next;
   return *want.driver_return;
-}
-
-std::optional<std::string> ReplayMatcher::divergence() const {
-  std::lock_guard lock(mu_);
-  return divergence_;
 }
 
 std::optional<std::string> ReplayMatcher::Outcome() const {
   std::lock_guard lock(mu_);
   if (divergence_) return divergence_;
-  if (next_ == driver_calls_.size()) return std::nullopt;
-  const TracedCall& first = trace_.calls[driver_calls_[next_]];
+  std::size_t unmade = 0;
+  std::optional<std::size_t> first;
+  for (const RecordedThread& t : threads_) {
+    unmade += t.calls.size() - t.next;
+    if (t.next < t.calls.size() && (!first || t.calls[t.next] < *first)) first = t.calls[t.next];
+  }
+  if (!first) return std::nullopt;
+  const TracedCall& c = trace_.calls[*first];
   return fmt::format("the workload made {} calls; {} more recorded driver calls were never made, the first "
                      "seq {} {}",
-                     calls_seen_, driver_calls_.size() - next_, first.seq, Describe(table_, IdentityOf(first)));
+                     calls_seen_, unmade, c.seq, Describe(table_, IdentityOf(c)));
 }
 
 tl::expected<std::unique_ptr<ReplayBackend>, std::string> ReplayBackend::Open(const std::string& trace_path) {
@@ -431,8 +455,8 @@ tl::expected<std::unique_ptr<ReplayBackend>, std::string> ReplayBackend::FromTra
 
 tl::expected<std::string, std::string> ReplayBackend::DriverVersion() { return matcher_->header().driver_version; }
 
-int ReplayBackend::Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg) {
-  return matcher_->Answer(device, request, arg);
+int ReplayBackend::Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) {
+  return matcher_->Answer(tid, device, request, arg);
 }
 
 }  // namespace nvgate::trace

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -34,38 +35,64 @@
 
 namespace nvgate::trace {
 
-// Matches executed calls against a trace's driver calls, in the trace's one
-// global order, and writes the recorded outputs. Thread-safe.
+// What identifies a call: the node, the request and the innermost command.
+struct CallIdentity {
+  abi::DeviceKind device = abi::DeviceKind::kNotNvidia;
+  abi::Level request_level = abi::Level::kFrontend;
+  std::uint32_t request_key = 0;
+  std::uint32_t size = 0;
+  abi::Level level = abi::Level::kFrontend;
+  std::uint32_t key = 0;
+
+  bool operator==(const CallIdentity&) const = default;
+};
+
+// Matches executed calls against a trace's driver calls, thread by thread,
+// and writes the recorded outputs. Thread-safe.
+//
+// Each workload thread is bound, at its first call, to a recorded thread (a
+// `tid` of the trace): the first one not yet bound whose first driver call is
+// that call. Within a thread, calls are matched in the recorded order; how
+// threads interleave is not checked.
 class ReplayMatcher {
  public:
   // Fails for a trace without parameters or of a driver nvgate has no table for.
   static tl::expected<std::unique_ptr<ReplayMatcher>, std::string> Create(Trace trace);
 
-  // Answers one call as a Backend gets it: `arg` is the driver's parameter
-  // struct in this process, nested pointers rewritten by the proxy. Returns the
-  // recorded return value (0 or -errno), or -EIO when the call does not match.
-  int Answer(abi::DeviceKind device, std::uint32_t request, void* arg);
+  // Answers one call of workload thread `tid` as a Backend gets it: `arg` is
+  // the driver's parameter struct in this process, nested pointers rewritten
+  // by the proxy. Returns the recorded return value (0 or -errno), or -EIO
+  // when the call does not match.
+  int Answer(int tid, abi::DeviceKind device, std::uint32_t request, void* arg);
 
-  // The first divergence, naming the call number, what the trace expected and
-  // what the workload did; empty while the replay is on track.
-  std::optional<std::string> divergence() const;
-  // Once the workload is done: the divergence, else the recorded driver calls
-  // it never made; empty when every one was answered.
+  // Once the workload is done: the first divergence (naming the call number,
+  // what the trace expected and what the workload did), else the recorded
+  // driver calls it never made; empty when every one was answered.
   std::optional<std::string> Outcome() const;
 
   const TraceHeader& header() const { return trace_.header; }
 
  private:
+  // One recorded thread's calls that reached the driver.
+  struct RecordedThread {
+    int tid;
+    std::vector<std::size_t> calls;  // indices into trace_.calls, in order
+    std::size_t next = 0;            // the next one to answer
+    bool bound = false;              // a workload thread makes its calls
+  };
+
   ReplayMatcher(Trace trace, const abi::Table& table);
+  // The recorded thread workload thread `tid` makes the calls of, binding it
+  // at its first call; empty when every recorded thread is taken.
+  std::optional<std::size_t> ThreadFor(int tid, const CallIdentity& first_call);
   int Diverge(std::string message);
 
   const Trace trace_;
   const abi::Table& table_;
-  // Indices into trace_.calls of the calls that reached the driver, in order.
-  std::vector<std::size_t> driver_calls_;
   mutable std::mutex mu_;
-  std::size_t next_ = 0;           // into driver_calls_
-  std::uint64_t calls_seen_ = 0;   // calls the backend was asked to run
+  std::vector<RecordedThread> threads_;      // in the order of their first driver call
+  std::map<int, std::size_t> bound_;         // workload tid -> index into threads_
+  std::uint64_t calls_seen_ = 0;             // calls the backend was asked to run
   std::optional<std::string> divergence_;
 };
 
@@ -80,7 +107,7 @@ class ReplayBackend final : public backend::Backend {
   tl::expected<std::string, std::string> DriverVersion() override;
   abi::DeviceKind Classify(const struct stat& st) const override { return nodes_->Classify(st); }
   std::vector<backend::DeviceNode> Nodes() const override { return nodes_->nodes(); }
-  int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg) override;
+  int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) override;
 
   // As ReplayMatcher::Outcome.
   std::optional<std::string> Outcome() const { return matcher_->Outcome(); }

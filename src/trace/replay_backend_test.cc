@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -197,8 +199,8 @@ TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
   ExpectSameAsRecorded(trace);
   EXPECT_EQ(Execute(trace.calls[0]).first.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 18: the trace has no more driver calls (all 17 were answered), got nvidiactl "
-                        "frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
+              HasSubstr("call 18: the trace has no more driver calls for this thread (all 17 of recorded "
+                        "thread 24024 were answered), got nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
 }
 
 TEST_F(ReplayBackendTest, CallsNeverMadeAreReported) {
@@ -223,7 +225,7 @@ struct GrInfoWorkload {
   nv::NV2080_CTRL_GPU_INFO list[2]{};
 
   // Each call's ioctl error and NV_STATUS.
-  std::vector<std::pair<int, nv::NvV32>> Run(proxy::Proxy& proxy, nv::NvU32 first_index) {
+  std::vector<std::pair<int, nv::NvV32>> Run(proxy::Proxy& proxy, nv::NvU32 first_index, int tid = 1) {
     std::vector<std::pair<int, nv::NvV32>> results;
     NullFiles files;
     auto execute = [&](std::uint32_t nr, std::uint32_t size, void* arg, const nv::NvV32& status) {
@@ -232,7 +234,8 @@ struct GrInfoWorkload {
                        .device = abi::DeviceKind::kCtl,
                        .request = _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nr, size),
                        .arg = reinterpret_cast<std::uintptr_t>(arg),
-                       .pid = 1};
+                       .pid = 1,
+                       .tid = tid};
       results.emplace_back(proxy.Execute(call, memory, files).error, status);
     };
     auto rm_alloc = [&](nv::NvHandle parent, nv::NvHandle handle, nv::NvV32 cls, void* params, nv::NvU32 size) {
@@ -267,8 +270,9 @@ struct GrInfoWorkload {
   };
 };
 
-// The workload run on the simulated driver, traced with parameters.
-Trace RecordGrInfo(GrInfoWorkload& workload) {
+// The workloads run one after the other on the simulated driver, each in a
+// thread of its own (tids 1, 2, ...), traced with parameters.
+Trace RecordGrInfo(std::initializer_list<GrInfoWorkload*> workloads) {
   const abi::Table& table = *abi::TableForVersion("580.159.04");
   auto sim = backend::MakeSimBackend({}).value();
   policy::DenialLog denials([](const policy::Denial&) {});
@@ -283,13 +287,14 @@ Trace RecordGrInfo(GrInfoWorkload& workload) {
   header.with_params = true;
   TraceWriter writer(text, header, table);
   proxy.SetObserver(&writer);
-  workload.Run(proxy, nv::kNv0080CtrlGrInfoIndexSmVersion);
+  int tid = 0;
+  for (GrInfoWorkload* workload : workloads) workload->Run(proxy, nv::kNv0080CtrlGrInfoIndexSmVersion, ++tid);
   return ReadTrace(text).value();
 }
 
 TEST_F(ReplayBackendTest, ListsAreAnsweredIntoTheReplayingWorkloadsOwnList) {
   auto recording = std::make_unique<GrInfoWorkload>();
-  Trace trace = RecordGrInfo(*recording);
+  Trace trace = RecordGrInfo({recording.get()});
   ASSERT_EQ(recording->control.status, nv::kNvOk);
   ASSERT_EQ(recording->list[0].data, nv::kNv2080CtrlGrInfoSmVersion9_00);
 
@@ -312,7 +317,7 @@ TEST_F(ReplayBackendTest, ListsAreAnsweredIntoTheReplayingWorkloadsOwnList) {
 
 TEST_F(ReplayBackendTest, AListAskingForOtherDataDiverges) {
   GrInfoWorkload recording;
-  Trace trace = RecordGrInfo(recording);
+  Trace trace = RecordGrInfo({&recording});
   GrInfoWorkload replaying;
   Start(trace, trace.header.caps);
   auto results = replaying.Run(*proxy_, nv::kNv0080CtrlGrInfoIndexLitterNumGpcs);
@@ -320,6 +325,30 @@ TEST_F(ReplayBackendTest, AListAskingForOtherDataDiverges) {
   EXPECT_THAT(backend_->Outcome().value(),
               HasSubstr("call 4: seq 3 nvidiactl control 0x20801201 NV2080_CTRL_CMD_GR_GET_INFO via "
                         "NV_ESC_RM_CONTROL, 32 bytes: byte 0 of its grInfoList differs: expected 0x0c, got 0x14"));
+}
+
+TEST_F(ReplayBackendTest, ThreadsAreMatchedEachInItsOwnOrderHoweverTheyInterleave) {
+  GrInfoWorkload first, second;
+  Trace trace = RecordGrInfo({&first, &second});
+  ASSERT_NE(first.client, second.client);
+  Start(trace, trace.header.caps);
+  GrInfoWorkload one, other;
+  std::vector<std::pair<int, nv::NvV32>> one_results, other_results;
+  std::thread a([&] { one_results = one.Run(*proxy_, nv::kNv0080CtrlGrInfoIndexSmVersion, 10); });
+  std::thread b([&] { other_results = other.Run(*proxy_, nv::kNv0080CtrlGrInfoIndexSmVersion, 20); });
+  a.join();
+  b.join();
+  for (const auto& results : {one_results, other_results}) {
+    for (const auto& [error, status] : results) {
+      EXPECT_EQ(error, 0);
+      EXPECT_EQ(status, nv::kNvOk);
+    }
+  }
+  EXPECT_THAT((std::set<nv::NvHandle>{one.client, other.client}),
+              ::testing::UnorderedElementsAre(first.client, second.client))
+      << "each replaying thread got one recorded thread's answers";
+  EXPECT_EQ(one.list[0].data, nv::kNv2080CtrlGrInfoSmVersion9_00);
+  EXPECT_EQ(backend_->Outcome(), std::nullopt);
 }
 
 TEST(ReplayBackend, NeedsATraceWithParameters) {
