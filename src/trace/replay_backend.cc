@@ -286,20 +286,20 @@ std::optional<std::size_t> ReplayMatcher::ThreadFor(int tid, const CallIdentity&
   // A workload thread's first call: the first recorded thread not yet taken
   // whose first driver call is this one, else the first not yet taken (whose
   // first call then fails to match, and says so).
-  std::optional<std::size_t> first_free;
+  std::optional<std::size_t> chosen;
   for (std::size_t i = 0; i < threads_.size(); ++i) {
     if (threads_[i].bound) continue;
-    if (!first_free) first_free = i;
     if (IdentityOf(trace_.calls[threads_[i].calls.front()]) == first_call) {
-      first_free = i;
+      chosen = i;
       break;
     }
+    if (!chosen) chosen = i;
   }
-  if (first_free) {
-    threads_[*first_free].bound = true;
-    bound_[tid] = *first_free;
+  if (chosen) {
+    threads_[*chosen].bound = true;
+    bound_[tid] = *chosen;
   }
-  return first_free;
+  return chosen;
 }
 
 int ReplayMatcher::Diverge(std::string message) {
