@@ -472,7 +472,7 @@ InProcessDriver& Driver() {
 void SimVersionQuery() {
   nv::nv_ioctl_rm_api_version_t v{};
   v.cmd = nv::kRmApiVersionCmdQuery;
-  benchmark::DoNotOptimize(Driver().sim->Ioctl(Driver().ctl, abi::DeviceKind::kCtl, VersionRequest(), &v));
+  benchmark::DoNotOptimize(Driver().sim->Ioctl(Driver().ctl, abi::DeviceKind::kCtl, VersionRequest(), &v, 0));
 }
 
 void ProxyVersionQuery() {

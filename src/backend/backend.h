@@ -48,8 +48,10 @@ class Backend {
 
   // Executes one driver call on `fd` (the supervisor's duplicate of the workload's
   // file). `request` is the ioctl request re-encoded by the proxy from what it
-  // decoded. Returns 0 or -errno, as the ioctl would. Thread-safe.
-  virtual int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg) = 0;
+  // decoded; `tid` the workload thread that made the call (0 when not known),
+  // which only the replay backend uses. Returns 0 or -errno, as the ioctl
+  // would. Thread-safe.
+  virtual int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) = 0;
 };
 
 // The real driver. Fails when no NVIDIA driver is loaded.

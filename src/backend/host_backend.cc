@@ -101,7 +101,7 @@ class HostBackend final : public Backend {
     return out;
   }
 
-  int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg) override {
+  int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg, int) override {
     return ::ioctl(fd, request, arg) == 0 ? 0 : -errno;
   }
 

@@ -1,13 +1,5 @@
 // The simulated driver as a Backend: device node files the workload can open,
-// stat and mmap, and the driver model of sim_driver.cc behind them.
-//
-// The node files are regular files in a directory of their own; the supervisor
-// recognises them by (st_dev, st_ino). nvidiactl and each nvidia# are large
-// sparse files, so that a workload's mmap of memory it mapped through RM works
-// (system memory is mapped through a control file, video memory through a GPU
-// file, as with the driver). The driver maps only at file offset 0, so in the
-// sim every mapping of a node aliases the same file pages: memory that a test
-// writes through one mapping shows through every other.
+// stat and mmap (node_files.h), and the driver model of sim_driver.cc behind them.
 #include <fcntl.h>
 #include <linux/ioctl.h>
 #include <sys/stat.h>
@@ -15,77 +7,37 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <map>
 
 #include <fmt/format.h>
 
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
+#include "backend/node_files.h"
 #include "backend/sim_driver.h"
 
 namespace nvgate::backend {
 namespace {
 
-// Sparse: costs no disk, bounds what one mmap of a node can cover.
-constexpr off_t kMappableNodeSize = off_t{1} << 30;
-
 class SimBackend final : public Backend {
  public:
-  SimBackend(const SimOptions& options, std::string dir, bool owns_dir)
+  SimBackend(const SimOptions& options, std::unique_ptr<NodeFiles> nodes)
       : version_(options.driver_version),
-        gpu_count_(options.gpu_count),
-        dir_(std::move(dir)),
-        owns_dir_(owns_dir),
-        driver_(options.driver_version, options.gpu_count, [this](int fd) { return ClassifyFd(fd); }) {}
+        nodes_(std::move(nodes)),
+        driver_(options.driver_version, options.gpu_count,
+                [this](int fd) { return nodes_->ClassifyFd(fd); }) {}
 
   ~SimBackend() override {
     if (call_log_ >= 0) ::close(call_log_);
-    if (owns_dir_) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  tl::expected<void, std::string> CreateNodes() {
-    auto add = [&](const std::string& name, abi::DeviceKind kind, off_t size) -> tl::expected<void, std::string> {
-      std::string path = dir_ + "/" + name;
-      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-      struct stat st;
-      if (fd < 0 || ::ftruncate(fd, size) != 0 || ::fstat(fd, &st) != 0) {
-        int err = errno;
-        if (fd >= 0) ::close(fd);
-        return tl::unexpected<std::string>("cannot create the sim's node " + path + ": " + std::strerror(err));
-      }
-      ::close(fd);
-      // Every workload user may open the nodes, as with the driver's 0666 nodes.
-      ::chmod(path.c_str(), 0666);
-      nodes_.push_back({"/dev/" + name, path, kind});
-      files_[{st.st_dev, st.st_ino}] = kind;
-      return {};
-    };
-    for (auto r : {add("nvidiactl", abi::DeviceKind::kCtl, kMappableNodeSize),
-                   add("nvidia-uvm", abi::DeviceKind::kUvm, 0),
-                   add("nvidia-uvm-tools", abi::DeviceKind::kUvmTools, 0)}) {
-      if (!r) return r;
-    }
-    for (int i = 0; i < gpu_count_; ++i) {
-      if (auto r = add("nvidia" + std::to_string(i), abi::DeviceKind::kGpu, kMappableNodeSize); !r) return r;
-    }
-    return {};
   }
 
   std::string_view Name() const override { return "sim"; }
   tl::expected<std::string, std::string> DriverVersion() override { return version_; }
 
-  abi::DeviceKind Classify(const struct stat& st) const override {
-    auto it = files_.find({st.st_dev, st.st_ino});
-    return it == files_.end() ? abi::DeviceKind::kNotNvidia : it->second;
-  }
+  abi::DeviceKind Classify(const struct stat& st) const override { return nodes_->Classify(st); }
 
-  std::vector<DeviceNode> Nodes() const override { return nodes_; }
+  std::vector<DeviceNode> Nodes() const override { return nodes_->nodes(); }
 
-  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg) override {
+  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
     int rc = driver_.Ioctl(device, request, arg);
     if (call_log_ >= 0) LogCall(device, request, arg, rc);
     return rc;
@@ -100,11 +52,6 @@ class SimBackend final : public Backend {
   }
 
  private:
-  abi::DeviceKind ClassifyFd(int fd) const {
-    struct stat st;
-    return fd >= 0 && ::fstat(fd, &st) == 0 ? Classify(st) : abi::DeviceKind::kNotNvidia;
-  }
-
   // One line per executed call; RM allocations, shares and controls also name
   // their class, share type or command and client, which is what tests look for.
   void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc) {
@@ -135,12 +82,7 @@ class SimBackend final : public Backend {
   }
 
   const std::string version_;
-  const int gpu_count_;
-  const std::string dir_;
-  const bool owns_dir_;
-  // Written before the backend is shared, read-only afterwards.
-  std::vector<DeviceNode> nodes_;
-  std::map<std::pair<dev_t, ino_t>, abi::DeviceKind> files_;
+  const std::unique_ptr<NodeFiles> nodes_;
   SimDriver driver_;
   int call_log_ = -1;
 };
@@ -151,19 +93,9 @@ tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOpti
   if (options.gpu_count < 1 || options.gpu_count > 8) {
     return tl::unexpected<std::string>("the simulated driver offers 1 to 8 GPUs");
   }
-  std::string dir = options.node_dir;
-  bool owns_dir = dir.empty();
-  if (owns_dir) {
-    char tmpl[] = "/tmp/nvgate-sim-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) {
-      return tl::unexpected<std::string>(std::string("cannot create the sim's directory: ") + std::strerror(errno));
-    }
-    dir = tmpl;
-    // Workloads may run as another user; they need to reach the nodes.
-    ::chmod(dir.c_str(), 0755);
-  }
-  auto sim = std::make_unique<SimBackend>(options, dir, owns_dir);
-  if (auto r = sim->CreateNodes(); !r) return tl::unexpected(r.error());
+  auto nodes = NodeFiles::Create("sim", options.node_dir, options.gpu_count);
+  if (!nodes) return tl::unexpected(nodes.error());
+  auto sim = std::make_unique<SimBackend>(options, std::move(*nodes));
   if (!options.call_log.empty()) {
     if (auto r = sim->OpenCallLog(options.call_log); !r) return tl::unexpected(r.error());
   }

@@ -33,9 +33,9 @@ class SimTest : public ::testing::Test {
   void SetUp() override { sim_ = MakeSimBackend({}).value(); }
 
   int Call(std::uint32_t nr, void* arg, std::uint32_t size, abi::DeviceKind device = abi::DeviceKind::kCtl) {
-    return sim_->Ioctl(-1, device, Req(nr, size), arg);
+    return sim_->Ioctl(-1, device, Req(nr, size), arg, 0);
   }
-  int Uvm(std::uint32_t request, void* arg) { return sim_->Ioctl(-1, abi::DeviceKind::kUvm, request, arg); }
+  int Uvm(std::uint32_t request, void* arg) { return sim_->Ioctl(-1, abi::DeviceKind::kUvm, request, arg, 0); }
   // An open file of one of the sim's nodes, as the proxy would pass in parameters.
   int Open(abi::DeviceKind kind) {
     for (const DeviceNode& node : sim_->Nodes()) {
@@ -127,9 +127,9 @@ TEST(SimBackend, CallLogNamesEveryExecutedCallWithItsClassOrCommand) {
     options.call_log = dir + "/calls.log";
     auto sim = MakeSimBackend(options).value();
     NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
-    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmAlloc, NVOS21_PARAMETERS), &root), 0);
+    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmAlloc, NVOS21_PARAMETERS), &root, 0), 0);
     NVOS54_PARAMETERS control{root.hObjectNew, root.hObjectNew, kNv0000CtrlCmdGpuGetAttachedIds, 0, 0, 0, 0};
-    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmControl, NVOS54_PARAMETERS), &control), 0);
+    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmControl, NVOS54_PARAMETERS), &control, 0), 0);
   }
   std::ifstream log(dir + "/calls.log");
   std::string alloc, control, extra;
@@ -530,8 +530,8 @@ TEST_F(SimTest, UnknownEscapesAndWrongSizes) {
   EXPECT_EQ(Call(kEscRegisterFd, buf, 8), -EINVAL);
   EXPECT_EQ(Call(kEscRmFree, buf, 20), -EINVAL);
   EXPECT_EQ(Call(kEscRmControl, buf, 40), -EINVAL);
-  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kUvmTools, 1, buf), -EINVAL);
-  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kModeset, Req(kEscCardInfo, 8), buf), -ENOTTY);
+  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kUvmTools, 1, buf, 0), -EINVAL);
+  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kModeset, Req(kEscCardInfo, 8), buf, 0), -ENOTTY);
 }
 
 TEST_F(SimTest, EventsSharesAndDuplicates) {

@@ -27,6 +27,8 @@ struct RunOptions {
   std::optional<std::string> abi_version;
   bool no_isolate = false;
   std::optional<std::string> sim_call_log;
+  // With backend "replay": the trace (recorded with --with-params) that answers the calls.
+  std::optional<std::string> replay_trace;
   // Execute everything within --allowed-caps; only log what --caps would refuse.
   bool audit = false;
   std::vector<std::string> command;
@@ -106,7 +108,8 @@ struct AgentStatusOptions {
 };
 int RunAgentStatus(const AgentStatusOptions& options);
 
-// Exit status for nvgate's own failures before the command starts.
+// Exit status for nvgate's own failures before the command starts, and for a
+// replay (--backend replay) whose workload diverged from the trace.
 inline constexpr int kExitSetupFailure = 125;
 // Exit status for bad usage of `nvgate abi`.
 inline constexpr int kExitUsage = 2;

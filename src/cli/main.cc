@@ -26,9 +26,14 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
                             : "The operator's bound: every call within it is executed")
       ->default_str("all");
   cmd->add_option("--backend", run.backend,
-                  "host: the real driver; sim: the simulated 580 driver (no GPU needed)")
-      ->check(CLI::IsMember({"host", "sim"}))
+                  "host: the real driver; sim: the simulated 580 driver (no GPU needed); replay: "
+                  "the answers of a trace recorded with --with-params (needs --replay-trace)")
+      ->check(CLI::IsMember({"host", "sim", "replay"}))
       ->default_str("host");
+  cmd->add_option("--replay-trace", run.replay_trace,
+                  "With --backend replay: answer each call from the next recorded driver call of FILE; "
+                  "a call that does not match it fails, and nvgate exits 125")
+      ->type_name("FILE");
   cmd->add_option("--log-denials", run.log_denials, "Also append one line per denied call to FILE");
   cmd->add_option("--log-format", run.log_format,
                   "Denial lines on stderr and in --log-denials: text, or json (one object per line: "
@@ -160,12 +165,14 @@ int main(int argc, char** argv) {
                     "those --caps would refuse; never for untrusted workloads");
   AddCommand(run_cmd, run);
   run_cmd->footer(
-      "Exit status: the command's own; 125 when nvgate fails before the command starts;\n"
-      "127 when the command cannot be executed.\n"
+      "Exit status: the command's own; 125 when nvgate fails before the command starts, or\n"
+      "when a --backend replay workload diverged from the trace; 127 when the command cannot\n"
+      "be executed.\n"
       "Examples:\n"
       "  nvgate run -- nvidia-smi                       # utility,compute by default\n"
       "  NVIDIA_DRIVER_CAPABILITIES=video nvgate run -- ffmpeg -hwaccel cuda ...\n"
       "  nvgate run --backend sim --caps compute -- nvprobe\n"
+      "  nvgate run --backend replay --replay-trace probe.trace --caps compute -- nvprobe\n"
       "  nvgate run --audit --caps compute --allowed-caps compute,video -- app   # log, don't refuse");
 
   nvgate::cli::DoctorOptions doctor;

@@ -19,6 +19,7 @@
 #include "supervisor/filter.h"
 #include "supervisor/launch.h"
 #include "trace/analysis.h"
+#include "trace/replay_backend.h"
 
 namespace nvgate::cli {
 namespace {
@@ -74,6 +75,23 @@ std::vector<backend::DeviceNode> NodesFor(const backend::Backend& backend, caps:
   return out;
 }
 
+// The backend --backend names; `replay` is set to it when it is the replay one.
+tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const RunOptions& options,
+                                                                         trace::ReplayBackend*& replay) {
+  if (options.backend == "sim") {
+    backend::SimOptions sim;
+    if (options.sim_call_log) sim.call_log = *options.sim_call_log;
+    return backend::MakeSimBackend(sim);
+  }
+  if (options.backend == "replay") {
+    auto opened = trace::ReplayBackend::Open(*options.replay_trace);
+    if (!opened) return tl::unexpected("--replay-trace " + opened.error());
+    replay = opened->get();
+    return std::unique_ptr<backend::Backend>(std::move(*opened));
+  }
+  return backend::MakeHostBackend();
+}
+
 }  // namespace
 
 int SuperviseCommand(std::string_view command_name, const RunOptions& options, ExecutedCaps executed,
@@ -89,15 +107,18 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   if (requested->empty()) return fail("no driver capability is enabled");
   const caps::CapSet enabled = executed == ExecutedCaps::kAllowedBound ? *allowed : *requested;
 
-  if (options.backend == "sim" && options.no_isolate) {
-    return fail("--backend sim serves its device nodes in the workload's own /dev; drop --no-isolate");
+  if (options.backend != "host" && options.no_isolate) {
+    return fail("--backend " + options.backend +
+                " serves its device nodes in the workload's own /dev; drop --no-isolate");
   }
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return fail(kernel.error());
 
   if (options.sim_call_log && options.backend != "sim") return fail("--sim-call-log needs --backend sim");
-  backend::SimOptions sim;
-  if (options.sim_call_log) sim.call_log = *options.sim_call_log;
-  auto backend = options.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
+  if (options.replay_trace.has_value() != (options.backend == "replay")) {
+    return fail("--backend replay and --replay-trace FILE go together");
+  }
+  trace::ReplayBackend* replay = nullptr;
+  auto backend = MakeBackend(options, replay);
   if (!backend) return fail(backend.error());
   auto detected = (*backend)->DriverVersion();
   if (!detected) return fail(detected.error());
@@ -146,6 +167,12 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   };
   auto status = supervisor::RunSupervised(launch, proxy);
   if (!status) return fail(status.error());
+  if (replay != nullptr) {
+    if (auto problem = replay->Outcome()) {
+      return fail("the workload diverged from the replayed trace " + *options.replay_trace + ": " + *problem +
+                  " (its command exited with status " + std::to_string(*status) + ")");
+    }
+  }
   return *status;
 }
 

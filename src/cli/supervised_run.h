@@ -25,7 +25,7 @@ enum class ExecutedCaps : std::uint8_t {
 struct RunSetup {
   const abi::Table& table;
   std::string driver_version;  // the version whose table decides
-  std::string backend;         // "host" or "sim"
+  std::string backend;         // "host", "sim" or "replay"
   caps::CapSet requested;      // the resolved request
   caps::CapSet enabled;        // what calls are executed under
   caps::CapSet allowed;        // the operator's bound

@@ -217,7 +217,7 @@ class Proxy::Execution {
     std::uint32_t request = level_ == abi::Level::kUvm ? key_ : FrontendRequest(key_, size_);
     const auto driver_started =
         record_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    int rc = p_.backend_.Ioctl(call_.fd, call_.device, request, arg);
+    int rc = p_.backend_.Ioctl(call_.fd, call_.device, request, arg, call_.tid);
     if (record_) {
       record_->driver_return = rc;
       record_->driver_time = std::chrono::steady_clock::now() - driver_started;

@@ -59,7 +59,7 @@ class ScriptedBackend : public backend::Backend {
   tl::expected<std::string, std::string> DriverVersion() override { return "1.0"; }
   abi::DeviceKind Classify(const struct stat&) const override { return abi::DeviceKind::kCtl; }
   std::vector<backend::DeviceNode> Nodes() const override { return {}; }
-  int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg) override {
+  int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg, int) override {
     ++calls;
     last_fd = fd;
     last_request = request;

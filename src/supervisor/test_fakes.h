@@ -37,7 +37,7 @@ class FakeBackend final : public backend::Backend {
   tl::expected<std::string, std::string> DriverVersion() override { return "580.159.04"; }
   abi::DeviceKind Classify(const struct stat& st) const override;
   std::vector<backend::DeviceNode> Nodes() const override;
-  int Ioctl(int, abi::DeviceKind, std::uint32_t, void*) override { return -ENOTTY; }
+  int Ioctl(int, abi::DeviceKind, std::uint32_t, void*, int) override { return -ENOTTY; }
 
   const std::string& ctl_path() const { return path_; }
 

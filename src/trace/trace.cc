@@ -6,6 +6,7 @@
 #include <fstream>
 #include <istream>
 #include <ostream>
+#include <utility>
 
 namespace nvgate::trace {
 namespace {
@@ -71,6 +72,25 @@ std::optional<std::uint32_t> ParseHex32(const Json& j) {
   auto v = ParseHex(j);
   if (!v || *v > 0xffffffffu) return std::nullopt;
   return static_cast<std::uint32_t>(*v);
+}
+
+// An integer field that fits T. nlohmann's get<T>() would convert a float or
+// an out-of-range number without a word (a float out of T's range is UB).
+template <typename T>
+std::optional<T> IntegerField(const Json& j, const char* key) {
+  if (!j.contains(key)) return std::nullopt;
+  const Json& v = j[key];
+  if (v.is_number_unsigned()) {
+    auto u = v.get<std::uint64_t>();
+    if (!std::in_range<T>(u)) return std::nullopt;
+    return static_cast<T>(u);
+  }
+  if (v.is_number_integer()) {
+    auto i = v.get<std::int64_t>();
+    if (!std::in_range<T>(i)) return std::nullopt;
+    return static_cast<T>(i);
+  }
+  return std::nullopt;
 }
 
 std::int64_t Micros(std::chrono::nanoseconds d) {
@@ -205,12 +225,14 @@ OrderedJson HeaderToJson(const TraceHeader& h) {
 
 tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
   auto err = [](const std::string& what) { return tl::unexpected("header: " + what); };
-  if (!j.is_object() || j.value("format", "") != kFormatName) {
+  // value() would throw for a "format" that is not a string.
+  if (!j.is_object() || !j.contains("format") || !j["format"].is_string() || j["format"] != kFormatName) {
     return err("not an nvgate trace (the first line must have \"format\": \"nvgate-trace\")");
   }
-  if (!j.contains("version") || !j["version"].is_number_integer()) return err("no version");
+  auto version = IntegerField<int>(j, "version");
+  if (!version) return err("no version");
   TraceHeader h;
-  h.version = j["version"].get<int>();
+  h.version = *version;
   if (h.version != kFormatVersion) {
     return err("format version " + std::to_string(h.version) + " is not supported (this nvgate reads " +
                std::to_string(kFormatVersion) + ")");
@@ -276,11 +298,26 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
   if (!j.is_object()) return err("not a JSON object");
   TracedCall c;
   try {
-    c.seq = j.at("seq").get<std::uint64_t>();
-    c.start_us = j.at("start_us").get<std::int64_t>();
-    c.duration_us = j.at("duration_us").get<std::int64_t>();
-    c.pid = j.at("pid").get<int>();
-    c.tid = j.at("tid").get<int>();
+    auto seq = IntegerField<std::uint64_t>(j, "seq");
+    auto start_us = IntegerField<std::int64_t>(j, "start_us");
+    auto duration_us = IntegerField<std::int64_t>(j, "duration_us");
+    auto pid = IntegerField<int>(j, "pid");
+    auto tid = IntegerField<int>(j, "tid");
+    auto size = IntegerField<std::uint32_t>(j, "size");
+    auto value = IntegerField<std::int64_t>(j, "return");
+    auto error = IntegerField<int>(j, "errno");
+    if (!seq || !start_us || !duration_us || !pid || !tid || !size || !value || !error) {
+      return err("seq, start_us, duration_us, pid, tid, size, return or errno is missing or not an integer "
+                 "in range");
+    }
+    c.seq = *seq;
+    c.start_us = *start_us;
+    c.duration_us = *duration_us;
+    c.pid = *pid;
+    c.tid = *tid;
+    c.size = *size;
+    c.value = *value;
+    c.error = *error;
     auto device = DeviceKindFromName(j.at("device").get<std::string>());
     if (!device) return err("unknown device " + j["device"].dump());
     c.device = *device;
@@ -293,7 +330,6 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
     c.key = *key;
     c.name = j.at("name").get<std::string>();
     c.reached_by = j.at("reached_by").get<std::string>();
-    c.size = j.at("size").get<std::uint32_t>();
     c.request_level = c.level;
     c.request_key = c.key;
     c.request_name = c.name;
@@ -316,11 +352,12 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
       c.message = j.at("message").get<std::string>();
     }
     if (j.contains("driver_return")) {
-      c.driver_return = j["driver_return"].get<int>();
-      c.driver_us = j.at("driver_us").get<std::int64_t>();
+      auto driver_return = IntegerField<int>(j, "driver_return");
+      auto driver_us = IntegerField<std::int64_t>(j, "driver_us");
+      if (!driver_return || !driver_us) return err("driver_return or driver_us is not an integer in range");
+      c.driver_return = *driver_return;
+      c.driver_us = *driver_us;
     }
-    c.value = j.at("return").get<std::int64_t>();
-    c.error = j.at("errno").get<int>();
     if (j.contains("status")) {
       auto status = ParseHex32(j["status"]);
       if (!status) return err("status is malformed");

@@ -35,7 +35,7 @@ struct TraceHeader {
   int version = kFormatVersion;
   std::string nvgate_version;
   std::string driver_version;  // the version whose table decided the calls
-  std::string backend;         // "host" or "sim"
+  std::string backend;         // "host", "sim" or "replay"
   caps::CapSet caps;           // the capabilities the calls were decided under
   caps::CapSet allowed_caps;   // the operator's bound
   bool with_params = false;

@@ -126,6 +126,24 @@ TEST(TraceFormat, HeaderIsVersionedAndChecked) {
 TEST(TraceFormat, ReadErrorsNameTheLine) {
   std::istringstream not_a_trace("{\"seq\": 0}\n");
   EXPECT_THAT(ReadTrace(not_a_trace).error(), HasSubstr("line 1: header: not an nvgate trace"));
+  // Found by fuzz_trace: a format that is not a string made the reader throw.
+  std::istringstream format_not_a_string("{\"format\": 4}\n");
+  EXPECT_THAT(ReadTrace(format_not_a_string).error(), HasSubstr("line 1: header: not an nvgate trace"));
+  // Found by fuzz_trace too: numbers that are floats, or out of range, were
+  // converted unchecked.
+  std::ostringstream header_only;
+  TraceWriter(header_only, {.version = kFormatVersion, .nvgate_version = "0.1.0", .driver_version = "580.159.04",
+                            .backend = "sim", .caps = {Capability::kCompute}, .allowed_caps = {Capability::kCompute},
+                            .with_params = false, .command = {"x"}, .started = UtcNow()},
+              Table());
+  for (const char* bad : {"1e90", "2.5", "99999999999", "\"7\""}) {
+    nlohmann::json call = CallToJson(Traced(Record({Capability::kCompute}, kEscCardInfo)));
+    call["pid"] = nlohmann::json::parse(bad);
+    std::istringstream in(header_only.str() + call.dump() + "\n");
+    EXPECT_THAT(ReadTrace(in).error(), HasSubstr("line 2: seq, start_us, duration_us, pid, tid, size, return or "
+                                                 "errno is missing or not an integer in range"))
+        << bad;
+  }
 
   std::ostringstream out;
   TraceWriter writer(out, {.version = kFormatVersion, .nvgate_version = "0.1.0",

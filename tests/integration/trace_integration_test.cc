@@ -125,6 +125,81 @@ TEST(Replay, ErrorsAreClear) {
   EXPECT_THAT(driver.err, HasSubstr("NVIDIA driver 999.1 is not supported"));
 }
 
+// nvprobe's steps and their results (ok, refused, failed) from its --json output.
+std::vector<std::string> ProbeResults(const std::string& out) {
+  std::vector<std::string> results;
+  for (const Json& step : Json::parse(out)) {
+    results.push_back(step["step"].get<std::string>() + ": " + step["result"].get<std::string>());
+  }
+  return results;
+}
+
+TEST(ReplayBackend, NvprobeGetsTheResultsOfTheLiveRunThatRecordedTheTrace) {
+  auto live = Nvgate({"run", "--backend", "sim", "--caps", "compute", "--", NVPROBE_BINARY, "--json"});
+  ASSERT_EQ(live.status, 0) << live.err;
+  auto replayed = Nvgate({"run", "--backend", "replay", "--replay-trace", kCommittedTrace, "--caps", "compute", "--",
+                          NVPROBE_BINARY, "--json"});
+  ASSERT_EQ(replayed.status, 0) << replayed.err;
+  EXPECT_THAT(replayed.err, ::testing::Not(HasSubstr("replay:")));
+  EXPECT_EQ(ProbeResults(replayed.out), ProbeResults(live.out));
+  EXPECT_EQ(ProbeResults(replayed.out).size(), 21u);
+}
+
+TEST(ReplayBackend, ACallRefusedWhenRecordedAndAllowedNowIsADivergence) {
+  auto r = Nvgate({"run", "--backend", "replay", "--replay-trace", kCommittedTrace, "--caps", "compute,video", "--",
+                   NVPROBE_BINARY});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("nvgate run: the workload diverged from the replayed trace"));
+  EXPECT_THAT(r.err, HasSubstr("call 17: expected seq 20 nvidiactl frontend 0x29 NV_ESC_RM_FREE, 16 bytes, got "
+                               "nvidiactl alloc 0xb8b0 NVB8B0_VIDEO_DECODER"));
+  EXPECT_THAT(r.err, HasSubstr("refused when it was recorded under compute"));
+  EXPECT_THAT(r.out, HasSubstr("video decoder 0xb8b0                     failed (EIO)"))
+      << "the call fails; no answer is made up";
+}
+
+TEST(ReplayBackend, AnotherProgramIsADivergence) {
+  // Without compute, the channel allocs are refused and nvprobe skips UVM:
+  // the trace expects them.
+  auto fewer = Nvgate({"run", "--backend", "replay", "--replay-trace", kCommittedTrace, "--caps", "utility", "--",
+                       NVPROBE_BINARY});
+  EXPECT_EQ(fewer.status, 125);
+  EXPECT_THAT(fewer.err, HasSubstr("call 11: expected seq 10 nvidiactl alloc 0xa06c KEPLER_CHANNEL_GROUP_A via "
+                                   "NV_ESC_RM_ALLOC, 32 bytes, got nvidia-gpu alloc_memory 0x3e NV01_MEMORY_SYSTEM"));
+  // A program that makes no driver call at all leaves the trace unanswered.
+  auto none = Nvgate({"run", "--backend", "replay", "--replay-trace", kCommittedTrace, "--caps", "compute", "--",
+                      "/bin/true"});
+  EXPECT_EQ(none.status, 125);
+  EXPECT_THAT(none.err, HasSubstr("the workload made 0 calls; 17 more recorded driver calls were never made, the "
+                                  "first seq 0 nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
+}
+
+TEST(ReplayBackend, NeedsATraceWithParametersAndTheOptionsTogether) {
+  auto without_params = TempFile("without-params.trace");
+  auto recorded = Nvgate({"trace", "-o", without_params.string(), "--backend", "sim", "--caps", "compute", "--",
+                          NVPROBE_BINARY});
+  ASSERT_EQ(recorded.status, 0) << recorded.err;
+  auto r = Nvgate({"run", "--backend", "replay", "--replay-trace", without_params.string(), "--", NVPROBE_BINARY});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("recorded without --with-params"));
+
+  auto no_trace = Nvgate({"run", "--backend", "replay", "--", NVPROBE_BINARY});
+  EXPECT_EQ(no_trace.status, 125);
+  EXPECT_THAT(no_trace.err, HasSubstr("--backend replay and --replay-trace FILE go together"));
+  auto missing = Nvgate({"run", "--backend", "replay", "--replay-trace", "/nonexistent.trace", "--", NVPROBE_BINARY});
+  EXPECT_EQ(missing.status, 125);
+  EXPECT_THAT(missing.err, HasSubstr("cannot open /nonexistent.trace"));
+}
+
+TEST(ReplayBackend, TraceOfAReplayIsTheTraceReplayed) {
+  auto again = TempFile("replayed.trace");
+  auto r = Nvgate({"trace", "-o", again.string(), "--with-params", "--backend", "replay", "--replay-trace",
+                   kCommittedTrace, "--caps", "compute", "--", NVPROBE_BINARY, "--json"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::vector<Json> lines = TraceLines(again);
+  EXPECT_EQ(lines[0]["backend"], "replay");
+  EXPECT_EQ(Decisions(lines), Decisions(TraceLines(kCommittedTrace)));
+}
+
 TEST(Trace, HeaderAndFieldsAreTheDocumentedOnes) {
   std::string doc = ReadFile(NVGATE_SOURCE_DIR "/docs/trace-format.md");
   std::set<std::string> documented;

@@ -1,0 +1,89 @@
+// Traces are read from files anyone may hand nvgate (learn, replay, summary,
+// --backend replay): the JSON Lines decoder with its hex `in`/`out` copies,
+// then, for a trace with parameters, the replay backend's matcher behind the
+// real proxy, which follows the recorded parameters' pointers through the
+// recorded copies. Each call of the trace is executed again as recorded.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <sstream>
+#include <string>
+
+#include "proxy/proxy.h"
+#include "trace/replay_backend.h"
+#include "trace/trace.h"
+
+using namespace nvgate;
+
+namespace {
+
+// The workload's memory: what the trace recorded it read; writes dropped.
+class RecordedMemory : public proxy::TargetMemory {
+ public:
+  explicit RecordedMemory(const std::vector<proxy::MemoryCopy>& reads) : reads_(reads) {}
+  bool Read(std::uint64_t addr, void* out, std::size_t len) override {
+    for (const proxy::MemoryCopy& c : reads_) {
+      if (c.addr == addr && c.bytes.size() == len) {
+        std::memcpy(out, c.bytes.data(), len);
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Write(std::uint64_t, const void*, std::size_t) override { return true; }
+
+ private:
+  const std::vector<proxy::MemoryCopy>& reads_;
+};
+
+class NoFiles : public proxy::TargetFiles {
+ public:
+  int Duplicate(int) override { return -EBADF; }
+  int Install(int) override { return -EMFILE; }
+};
+
+// The matcher as the proxy's backend, without node files.
+class MatcherBackend : public backend::Backend {
+ public:
+  explicit MatcherBackend(trace::ReplayMatcher& matcher) : matcher_(matcher) {}
+  std::string_view Name() const override { return "replay"; }
+  tl::expected<std::string, std::string> DriverVersion() override { return matcher_.header().driver_version; }
+  abi::DeviceKind Classify(const struct stat&) const override { return abi::DeviceKind::kNotNvidia; }
+  std::vector<backend::DeviceNode> Nodes() const override { return {}; }
+  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) override {
+    return matcher_.Answer(tid, device, request, arg);
+  }
+
+ private:
+  trace::ReplayMatcher& matcher_;
+};
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
+  auto trace = trace::ReadTrace(in);
+  if (!trace) return 0;
+  const std::vector<trace::TracedCall> calls = trace->calls;
+  const caps::CapSet caps = trace->header.caps;
+  auto matcher = trace::ReplayMatcher::Create(std::move(*trace));
+  if (!matcher) return 0;
+  MatcherBackend backend(**matcher);
+  policy::DenialLog denials([](const policy::Denial&) {});
+  proxy::Proxy proxy(*abi::TableForVersion((*matcher)->header().driver_version), caps, backend, denials);
+  NoFiles files;
+  for (const trace::TracedCall& c : calls) {
+    RecordedMemory memory(c.in);
+    proxy::Call call{.fd = -1,
+                     .device = c.device,
+                     .request = c.request,
+                     .arg = c.in.empty() ? 0 : c.in.front().addr,
+                     .pid = 1};
+    proxy.Execute(call, memory, files);
+  }
+  (void)(*matcher)->Outcome();
+  return 0;
+}

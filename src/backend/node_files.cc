@@ -1,0 +1,83 @@
+#include "backend/node_files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace nvgate::backend {
+namespace {
+
+// Sparse: costs no disk, bounds what one mmap of a node can cover.
+constexpr off_t kMappableNodeSize = off_t{1} << 30;
+
+}  // namespace
+
+tl::expected<std::unique_ptr<NodeFiles>, std::string> NodeFiles::Create(std::string_view owner,
+                                                                         const std::string& dir,
+                                                                         int gpu_count) {
+  std::string path = dir;
+  bool owns_dir = path.empty();
+  if (owns_dir) {
+    std::string tmpl = "/tmp/nvgate-" + std::string(owner) + "-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      return tl::unexpected("cannot create the " + std::string(owner) +
+                            "'s directory: " + std::strerror(errno));
+    }
+    path = tmpl;
+    // Workloads may run as another user; they need to reach the nodes.
+    ::chmod(path.c_str(), 0755);
+  }
+  std::unique_ptr<NodeFiles> files(new NodeFiles(path, owns_dir));
+  for (auto r : {files->Add(owner, "nvidiactl", abi::DeviceKind::kCtl, kMappableNodeSize),
+                 files->Add(owner, "nvidia-uvm", abi::DeviceKind::kUvm, 0),
+                 files->Add(owner, "nvidia-uvm-tools", abi::DeviceKind::kUvmTools, 0)}) {
+    if (!r) return tl::unexpected(r.error());
+  }
+  for (int i = 0; i < gpu_count; ++i) {
+    if (auto r = files->Add(owner, "nvidia" + std::to_string(i), abi::DeviceKind::kGpu, kMappableNodeSize); !r) {
+      return tl::unexpected(r.error());
+    }
+  }
+  return files;
+}
+
+NodeFiles::~NodeFiles() {
+  if (owns_dir_) {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+}
+
+tl::expected<void, std::string> NodeFiles::Add(std::string_view owner, const std::string& name,
+                                               abi::DeviceKind kind, off_t size) {
+  std::string path = dir_ + "/" + name;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  struct stat st;
+  if (fd < 0 || ::ftruncate(fd, size) != 0 || ::fstat(fd, &st) != 0) {
+    int err = errno;
+    if (fd >= 0) ::close(fd);
+    return tl::unexpected("cannot create the " + std::string(owner) + "'s node " + path + ": " +
+                          std::strerror(err));
+  }
+  ::close(fd);
+  // Every workload user may open the nodes, as with the driver's 0666 nodes.
+  ::chmod(path.c_str(), 0666);
+  nodes_.push_back({"/dev/" + name, path, kind});
+  files_[{st.st_dev, st.st_ino}] = kind;
+  return {};
+}
+
+abi::DeviceKind NodeFiles::Classify(const struct stat& st) const {
+  auto it = files_.find({st.st_dev, st.st_ino});
+  return it == files_.end() ? abi::DeviceKind::kNotNvidia : it->second;
+}
+
+abi::DeviceKind NodeFiles::ClassifyFd(int fd) const {
+  struct stat st;
+  return fd >= 0 && ::fstat(fd, &st) == 0 ? Classify(st) : abi::DeviceKind::kNotNvidia;
+}
+
+}  // namespace nvgate::backend
