@@ -53,7 +53,7 @@ void WriteAgentMetrics(metrics::Exposition& out, const std::vector<ContainerSamp
   }
   out.Family("nvgate_denials_total",
              "Denied NVIDIA calls of each running container, by what the denial log names: the capability "
-             "that would allow the call (or unknown, never, client, share) and the call.",
+             "that would allow the call (or unknown, never, client, share, unsupported) and the call.",
              Type::kCounter);
   for (const ContainerSample& c : live) {
     for (const auto& [key, count] : c.meter.denials) {

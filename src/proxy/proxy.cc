@@ -274,10 +274,13 @@ class Proxy::Execution {
     }
     // Serialized parameters carry nested data in a private format nvgate does
     // not decode, so it cannot vouch for them.
+    const abi::Entry& ctrl = *d.entry;
     if (os54->flags & nv::kNvos54FlagsFinnSerialized) {
+      Log(abi::Level::kControl, os54->cmd, "unsupported", ctrl.name,
+          "unsupported: control " + ctrl.name + " (" + Hex(os54->cmd) +
+              ") with serialized (FINN) parameters, which nvgate does not decode; refused");
       return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
     }
-    const abi::Entry& ctrl = *d.entry;
     if (ctrl.param_size != 0 && os54->paramsSize != ctrl.param_size) {
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
     }
@@ -341,7 +344,12 @@ class Proxy::Execution {
     }
     const abi::Entry& alloc = *d.entry;
     bool root = alloc.handler == abi::Handler::kRootClient;
-    if (root != IsRootClientClass(cls)) return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClass);
+    if (root != IsRootClientClass(cls)) {
+      Log(abi::Level::kAlloc, cls, "unsupported", alloc.name,
+          "unsupported: alloc " + alloc.name + " (" + Hex(cls) + ") " +
+              (root ? "is not a root-client class" : "allocates a client outside NV01_ROOT's row") + "; refused");
+      return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClass);
+    }
     if (!root && !p_.clients_.Owns(head->hRoot)) {
       Log(abi::Level::kAlloc, cls, "client", alloc.name,
           "client: alloc " + alloc.name + " names RM client " + Hex(head->hRoot) +

@@ -350,6 +350,9 @@ TEST_F(ProxyTest, ControlWrongParamsSizeOrSerializedIsRefused) {
   Frontend(0x2a, &os54, sizeof os54);
   EXPECT_EQ(os54.status, nv::kNvErrNotSupported);
   EXPECT_EQ(backend_.calls, 0);
+  ASSERT_FALSE(log_.empty());
+  EXPECT_THAT(log_.back(), HasSubstr("unsupported: control "));
+  EXPECT_THAT(log_.back(), HasSubstr("with serialized (FINN) parameters"));
 }
 
 TEST_F(ProxyTest, ControlSizeWithoutPointerOrPointerWithoutSizeIsInvalidArgument) {
