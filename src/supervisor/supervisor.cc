@@ -28,10 +28,6 @@ constexpr std::uint32_t kNativeArch = AUDIT_ARCH_X86_64;
 constexpr std::uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
 #endif
 
-// Bounds the tid -> tgid cache; a workload that churns through threads would
-// otherwise grow it forever. Clearing it only costs a re-read.
-constexpr std::size_t kTgidCacheMax = 4096;
-
 // How long the leader may stay inside one call before the standby takes over
 // receiving. The standby looks once a period, so a call that arrives behind a
 // blocked one waits one to two periods. Each look while calls flow delays the
@@ -244,7 +240,7 @@ void Supervisor::Handle(const Notification& n) {
                    .device = kind,
                    .request = static_cast<std::uint32_t>(n.data.args[1]),
                    .arg = n.data.args[2],
-                   .pid = ThreadGroupOf(n.tid), .tid = static_cast<int>(n.tid)};
+                   .pid = target->thread_group(), .tid = static_cast<int>(n.tid)};
   executed_.fetch_add(1, std::memory_order_relaxed);
   proxy::Reply reply = executor_.Execute(call, *target, *target);
   // Closed before the answer: once the workload sees its ioctl return, a close()
@@ -263,27 +259,6 @@ void Supervisor::Answer(const Notification& n, const Response& r) {
   } else if (e < 0) {
     spdlog::warn("ioctl(SECCOMP_IOCTL_NOTIF_SEND, id={}) failed: {}", n.id, std::strerror(-e));
   }
-}
-
-int Supervisor::ThreadGroupOf(std::uint32_t tid) {
-  {
-    std::lock_guard lock(tgid_mu_);
-    auto it = tgid_cache_.find(tid);
-    if (it != tgid_cache_.end()) return it->second;
-  }
-  // Called while the thread waits in its notification, so the tid is its own.
-  int tgid = static_cast<int>(tid);
-  std::ifstream status(fmt::format("/proc/{}/status", tid));
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("Tgid:", 0) == 0) {
-      tgid = std::stoi(line.substr(5));
-      break;
-    }
-  }
-  std::lock_guard lock(tgid_mu_);
-  if (tgid_cache_.size() >= kTgidCacheMax) tgid_cache_.clear();
-  tgid_cache_.emplace(tid, tgid);
-  return tgid;
 }
 
 }  // namespace nvgate::supervisor

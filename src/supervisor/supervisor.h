@@ -103,7 +103,6 @@ class Supervisor {
 
   void Handle(const Notification& n);
   void Answer(const Notification& n, const Response& r);
-  int ThreadGroupOf(std::uint32_t tid);
 
   Notifier& notifier_;
   const backend::Backend& backend_;
@@ -130,9 +129,6 @@ class Supervisor {
   tl::expected<void, std::string> result_;
 
   CallerPidfds pidfds_;
-
-  std::mutex tgid_mu_;
-  std::unordered_map<std::uint32_t, int> tgid_cache_;
 
   std::atomic<std::uint64_t> executed_{0};
   std::atomic<std::uint64_t> denied_{0};

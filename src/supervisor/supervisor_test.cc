@@ -91,6 +91,36 @@ TEST_F(SupervisorTest, TrappedIoctlReachesTheExecutorAndGetsItsReply) {
   EXPECT_EQ(out.stats.executed, 1u);
 }
 
+// A call from a thread other than the leader names the process (the thread
+// group), as denial lines and traces show it, and the thread apart.
+TEST_F(SupervisorTest, CallFromAnotherThreadNamesItsProcess) {
+  std::vector<std::pair<proxy::Call, std::uint64_t>> seen;
+  std::mutex mu;
+  FakeExecutor executor([&](const proxy::Call& call, proxy::TargetMemory& m, proxy::TargetFiles& f) {
+    std::uint64_t sent = 0;
+    m.Read(call.arg, &sent, sizeof sent);
+    {
+      std::lock_guard lock(mu);
+      seen.emplace_back(call, sent);
+    }
+    return FakeExecutor::Increment(call, m, f);
+  });
+  auto out = Supervise(executor, [&] {
+    int fd = open(backend_.ctl_path().c_str(), O_RDWR | O_CLOEXEC);
+    int result = 1;
+    std::thread caller([&] {
+      auto v = static_cast<std::uint64_t>(getpid());
+      result = Ioctl(fd, kRmControl, &v) == 0x2a ? 0 : 1;
+    });
+    caller.join();
+    return result;
+  });
+  EXPECT_EQ(out.exit_code, 0);
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].first.pid, static_cast<int>(seen[0].second)) << "the workload's getpid()";
+  EXPECT_NE(seen[0].first.tid, seen[0].first.pid);
+}
+
 // Counts what the agent's metrics count.
 class CountingMeter final : public CallMeter {
  public:

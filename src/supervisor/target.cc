@@ -1,15 +1,45 @@
 #include "supervisor/target.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "supervisor/sys.h"
 
 namespace nvgate::supervisor {
+namespace {
+
+// The thread group of `tid` from /proc/TID/status ("Tgid:" comes within its
+// first lines); `tid` itself when it cannot be read, as for a thread group
+// leader.
+pid_t ThreadGroupOf(pid_t tid) {
+  int fd = open(fmt::format("/proc/{}/status", tid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return tid;
+  char buf[512];
+  ssize_t n = read(fd, buf, sizeof buf);
+  close(fd);
+  if (n <= 0) return tid;
+  std::string_view status(buf, static_cast<std::size_t>(n));
+  std::size_t at = status.find("\nTgid:");
+  if (at == std::string_view::npos) return tid;
+  std::string_view value = status.substr(at + 6);
+  value.remove_prefix(std::min(value.find_first_not_of(" \t"), value.size()));
+  pid_t tgid = 0;
+  auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), tgid);
+  return error == std::errc() && tgid > 0 ? tgid : tid;
+}
+
+}  // namespace
 
 Pidfd::~Pidfd() { close(fd_); }
 
@@ -76,11 +106,12 @@ tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds&
     // caller's unless it unshared CLONE_FILES.
     if (fd < 0 && errno == EINVAL) fd = sys::PidfdOpen(tid, 0);
     if (fd < 0) return tl::unexpected(errno);
-    pidfd = std::make_shared<const Pidfd>(fd);
+    pidfd = std::make_shared<const Pidfd>(fd, ThreadGroupOf(tid));
   }
   // A tid cannot be reused while its thread waits in the notification: if the
-  // id is still valid now, the pidfd (opened, or found alive, after the
-  // notification was received) names the caller.
+  // id is still valid now, the pidfd and the thread group (read after the
+  // notification was received) are the caller's. A kept pidfd's thread is the
+  // same live thread, whose thread group cannot have changed.
   if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
   if (!kept) pidfds.Keep(tid, pidfd);
   return CallTarget(notifier, notification.id, tid, std::move(pidfd));

@@ -33,17 +33,20 @@ namespace nvgate::supervisor {
 // anything far larger is a bug or an attack on the supervisor's memory.
 inline constexpr std::size_t kMaxTransfer = 16u << 20;
 
-// A pidfd, closed with the last reference to it.
+// A thread's pidfd, closed with the last reference to it, and the thread
+// group (process) the thread belongs to, read when the pidfd was opened.
 class Pidfd {
  public:
-  explicit Pidfd(int fd) : fd_(fd) {}
+  Pidfd(int fd, pid_t thread_group) : fd_(fd), thread_group_(thread_group) {}
   ~Pidfd();
   Pidfd(const Pidfd&) = delete;
   Pidfd& operator=(const Pidfd&) = delete;
   int fd() const { return fd_; }
+  pid_t thread_group() const { return thread_group_; }
 
  private:
   int fd_;
+  pid_t thread_group_;
 };
 
 // The workload's threads' pidfds, kept from one call of a thread to the next:
@@ -98,6 +101,8 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   int Install(int fd) override;
 
   pid_t tid() const { return tid_; }
+  // The caller's process: its thread group id, as the supervisor sees it.
+  pid_t thread_group() const { return pidfd_->thread_group(); }
   int pidfd() const { return pidfd_->fd(); }
 
  private:
