@@ -232,8 +232,16 @@ int main(int argc, char** argv) {
 
   if (gpu >= 0) {
     // The driver takes RM_ALLOC_MEMORY only on a GPU node, never on nvidiactl.
-    nv_ioctl_nvos02_parameters_with_fd mem{};
-    mem.params = {d.client, device, d.next++, kNv01MemorySystem, 0, 0, (1 << 20) - 1, 0};
+    // Field by field into a zeroed struct: assigning a whole temporary would
+    // copy its padding (bytes 20-23), which is garbage in some builds, and a
+    // replayed trace compares every byte the driver reads.
+    nv_ioctl_nvos02_parameters_with_fd mem;
+    std::memset(&mem, 0, sizeof mem);
+    mem.params.hRoot = d.client;
+    mem.params.hObjectParent = device;
+    mem.params.hObjectNew = d.next++;
+    mem.params.hClass = kNv01MemorySystem;
+    mem.params.limit = (1 << 20) - 1;
     mem.fd = -1;
     rc = ::ioctl(gpu, Esc(kEscRmAllocMemory, sizeof mem), &mem);
     probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
