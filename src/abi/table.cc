@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -268,24 +269,63 @@ std::vector<std::string_view> Lines(std::string_view text) {
 
 }  // namespace
 
-tl::expected<Table, std::string> Table::Parse(std::string_view text) {
-  Table table;
+namespace {
+
+// The header lines of a table file, full or delta.
+struct FileHeader {
+  std::string branch;
+  std::vector<std::string> versions;
+};
+
+using RowReader = std::function<tl::expected<void, std::string>(std::string_view line, int line_no,
+                                                                const FileHeader& header)>;
+
+// Reads the header lines of `text` and hands every other line that is not
+// empty or a comment to `row`, with the header as read so far. A full table
+// (`delta_of` empty) has no #base line; a delta's #base must be `delta_of`.
+// An error, from the file or from `row`, names its line.
+tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::string_view delta_of,
+                                                    const RowReader& row) {
+  FileHeader header;
+  bool has_base = false;
   int line_no = 0;
   for (std::string_view line : Lines(text)) {
     ++line_no;
     if (line.empty()) continue;
-    auto fail = [&](const std::string& why) {
-      return Err("line " + std::to_string(line_no) + ": " + why);
-    };
-    if (line.starts_with("#base\t")) return fail("a delta table (#base) is not a full table");
-    if (ParseHeader(line, table.branch_, table.versions_)) continue;
-    if (line.front() == '#') continue;
-    auto entry = ParseRow(line);
-    if (!entry) return fail(entry.error());
-    if (auto added = table.Add(std::move(*entry)); !added) return fail(added.error());
+    auto fail = [&](const std::string& why) { return Err("line " + std::to_string(line_no) + ": " + why); };
+    if (line.starts_with("#base\t")) {
+      std::string_view base = line.substr(6);
+      if (delta_of.empty()) return fail("a delta table (#base) is not a full table");
+      if (base != delta_of) {
+        return fail("base " + std::string(base) + " is not the full table's branch " + std::string(delta_of));
+      }
+      has_base = true;
+    } else if (!ParseHeader(line, header.branch, header.versions) && line.front() != '#') {
+      if (!delta_of.empty() && (!has_base || header.versions.empty())) {
+        return fail("#base, #branch and #versions must come before the first change");
+      }
+      if (auto read = row(line, line_no, header); !read) return fail(read.error());
+    }
   }
-  if (table.branch_.empty()) return Err("missing #branch header");
-  if (table.versions_.empty()) return Err("missing #versions header");
+  if (!delta_of.empty() && !has_base) return Err("missing #base header");
+  if (header.branch.empty()) return Err("missing #branch header");
+  if (header.versions.empty()) return Err("missing #versions header");
+  return header;
+}
+
+}  // namespace
+
+tl::expected<Table, std::string> Table::Parse(std::string_view text) {
+  Table table;
+  auto add_row = [&](std::string_view line, int, const FileHeader&) -> tl::expected<void, std::string> {
+    auto entry = ParseRow(line);
+    if (!entry) return Err(entry.error());
+    return table.Add(std::move(*entry));
+  };
+  auto header = ReadTableFile(text, "", add_row);
+  if (!header) return tl::unexpected(header.error());
+  table.branch_ = std::move(header->branch);
+  table.versions_ = std::move(header->versions);
   return table;
 }
 
@@ -363,52 +403,35 @@ tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int l
 
 tl::expected<std::vector<Table>, std::string> Table::ParseDelta(const Table& base,
                                                                 std::string_view text) {
-  std::string base_branch, branch;
-  std::vector<std::string> versions;
   std::vector<DeltaLine> changes;
-  int line_no = 0;
-  for (std::string_view line : Lines(text)) {
-    ++line_no;
-    if (line.empty()) continue;
-    auto fail = [&](const std::string& why) {
-      return Err("line " + std::to_string(line_no) + ": " + why);
-    };
-    if (line.starts_with("#base\t")) {
-      base_branch = std::string(line.substr(6));
-      if (base_branch != base.branch()) {
-        return fail("base " + base_branch + " is not the full table's branch " + base.branch());
-      }
-      continue;
-    }
-    if (ParseHeader(line, branch, versions)) continue;
-    if (line.front() == '#') continue;
-    if (base_branch.empty() || versions.empty()) {
-      return fail("#base, #branch and #versions must come before the first change");
-    }
-    auto change = ParseDeltaLine(line, line_no, versions);
-    if (!change) return fail(change.error());
+  auto read_change = [&](std::string_view line, int line_no,
+                         const FileHeader& so_far) -> tl::expected<void, std::string> {
+    auto change = ParseDeltaLine(line, line_no, so_far.versions);
+    if (!change) return Err(change.error());
     const Entry* in_base = base.FindByName(change->level, change->name);
     if (change->op == DeltaLine::Op::kAdd && in_base) {
-      return fail("add of " + change->name + ", which the base table has (use change)");
+      return Err("add of " + change->name + ", which the base table has (use change)");
     }
     if (change->op != DeltaLine::Op::kAdd && !in_base) {
-      return fail(change->name + " is not a " + std::string(LevelName(change->level)) +
-                  " row of the base table");
+      return Err(change->name + " is not a " + std::string(LevelName(change->level)) +
+                 " row of the base table");
     }
     if (change->op != DeltaLine::Op::kRemove && change->row.name != change->name) {
-      return fail("the row names " + change->row.name + ", not " + change->name);
+      return Err("the row names " + change->row.name + ", not " + change->name);
     }
     if (change->op != DeltaLine::Op::kRemove && change->row.level != change->level) {
-      return fail("the row's level differs from the line's");
+      return Err("the row's level differs from the line's");
     }
     if (change->op == DeltaLine::Op::kChange && RowDifferences(*in_base, change->row).empty()) {
-      return fail("change of " + change->name + " equals the base row");
+      return Err("change of " + change->name + " equals the base row");
     }
     changes.push_back(std::move(*change));
-  }
-  if (base_branch.empty()) return Err("missing #base header");
-  if (branch.empty()) return Err("missing #branch header");
-  if (versions.empty()) return Err("missing #versions header");
+    return {};
+  };
+  auto header = ReadTableFile(text, base.branch(), read_change);
+  if (!header) return tl::unexpected(header.error());
+  const std::string& branch = header->branch;
+  const std::vector<std::string>& versions = header->versions;
 
   // Two lines about one row must never both apply to one version: the result
   // would depend on their order.
