@@ -108,12 +108,16 @@ tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds&
     if (fd < 0) return tl::unexpected(errno);
     pidfd = std::make_shared<const Pidfd>(fd, ThreadGroupOf(tid));
   }
-  // A tid cannot be reused while its thread waits in the notification: if the
-  // id is still valid now, the pidfd and the thread group (read after the
-  // notification was received) are the caller's. A kept pidfd's thread is the
-  // same live thread, whose thread group cannot have changed.
-  if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
-  if (!kept) pidfds.Keep(tid, pidfd);
+  // A new pidfd: a tid cannot be reused while its thread waits in the
+  // notification, so if the id is still valid now, the pidfd and the thread
+  // group (read after the notification was received) are the caller's.
+  // A kept pidfd needs no such check: its thread was alive with this tid before
+  // the call and still is (Find), and no two live threads share a tid, so it is
+  // the caller. Reads and writes check the id themselves.
+  if (!kept) {
+    if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
+    pidfds.Keep(tid, pidfd);
+  }
   return CallTarget(notifier, notification.id, tid, std::move(pidfd));
 }
 

@@ -56,9 +56,10 @@ class Pidfd {
 // A tid is reused once its thread is gone, so a cached pidfd may name a dead
 // thread whose tid now belongs to the caller. Find() returns one only while its
 // thread is alive (the pidfd not readable), checked after the notification was
-// received; CallTarget::Open then checks ID_VALID, as for a new pidfd. Two live
-// threads never share a tid, so the pidfd names the caller. The pidfds of
-// threads that have exited are closed by Sweep(), or when their tid calls again.
+// received. Two live threads never share a tid, so the pidfd names the caller
+// with no ID_VALID of its own (a new pidfd needs one; CallTarget::Open). The
+// pidfds of threads that have exited are closed by Sweep(), or when their tid
+// calls again.
 class CallerPidfds {
  public:
   // At most this many are kept; further threads get a pidfd per call. Well
