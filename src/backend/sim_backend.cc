@@ -52,8 +52,9 @@ class SimBackend final : public Backend {
   }
 
  private:
-  // One line per executed call; RM allocations, shares and controls also name
-  // their class, share type or command and client, which is what tests look for.
+  // One line per call the driver was handed, whatever it answered; RM
+  // allocations, shares and controls also name their class, share type or
+  // command and client, which is what tests look for.
   void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc) {
     std::string line = fmt::format("{} {:#010x} rc={}", abi::DeviceKindName(device), request, rc);
     if (abi::IsFrontend(device) && arg != nullptr) {
@@ -73,7 +74,10 @@ class SimBackend final : public Backend {
         line += fmt::format(" export client={:#x}", client);
       } else if (nr == nv::kEscRmControl && size == sizeof(nv::NVOS54_PARAMETERS)) {
         const auto* p = static_cast<const nv::NVOS54_PARAMETERS*>(arg);
-        line += fmt::format(" control cmd={:#x} client={:#x} status={:#x}", p->cmd, p->hClient, p->status);
+        // The size and whether a pointer came with it: what the route for
+        // malformed parameters checks against the table.
+        line += fmt::format(" control cmd={:#x} client={:#x} params={} params_size={:#x} status={:#x}", p->cmd,
+                            p->hClient, p->params == 0 ? "null" : "set", p->paramsSize, p->status);
       }
     }
     line += '\n';

@@ -103,7 +103,9 @@ class Proxy::Execution {
                       entry_->handler == abi::Handler::kRmAlloc;
       // The driver checks each escape's size; nvgate checks it first so that
       // it never copies more or less than the table describes.
-      if (!variable && size_ != entry_->param_size) return Fail(EINVAL);
+      if (!variable && size_ != entry_->param_size && !SizeCheckWeakened(entry_->param_size)) {
+        return Fail(EINVAL);
+      }
     } else {
       size_ = entry_->param_size;
     }
@@ -137,6 +139,13 @@ class Proxy::Execution {
         break;  // not frontend or UVM handlers; the table parser enforces it
     }
     return Fail(EINVAL);
+  }
+
+  // With the no-size-checks weakening a request larger than the struct nvgate
+  // reads of it goes to the driver as it came. Never one that is smaller:
+  // nvgate's copy must still hold every field it parses.
+  bool SizeCheckWeakened(std::uint32_t parsed_size) const {
+    return size_ > parsed_size && testing::Weakened(testing::Weakening::kNoSizeChecks);
   }
 
   // ---- denials ----
@@ -281,17 +290,23 @@ class Proxy::Execution {
               ") with serialized (FINN) parameters, which nvgate does not decode; refused");
       return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
     }
-    if (ctrl.param_size != 0 && os54->paramsSize != ctrl.param_size) {
+    // Weakened, the driver is handed the workload's paramsSize and pointer as
+    // they came, while nvgate still copies the row's size.
+    const bool unchecked = testing::Weakened(testing::Weakening::kNoSizeChecks);
+    if (ctrl.param_size != 0 && os54->paramsSize != ctrl.param_size && !unchecked) {
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
     }
     // As the driver: a size needs a pointer and a pointer a size. Checked here
     // because nvgate never hands the driver a workload pointer.
-    if ((os54->paramsSize != 0) != (os54->params != 0) ||
-        os54->paramsSize > nv::kMaxParamCopySize) {
+    if ((os54->paramsSize != 0) != (os54->params != 0) && !unchecked) {
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
     }
-    return RunNested(top, offsetof(nv::NVOS54_PARAMETERS, params), os54->paramsSize, ctrl,
-                     kStatus);
+    // A row without parameters takes what the workload names, within bounds.
+    const std::uint32_t copied = ctrl.param_size != 0 ? ctrl.param_size : os54->paramsSize;
+    if (copied > nv::kMaxParamCopySize) {
+      return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
+    }
+    return RunNested(top, offsetof(nv::NVOS54_PARAMETERS, params), copied, ctrl, kStatus);
   }
 
   // Copies the nested parameter struct a top-level struct points at, runs the
@@ -328,7 +343,10 @@ class Proxy::Execution {
   // NV_ESC_RM_ALLOC, short (NVOS21) or long (NVOS64) form.
   Reply RunAlloc() {
     bool long_form = size_ == sizeof(nv::NVOS64_PARAMETERS);
-    if (!long_form && size_ != sizeof(nv::NVOS21_PARAMETERS)) return Fail(EINVAL);
+    if (!long_form && size_ != sizeof(nv::NVOS21_PARAMETERS) &&
+        !SizeCheckWeakened(sizeof(nv::NVOS21_PARAMETERS))) {
+      return Fail(EINVAL);
+    }
     std::vector<std::byte> top;
     if (!ReadTop(top)) return Fail(EFAULT);
     // The two forms share their first five fields.

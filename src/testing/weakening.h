@@ -27,6 +27,7 @@ enum class Weakening {
   kNoSyscallDenials,      // "no-syscall-denials": ptrace, process_vm_*, io_uring, ... are allowed
   kNoKillableRecv,        // "no-killable-recv": the filter is installed without WAIT_KILLABLE_RECV
   kReachableInit,         // "reachable-init": init stays dumpable, the workload keeps CAP_SYS_PTRACE
+  kNoSizeChecks,          // "no-size-checks": the driver gets sizes the table does not describe
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -43,6 +44,7 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kNoSyscallDenials: return "no-syscall-denials";
     case Weakening::kNoKillableRecv: return "no-killable-recv";
     case Weakening::kReachableInit: return "reachable-init";
+    case Weakening::kNoSizeChecks: return "no-size-checks";
   }
   return "";
 }

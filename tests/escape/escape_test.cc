@@ -2,8 +2,8 @@
 // workload under `nvgate run --backend sim --caps compute`, and judged three ways:
 //
 //   - the workload's own "violation:" lines (what it got that nvgate never allows);
-//   - the simulated driver's call log: a refused class, another tenant's client
-//     or a call run twice must never appear there;
+//   - the simulated driver's call log: a refused class, another tenant's client,
+//     a call run twice or a size the table does not give must never appear there;
 //   - the kernel witness: no ioctl request that nvgate traps may ever be run by
 //     the kernel itself.
 //
@@ -11,6 +11,7 @@
 // turned off (testing/weakening.h), and must then be caught: a test that cannot
 // fail proves nothing.
 #include <fcntl.h>
+#include <linux/ioctl.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -19,14 +20,18 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <sstream>
+#include <string>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "abi/abi.h"
+#include "abi/device.h"
+#include "abi/nv_structs.h"
 #include "kernel_witness.h"
 #include "supervisor/filter.h"
 #include "testing/run_program.h"
@@ -58,7 +63,7 @@ const std::vector<Route>& Routes() {
       // dma-buf export needs the privileged rdma capability; granted here so
       // that only the client check stands in the way.
       {"DmabufOfAnotherTenant", "dmabuf-other-tenant", 1, {"no-client-ownership"}, "compute,rdma"},
-      {"MalformedParameters", "malformed", 1, {}},
+      {"MalformedParameters", "malformed", 1, {"no-size-checks"}},
   };
   return routes;
 }
@@ -68,10 +73,55 @@ std::string NewTag() {
   return fmt::format("esc{:08x}", rd());
 }
 
+const abi::Table& Table() { return *abi::TableForVersion("580.159.04"); }
+
 const supervisor::TrapRules& Traps() {
-  static const supervisor::TrapRules rules =
-      supervisor::TrapRules::FromTable(*abi::TableForVersion("580.159.04"));
+  static const supervisor::TrapRules rules = supervisor::TrapRules::FromTable(Table());
   return rules;
+}
+
+// The number after `key=` in a call log line, if the line has one.
+std::optional<std::uint64_t> Field(const std::string& line, const std::string& key) {
+  std::size_t at = line.find(" " + key + "=");
+  if (at == std::string::npos) return std::nullopt;
+  return std::stoull(line.substr(at + key.size() + 2), nullptr, 0);
+}
+
+// What is wrong with the sizes of a call the driver was handed, or "": nvgate
+// refuses every request size, RM_CONTROL paramsSize and size/pointer pair
+// other than the table's, so none of them may reach the driver (the driver
+// would check them itself, but against a copy nvgate made of the table's size).
+std::string MalformedSizes(const std::string& line) {
+  std::istringstream fields(line);
+  std::string node;
+  std::string request_text;
+  fields >> node >> request_text;
+  if (node != abi::DeviceKindName(abi::DeviceKind::kCtl) && node != abi::DeviceKindName(abi::DeviceKind::kGpu)) {
+    return "";
+  }
+  auto request = static_cast<std::uint32_t>(std::stoul(request_text, nullptr, 16));
+  const std::uint32_t size = _IOC_SIZE(request);
+  if (const abi::Entry* escape = Table().Find(abi::Level::kFrontend, _IOC_NR(request))) {
+    bool fits = escape->handler == abi::Handler::kBytes ||
+                (escape->handler == abi::Handler::kRmAlloc
+                     ? size == sizeof(nv::NVOS21_PARAMETERS) || size == sizeof(nv::NVOS64_PARAMETERS)
+                     : size == escape->param_size);
+    if (!fits) return fmt::format("{} with a {}-byte struct", escape->name, size);
+  }
+  auto cmd = Field(line, "control cmd");
+  auto params_size = Field(line, "params_size");
+  if (!cmd || !params_size) return "";
+  bool pointer = line.find(" params=set ") != std::string::npos;
+  if ((*params_size != 0) != pointer) {
+    return fmt::format("control {:#x} with paramsSize {:#x} and {} pointer", *cmd, *params_size,
+                       pointer ? "a" : "no");
+  }
+  const abi::Entry* control = Table().Find(abi::Level::kControl, static_cast<std::uint32_t>(*cmd));
+  if (control != nullptr && control->param_size != 0 && *params_size != control->param_size) {
+    return fmt::format("control {} with paramsSize {:#x}, not {:#x}", control->name, *params_size,
+                       control->param_size);
+  }
+  return "";
 }
 
 // Without CONFIG_X86_X32_ABI the x32 route does not exist: the kernel's entry
@@ -125,6 +175,9 @@ Outcome Attempt(const Route& route, const std::string& weakening) {
     }
     if (line.find("alloc class=0x41 ") != std::string::npos && line.find("status=0x19") != std::string::npos) {
       o.violations.push_back("driver ran a client allocation twice: " + line);
+    }
+    if (std::string wrong = MalformedSizes(line); !wrong.empty()) {
+      o.violations.push_back("driver was handed " + wrong + ": " + line);
     }
   }
   std::filesystem::remove(call_log);

@@ -22,6 +22,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <thread>
 
@@ -353,7 +354,11 @@ int Malformed() {
     std::printf("%s=%s/0x%x\n", what, rc == 0 ? "ok" : strerrorname_np(errno), status);
     if (rc == 0 && status == kNvOk) Violation(std::string(what) + " succeeded");
   };
+  // An allocation the driver would accept in a struct of the right size: only
+  // the size may stand in the way.
   std::uint8_t big[16383] = {};
+  NVOS21_PARAMETERS root_client{0, 0, 0x5e0000dd, kAllowedClass, 0, 0, 0};
+  std::memcpy(big, &root_client, sizeof root_client);
   for (std::uint32_t size : {0u, 1u, 31u, 33u, 4095u, 16383u}) {
     int rc = ::ioctl(rm.ctl, Frontend(kEscRmAlloc, size), big);
     std::string what = "alloc_size_" + std::to_string(size);
@@ -365,6 +370,14 @@ int Malformed() {
     if (rc == 0) Violation("control with a bad argument pointer succeeded");
   }
   std::uint32_t ids[32] = {};
+  // A sound control in a request that says its struct is larger.
+  std::uint8_t padded[sizeof(NVOS54_PARAMETERS) + 8] = {};
+  NVOS54_PARAMETERS sound{rm.client, rm.client, kNv0000CtrlCmdGpuGetAttachedIds, 0,
+                          reinterpret_cast<std::uintptr_t>(ids), sizeof ids, 0};
+  std::memcpy(padded, &sound, sizeof sound);
+  int padded_rc = ::ioctl(rm.ctl, Frontend(kEscRmControl, sizeof padded), padded);
+  std::memcpy(&sound, padded, sizeof sound);
+  expect_failure("control_request_size_long", padded_rc, sound.status);
   struct Case {
     const char* what;
     std::uint64_t params;
