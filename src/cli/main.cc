@@ -44,8 +44,8 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
                   "Use this supported version's table, or this branch's newest, for the "
                   "driver's branch (warns)");
   cmd->add_option("--sim-call-log", run.sim_call_log,
-                  "With --backend sim: append one line per call the simulated driver executes "
-                  "to FILE (what the escape suite checks)");
+                  "With --backend sim: append one line per call handed to the simulated driver "
+                  "(executed or refused by it) to FILE (what the escape suite checks)");
   cmd->add_flag("--no-isolate", run.no_isolate,
                 "Do not give the workload its own PID and mount namespaces and /dev");
 }
