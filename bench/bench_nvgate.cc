@@ -65,6 +65,7 @@
 #include "abi/abi.h"
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
+#include "proxy/memory_fakes.h"
 #include "proxy/proxy.h"
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
@@ -366,23 +367,24 @@ Arm ProgramArm(std::vector<std::string> args) {
     posix_spawn_file_actions_t quiet;
     posix_spawn_file_actions_init(&quiet);
     posix_spawn_file_actions_addopen(&quiet, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    auto start = std::chrono::steady_clock::now();
-    for (long i = 0; i < calls; ++i) {
-      pid_t pid;
-      int spawned = posix_spawn(&pid, argv[0], &quiet, nullptr, argv.data(), environ);
-      if (spawned != 0) {
-        posix_spawn_file_actions_destroy(&quiet);
-        return tl::unexpected("cannot run " + args[0]);
+    auto run_all = [&]() -> tl::expected<double, std::string> {
+      auto start = std::chrono::steady_clock::now();
+      for (long i = 0; i < calls; ++i) {
+        pid_t pid;
+        if (posix_spawn(&pid, argv[0], &quiet, nullptr, argv.data(), environ) != 0) {
+          return tl::unexpected("cannot run " + args[0]);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+          return tl::unexpected(args[0] + " exited with status " + std::to_string(status));
+        }
       }
-      int status = 0;
-      waitpid(pid, &status, 0);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        posix_spawn_file_actions_destroy(&quiet);
-        return tl::unexpected(args[0] + " exited with status " + std::to_string(status));
-      }
-    }
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
+    auto seconds = run_all();
     posix_spawn_file_actions_destroy(&quiet);
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return seconds;
   };
 }
 
@@ -427,19 +429,7 @@ std::uint32_t VersionRequest() {
   return _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nv::kEscCheckVersionStr, sizeof(nv::nv_ioctl_rm_api_version_t));
 }
 
-// The proxy's view of a workload that is this very process.
-class SelfMemory : public proxy::TargetMemory {
- public:
-  bool Read(std::uint64_t addr, void* out, std::size_t len) override {
-    std::memcpy(out, reinterpret_cast<const void*>(addr), len);
-    return true;
-  }
-  bool Write(std::uint64_t addr, const void* in, std::size_t len) override {
-    std::memcpy(reinterpret_cast<void*>(addr), in, len);
-    return true;
-  }
-};
-
+// The proxy's view of the files of a workload that is this very process.
 class SelfFiles : public proxy::TargetFiles {
  public:
   int Duplicate(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
@@ -460,7 +450,7 @@ struct InProcessDriver {
   int ctl = -1;
   policy::DenialLog denials{[](const policy::Denial&) {}};
   std::unique_ptr<proxy::Proxy> proxy;
-  SelfMemory memory;
+  proxy::SelfMemory memory;
   SelfFiles files;
 };
 

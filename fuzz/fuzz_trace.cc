@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "proxy/memory_fakes.h"
 #include "proxy/proxy.h"
 #include "trace/replay_backend.h"
 #include "trace/trace.h"
@@ -19,25 +20,6 @@
 using namespace nvgate;
 
 namespace {
-
-// The workload's memory: what the trace recorded it read; writes dropped.
-class RecordedMemory : public proxy::TargetMemory {
- public:
-  explicit RecordedMemory(const std::vector<proxy::MemoryCopy>& reads) : reads_(reads) {}
-  bool Read(std::uint64_t addr, void* out, std::size_t len) override {
-    for (const proxy::MemoryCopy& c : reads_) {
-      if (c.addr == addr && c.bytes.size() == len) {
-        std::memcpy(out, c.bytes.data(), len);
-        return true;
-      }
-    }
-    return false;
-  }
-  bool Write(std::uint64_t, const void*, std::size_t) override { return true; }
-
- private:
-  const std::vector<proxy::MemoryCopy>& reads_;
-};
 
 class NoFiles : public proxy::TargetFiles {
  public:
@@ -76,7 +58,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   proxy::Proxy proxy(*abi::TableForVersion((*matcher)->header().driver_version), caps, backend, denials);
   NoFiles files;
   for (const trace::TracedCall& c : calls) {
-    RecordedMemory memory(c.in);
+    proxy::RecordedMemory memory(c.in);
     proxy::Call call{.fd = -1,
                      .device = c.device,
                      .request = c.request,

@@ -19,6 +19,7 @@
 
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
+#include "proxy/memory_fakes.h"
 #include "proxy/proxy.h"
 
 namespace nvgate::trace {
@@ -30,33 +31,6 @@ const std::string kCommittedTrace =
     std::string(NVGATE_SOURCE_DIR) + "/tests/data/traces/nvprobe-sim-compute.trace";
 
 Trace CommittedTrace() { return ReadTraceFile(kCommittedTrace).value(); }
-
-// The workload's memory during one call: what the trace recorded it read
-// (zeros elsewhere, with `zeros`), and every write kept.
-class RecordedMemory : public proxy::TargetMemory {
- public:
-  RecordedMemory(const std::vector<proxy::MemoryCopy>& reads, bool zeros) : reads_(reads), zeros_(zeros) {}
-  bool Read(std::uint64_t addr, void* out, std::size_t len) override {
-    for (const proxy::MemoryCopy& c : reads_) {
-      if (c.addr == addr && c.bytes.size() == len) {
-        std::memcpy(out, c.bytes.data(), len);
-        return true;
-      }
-    }
-    if (zeros_) std::memset(out, 0, len);
-    return zeros_;
-  }
-  bool Write(std::uint64_t addr, const void* in, std::size_t len) override {
-    const auto* bytes = static_cast<const std::byte*>(in);
-    writes.push_back({addr, {bytes, bytes + len}});
-    return true;
-  }
-  std::vector<proxy::MemoryCopy> writes;
-
- private:
-  const std::vector<proxy::MemoryCopy>& reads_;
-  const bool zeros_;
-};
 
 class NullFiles : public proxy::TargetFiles {
  public:
@@ -103,7 +77,7 @@ class ReplayBackendTest : public ::testing::Test {
   // A call refused when recorded has only its top-level parameters in the
   // trace: with `zeros`, what else the proxy reads now is zero.
   std::pair<proxy::Reply, std::vector<proxy::MemoryCopy>> Execute(const TracedCall& c, bool zeros = false) {
-    RecordedMemory memory(c.in, zeros);
+    proxy::RecordedMemory memory(c.in, zeros);
     proxy::Call call{.fd = -1,
                      .device = c.device,
                      .request = c.request,
@@ -229,7 +203,7 @@ struct GrInfoWorkload {
     std::vector<std::pair<int, nv::NvV32>> results;
     NullFiles files;
     auto execute = [&](std::uint32_t nr, std::uint32_t size, void* arg, const nv::NvV32& status) {
-      SelfMemory memory;
+      proxy::SelfMemory memory;
       proxy::Call call{.fd = -1,
                        .device = abi::DeviceKind::kCtl,
                        .request = _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nr, size),
@@ -257,17 +231,6 @@ struct GrInfoWorkload {
     return results;
   }
 
-  class SelfMemory : public proxy::TargetMemory {
-   public:
-    bool Read(std::uint64_t addr, void* out, std::size_t len) override {
-      std::memcpy(out, reinterpret_cast<const void*>(addr), len);
-      return true;
-    }
-    bool Write(std::uint64_t addr, const void* in, std::size_t len) override {
-      std::memcpy(reinterpret_cast<void*>(addr), in, len);
-      return true;
-    }
-  };
 };
 
 // The workloads run one after the other on the simulated driver, each in a
