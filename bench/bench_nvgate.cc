@@ -432,6 +432,8 @@ std::uint32_t VersionRequest() {
 // The proxy's view of the files of a workload that is this very process.
 class SelfFiles : public proxy::TargetFiles {
  public:
+  // This process holds its own files: nothing to add for the driver to see.
+  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
   int Duplicate(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
   int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 };
@@ -596,8 +598,8 @@ void RegisterAll() {
   // The simulated driver has no model of BUS_GET_INFO: it answers
   // NV_ERR_NOT_SUPPORTED after the proxy copied the list in, and the proxy
   // copies it back out all the same, as the driver does.
-  Register("copy/attach_gpus_4KiB:vs_version_query", "nvgate 4 KiB escape vs nvgate 72 B escape",
-           WorkloadArm(Setting::kNvgate, "attach-4k", 0), version, 1'000);
+  Register("copy/card_info_4KiB:vs_version_query", "nvgate 4 KiB escape vs nvgate 72 B escape",
+           WorkloadArm(Setting::kNvgate, "card-info-4k", 0), version, 1'000);
   Register("copy/list_10000x8B:vs_version_query", "nvgate control with a 10,000-entry list vs 72 B escape",
            WorkloadArm(Setting::kNvgate, "list-10k", 0, nv::kNvErrNotSupported), version, 200);
   Register("copy/list_1MiB:vs_version_query", "nvgate control with a 1 MiB list vs 72 B escape",

@@ -18,7 +18,7 @@
 // ERRNO and STATUS are the last call's (0 when it succeeded; STATUS is the RM
 // status, 0 for calls without one), so that the benchmark can check every arm
 // took the path it claims to measure. Ops: getpid, pipe, fionread (untrapped);
-// version, version-badsize, attach-4k, list-10k, list-1m (NVIDIA escapes).
+// version, version-badsize, card-info-4k, list-10k, list-1m (NVIDIA escapes).
 #include <fcntl.h>
 #include <linux/ioctl.h>
 #include <sys/ioctl.h>
@@ -152,12 +152,12 @@ Caller MakeCaller(const std::string& op) {
       return FromRc(ioctl(g_rm.ctl, Escape(kEscCheckVersionStr, sizeof v), v));
     };
   }
-  if (op == "attach-4k") {
-    // 1,024 zero GPU ids, which the driver skips: 4 KiB copied in and out.
-    auto ids = std::make_shared<std::vector<NvU32>>(1024, 0);
-    return [ids] {
-      auto size = static_cast<std::uint32_t>(ids->size() * sizeof(NvU32));
-      return FromRc(ioctl(g_rm.ctl, Escape(kEscAttachGpusToFd, size), ids->data()));
+  if (op == "card-info-4k") {
+    // The card table in a 4 KiB buffer: 4 KiB copied in and out. (Attaching
+    // GPUs, the other variable-size escape, works once per file.)
+    auto cards = std::make_shared<std::vector<std::byte>>(4096);
+    return [cards] {
+      return FromRc(ioctl(g_rm.ctl, Escape(kEscCardInfo, static_cast<std::uint32_t>(cards->size())), cards->data()));
     };
   }
   if (op == "list-10k") return NestedListControl(10'000);
@@ -240,6 +240,9 @@ std::string RmSetup() {
   int rc = ioctl(g_rm.ctl, Escape(kEscRmAlloc, sizeof root), &root);
   if (rc != 0 || root.status != kNvOk) return Failure("root client", rc == 0 ? 0 : errno, root.status);
   g_rm.client = root.hObjectNew;
+  // As CUDA: the GPU file acts for the control file and its client.
+  nv_ioctl_register_fd_t link{g_rm.ctl};
+  if (ioctl(g_rm.gpu, Escape(kEscRegisterFd, sizeof link), &link) != 0) return Failure("REGISTER_FD", errno, 0);
   NvV32 status = 0;
   std::uint32_t device_params[14] = {};  // NV0080_ALLOC_PARAMETERS: deviceId 0
   if (int e = Alloc(g_rm.client, g_rm.device, kNv01Device0, device_params, sizeof device_params, status);

@@ -12,7 +12,10 @@
 #include <memory>
 #include <vector>
 
+#include <linux/ioctl.h>
+
 #include "abi/abi.h"
+#include "abi/nv_structs.h"
 #include "backend/backend.h"
 #include "proxy/proxy.h"
 
@@ -46,6 +49,8 @@ class ArenaMemory : public proxy::TargetMemory {
 class NodeFiles : public proxy::TargetFiles {
  public:
   explicit NodeFiles(const std::vector<int>& fds) : fds_(fds) {}
+  // This process holds its own files: nothing to add for the driver to see.
+  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
   int Duplicate(int target_fd) override {
     if (target_fd < 0 || target_fd >= static_cast<int>(fds_.size())) return -EBADF;
     return ::fcntl(fds_[target_fd], F_DUPFD_CLOEXEC, 0);
@@ -71,6 +76,13 @@ inline World& TheWorld() {
     for (const backend::DeviceNode& node : w->sim->Nodes()) {
       w->fds.push_back(::open(node.source_path.c_str(), O_RDWR | O_CLOEXEC));
       w->kinds.push_back(node.kind);
+    }
+    // As CUDA does: each GPU file acts for nvidiactl and its clients.
+    for (std::size_t i = 0; i < w->fds.size(); ++i) {
+      if (w->kinds[i] != abi::DeviceKind::kGpu) continue;
+      nv::nv_ioctl_register_fd_t link{w->fds[0]};
+      w->sim->Ioctl(w->fds[i], abi::DeviceKind::kGpu, _IOC(_IOC_READ | _IOC_WRITE, 'F', nv::kEscRegisterFd, sizeof link),
+                    &link, 0);
     }
     w->proxy = std::make_unique<proxy::Proxy>(*abi::TableForVersion("580.159.04"),
                                               caps::CapSet::Everything(), *w->sim, w->denials);

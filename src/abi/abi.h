@@ -86,6 +86,10 @@ struct LayoutItem {
     kClient,     // 32-bit RM client handle at `offset` that must be this workload's
     kStatus,     // the 32-bit NV_STATUS field where a refusal is reported
     kShare,      // an RS_SHARE_POLICY at `offset`: only shares within this workload pass
+    kClientOrNull,    // as kClient, or 0 (NV01_NULL_OBJECT: no client)
+    kCallerGpuFiles,  // no field: the driver checks the call against the GPU files its
+                      // caller holds (osIsGpuAccessible), so the supervisor holds
+                      // exactly the workload's own while it runs the call
   };
   Kind kind;
   std::uint32_t offset = 0;

@@ -53,6 +53,7 @@ inline constexpr std::uint32_t kUvmInitialize = 0x30000001;
 inline constexpr std::uint32_t kUvmDeinitialize = 0x30000002;
 inline constexpr std::uint32_t kUvmCreateRangeGroup = 23;
 inline constexpr std::uint32_t kUvmRegisterGpuVaspace = 25;
+inline constexpr std::uint32_t kUvmRegisterChannel = 27;
 inline constexpr std::uint32_t kUvmMapExternalAllocation = 33;
 inline constexpr std::uint32_t kUvmFree = 34;
 inline constexpr std::uint32_t kUvmRegisterGpu = 37;
@@ -78,6 +79,8 @@ inline constexpr NvV32 kNvErrInvalidDevice = 0x26;
 inline constexpr NvV32 kNvErrInvalidLimit = 0x2e;
 inline constexpr NvV32 kNvErrInvalidState = 0x40;
 inline constexpr NvV32 kNvErrNoMemory = 0x51;
+inline constexpr NvV32 kNvErrObjectNotFound = 0x57;
+inline constexpr NvV32 kNvErrStateInUse = 0x63;
 inline constexpr NvV32 kNvErrGeneric = 0xffff;
 
 // ---- RM classes nvgate itself needs to recognise ----
@@ -114,6 +117,10 @@ inline constexpr NvV32 kNv0080CtrlCmdGpuGetNumSubdevices = 0x800280;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetInfoV2 = 0x20800102;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetNameString = 0x20800110;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetGidInfo = 0x2080014a;
+// No public header names these two (the driver's generated g_subdevice_nvoc.c
+// dispatches them, subdevice_ctrl_gpu_kernel.c implements them); no parameters.
+inline constexpr NvV32 kNv2080CtrlCmdGpuAcquireComputeModeReservation = 0x20800145;
+inline constexpr NvV32 kNv2080CtrlCmdGpuReleaseComputeModeReservation = 0x20800146;
 inline constexpr NvV32 kNv2080CtrlCmdGrGetInfo = 0x20801201;
 inline constexpr NvV32 kNvc36fCtrlCmdGpfifoGetWorkSubmitToken = 0xc36f0108;
 inline constexpr NvV32 kNva06cCtrlCmdGpfifoSchedule = 0xa06c0101;
@@ -415,6 +422,16 @@ struct NV0080_ALLOC_PARAMETERS {
   NvU64 vaStartInternal;
   NvU64 vaLimitInternal;
   NvV32 vaMode;
+};
+
+// NV01_EVENT and NV01_EVENT_OS_EVENT: the event's source object is
+// hSrcResource in client hParentClient; data is the OS event's key.
+struct NV0005_ALLOC_PARAMETERS {
+  NvHandle hParentClient;
+  NvHandle hSrcResource;
+  NvV32 hClass;
+  NvV32 notifyIndex;
+  NvP64 data;
 };
 
 // NV20_SUBDEVICE_0

@@ -77,13 +77,20 @@ tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
   std::vector<std::string_view> parts = Split(text, ':');
   std::string_view kind = parts[0];
   LayoutItem item{};
-  if (kind == "fd" || kind == "null" || kind == "client" || kind == "status" || kind == "share") {
+  if (kind == "caller_gpu_files") {
+    if (parts.size() != 1) return Err("layout item \"" + std::string(text) + "\" takes no field");
+    item.kind = LayoutItem::Kind::kCallerGpuFiles;
+    return item;
+  }
+  if (kind == "fd" || kind == "null" || kind == "client" || kind == "client_or_null" || kind == "status" ||
+      kind == "share") {
     if (parts.size() != 2) return Err("layout item \"" + std::string(text) + "\" needs one field");
-    item.kind = kind == "fd"       ? LayoutItem::Kind::kFd
-                : kind == "null"   ? LayoutItem::Kind::kNull
-                : kind == "client" ? LayoutItem::Kind::kClient
-                : kind == "share"  ? LayoutItem::Kind::kShare
-                                   : LayoutItem::Kind::kStatus;
+    item.kind = kind == "fd"               ? LayoutItem::Kind::kFd
+                : kind == "null"           ? LayoutItem::Kind::kNull
+                : kind == "client"         ? LayoutItem::Kind::kClient
+                : kind == "client_or_null" ? LayoutItem::Kind::kClientOrNull
+                : kind == "share"          ? LayoutItem::Kind::kShare
+                                           : LayoutItem::Kind::kStatus;
     auto field = ParseField(parts[1]);
     if (!field) return Err(field.error());
     item.field = field->first;
@@ -175,13 +182,12 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
     for (std::string_view item_text : Split(cols[7], ';')) {
       auto item = ParseLayoutItem(item_text);
       if (!item) return Err(item.error());
-      bool is_pointer = item->kind != LayoutItem::Kind::kFd &&
-                        item->kind != LayoutItem::Kind::kClient &&
-                        item->kind != LayoutItem::Kind::kStatus &&
-                        item->kind != LayoutItem::Kind::kShare;
-      std::uint32_t width = item->kind == LayoutItem::Kind::kShare ? sizeof(nv::RS_SHARE_POLICY)
-                            : is_pointer                          ? 8
-                                                                  : 4;
+      bool is_pointer = item->kind == LayoutItem::Kind::kInOut || item->kind == LayoutItem::Kind::kOut ||
+                        item->kind == LayoutItem::Kind::kInOutSquare || item->kind == LayoutItem::Kind::kNull;
+      std::uint32_t width = item->kind == LayoutItem::Kind::kShare            ? sizeof(nv::RS_SHARE_POLICY)
+                            : item->kind == LayoutItem::Kind::kCallerGpuFiles ? 0
+                            : is_pointer                                      ? 8
+                                                                              : 4;
       bool fits = item->offset + width <= e.param_size &&
                   (item->elem_size == 0 || item->count_offset + 4 <= e.param_size);
       if (!fits) {
@@ -516,6 +522,8 @@ std::string FormatLayout(std::span<const LayoutItem> layout) {
       case LayoutItem::Kind::kClient: out += "client:"; break;
       case LayoutItem::Kind::kStatus: out += "status:"; break;
       case LayoutItem::Kind::kShare: out += "share:"; break;
+      case LayoutItem::Kind::kClientOrNull: out += "client_or_null:"; break;
+      case LayoutItem::Kind::kCallerGpuFiles: out += "caller_gpu_files"; continue;
     }
     out += item.field + "@" + std::to_string(item.offset);
     if (item.elem_size != 0) {

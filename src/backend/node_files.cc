@@ -31,13 +31,13 @@ tl::expected<std::unique_ptr<NodeFiles>, std::string> NodeFiles::Create(std::str
     ::chmod(path.c_str(), 0755);
   }
   std::unique_ptr<NodeFiles> files(new NodeFiles(path, owns_dir));
-  for (auto r : {files->Add(owner, "nvidiactl", abi::DeviceKind::kCtl, kMappableNodeSize),
-                 files->Add(owner, "nvidia-uvm", abi::DeviceKind::kUvm, 0),
-                 files->Add(owner, "nvidia-uvm-tools", abi::DeviceKind::kUvmTools, 0)}) {
+  for (auto r : {files->Add(owner, "nvidiactl", {abi::DeviceKind::kCtl}, kMappableNodeSize),
+                 files->Add(owner, "nvidia-uvm", {abi::DeviceKind::kUvm}, 0),
+                 files->Add(owner, "nvidia-uvm-tools", {abi::DeviceKind::kUvmTools}, 0)}) {
     if (!r) return tl::unexpected(r.error());
   }
   for (int i = 0; i < gpu_count; ++i) {
-    if (auto r = files->Add(owner, "nvidia" + std::to_string(i), abi::DeviceKind::kGpu, kMappableNodeSize); !r) {
+    if (auto r = files->Add(owner, "nvidia" + std::to_string(i), {abi::DeviceKind::kGpu, i}, kMappableNodeSize); !r) {
       return tl::unexpected(r.error());
     }
   }
@@ -51,8 +51,8 @@ NodeFiles::~NodeFiles() {
   }
 }
 
-tl::expected<void, std::string> NodeFiles::Add(std::string_view owner, const std::string& name,
-                                               abi::DeviceKind kind, off_t size) {
+tl::expected<void, std::string> NodeFiles::Add(std::string_view owner, const std::string& name, NodeId id,
+                                               off_t size) {
   std::string path = dir_ + "/" + name;
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   struct stat st;
@@ -65,19 +65,21 @@ tl::expected<void, std::string> NodeFiles::Add(std::string_view owner, const std
   ::close(fd);
   // Every workload user may open the nodes, as with the driver's 0666 nodes.
   ::chmod(path.c_str(), 0666);
-  nodes_.push_back({"/dev/" + name, path, kind});
-  files_[{st.st_dev, st.st_ino}] = kind;
+  nodes_.push_back({"/dev/" + name, path, id.kind});
+  files_[{st.st_dev, st.st_ino}] = id;
   return {};
 }
 
-abi::DeviceKind NodeFiles::Classify(const struct stat& st) const {
+abi::DeviceKind NodeFiles::Classify(const struct stat& st) const { return Identify(st).kind; }
+
+NodeId NodeFiles::Identify(const struct stat& st) const {
   auto it = files_.find({st.st_dev, st.st_ino});
-  return it == files_.end() ? abi::DeviceKind::kNotNvidia : it->second;
+  return it == files_.end() ? NodeId{} : it->second;
 }
 
-abi::DeviceKind NodeFiles::ClassifyFd(int fd) const {
+NodeId NodeFiles::IdentifyFd(int fd) const {
   struct stat st;
-  return fd >= 0 && ::fstat(fd, &st) == 0 ? Classify(st) : abi::DeviceKind::kNotNvidia;
+  return fd >= 0 && ::fstat(fd, &st) == 0 ? Identify(st) : NodeId{};
 }
 
 }  // namespace nvgate::backend

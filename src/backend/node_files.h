@@ -25,6 +25,12 @@
 
 namespace nvgate::backend {
 
+// A node of these files: its kind, and for a GPU node its index (nvidia#).
+struct NodeId {
+  abi::DeviceKind kind = abi::DeviceKind::kNotNvidia;
+  int gpu = -1;
+};
+
 class NodeFiles {
  public:
   // Creates nvidiactl, nvidia-uvm, nvidia-uvm-tools and nvidia0..gpu_count-1 in
@@ -39,19 +45,20 @@ class NodeFiles {
 
   abi::DeviceKind Classify(const struct stat& st) const;
   // What an open file is; kNotNvidia for any other file.
-  abi::DeviceKind ClassifyFd(int fd) const;
+  abi::DeviceKind ClassifyFd(int fd) const { return IdentifyFd(fd).kind; }
+  NodeId Identify(const struct stat& st) const;
+  NodeId IdentifyFd(int fd) const;
   const std::vector<DeviceNode>& nodes() const { return nodes_; }
 
  private:
   NodeFiles(std::string dir, bool owns_dir) : dir_(std::move(dir)), owns_dir_(owns_dir) {}
-  tl::expected<void, std::string> Add(std::string_view owner, const std::string& name, abi::DeviceKind kind,
-                                      off_t size);
+  tl::expected<void, std::string> Add(std::string_view owner, const std::string& name, NodeId id, off_t size);
 
   const std::string dir_;
   const bool owns_dir_;
   // Written while the files are created, read-only afterwards.
   std::vector<DeviceNode> nodes_;
-  std::map<std::pair<dev_t, ino_t>, abi::DeviceKind> files_;
+  std::map<std::pair<dev_t, ino_t>, NodeId> files_;
 };
 
 }  // namespace nvgate::backend

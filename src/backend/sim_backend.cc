@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -24,7 +26,7 @@ class SimBackend final : public Backend {
       : version_(options.driver_version),
         nodes_(std::move(nodes)),
         driver_(options.driver_version, options.gpu_count,
-                [this](int fd) { return nodes_->ClassifyFd(fd); }) {}
+                [this](int fd) { return nodes_->IdentifyFd(fd); }) {}
 
   ~SimBackend() override {
     if (call_log_ >= 0) ::close(call_log_);
@@ -37,8 +39,8 @@ class SimBackend final : public Backend {
 
   std::vector<DeviceNode> Nodes() const override { return nodes_->nodes(); }
 
-  int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
-    int rc = driver_.Ioctl(device, request, arg);
+  int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
+    int rc = driver_.Ioctl(fd, device, request, arg);
     if (call_log_ >= 0) LogCall(device, request, arg, rc);
     return rc;
   }
@@ -63,6 +65,13 @@ class SimBackend final : public Backend {
       if (nr == nv::kEscRmAlloc && size >= sizeof(nv::NVOS21_PARAMETERS)) {
         const auto* p = static_cast<const nv::NVOS21_PARAMETERS*>(arg);
         line += fmt::format(" alloc class={:#x} client={:#x} status={:#x}", p->hClass, p->hRoot, p->status);
+        line += EmbeddedClients(p->hClass, p->pAllocParms);
+        if (p->hClass == nv::kNv01RootClient && p->status == nv::kNvOk) {
+          // The privilege RM gave the new client: what its caller's
+          // capabilities made it (docs/security.md, invariant 8).
+          std::optional<bool> admin = driver_.ClientIsAdmin(p->hObjectNew);
+          if (admin) line += *admin ? " priv=admin" : " priv=user";
+        }
       } else if (nr == nv::kEscRmShare && size == sizeof(nv::NVOS57_PARAMETERS)) {
         const auto* p = static_cast<const nv::NVOS57_PARAMETERS*>(arg);
         line += fmt::format(" share type={} target={:#x} client={:#x} status={:#x}", p->sharePolicy.type,
@@ -80,9 +89,41 @@ class SimBackend final : public Backend {
                             p->hClient, p->params == 0 ? "null" : "set", p->paramsSize, p->status);
       }
     }
+    if (device == abi::DeviceKind::kUvm && arg != nullptr) line += UvmClient(request, arg);
     line += '\n';
     // O_APPEND and one write per line: lines from concurrent calls never interleave.
     [[maybe_unused]] ssize_t written = ::write(call_log_, line.data(), line.size());
+  }
+
+  // The other clients an allocation's parameters name, which RM follows: the
+  // tests look for any client of another tenant anywhere in a line.
+  static std::string EmbeddedClients(nv::NvV32 cls, nv::NvP64 params) {
+    if (params == 0) return "";
+    if (cls == nv::kNv01Device0) {
+      const auto* d = reinterpret_cast<const nv::NV0080_ALLOC_PARAMETERS*>(params);
+      return fmt::format(" share_client={:#x} target_client={:#x}", d->hClientShare, d->hTargetClient);
+    }
+    if (cls == nv::kNv01Event || cls == nv::kNv01EventOsEvent) {
+      const auto* e = reinterpret_cast<const nv::NV0005_ALLOC_PARAMETERS*>(params);
+      return fmt::format(" parent_client={:#x}", e->hParentClient);
+    }
+    return "";
+  }
+
+  // The RM client a UVM call names (UVM reaches RM through it), where its
+  // struct has one: offsets as in src/abi/data/r580.tsv.
+  static std::string UvmClient(std::uint32_t request, const void* arg) {
+    std::size_t at = 0;
+    switch (request) {
+      case nv::kUvmRegisterGpu: at = offsetof(nv::UVM_REGISTER_GPU_PARAMS, hClient); break;
+      case nv::kUvmRegisterGpuVaspace: at = offsetof(nv::UVM_REGISTER_GPU_VASPACE_PARAMS, hClient); break;
+      case nv::kUvmRegisterChannel: at = 20; break;  // UVM_REGISTER_CHANNEL_PARAMS.hClient
+      case nv::kUvmMapExternalAllocation: at = offsetof(nv::UVM_MAP_EXTERNAL_ALLOCATION_PARAMS, hClient); break;
+      default: return "";
+    }
+    std::uint32_t client;
+    std::memcpy(&client, static_cast<const std::byte*>(arg) + at, sizeof client);
+    return fmt::format(" uvm client={:#x}", client);
   }
 
   const std::string version_;

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 
 #include <cerrno>
 #include <filesystem>
@@ -30,16 +33,42 @@ std::uint32_t Req(std::uint32_t nr, std::uint32_t size) { return _IOC(_IOC_READ 
 
 class SimTest : public ::testing::Test {
  protected:
-  void SetUp() override { sim_ = MakeSimBackend({}).value(); }
-
-  int Call(std::uint32_t nr, void* arg, std::uint32_t size, abi::DeviceKind device = abi::DeviceKind::kCtl) {
-    return sim_->Ioctl(-1, device, Req(nr, size), arg, 0);
+  // The driver is always called on one of its files: the test holds one of
+  // each kind, as a process using one GPU would, with its GPU file linked to
+  // its control file (REGISTER_FD), as CUDA links every GPU file it opens.
+  void SetUp() override {
+    SimOptions options;
+    options.gpu_count = gpu_count_;
+    sim_ = MakeSimBackend(options).value();
+    ctl_ = Open(abi::DeviceKind::kCtl);
+    gpu_ = Open(abi::DeviceKind::kGpu);
+    uvm_ = Open(abi::DeviceKind::kUvm);
+    uvm_tools_ = Open(abi::DeviceKind::kUvmTools);
+    nv_ioctl_register_fd_t reg{ctl_};
+    ASSERT_EQ(CallOn(gpu_, abi::DeviceKind::kGpu, kEscRegisterFd, &reg, sizeof reg), 0);
   }
-  int Uvm(std::uint32_t request, void* arg) { return sim_->Ioctl(-1, abi::DeviceKind::kUvm, request, arg, 0); }
+
+  int CallOn(int fd, abi::DeviceKind device, std::uint32_t nr, void* arg, std::uint32_t size) {
+    return sim_->Ioctl(fd, device, Req(nr, size), arg, 0);
+  }
+
+  int FileOf(abi::DeviceKind device) const {
+    switch (device) {
+      case abi::DeviceKind::kCtl: return ctl_;
+      case abi::DeviceKind::kGpu: return gpu_;
+      case abi::DeviceKind::kUvm: return uvm_;
+      case abi::DeviceKind::kUvmTools: return uvm_tools_;
+      default: return -1;
+    }
+  }
+  int Call(std::uint32_t nr, void* arg, std::uint32_t size, abi::DeviceKind device = abi::DeviceKind::kCtl) {
+    return sim_->Ioctl(FileOf(device), device, Req(nr, size), arg, 0);
+  }
+  int Uvm(std::uint32_t request, void* arg) { return sim_->Ioctl(uvm_, abi::DeviceKind::kUvm, request, arg, 0); }
   // An open file of one of the sim's nodes, as the proxy would pass in parameters.
-  int Open(abi::DeviceKind kind) {
+  int Open(abi::DeviceKind kind, const std::string& dev_path = "") {
     for (const DeviceNode& node : sim_->Nodes()) {
-      if (node.kind == kind) {
+      if (node.kind == kind && (dev_path.empty() || node.dev_path == dev_path)) {
         int fd = ::open(node.source_path.c_str(), O_RDWR | O_CLOEXEC);
         if (fd >= 0) fds_.push_back(fd);
         return fd;
@@ -57,9 +86,9 @@ class SimTest : public ::testing::Test {
     EXPECT_EQ(Alloc(client, 0xd0, 0x5d, kNv20Subdevice0), kNvOk);
     return client;
   }
-  NvV32 Alloc(NvHandle client, NvHandle parent, NvHandle handle, NvV32 cls) {
+  NvV32 Alloc(NvHandle client, NvHandle parent, NvHandle handle, NvV32 cls, void* with = nullptr) {
     std::uint64_t params[8] = {};
-    NVOS21_PARAMETERS p{client, parent, handle, cls, reinterpret_cast<std::uintptr_t>(params), 0, 0};
+    NVOS21_PARAMETERS p{client, parent, handle, cls, reinterpret_cast<std::uintptr_t>(with ? with : params), 0, 0};
     EXPECT_EQ(Call(kEscRmAlloc, &p, sizeof p), 0);
     return p.status;
   }
@@ -77,6 +106,8 @@ class SimTest : public ::testing::Test {
 
   std::unique_ptr<Backend> sim_;
   std::vector<int> fds_;
+  int ctl_ = -1, gpu_ = -1, uvm_ = -1, uvm_tools_ = -1;
+  int gpu_count_ = 1;
 };
 
 TEST_F(SimTest, NodesAreFilesItRecognises) {
@@ -126,10 +157,13 @@ TEST(SimBackend, CallLogNamesEveryExecutedCallWithItsClassOrCommand) {
     options.node_dir = dir;
     options.call_log = dir + "/calls.log";
     auto sim = MakeSimBackend(options).value();
+    int ctl = ::open((dir + "/nvidiactl").c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(ctl, 0);
     NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
-    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmAlloc, NVOS21_PARAMETERS), &root, 0), 0);
+    EXPECT_EQ(sim->Ioctl(ctl, abi::DeviceKind::kCtl, _IOWR('F', kEscRmAlloc, NVOS21_PARAMETERS), &root, 0), 0);
     NVOS54_PARAMETERS control{root.hObjectNew, root.hObjectNew, kNv0000CtrlCmdGpuGetAttachedIds, 0, 0, 0, 0};
-    EXPECT_EQ(sim->Ioctl(-1, abi::DeviceKind::kCtl, _IOWR('F', kEscRmControl, NVOS54_PARAMETERS), &control, 0), 0);
+    EXPECT_EQ(sim->Ioctl(ctl, abi::DeviceKind::kCtl, _IOWR('F', kEscRmControl, NVOS54_PARAMETERS), &control, 0), 0);
+    ::close(ctl);
   }
   std::ifstream log(dir + "/calls.log");
   std::string alloc, control, extra;
@@ -142,14 +176,25 @@ TEST(SimBackend, CallLogNamesEveryExecutedCallWithItsClassOrCommand) {
   std::filesystem::remove_all(dir);
 }
 
-TEST_F(SimTest, AnotherTenantsClientExists) {
-  // What a workload must never reach: RM would accept the handle.
+TEST_F(SimTest, AnotherTenantsClientIsNotThisFilesClient) {
+  // Another tenant's client exists, on a file of its own: through this file RM
+  // refuses it (strict client validation), and follows it only where the
+  // driver looks clients up without that check.
   NVOS21_PARAMETERS device{SimDriver::kOtherTenantClient, SimDriver::kOtherTenantClient, 0x1234, kNv01Device0, 0, 0, 0};
-  std::uint32_t params[14] = {};
-  device.pAllocParms = reinterpret_cast<std::uintptr_t>(params);
+  NV0080_ALLOC_PARAMETERS params{};
+  device.pAllocParms = reinterpret_cast<std::uintptr_t>(&params);
   device.paramsSize = sizeof params;
   EXPECT_EQ(Call(kEscRmAlloc, &device, sizeof device), 0);
-  EXPECT_EQ(device.status, kNvOk);
+  EXPECT_EQ(device.status, kNvErrInvalidClient);
+
+  NvHandle client = Client();
+  params.hClientShare = SimDriver::kOtherTenantClient;
+  EXPECT_EQ(Alloc(client, client, 0xd0, kNv01Device0, &params), kNvOk) << "RM follows a share client of anyone's";
+  params.hClientShare = 0xbad;
+  EXPECT_EQ(Alloc(client, client, 0xd1, kNv01Device0, &params), kNvErrInvalidClient) << "but it must exist";
+  params.hClientShare = 0;
+  params.hTargetClient = 0xbad;
+  EXPECT_EQ(Alloc(client, client, 0xd2, kNv01Device0, &params), kNvErrInvalidClient);
 }
 
 TEST_F(SimTest, VersionQueryAndCheck) {
@@ -194,16 +239,31 @@ TEST_F(SimTest, CardInfoNeedsRoomForEveryGpu) {
 }
 
 TEST_F(SimTest, FileSetupEscapes) {
-  NvU32 gpus[2] = {0x100, 0};
-  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, sizeof gpus), 0);
-  gpus[1] = 0x777;
-  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, sizeof gpus), -EINVAL) << "no such GPU";
+  NvU32 gpus[2] = {0x100, 0x777};
+  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, sizeof gpus), -EINVAL) << "no such GPU (and nothing stays attached)";
   EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, 6), -EINVAL);
+  gpus[1] = 0;
+  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, sizeof gpus), 0);
 
-  nv_ioctl_register_fd_t reg{Open(abi::DeviceKind::kCtl)};
-  EXPECT_EQ(Call(kEscRegisterFd, &reg, sizeof reg, abi::DeviceKind::kGpu), 0);
-  reg.ctl_fd = Open(abi::DeviceKind::kGpu);
-  EXPECT_EQ(Call(kEscRegisterFd, &reg, sizeof reg, abi::DeviceKind::kGpu), -EINVAL) << "must name a control file";
+  EXPECT_EQ(Call(kEscAttachGpusToFd, gpus, 4), -EINVAL) << "once per file";
+  int other_ctl = Open(abi::DeviceKind::kCtl);
+  gpus[0] = 0x100;
+  EXPECT_EQ(CallOn(other_ctl, abi::DeviceKind::kCtl, kEscAttachGpusToFd, gpus, 4), 0) << "another file may";
+
+  int gpu = Open(abi::DeviceKind::kGpu);
+  nv_ioctl_register_fd_t reg{Open(abi::DeviceKind::kGpu)};
+  EXPECT_EQ(CallOn(gpu, abi::DeviceKind::kGpu, kEscRegisterFd, &reg, sizeof reg), -EINVAL) << "must name a control file";
+  reg.ctl_fd = ctl_;
+  EXPECT_EQ(CallOn(gpu, abi::DeviceKind::kGpu, kEscRegisterFd, &reg, sizeof reg), 0);
+  EXPECT_EQ(CallOn(gpu, abi::DeviceKind::kGpu, kEscRegisterFd, &reg, sizeof reg), -EINVAL) << "links once";
+  reg.ctl_fd = other_ctl;
+  EXPECT_EQ(CallOn(other_ctl, abi::DeviceKind::kCtl, kEscRegisterFd, &reg, sizeof reg), -EINVAL) << "not to itself";
+  int linked_ctl = Open(abi::DeviceKind::kCtl);
+  reg.ctl_fd = other_ctl;
+  EXPECT_EQ(CallOn(linked_ctl, abi::DeviceKind::kCtl, kEscRegisterFd, &reg, sizeof reg), 0);
+  reg.ctl_fd = linked_ctl;
+  EXPECT_EQ(CallOn(Open(abi::DeviceKind::kGpu), abi::DeviceKind::kGpu, kEscRegisterFd, &reg, sizeof reg), -EINVAL)
+      << "not to a file that is itself linked";
 
   nv_ioctl_sys_params_t sys{1 << 27};
   EXPECT_EQ(Call(kEscSysParams, &sys, sizeof sys), 0);
@@ -241,7 +301,7 @@ TEST_F(SimTest, ObjectTreeWithTheDriversStatusCodes) {
   NVOS21_PARAMETERS bad_id{client, client, 0xd1, kNv01Device0, reinterpret_cast<std::uintptr_t>(&second_gpu),
                            sizeof second_gpu, 0};
   EXPECT_EQ(Call(kEscRmAlloc, &bad_id, sizeof bad_id), 0);
-  EXPECT_EQ(bad_id.status, kNvErrInvalidArgument) << "one simulated GPU";
+  EXPECT_EQ(bad_id.status, kNvErrInvalidClass) << "one simulated GPU: no such device instance";
   EXPECT_EQ(Call(kEscRmAlloc, &bad_id, sizeof bad_id, abi::DeviceKind::kGpu), -EINVAL) << "nvidiactl only";
 }
 
@@ -500,7 +560,7 @@ TEST_F(SimTest, SystemMemoryAllocMapAndMmap) {
   EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
   EXPECT_EQ(unmap.status, kNvOk);
   EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
-  EXPECT_EQ(unmap.status, kNvErrInvalidArgument) << "already unmapped";
+  EXPECT_EQ(unmap.status, kNvErrObjectNotFound) << "already unmapped";
 }
 
 TEST_F(SimTest, VideoMemoryFromTheHeap) {
@@ -531,8 +591,11 @@ TEST_F(SimTest, UnknownEscapesAndWrongSizes) {
   EXPECT_EQ(Call(kEscRegisterFd, buf, 8), -EINVAL);
   EXPECT_EQ(Call(kEscRmFree, buf, 20), -EINVAL);
   EXPECT_EQ(Call(kEscRmControl, buf, 40), -EINVAL);
-  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kUvmTools, 1, buf, 0), -EINVAL);
-  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kModeset, Req(kEscCardInfo, 8), buf, 0), -ENOTTY);
+  EXPECT_EQ(sim_->Ioctl(uvm_tools_, abi::DeviceKind::kUvmTools, 1, buf, 0), -EINVAL);
+  // A file that is none of the sim's nodes, or not the node named: the driver
+  // is never called so; the sim says EBADF.
+  EXPECT_EQ(sim_->Ioctl(-1, abi::DeviceKind::kCtl, Req(kEscCardInfo, 8), buf, 0), -EBADF);
+  EXPECT_EQ(sim_->Ioctl(ctl_, abi::DeviceKind::kModeset, Req(kEscCardInfo, 8), buf, 0), -EBADF);
 }
 
 TEST_F(SimTest, EventsSharesAndDuplicates) {
@@ -579,5 +642,238 @@ TEST_F(SimTest, ConcurrentCallsKeepTheTreeConsistent) {
   for (std::thread& t : threads) t.join();
 }
 
+// ---- who is calling: the driver's rules on its caller ----
+
+TEST_F(SimTest, ClientsBelongToTheFileTheyWereAllocatedThrough) {
+  NvHandle client = Client();
+  std::uint32_t ids[32] = {};
+  NVOS54_PARAMETERS p{client, client, kNv0000CtrlCmdGpuGetAttachedIds, 0, reinterpret_cast<std::uintptr_t>(ids),
+                      sizeof ids, 0};
+  int other_ctl = Open(abi::DeviceKind::kCtl);
+  EXPECT_EQ(CallOn(other_ctl, abi::DeviceKind::kCtl, kEscRmControl, &p, sizeof p), 0);
+  EXPECT_EQ(p.status, kNvErrInvalidClient) << "named through another file";
+  EXPECT_EQ(Call(kEscRmControl, &p, sizeof p), 0);
+  EXPECT_EQ(p.status, kNvOk);
+
+  // A GPU file speaks for the control file it was linked to (SetUp), and only then.
+  nv_ioctl_nvos02_parameters_with_fd mem{};
+  mem.params = {client, client, 0, kNv01MemorySystem, 0, 0, 4095, 0xff};
+  ASSERT_EQ(Alloc(client, client, 0xd0, kNv01Device0), kNvOk);
+  mem.params.hObjectParent = 0xd0;
+  mem.fd = -1;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
+  EXPECT_EQ(mem.params.status, kNvOk);
+  int unlinked = Open(abi::DeviceKind::kGpu);
+  mem.params.hObjectNew = 0;
+  EXPECT_EQ(CallOn(unlinked, abi::DeviceKind::kGpu, kEscRmAllocMemory, &mem, sizeof mem), 0);
+  EXPECT_EQ(mem.params.status, kNvErrInvalidClient) << "a GPU file not linked by REGISTER_FD";
+}
+
+TEST_F(SimTest, AReleasedFileTakesItsClientsWithIt) {
+  int ctl = ::open(sim_->Nodes()[0].source_path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_EQ(sim_->Nodes()[0].kind, abi::DeviceKind::kCtl);
+  NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
+  ASSERT_EQ(CallOn(ctl, abi::DeviceKind::kCtl, kEscRmAlloc, &root, sizeof root), 0);
+  ASSERT_EQ(root.status, kNvOk);
+  // A GPU file linked to it keeps the control file, and so its clients, alive.
+  int gpu = ::open(sim_->Nodes().back().source_path.c_str(), O_RDWR | O_CLOEXEC);
+  nv_ioctl_register_fd_t reg{ctl};
+  ASSERT_EQ(CallOn(gpu, abi::DeviceKind::kGpu, kEscRegisterFd, &reg, sizeof reg), 0);
+  ::close(ctl);
+
+  NvHandle mine = Client();
+  NVOS55_PARAMETERS dup{mine, mine, 0x900, root.hObjectNew, root.hObjectNew, 0, 0xff};
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_NE(dup.status, kNvErrInvalidClient) << "still there while the GPU file holds its control file";
+  ::close(gpu);
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_EQ(dup.status, kNvErrInvalidClient) << "freed with its file's last reference";
+}
+
+TEST_F(SimTest, AMappingKeepsItsFileOpen) {
+  int ctl = Open(abi::DeviceKind::kCtl);
+  NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
+  ASSERT_EQ(CallOn(ctl, abi::DeviceKind::kCtl, kEscRmAlloc, &root, sizeof root), 0);
+  void* cpu = ::mmap(nullptr, 4096, PROT_READ, MAP_SHARED, ctl, 0);
+  ASSERT_NE(cpu, MAP_FAILED);
+  fds_.erase(std::find(fds_.begin(), fds_.end(), ctl));
+  ::close(ctl);
+  NvHandle mine = Client();
+  NVOS55_PARAMETERS dup{mine, mine, 0x900, root.hObjectNew, 0x1, 0, 0xff};
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_EQ(dup.status, kNvErrInvalidObjectHandle) << "the client lives on while the mapping holds the file";
+  ::munmap(cpu, 4096);
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_EQ(dup.status, kNvErrInvalidClient);
+}
+
+TEST_F(SimTest, UvmStateIsPerFile) {
+  UVM_INITIALIZE_PARAMS init{0, 0};
+  ASSERT_EQ(Uvm(kUvmInitialize, &init), 0);
+  ASSERT_EQ(init.rmStatus, kNvOk);
+  int other = Open(abi::DeviceKind::kUvm);
+  UVM_CREATE_RANGE_GROUP_PARAMS group{};
+  EXPECT_EQ(sim_->Ioctl(other, abi::DeviceKind::kUvm, kUvmCreateRangeGroup, &group, 0), 0);
+  EXPECT_EQ(group.rmStatus, kNvErrIllegalAction) << "another file of nvidia-uvm is not initialised";
+  EXPECT_EQ(Uvm(kUvmCreateRangeGroup, &group), 0);
+  EXPECT_EQ(group.rmStatus, kNvOk);
+}
+
+TEST_F(SimTest, ComputeModeReservationIsGivenBackOnlyByItsHolder) {
+  NvHandle client = ClientWithGpu();
+  NvHandle other = Client();
+  NvHandle other_device = 0xd9, other_subdevice = 0x5f;
+  ASSERT_EQ(Alloc(other, other, other_device, kNv01Device0), kNvOk);
+  ASSERT_EQ(Alloc(other, other_device, other_subdevice, kNv20Subdevice0), kNvOk);
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuAcquireComputeModeReservation, nullptr, 0), kNvOk);
+  EXPECT_EQ(Control(other, other_subdevice, kNv2080CtrlCmdGpuReleaseComputeModeReservation, nullptr, 0),
+            kNvErrStateInUse)
+      << "held by another client";
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuReleaseComputeModeReservation, nullptr, 0), kNvOk);
+  std::uint32_t junk = 0;
+  EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuAcquireComputeModeReservation, &junk, sizeof junk),
+            kNvErrInvalidArgument)
+      << "takes no parameters";
+}
+
+class TwoGpuSimTest : public SimTest {
+ protected:
+  TwoGpuSimTest() { gpu_count_ = 2; }
+};
+
+TEST_F(TwoGpuSimTest, ADeviceNeedsAnOpenFileOfItsGpu) {
+  NvHandle client = Client();
+  NV0080_ALLOC_PARAMETERS params{};
+  params.deviceId = 0;
+  EXPECT_EQ(Alloc(client, client, 0xd0, kNv01Device0, &params), kNvOk) << "this process holds nvidia0";
+  params.deviceId = 1;
+  EXPECT_EQ(Alloc(client, client, 0xd1, kNv01Device0, &params), kNvErrInsufficientPermissions)
+      << "and no file of nvidia1";
+  EXPECT_EQ(Alloc(client, client, 0xd1, kNv01Device0, &params), kNvErrInsufficientPermissions)
+      << "nothing was left behind by the refusal";
+  int gpu1 = Open(abi::DeviceKind::kGpu, "/dev/nvidia1");
+  ASSERT_GE(gpu1, 0);
+  EXPECT_EQ(Alloc(client, client, 0xd1, kNv01Device0, &params), kNvOk);
+}
+
+TEST_F(TwoGpuSimTest, UvmRegisterGpuNeedsAnOpenFileOfItsGpuAndAClientOfThisProcess) {
+  NvHandle client = Client();
+  UVM_INITIALIZE_PARAMS init{0, 0};
+  ASSERT_EQ(Uvm(kUvmInitialize, &init), 0);
+  UVM_REGISTER_GPU_PARAMS reg{};
+  std::vector<std::uint8_t> uuid = SimDriver::GpuUuid(1);
+  std::memcpy(reg.gpu_uuid, uuid.data(), 16);
+  reg.rmCtrlFd = ctl_;
+  reg.hClient = client;
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &reg), 0);
+  EXPECT_EQ(reg.rmStatus, kNvErrInsufficientPermissions) << "no file of nvidia1 here";
+  Open(abi::DeviceKind::kGpu, "/dev/nvidia1");
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &reg), 0);
+  EXPECT_EQ(reg.rmStatus, kNvOk);
+}
+
+// Runs `child` in a forked process: another process calling the same driver
+// state (the sim's memory is copied, the files are shared), as a second
+// process of one workload would. Returns its exit status.
+int InAnotherProcess(const std::function<int()>& child) {
+  pid_t pid = ::fork();
+  if (pid == 0) ::_exit(child());
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+}
+
+TEST_F(SimTest, MappingsBelongToTheProcessThatMadeThem) {
+  NvHandle client = ClientWithGpu();
+  nv_ioctl_nvos02_parameters_with_fd mem{};
+  mem.params = {client, 0xd0, 0x300, kNv01MemorySystem, 0, 0, 4095, 0xff};
+  mem.fd = -1;
+  ASSERT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
+  ASSERT_EQ(mem.params.status, kNvOk);
+  nv_ioctl_nvos33_parameters_with_fd map{};
+  map.params = {client, 0xd0, 0x300, 0, 4096, 0, 0xff, 0};
+  map.fd = ctl_;
+  ASSERT_EQ(Call(kEscRmMapMemory, &map, sizeof map), 0);
+  ASSERT_EQ(map.params.status, kNvOk);
+
+  EXPECT_EQ(InAnotherProcess([&] {
+              nv_ioctl_nvos33_parameters_with_fd again = map;
+              if (Call(kEscRmMapMemory, &again, sizeof again) != 0) return 1;
+              if (again.params.status != kNvErrInvalidClient) return 2;  // ProcID is the parent's
+              NVOS34_PARAMETERS unmap{client, 0xd0, 0x300, map.params.pLinearAddress, 0xff, 0};
+              if (Call(kEscRmUnmapMemory, &unmap, sizeof unmap) != 0) return 3;
+              if (unmap.status != kNvErrObjectNotFound) return 4;  // not this process's mapping
+              NVOS56_PARAMETERS update{client, 0xd0, 0x300, map.params.pLinearAddress, 0, 0xff};
+              if (Call(kEscRmUpdateDeviceMappingInfo, &update, sizeof update) != 0) return 5;
+              return update.status == kNvErrObjectNotFound ? 0 : 6;
+            }),
+            0);
+  NVOS56_PARAMETERS update{client, 0xd0, 0x300, map.params.pLinearAddress, 0, 0xff};
+  EXPECT_EQ(Call(kEscRmUpdateDeviceMappingInfo, &update, sizeof update), 0);
+  EXPECT_EQ(update.status, kNvOk);
+  NVOS34_PARAMETERS unmap{client, 0xd0, 0x300, map.params.pLinearAddress, 0xff, 0};
+  EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
+  EXPECT_EQ(unmap.status, kNvOk);
+}
+
+TEST_F(SimTest, DupFollowsThePidSharePolicy) {
+  NvHandle client = ClientWithGpu();
+  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd0, 0x201, kKeplerChannelGroupA), kNvOk);
+  NVOS57_PARAMETERS share{client, 0x201, {0, 0xffffffff, kRsShareTypeAll, 0}, 0xff};
+  ASSERT_EQ(Call(kEscRmShare, &share, sizeof share), 0);
+  ASSERT_EQ(share.status, kNvOk);
+  NvHandle same_process = Client();
+  NVOS55_PARAMETERS dup{same_process, same_process, 0x400, client, 0x200, 0, 0xff};
+  EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
+  EXPECT_EQ(dup.status, kNvOk) << "clients of one process share by default";
+
+  EXPECT_EQ(InAnotherProcess([&] {
+              NvHandle other = Client();
+              NVOS55_PARAMETERS from_other{other, other, 0x400, client, 0x200, 0, 0xff};
+              if (Call(kEscRmDupObject, &from_other, sizeof from_other) != 0) return 1;
+              if (from_other.status != kNvErrInsufficientPermissions) return 2;
+              NVOS55_PARAMETERS shared{other, other, 0x401, client, 0x201, 0, 0xff};
+              if (Call(kEscRmDupObject, &shared, sizeof shared) != 0) return 3;
+              return shared.status == kNvOk ? 0 : 4;  // shared with everyone
+            }),
+            0);
+}
+
+// Reads the sim's call log line for the root client it allocates.
+std::string RootClientLogLine(bool drop_sys_admin) {
+  char tmpl[] = "/tmp/nvgate-sim-priv-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return "";
+  std::string dir = tmpl;
+  int status = InAnotherProcess([&] {
+    if (drop_sys_admin) {
+      __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+      __user_cap_data_struct data[2] = {};
+      if (::syscall(SYS_capget, &header, data) != 0) return 1;
+      data[CAP_SYS_ADMIN / 32].effective &= ~(1u << (CAP_SYS_ADMIN % 32));
+      if (::syscall(SYS_capset, &header, data) != 0) return 2;
+    }
+    SimOptions options;
+    options.node_dir = dir;
+    options.call_log = dir + "/calls.log";
+    auto sim = MakeSimBackend(options).value();
+    int ctl = ::open((dir + "/nvidiactl").c_str(), O_RDWR | O_CLOEXEC);
+    NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
+    return sim->Ioctl(ctl, abi::DeviceKind::kCtl, _IOWR('F', kEscRmAlloc, NVOS21_PARAMETERS), &root, 0) == 0 ? 0 : 3;
+  });
+  std::ifstream log(dir + "/calls.log");
+  std::string line;
+  std::getline(log, line);
+  std::filesystem::remove_all(dir);
+  return status == 0 ? line : "child failed " + std::to_string(status);
+}
+
+TEST(SimPrivilege, AClientIsAnAdministratorsWhenItsCallerHasSysAdmin) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs CAP_SYS_ADMIN to have one to drop";
+  EXPECT_NE(RootClientLogLine(false).find(" priv=admin"), std::string::npos) << RootClientLogLine(false);
+  EXPECT_NE(RootClientLogLine(true).find(" priv=user"), std::string::npos) << RootClientLogLine(true);
+}
+
 }  // namespace
 }  // namespace nvgate::backend
+

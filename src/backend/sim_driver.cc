@@ -14,14 +14,41 @@
 //    NULL pointer with NV_ERR_INVALID_ARGUMENT.
 //  - Controls: a useful set with real data; any other command answers
 //    NV_ERR_NOT_SUPPORTED, as RM does for a command the object's class lacks.
-//  - Per-file state (UVM initialisation and registrations, attached GPUs, the
-//    one mmap context a file can hold) is kept per node, not per open file: the
-//    sim sees only the supervisor's short-lived duplicate of a file. Where a
-//    per-file rule would make a second process fail (a GPU registered twice,
-//    a second ATTACH_GPUS_TO_FD), the sim accepts.
+//  - Who is calling, as the driver sees it (each rule cites the driver source
+//    where it is applied below). The sim runs in its caller's process, so it
+//    applies the rules to its real caller:
+//      * per open file (open_file_marks.h): RM clients belong to the file they
+//        were allocated through, or the control file it was linked to with
+//        REGISTER_FD, and may be named only through it (strict client
+//        validation); REGISTER_FD links once and keeps its reference on the
+//        control file; ATTACH_GPUS_TO_FD once per file; UVM's va_space and GPU
+//        registrations per file of nvidia-uvm. When a file's last reference
+//        goes, its clients (with their objects and mappings) and its state are
+//        torn down.
+//      * per process: a client's ProcID for creating an mmap context; unmap and
+//        UPDATE_DEVICE_MAPPING_INFO find only the caller's process's mappings;
+//        RM_DUP_OBJECT follows the default PID share policy and RM_SHARE's
+//        client and all-clients policies; UVM_REGISTER_GPU dups only from a
+//        client of the calling process.
+//      * the caller's fd table: allocating a device and UVM_REGISTER_GPU need an
+//        open file of that GPU in the calling process (osIsGpuAccessible).
+//      * the caller's capabilities: a client allocated with CAP_SYS_ADMIN is an
+//        administrator's (RS_PRIV_LEVEL_USER_ROOT); the sim records it (the call
+//        log shows it) but offers no control or class that needs it.
+//    Embedded clients RM follows (NV0080 hClientShare and hTargetClient) must
+//    name existing clients, of any owner, as RM allows.
+//  - Not modelled: the one-shot mmap context a file holds until its mmap (the
+//    workload's mmap of a sim node is native), the security-token share policy
+//    and PID or GPU share targets, privileged controls and classes, and the
+//    per-file state of nvidia-uvm-tools, nvidia-modeset and nvidia-caps.
 #include "backend/sim_driver.h"
 
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
 #include <linux/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -132,14 +159,122 @@ T* As(void* arg) {
   return static_cast<T*>(arg);
 }
 
+// The driver's os_is_administrator(): CAP_SYS_ADMIN in the caller's effective
+// set (kernel-open/nvidia/os-interface.c, capable(CAP_SYS_ADMIN)). A
+// capability inside a user namespace of its own would not count; the sim
+// reads the thread's effective set, which is what nvgate's supervisor holds.
+bool CallerIsAdministrator() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (::syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
+}
+
 }  // namespace
 
-SimDriver::SimDriver(std::string version, int gpu_count, std::function<abi::DeviceKind(int fd)> classify)
+SimDriver::SimDriver(std::string version, int gpu_count, std::function<NodeId(int fd)> identify)
     : version_(std::move(version)),
       gpu_count_(gpu_count),
-      classify_(std::move(classify)),
-      vidmem_used_(static_cast<std::size_t>(gpu_count), 0) {
-  clients_[kOtherTenantClient];
+      identify_(std::move(identify)),
+      vidmem_used_(static_cast<std::size_t>(gpu_count), 0),
+      compute_reservation_(static_cast<std::size_t>(gpu_count), 0) {
+  // Another process's client on another file: no caller of this sim can name
+  // it as its own (no file matches), and its ProcID is nobody's here.
+  clients_[kOtherTenantClient].proc_id = -1;
+}
+
+SimDriver::~SimDriver() {
+  for (auto& [id, file] : files_) {
+    if (file.ctl_link_fd >= 0) ::close(file.ctl_link_fd);
+  }
+}
+
+std::optional<bool> SimDriver::ClientIsAdmin(NvHandle client) {
+  std::lock_guard lock(mu_);
+  auto c = clients_.find(client);
+  if (c == clients_.end()) return std::nullopt;
+  return c->second.admin;
+}
+
+std::optional<SimDriver::Caller> SimDriver::CallerOf(int fd, abi::DeviceKind device) {
+  NodeId node = identify_(fd);
+  if (node.kind != device) return std::nullopt;
+  bool is_new = false;
+  std::optional<std::uint64_t> id = marks_.Identify(fd, is_new);
+  if (!id) return std::nullopt;
+  OpenFile& file = files_[*id];
+  if (is_new) file = OpenFile{.node = node};
+  // Calls on a file linked by REGISTER_FD act for the control file
+  // (src/nvidia/arch/nvalloc/unix/src/escape.c:308-310, clientOSInfo).
+  return Caller{*id, &file, file.ctl_link != 0 ? file.ctl_link : *id};
+}
+
+// The driver's release callback runs when a file's last reference goes
+// (kernel-open/nvidia/nv.c, nvidia_close -> rm_cleanup_file_private in
+// src/nvidia/arch/nvalloc/unix/src/osapi.c:2858-2935): it frees every RM
+// client allocated through the file and drops the file's UVM and REGISTER_FD
+// state. The sim finds released files at the start of each call.
+void SimDriver::TearDownReleasedFiles() {
+  for (bool released = true; released;) {
+    released = false;
+    std::vector<std::uint64_t> gone;
+    for (const auto& [id, file] : files_) {
+      if (!marks_.Alive(id)) gone.push_back(id);
+    }
+    for (std::uint64_t id : gone) {
+      // Dropping a REGISTER_FD reference can release its control file in turn.
+      released |= files_[id].ctl_link_fd >= 0;
+      ReleaseFile(id);
+    }
+  }
+}
+
+void SimDriver::ReleaseFile(std::uint64_t id) {
+  for (auto c = clients_.begin(); c != clients_.end();) {
+    if (c->second.os_info == id) {
+      NvHandle client = c->first;
+      std::erase_if(mappings_, [&](const auto& m) { return m.second.client == client; });
+      c = clients_.erase(c);
+    } else {
+      ++c;
+    }
+  }
+  if (files_[id].ctl_link_fd >= 0) ::close(files_[id].ctl_link_fd);
+  files_.erase(id);
+  marks_.Forget(id);
+}
+
+// rmclientValidate with PDB_PROP_SYS_VALIDATE_CLIENT_HANDLE_STRICT
+// (src/nvidia/src/kernel/rmapi/client.c:738-765): a user client may only be
+// named through the file it was allocated on (pOSInfo == clientOSInfo).
+NvV32 SimDriver::ValidateClient(const Caller& caller, NvHandle client) const {
+  auto c = clients_.find(client);
+  if (c == clients_.end() || c->second.os_info != caller.os_info) return kNvErrInvalidClient;
+  return kNvOk;
+}
+
+// osIsGpuAccessible -> nv_is_gpu_accessible (kernel-open/nvidia/nv.c:5762-5791):
+// iterate_fd over current->files for an open file of that GPU's device node.
+// The sim is its caller's process, so it looks at its own fd table, less the
+// probes it keeps for its own bookkeeping (open_file_marks.h).
+bool SimDriver::CallerHoldsGpu(int gpu) const {
+  std::vector<int> probes = marks_.ProbeFds();
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) return false;
+  bool found = false;
+  while (const dirent* e = ::readdir(dir)) {
+    int fd = std::atoi(e->d_name);
+    if (e->d_name[0] == '.' || fd == ::dirfd(dir) || std::find(probes.begin(), probes.end(), fd) != probes.end()) {
+      continue;
+    }
+    NodeId node = identify_(fd);
+    if (node.kind == abi::DeviceKind::kGpu && node.gpu == gpu) {
+      found = true;
+      break;
+    }
+  }
+  ::closedir(dir);
+  return found;
 }
 
 std::vector<std::uint8_t> SimDriver::GpuUuid(int index) {
@@ -154,14 +289,19 @@ int SimDriver::GpuOfUuid(const std::uint8_t* uuid) const {
   return -1;
 }
 
-int SimDriver::Ioctl(abi::DeviceKind device, std::uint32_t request, void* arg) {
+int SimDriver::Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg) {
   std::lock_guard lock(mu_);
+  TearDownReleasedFiles();
+  // The driver is always called on one of its own files; anything else is a
+  // bug in whoever called the sim.
+  std::optional<Caller> caller = CallerOf(fd, device);
+  if (!caller) return -EBADF;
   switch (device) {
     case abi::DeviceKind::kCtl:
     case abi::DeviceKind::kGpu:
-      return Frontend(device, _IOC_NR(request), _IOC_SIZE(request), arg);
+      return Frontend(*caller, device, _IOC_NR(request), _IOC_SIZE(request), arg);
     case abi::DeviceKind::kUvm:
-      return Uvm(request, arg);
+      return Uvm(*caller->state, request, arg);
     case abi::DeviceKind::kUvmTools:
       return -EINVAL;  // no tools command is modelled: refused as an unknown one
     default:
@@ -169,7 +309,7 @@ int SimDriver::Ioctl(abi::DeviceKind device, std::uint32_t request, void* arg) {
   }
 }
 
-int SimDriver::Frontend(abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg) {
+int SimDriver::Frontend(Caller& caller, abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg) {
   const bool ctl = device == abi::DeviceKind::kCtl;
   // Most escapes accept exactly their struct, and only on one kind of node.
   auto fits = [&]<typename T>(T*& out, bool node_ok) {
@@ -184,11 +324,10 @@ int SimDriver::Frontend(abi::DeviceKind device, std::uint32_t nr, std::uint32_t 
     case kEscCardInfo:
       return ctl ? CardInfo(arg, size) : -EINVAL;
     case kEscAttachGpusToFd:
-      return ctl ? AttachGpus(arg, size) : -EINVAL;
+      return ctl ? AttachGpus(caller, arg, size) : -EINVAL;
     case kEscRegisterFd: {
       nv_ioctl_register_fd_t* r;
-      // Valid on either node, but it must name a control file.
-      return fits(r, true) && classify_(r->ctl_fd) == abi::DeviceKind::kCtl ? 0 : -EINVAL;
+      return fits(r, true) ? RegisterFd(caller, *r) : -EINVAL;
     }
     case kEscSysParams: {
       nv_ioctl_sys_params_t* p;
@@ -217,7 +356,7 @@ int SimDriver::Frontend(abi::DeviceKind device, std::uint32_t nr, std::uint32_t 
       bool event = p->hClass == kNv01Event || p->hClass == kNv01EventOsEvent;
       if (!ctl && !event) return -EINVAL;
       // NVOS21 and NVOS64 agree up to pAllocParms; the status moves.
-      NvV32 status = Alloc(*p, p->pAllocParms);
+      NvV32 status = Alloc(caller, *p, p->pAllocParms);
       if (size == sizeof(NVOS64_PARAMETERS)) {
         As<NVOS64_PARAMETERS>(arg)->status = status;
       } else {
@@ -228,58 +367,55 @@ int SimDriver::Frontend(abi::DeviceKind device, std::uint32_t nr, std::uint32_t 
     case kEscRmFree: {
       NVOS00_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->status = Free(*p);
+      p->status = Free(caller, *p);
       return 0;
     }
     case kEscRmControl: {
       NVOS54_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->status = Control(*p);
+      p->status = Control(caller, *p);
       return 0;
     }
     case kEscRmAllocMemory: {
       nv_ioctl_nvos02_parameters_with_fd* p;
       if (!fits(p, !ctl)) return -EINVAL;
-      p->params.status = AllocMemory(p->params);
+      p->params.status = AllocMemory(caller, p->params);
       return 0;
     }
     case kEscRmVidHeapControl: {
       NVOS32_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->status = VidHeap(*p);
+      p->status = VidHeap(caller, *p);
       return 0;
     }
     case kEscRmMapMemory: {
       nv_ioctl_nvos33_parameters_with_fd* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->params.status = Map(*p);
+      p->params.status = Map(caller, *p);
       return 0;
     }
     case kEscRmUnmapMemory: {
       NVOS34_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->status = Unmap(*p);
+      p->status = Unmap(caller, *p);
       return 0;
     }
     case kEscRmDupObject: {
       NVOS55_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->status = Dup(*p);
+      p->status = Dup(caller, *p);
       return 0;
     }
     case kEscRmShare: {
       NVOS57_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      // Sharing policies are not modelled: any existing object may be shared.
-      p->status = !clients_.contains(p->hClient)        ? kNvErrInvalidClient
-                  : Find(p->hClient, p->hObject) == nullptr ? kNvErrInvalidObjectHandle
-                                                            : kNvOk;
+      p->status = Share(caller, *p);
       return 0;
     }
     case kEscRmUpdateDeviceMappingInfo: {
       NVOS56_PARAMETERS* p;
       if (!fits(p, ctl)) return -EINVAL;
-      p->status = clients_.contains(p->hClient) ? kNvOk : kNvErrInvalidClient;
+      p->status = UpdateMappingInfo(caller, *p);
       return 0;
     }
     default:
@@ -329,8 +465,11 @@ int SimDriver::CardInfo(void* arg, std::uint32_t size) const {
   return 0;
 }
 
-int SimDriver::AttachGpus(const void* arg, std::uint32_t size) const {
+// kernel-open/nvidia/nv.c:2532-2580: once per file, then every nonzero id
+// must be a GPU of the system.
+int SimDriver::AttachGpus(Caller& caller, const void* arg, std::uint32_t size) const {
   if (size == 0 || size % sizeof(NvU32) != 0) return -EINVAL;
+  if (caller.state->gpus_attached) return -EINVAL;
   const auto* ids = static_cast<const NvU32*>(arg);
   for (std::size_t i = 0; i < size / sizeof(NvU32); ++i) {
     // Zero entries are skipped; any other must be a GPU of the system.
@@ -338,6 +477,28 @@ int SimDriver::AttachGpus(const void* arg, std::uint32_t size) const {
       return -EINVAL;
     }
   }
+  caller.state->gpus_attached = true;
+  return 0;
+}
+
+// REGISTER_FD (src/nvidia/arch/nvalloc/unix/src/escape.c:844-927): ctl_fd is
+// looked up in the caller's fd table and must be a control file; a file links
+// once, never to itself or to a file that is itself linked; the driver keeps
+// its reference on the control file until this file is released. Every
+// failure is -EINVAL at the ioctl.
+int SimDriver::RegisterFd(Caller& caller, const nv_ioctl_register_fd_t& r) {
+  if (caller.state->ctl_link != 0) return -EINVAL;
+  if (identify_(r.ctl_fd).kind != abi::DeviceKind::kCtl) return -EINVAL;
+  bool is_new = false;
+  std::optional<std::uint64_t> ctl = marks_.Identify(r.ctl_fd, is_new);
+  if (!ctl || *ctl == caller.file) return -EINVAL;
+  OpenFile& ctl_file = files_[*ctl];
+  if (is_new) ctl_file = OpenFile{.node = identify_(r.ctl_fd)};
+  if (ctl_file.ctl_link != 0) return -EINVAL;
+  int reference = ::fcntl(r.ctl_fd, F_DUPFD_CLOEXEC, 0);
+  if (reference < 0) return -ENOMEM;
+  caller.state->ctl_link = *ctl;
+  caller.state->ctl_link_fd = reference;
   return 0;
 }
 
@@ -366,13 +527,18 @@ NvV32 SimDriver::Insert(NvHandle client, NvHandle& handle, const Object& object)
   return kNvOk;
 }
 
-NvV32 SimDriver::Alloc(NVOS21_PARAMETERS& p, NvP64 params) {
+NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params) {
   if (IsRootClass(p.hClass)) {
     // Every user client becomes NV01_ROOT_CLIENT; a zero handle gets one made up.
     p.hClass = kNv01RootClient;
     NvHandle h = p.hObjectNew != 0 ? p.hObjectNew : 0xc1d00000 + next_handle_++;
     if (clients_.contains(h)) return kNvErrInsertDuplicateName;
-    clients_[h];
+    // rmclientConstruct (src/nvidia/src/kernel/rmapi/client.c:91-112) records
+    // the file (pOSInfo), the privilege level (escape.c:304) and the process.
+    Client& client = clients_[h];
+    client.os_info = caller.os_info;
+    client.proc_id = ::getpid();
+    client.admin = CallerIsAdministrator();
     p.hObjectNew = h;
     return kNvOk;
   }
@@ -381,7 +547,7 @@ NvV32 SimDriver::Alloc(NVOS21_PARAMETERS& p, NvP64 params) {
   if (info == nullptr && !device && !subdevice) return kNvErrInvalidClass;
   // RM copies the class's own parameter size; a device always needs its id.
   if (params == 0 && (device || (info != nullptr && info->params_required))) return kNvErrInvalidArgument;
-  if (!clients_.contains(p.hRoot)) return kNvErrInvalidClient;
+  if (NvV32 s = ValidateClient(caller, p.hRoot); s != kNvOk) return s;
   NvV32 parent_class = ClassOf(p.hRoot, p.hObjectParent);
   if (parent_class == ~NvV32{0}) return kNvErrInvalidObjectParent;
   unsigned allowed = device ? kClientParent : subdevice ? kDeviceParent : info->parents;
@@ -390,9 +556,27 @@ NvV32 SimDriver::Alloc(NVOS21_PARAMETERS& p, NvP64 params) {
   Object object{p.hObjectParent, p.hClass, -1};
   if (p.hObjectParent != p.hRoot) object.gpu = Find(p.hRoot, p.hObjectParent)->gpu;
   if (device) {
-    NvU32 id = reinterpret_cast<const NV0080_ALLOC_PARAMETERS*>(params)->deviceId;
-    if (id >= kMaxDevices || id >= static_cast<NvU32>(gpu_count_)) return kNvErrInvalidArgument;
+    const auto* device_params = reinterpret_cast<const NV0080_ALLOC_PARAMETERS*>(params);
+    // src/nvidia/src/kernel/gpu/device.c:119-122: an instance without a GPU
+    // is an invalid class.
+    NvU32 id = device_params->deviceId;
+    if (id >= kMaxDevices || id >= static_cast<NvU32>(gpu_count_)) return kNvErrInvalidClass;
+    // The VA-space share client and the target client are looked up as
+    // clients of RM (device.c:99-100, deviceSetClientShare): any client,
+    // whoever allocated it, which is why nvgate checks them itself.
+    for (NvHandle other : {device_params->hClientShare, device_params->hTargetClient}) {
+      if (other != 0 && !clients_.contains(other)) return kNvErrInvalidClient;
+    }
+    // device.c:140-149: a user caller must hold an open file of that GPU.
+    if (!CallerHoldsGpu(static_cast<int>(id))) return kNvErrInsufficientPermissions;
     object.gpu = static_cast<int>(id);
+  }
+  // An event's source lives in hParentClient, the allocating client when 0
+  // (src/nvidia/src/kernel/rmapi/event.c:62-70); any client of RM, whoever
+  // allocated it.
+  if ((p.hClass == kNv01Event || p.hClass == kNv01EventOsEvent) && params != 0) {
+    NvHandle parent_client = reinterpret_cast<const NV0005_ALLOC_PARAMETERS*>(params)->hParentClient;
+    if (parent_client != 0 && !clients_.contains(parent_client)) return kNvErrInvalidClient;
   }
   // One subdevice per simulated device (no SLI).
   if (subdevice && params != 0 && reinterpret_cast<const NV2080_ALLOC_PARAMETERS*>(params)->subDeviceId != 0) {
@@ -401,18 +585,18 @@ NvV32 SimDriver::Alloc(NVOS21_PARAMETERS& p, NvP64 params) {
   return Insert(p.hRoot, p.hObjectNew, object);
 }
 
-NvV32 SimDriver::AllocMemory(NVOS02_PARAMETERS& p) {
+NvV32 SimDriver::AllocMemory(const Caller& caller, NVOS02_PARAMETERS& p) {
   // Of the legacy allocation path only plain system memory is modelled; OS
   // descriptors would need the caller's pages pinned.
   if (p.hClass != kNv01MemorySystem) return kNvErrInvalidClass;
-  if (!clients_.contains(p.hRoot)) return kNvErrInvalidClient;
+  if (NvV32 s = ValidateClient(caller, p.hRoot); s != kNvOk) return s;
   if (ClassOf(p.hRoot, p.hObjectParent) != kNv01Device0) return kNvErrInvalidObjectParent;
   Object object{p.hObjectParent, p.hClass, Find(p.hRoot, p.hObjectParent)->gpu, p.limit + 1};
   return Insert(p.hRoot, p.hObjectNew, object);
 }
 
-NvV32 SimDriver::VidHeap(NVOS32_PARAMETERS& p) {
-  if (!clients_.contains(p.hRoot)) return kNvErrInvalidClient;
+NvV32 SimDriver::VidHeap(const Caller& caller, NVOS32_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hRoot); s != kNvOk) return s;
   NvV32 parent_class = ClassOf(p.hRoot, p.hObjectParent);
   if (parent_class != kNv01Device0 && parent_class != kNv20Subdevice0) return kNvErrInvalidObjectParent;
   if (p.function != kNvos32FunctionAllocSize) return kNvErrNotSupported;  // the other functions are not modelled
@@ -436,9 +620,9 @@ NvV32 SimDriver::VidHeap(NVOS32_PARAMETERS& p) {
   return kNvOk;
 }
 
-NvV32 SimDriver::Free(const NVOS00_PARAMETERS& p) {
+NvV32 SimDriver::Free(const Caller& caller, const NVOS00_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hRoot); s != kNvOk) return s;
   auto client = clients_.find(p.hRoot);
-  if (client == clients_.end()) return kNvErrInvalidClient;
   auto& objects = client->second.objects;
   std::set<NvHandle> doomed;
   if (p.hObjectOld == p.hRoot) {
@@ -463,17 +647,58 @@ NvV32 SimDriver::Free(const NVOS00_PARAMETERS& p) {
   return kNvOk;
 }
 
-NvV32 SimDriver::Dup(NVOS55_PARAMETERS& p) {
+NvV32 SimDriver::Dup(const Caller& caller, NVOS55_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
+  auto source_client = clients_.find(p.hClientSrc);
+  if (source_client == clients_.end()) return kNvErrInvalidClient;
   const Object* source = Find(p.hClientSrc, p.hObjectSrc);
   if (source == nullptr) return kNvErrInvalidObjectHandle;
+  // Who may dup: the object's own client, a client it was shared with
+  // (RM_SHARE), or, by the default policy every object inherits, any client of
+  // the same process (src/nvidia/src/kernel/rmapi/sharing.c:346-351, type PID;
+  // checked in client_resource.c:217-229). Anything else lacks the right.
+  const Client& destination = clients_.at(p.hClient);
+  bool allowed = p.hClientSrc == p.hClient || source->shared_with_all || source->shared_with.contains(p.hClient) ||
+                 source_client->second.proc_id == destination.proc_id;
+  if (!allowed) return kNvErrInsufficientPermissions;
   Object copy = *source;
   copy.parent = p.hParent;
+  copy.shared_with.clear();
+  copy.shared_with_all = false;
   return Insert(p.hClient, p.hObject, copy);
 }
 
-NvV32 SimDriver::Map(nv_ioctl_nvos33_parameters_with_fd& w) {
+// RM_SHARE (src/nvidia/src/kernel/rmapi/sharing.c): adds or revokes a policy
+// on the caller's own object.
+NvV32 SimDriver::Share(const Caller& caller, const NVOS57_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
+  auto& objects = clients_.at(p.hClient).objects;
+  auto object = objects.find(p.hObject);
+  if (object == objects.end()) return kNvErrInvalidObjectHandle;
+  const bool revoke = (p.sharePolicy.action & kRsShareActionFlagRevoke) != 0;
+  switch (p.sharePolicy.type) {
+    case kRsShareTypeAll:
+      object->second.shared_with_all = !revoke;
+      break;
+    case kRsShareTypeClient:
+      if (revoke) {
+        object->second.shared_with.erase(p.sharePolicy.target);
+      } else {
+        object->second.shared_with.insert(p.sharePolicy.target);
+      }
+      break;
+    default:
+      break;  // the other types (token, pid, GPU, SMC) are accepted and not modelled
+  }
+  return kNvOk;
+}
+
+NvV32 SimDriver::Map(const Caller& caller, nv_ioctl_nvos33_parameters_with_fd& w) {
   NVOS33_PARAMETERS& p = w.params;
-  if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
+  if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
+  // Creating the mmap context is for the client's own process only
+  // (src/nvidia/arch/nvalloc/unix/src/osapi.c:2378).
+  if (clients_.at(p.hClient).proc_id != ::getpid()) return kNvErrInvalidClient;
   // The device may also be the client itself (a mapping of system memory).
   NvV32 device_class = ClassOf(p.hClient, p.hDevice);
   if (device_class != kNv01Root && device_class != kNv01Device0 && device_class != kNv20Subdevice0) {
@@ -485,27 +710,42 @@ NvV32 SimDriver::Map(nv_ioctl_nvos33_parameters_with_fd& w) {
   // The mapping context goes on the file the caller will mmap at offset 0:
   // system memory through a control file, video memory (BAR1) through a GPU file.
   abi::DeviceKind wanted = memory->cls == kNv01MemorySystem ? abi::DeviceKind::kCtl : abi::DeviceKind::kGpu;
-  if (classify_(w.fd) != wanted) return kNvErrInvalidArgument;
+  if (identify_(w.fd).kind != wanted) return kNvErrInvalidArgument;
   // A cookie, as the driver's: never a user address, unique per mapping.
   NvU64 cookie = next_cookie_;
   next_cookie_ += (p.length + 0xfff) & ~NvU64{0xfff};
-  mappings_[cookie] = Mapping{p.hClient, p.hMemory};
+  mappings_[cookie] = Mapping{p.hClient, p.hMemory, ::getpid()};
   p.pLinearAddress = cookie;
   return kNvOk;
 }
 
-NvV32 SimDriver::Unmap(const NVOS34_PARAMETERS& p) {
-  if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
+// A user unmap finds only the mappings its own process made
+// (src/nvidia/src/kernel/rmapi/mapping_cpu.c:1080-1082 picks
+// serverutilMappingFilterCurrentUserProc, rs_utils.c:325-331); none found is
+// NV_ERR_OBJECT_NOT_FOUND (rs_resource.c, refFindCpuMappingWithFilter).
+NvV32 SimDriver::Unmap(const Caller& caller, const NVOS34_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
   auto m = mappings_.find(p.pLinearAddress);
-  if (m == mappings_.end() || m->second.client != p.hClient || m->second.memory != p.hMemory) {
-    return kNvErrInvalidArgument;
+  if (m == mappings_.end() || m->second.client != p.hClient || m->second.memory != p.hMemory ||
+      m->second.process != ::getpid()) {
+    return kNvErrObjectNotFound;
   }
   mappings_.erase(m);
   return kNvOk;
 }
 
-NvV32 SimDriver::Control(const NVOS54_PARAMETERS& p) {
-  if (!clients_.contains(p.hClient)) return kNvErrInvalidClient;
+// UPDATE_DEVICE_MAPPING_INFO looks the mapping up with the same filter as unmap.
+NvV32 SimDriver::UpdateMappingInfo(const Caller& caller, const NVOS56_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
+  auto m = mappings_.find(p.pOldCpuAddress);
+  if (m == mappings_.end() || m->second.client != p.hClient || m->second.process != ::getpid()) {
+    return kNvErrObjectNotFound;
+  }
+  return kNvOk;
+}
+
+NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
+  if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
   NvV32 object_class = ClassOf(p.hClient, p.hObject);
   if (object_class == ~NvV32{0}) return kNvErrInvalidObjectHandle;
   if (!Answers(object_class, p.cmd >> 16)) return kNvErrNotSupported;
@@ -687,6 +927,20 @@ NvV32 SimDriver::SubdeviceControl(const NVOS54_PARAMETERS& p, int gpu, void* par
       std::copy(std::begin(kEngines), std::end(kEngines), engines->engineList);
       return kNvOk;
     }
+    // src/nvidia/src/kernel/gpu/subdevice/subdevice_ctrl_gpu_kernel.c:2150-2241,
+    // in the default compute mode (RULES_NONE): any client may take the
+    // reservation; only its holder may give it back.
+    case kNv2080CtrlCmdGpuAcquireComputeModeReservation:
+      if (p.paramsSize != 0) return kNvErrInvalidArgument;
+      compute_reservation_[static_cast<std::size_t>(gpu)] = p.hClient;
+      return kNvOk;
+    case kNv2080CtrlCmdGpuReleaseComputeModeReservation: {
+      if (p.paramsSize != 0) return kNvErrInvalidArgument;
+      NvHandle& holder = compute_reservation_[static_cast<std::size_t>(gpu)];
+      if (holder != p.hClient) return kNvErrStateInUse;
+      holder = 0;
+      return kNvOk;
+    }
     case kNv2080CtrlCmdPerfGetCurrentPstate: {
       SIM_PARAMS(NV2080_CTRL_PERF_GET_CURRENT_PSTATE_PARAMS, pstate);
       pstate->currPstate = 1;  // P0
@@ -699,26 +953,28 @@ NvV32 SimDriver::SubdeviceControl(const NVOS54_PARAMETERS& p, int gpu, void* par
 
 #undef SIM_PARAMS
 
-int SimDriver::Uvm(std::uint32_t request, void* arg) {
+// UVM keeps a va_space per open file of nvidia-uvm (kernel-open/nvidia-uvm/uvm.c,
+// uvm_open / uvm_release).
+int SimDriver::Uvm(OpenFile& file, std::uint32_t request, void* arg) {
   // Every routed command answers in its rmStatus and returns 0. Those other than
   // the two initialisations need an initialised file first.
   auto answer = [&]<typename T>(T* p, auto&& run) {
-    p->rmStatus = uvm_flags_ ? run(*p) : kNvErrIllegalAction;
+    p->rmStatus = file.uvm_flags ? run(*p) : kNvErrIllegalAction;
     return 0;
   };
   switch (request) {
     case kUvmInitialize: {
       auto* p = As<UVM_INITIALIZE_PARAMS>(arg);
       // A second initialisation is accepted only with the same flags.
-      p->rmStatus = !uvm_flags_ || *uvm_flags_ == p->flags ? kNvOk : kNvErrInvalidArgument;
-      if (!uvm_flags_) uvm_flags_ = p->flags;
+      p->rmStatus = !file.uvm_flags || *file.uvm_flags == p->flags ? kNvOk : kNvErrInvalidArgument;
+      if (!file.uvm_flags) file.uvm_flags = p->flags;
       return 0;
     }
     case kUvmDeinitialize:
       return 0;
     case kUvmMmInitialize: {
       auto* p = As<UVM_MM_INITIALIZE_PARAMS>(arg);
-      p->rmStatus = classify_(p->uvmFd) == abi::DeviceKind::kUvm ? kNvOk : kNvErrInvalidArgument;
+      p->rmStatus = identify_(p->uvmFd).kind == abi::DeviceKind::kUvm ? kNvOk : kNvErrInvalidArgument;
       return 0;
     }
     case kUvmPageableMemAccess:
@@ -730,23 +986,31 @@ int SimDriver::Uvm(std::uint32_t request, void* arg) {
       return answer(As<UVM_REGISTER_GPU_PARAMS>(arg), [&](auto& p) {
         int gpu = GpuOfUuid(p.gpu_uuid);
         if (gpu < 0) return kNvErrGpuUuidNotFound;
+        // src/nvidia/src/kernel/rmapi/nv_gpu_ops.c:7570-7573: the caller must
+        // hold an open file of that GPU (osIsGpuAccessible).
+        if (!CallerHoldsGpu(gpu)) return kNvErrInsufficientPermissions;
         // UVM reaches RM through the caller's own control file and client.
-        if (classify_(p.rmCtrlFd) != abi::DeviceKind::kCtl || !clients_.contains(p.hClient)) {
+        auto client = clients_.find(p.hClient);
+        if (identify_(p.rmCtrlFd).kind != abi::DeviceKind::kCtl || client == clients_.end()) {
           return kNvErrInvalidArgument;
         }
-        uvm_gpus_.insert(gpu);
+        // UVM dups the user's device into its own kernel client; the default
+        // policy lets a kernel destination dup only from the caller's own
+        // process (src/nvidia/src/kernel/rmapi/client_resource.c:219-222).
+        if (client->second.proc_id != ::getpid()) return kNvErrInsufficientPermissions;
+        file.uvm_gpus.insert(gpu);
         p.numaEnabled = 0;
         p.numaNodeId = -1;
         return kNvOk;
       });
     case kUvmUnregisterGpu:
       return answer(As<UVM_UNREGISTER_GPU_PARAMS>(arg), [&](auto& p) {
-        return uvm_gpus_.erase(GpuOfUuid(p.gpu_uuid)) == 1 ? kNvOk : kNvErrInvalidDevice;
+        return file.uvm_gpus.erase(GpuOfUuid(p.gpu_uuid)) == 1 ? kNvOk : kNvErrInvalidDevice;
       });
     case kUvmRegisterGpuVaspace:
       return answer(As<UVM_REGISTER_GPU_VASPACE_PARAMS>(arg), [&](auto& p) {
-        if (!uvm_gpus_.contains(GpuOfUuid(p.gpuUuid))) return kNvErrInvalidDevice;
-        if (classify_(p.rmCtrlFd) != abi::DeviceKind::kCtl) return kNvErrInvalidArgument;
+        if (!file.uvm_gpus.contains(GpuOfUuid(p.gpuUuid))) return kNvErrInvalidDevice;
+        if (identify_(p.rmCtrlFd).kind != abi::DeviceKind::kCtl) return kNvErrInvalidArgument;
         return ClassOf(p.hClient, p.hVaSpace) == kFermiVaspaceA ? kNvOk : kNvErrInvalidObjectHandle;
       });
     case kUvmCreateRangeGroup:

@@ -13,21 +13,33 @@
 #include <string>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "abi/device.h"
 #include "abi/nv_structs.h"
+#include "backend/node_files.h"
+#include "backend/open_file_marks.h"
 
 namespace nvgate::backend {
 
 class SimDriver {
  public:
-  // `classify` names the sim node an fd refers to (kNotNvidia for any other
-  // file): the driver checks the fds its parameters carry (REGISTER_FD's ctl_fd,
-  // the fd that receives a mapping, UVM's rmCtrlFd).
-  SimDriver(std::string version, int gpu_count, std::function<abi::DeviceKind(int fd)> classify);
+  // `identify` names the sim node an fd refers to (kNotNvidia for any other
+  // file): the driver checks the fd each call is made on, the fds its
+  // parameters carry (REGISTER_FD's ctl_fd, the fd that receives a mapping,
+  // UVM's rmCtrlFd) and the files its caller holds (osIsGpuAccessible).
+  SimDriver(std::string version, int gpu_count, std::function<NodeId(int fd)> identify);
+  ~SimDriver();
 
-  // One ioctl on a file of kind `device`: 0 or -errno, parameters updated in
-  // place as the driver would copy them out. Thread-safe.
-  int Ioctl(abi::DeviceKind device, std::uint32_t request, void* arg);
+  // One ioctl on `fd`, an open file of the node of kind `device`: 0 or -errno,
+  // parameters updated in place as the driver would copy them out. The caller
+  // is the calling thread's process, as for the driver (its fd table, pid and
+  // capabilities). Thread-safe.
+  int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg);
+
+  // Whether the RM client `client` exists and was allocated by a caller with
+  // CAP_SYS_ADMIN (the driver's RS_PRIV_LEVEL_USER_ROOT); for the call log.
+  std::optional<bool> ClientIsAdmin(nv::NvHandle client);
 
   // An RM client that exists from the start and belongs to nobody the workload
   // knows: it stands for another sandbox's client on a shared driver, which
@@ -44,31 +56,70 @@ class SimDriver {
     nv::NvV32 cls;
     int gpu;             // the GPU the object belongs to, -1 for none
     nv::NvU64 size = 0;  // memory objects: their size in bytes
+    // RM_SHARE policies: the clients it was shared with, or everyone.
+    std::set<nv::NvHandle> shared_with{};
+    bool shared_with_all = false;
   };
   struct Client {
     std::map<nv::NvHandle, Object> objects;
+    // The open file the client belongs to (the driver's pOSInfo), 0 for none.
+    std::uint64_t os_info = 0;
+    pid_t proc_id = 0;   // the allocating process (ProcID)
+    bool admin = false;  // allocated by a caller with CAP_SYS_ADMIN
   };
   struct Mapping {
     nv::NvHandle client;
     nv::NvHandle memory;
+    pid_t process;  // the process that created the mapping
+  };
+  // The driver's per-file state (nv_linux_file_private_t and what RM and UVM
+  // hang on it), for one open file description.
+  struct OpenFile {
+    NodeId node;
+    // REGISTER_FD: the control file this file speaks for, and the reference
+    // the driver keeps on it until this file is released.
+    std::uint64_t ctl_link = 0;
+    int ctl_link_fd = -1;
+    bool gpus_attached = false;      // ATTACH_GPUS_TO_FD done
+    std::optional<nv::NvU64> uvm_flags{};  // UVM_INITIALIZE done, with these flags
+    std::set<int> uvm_gpus{};          // UVM_REGISTER_GPU
+  };
+  // The file a call is made on, and who RM takes the caller to be.
+  struct Caller {
+    std::uint64_t file;
+    OpenFile* state;
+    std::uint64_t os_info;  // the control file RM checks clients against
   };
 
-  int Frontend(abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg);
+  int Frontend(Caller& caller, abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg);
   int VersionCheck(nv::nv_ioctl_rm_api_version_t& v) const;
   int CardInfo(void* arg, std::uint32_t size) const;
-  int AttachGpus(const void* arg, std::uint32_t size) const;
-  nv::NvV32 Alloc(nv::NVOS21_PARAMETERS& p, nv::NvP64 params);
-  nv::NvV32 AllocMemory(nv::NVOS02_PARAMETERS& p);
-  nv::NvV32 VidHeap(nv::NVOS32_PARAMETERS& p);
-  nv::NvV32 Free(const nv::NVOS00_PARAMETERS& p);
-  nv::NvV32 Dup(nv::NVOS55_PARAMETERS& p);
-  nv::NvV32 Map(nv::nv_ioctl_nvos33_parameters_with_fd& p);
-  nv::NvV32 Unmap(const nv::NVOS34_PARAMETERS& p);
-  nv::NvV32 Control(const nv::NVOS54_PARAMETERS& p);
+  int AttachGpus(Caller& caller, const void* arg, std::uint32_t size) const;
+  int RegisterFd(Caller& caller, const nv::nv_ioctl_register_fd_t& r);
+  nv::NvV32 Alloc(const Caller& caller, nv::NVOS21_PARAMETERS& p, nv::NvP64 params);
+  nv::NvV32 AllocMemory(const Caller& caller, nv::NVOS02_PARAMETERS& p);
+  nv::NvV32 VidHeap(const Caller& caller, nv::NVOS32_PARAMETERS& p);
+  nv::NvV32 Free(const Caller& caller, const nv::NVOS00_PARAMETERS& p);
+  nv::NvV32 Dup(const Caller& caller, nv::NVOS55_PARAMETERS& p);
+  nv::NvV32 Share(const Caller& caller, const nv::NVOS57_PARAMETERS& p);
+  nv::NvV32 Map(const Caller& caller, nv::nv_ioctl_nvos33_parameters_with_fd& p);
+  nv::NvV32 Unmap(const Caller& caller, const nv::NVOS34_PARAMETERS& p);
+  nv::NvV32 UpdateMappingInfo(const Caller& caller, const nv::NVOS56_PARAMETERS& p);
+  nv::NvV32 Control(const Caller& caller, const nv::NVOS54_PARAMETERS& p);
   nv::NvV32 ClientControl(const nv::NVOS54_PARAMETERS& p, void* params);
   nv::NvV32 DeviceControl(const nv::NVOS54_PARAMETERS& p, void* params);
   nv::NvV32 SubdeviceControl(const nv::NVOS54_PARAMETERS& p, int gpu, void* params);
-  int Uvm(std::uint32_t request, void* arg);
+  int Uvm(OpenFile& file, std::uint32_t request, void* arg);
+
+  // The caller's file, marked and its state created on first sight; released
+  // files' state torn down first. nullopt: not a node of this sim.
+  std::optional<Caller> CallerOf(int fd, abi::DeviceKind device);
+  void TearDownReleasedFiles();
+  void ReleaseFile(std::uint64_t id);
+  // rmclientValidate: the client exists and belongs to the caller's file.
+  nv::NvV32 ValidateClient(const Caller& caller, nv::NvHandle client) const;
+  // osIsGpuAccessible: the calling process holds an open file of GPU `gpu`.
+  bool CallerHoldsGpu(int gpu) const;
 
   const Object* Find(nv::NvHandle client, nv::NvHandle handle) const;
   nv::NvV32 ClassOf(nv::NvHandle client, nv::NvHandle handle) const;
@@ -78,7 +129,7 @@ class SimDriver {
 
   const std::string version_;
   const int gpu_count_;
-  const std::function<abi::DeviceKind(int fd)> classify_;
+  const std::function<NodeId(int fd)> identify_;
 
   std::mutex mu_;
   std::map<nv::NvHandle, Client> clients_;
@@ -86,11 +137,10 @@ class SimDriver {
   std::map<nv::NvU64, Mapping> mappings_;  // by the cookie RM_MAP_MEMORY returned
   nv::NvU64 next_cookie_ = 0x10000;
   std::vector<nv::NvU64> vidmem_used_;  // per GPU, by VID_HEAP_CONTROL ALLOC_SIZE
+  std::vector<nv::NvHandle> compute_reservation_;  // per GPU: the client holding it, 0 for none
   nv::NvU64 memblock_size_ = 0;         // SYS_PARAMS: set once
-  // UVM state. The driver keeps it per open file; the sim sees only the
-  // supervisor's short-lived duplicates, so it keeps one state for the node.
-  std::optional<nv::NvU64> uvm_flags_;
-  std::set<int> uvm_gpus_;
+  OpenFileMarks marks_;
+  std::map<std::uint64_t, OpenFile> files_;  // by their mark
   nv::NvU64 next_range_group_ = 1;
 };
 

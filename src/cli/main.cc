@@ -46,6 +46,10 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
   cmd->add_option("--sim-call-log", run.sim_call_log,
                   "With --backend sim: append one line per call handed to the simulated driver "
                   "(executed or refused by it) to FILE (what the escape suite checks)");
+  cmd->add_option("--sim-gpus", run.sim_gpus,
+                  "With --backend sim: how many GPUs the simulated driver offers (1 to 8, default 1): "
+                  "/dev/nvidia0 ... in the workload's /dev")
+      ->check(CLI::Range(1, 8));
   cmd->add_flag("--no-isolate", run.no_isolate,
                 "Do not give the workload its own PID and mount namespaces and /dev");
 }

@@ -81,6 +81,7 @@ tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const R
   if (options.backend == "sim") {
     backend::SimOptions sim;
     if (options.sim_call_log) sim.call_log = *options.sim_call_log;
+    if (options.sim_gpus) sim.gpu_count = *options.sim_gpus;
     return backend::MakeSimBackend(sim);
   }
   if (options.backend == "replay") {
@@ -114,6 +115,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return fail(kernel.error());
 
   if (options.sim_call_log && options.backend != "sim") return fail("--sim-call-log needs --backend sim");
+  if (options.sim_gpus && options.backend != "sim") return fail("--sim-gpus needs --backend sim");
   if (options.replay_trace.has_value() != (options.backend == "replay")) {
     return fail("--backend replay and --replay-trace FILE go together");
   }

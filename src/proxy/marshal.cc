@@ -13,12 +13,25 @@ FdSet::~FdSet() {
 
 MarshalError Marshal::In(std::span<std::byte> params) {
   using Kind = abi::LayoutItem::Kind;
+  // The caller's GPU files first: the gate is taken before any other file of
+  // the workload is duplicated for this call.
+  for (const abi::LayoutItem& item : layout_) {
+    if (item.kind != Kind::kCallerGpuFiles) continue;
+    std::vector<int> gpu_files;
+    int rc = files_.HoldCallerGpuFiles(gpu_files);
+    fds_.Adopt(gpu_files);
+    if (rc < 0) return MarshalError::kBadFd;
+  }
   for (const abi::LayoutItem& item : layout_) {
     switch (item.kind) {
       case Kind::kStatus:
+      case Kind::kCallerGpuFiles:
         break;
-      case Kind::kClient: {
+      case Kind::kClient:
+      case Kind::kClientOrNull: {
         auto client = Load<std::uint32_t>(params, item.offset);
+        // NV01_NULL_OBJECT names no client: the driver then uses its default.
+        if (item.kind == Kind::kClientOrNull && client == 0) break;
         if (!clients_.Owns(client)) {
           foreign_client_ = client;
           return MarshalError::kForeignClient;

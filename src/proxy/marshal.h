@@ -35,6 +35,7 @@ class FdSet {
   FdSet& operator=(const FdSet&) = delete;
   ~FdSet();
   void Adopt(int fd) { fds_.push_back(fd); }
+  void Adopt(const std::vector<int>& fds) { fds_.insert(fds_.end(), fds.begin(), fds.end()); }
 
  private:
   std::vector<int> fds_;

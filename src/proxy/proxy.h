@@ -42,6 +42,11 @@ class TargetFiles {
   // Installs the supervisor's `fd` into the workload; returns the workload's
   // number for it, or -errno.
   virtual int Install(int fd) = 0;
+  // For a call the driver checks against the GPU files of its caller
+  // (gpu_file_gate.h): takes the gate exclusively for the rest of the call and
+  // duplicates every GPU file the calling thread's process holds, and nothing
+  // else, into `fds` (closed by their owner when the call is done). 0 or -errno.
+  virtual int HoldCallerGpuFiles(std::vector<int>& fds) = 0;
 };
 
 struct Call {

@@ -209,7 +209,7 @@ void Supervisor::Handle(const Notification& n) {
     Answer(n, {.error = ENOSYS});
     return;
   }
-  auto target = CallTarget::Open(notifier_, pidfds_, n);
+  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_);
   if (!target) {
     if (target.error() == ENOENT || target.error() == ESRCH) {
       target_gone_.fetch_add(1, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
 #include "supervisor/target.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "supervisor/sys.h"
+#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
 namespace {
@@ -93,7 +96,7 @@ void CallerPidfds::Clear() {
 }
 
 tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds& pidfds,
-                                               const Notification& notification) {
+                                               const Notification& notification, const backend::Backend& backend) {
   auto tid = static_cast<pid_t>(notification.tid);
   // notification.tid is 0 when the caller is in no namespace we can see.
   if (tid <= 0) return tl::unexpected(ESRCH);
@@ -118,7 +121,7 @@ tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds&
     if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
     pidfds.Keep(tid, pidfd);
   }
-  return CallTarget(notifier, notification.id, tid, std::move(pidfd));
+  return CallTarget(notifier, notification.id, tid, std::move(pidfd), backend);
 }
 
 bool CallTarget::Read(std::uint64_t addr, void* out, std::size_t len) {
@@ -141,10 +144,59 @@ bool CallTarget::Write(std::uint64_t addr, const void* in, std::size_t len) {
   return process_vm_writev(tid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
+bool CallTarget::IsGpuFile(int fd) const {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 && backend_.Classify(st) == abi::DeviceKind::kGpu;
+}
+
 int CallTarget::Duplicate(int target_fd) {
   if (target_fd < 0) return -EBADF;
+  gate_.Share();
   int fd = sys::PidfdGetfd(pidfd_->fd(), target_fd);
-  return fd < 0 ? -errno : fd;
+  int err = errno;
+  if (fd >= 0 && IsGpuFile(fd)) holds_gpu_file_ = true;
+  // No GPU file held by this call: nothing for a GPU-checked call to wait for.
+  if (!holds_gpu_file_ && !gate_.exclusive()) gate_.Release();
+  return fd < 0 ? -err : fd;
+}
+
+int CallTarget::HoldCallerGpuFiles(std::vector<int>& fds) {
+  gate_.Exclude();
+  if (testing::Weakened(testing::Weakening::kEveryGpuFile)) {
+    for (const backend::DeviceNode& node : backend_.Nodes()) {
+      if (node.kind != abi::DeviceKind::kGpu) continue;
+      int fd = ::open(node.source_path.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd >= 0) fds.push_back(fd);
+    }
+    return 0;
+  }
+  // The calling thread's own fd table (a thread may have unshared it).
+  std::string dir = fmt::format("/proc/{}/task/{}/fd", pidfd_->thread_group(), tid_);
+  DIR* entries = ::opendir(dir.c_str());
+  if (entries == nullptr) return -errno;
+  std::vector<int> numbers;
+  while (const dirent* e = ::readdir(entries)) {
+    int number = 0;
+    std::string_view name(e->d_name);
+    if (std::from_chars(name.data(), name.data() + name.size(), number).ec != std::errc{}) continue;
+    struct stat st;
+    if (::stat((dir + "/" + e->d_name).c_str(), &st) == 0 && backend_.Classify(st) == abi::DeviceKind::kGpu) {
+      numbers.push_back(number);
+    }
+  }
+  ::closedir(entries);
+  for (int number : numbers) {
+    int fd = sys::PidfdGetfd(pidfd_->fd(), number);
+    if (fd < 0) continue;  // closed since: not the workload's any more
+    // The number may have been reused for another file since the listing.
+    if (!IsGpuFile(fd)) {
+      ::close(fd);
+      continue;
+    }
+    fds.push_back(fd);
+  }
+  // The listing and the duplicates came from a thread still waiting in this call.
+  return notifier_.IdValid(id_) ? 0 : -ENOENT;
 }
 
 int CallTarget::Install(int fd) { return notifier_.AddFd(id_, fd, /*send=*/false); }

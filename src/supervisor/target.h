@@ -24,6 +24,8 @@
 
 #include <tl/expected.hpp>
 
+#include "backend/backend.h"
+#include "proxy/gpu_file_gate.h"
 #include "proxy/proxy.h"
 #include "supervisor/notifier.h"
 
@@ -89,8 +91,9 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   // that the call is still pending, so the pidfd is known to name the caller.
   // Returns a positive errno on failure (ENOENT: the caller is gone). A value,
   // not a heap object: one per call.
+  // `backend` tells which duplicates are GPU files (gpu_file_gate.h).
   static tl::expected<CallTarget, int> Open(Notifier& notifier, CallerPidfds& pidfds,
-                                            const Notification& notification);
+                                            const Notification& notification, const backend::Backend& backend);
   CallTarget(CallTarget&&) = default;
   CallTarget(const CallTarget&) = delete;
   CallTarget& operator=(const CallTarget&) = delete;
@@ -98,8 +101,12 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
 
   bool Read(std::uint64_t addr, void* out, std::size_t len) override;
   bool Write(std::uint64_t addr, const void* in, std::size_t len) override;
+  // Takes the GPU file gate shared first, and keeps it until the call is done
+  // (this object destroyed, after every duplicate is closed) once a duplicate
+  // is a GPU file.
   int Duplicate(int target_fd) override;
   int Install(int fd) override;
+  int HoldCallerGpuFiles(std::vector<int>& fds) override;
 
   pid_t tid() const { return tid_; }
   // The caller's process: its thread group id, as the supervisor sees it.
@@ -107,13 +114,24 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   int pidfd() const { return pidfd_->fd(); }
 
  private:
-  CallTarget(Notifier& notifier, std::uint64_t id, pid_t tid, std::shared_ptr<const Pidfd> pidfd)
-      : notifier_(notifier), id_(id), tid_(tid), pidfd_(std::move(pidfd)) {}
+  CallTarget(Notifier& notifier, std::uint64_t id, pid_t tid, std::shared_ptr<const Pidfd> pidfd,
+             const backend::Backend& backend)
+      : notifier_(notifier),
+        id_(id),
+        tid_(tid),
+        pidfd_(std::move(pidfd)),
+        backend_(backend),
+        gate_(proxy::GpuFileGate::OfThisProcess()) {}
+
+  bool IsGpuFile(int fd) const;
 
   Notifier& notifier_;
   std::uint64_t id_;
   pid_t tid_;
   std::shared_ptr<const Pidfd> pidfd_;
+  const backend::Backend& backend_;
+  proxy::GpuFileHold gate_;
+  bool holds_gpu_file_ = false;
 };
 
 }  // namespace nvgate::supervisor

@@ -28,6 +28,8 @@ enum class Weakening {
   kNoKillableRecv,        // "no-killable-recv": the filter is installed without WAIT_KILLABLE_RECV
   kReachableInit,         // "reachable-init": init stays dumpable, the workload keeps CAP_SYS_PTRACE
   kNoSizeChecks,          // "no-size-checks": the driver gets sizes the table does not describe
+  kNoGpuFileGate,         // "no-gpu-file-gate": GPU-checked calls run while other threads hold GPU files
+  kEveryGpuFile,          // "every-gpu-file": GPU-checked calls run holding every GPU node, not the caller's
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -45,6 +47,8 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kNoKillableRecv: return "no-killable-recv";
     case Weakening::kReachableInit: return "reachable-init";
     case Weakening::kNoSizeChecks: return "no-size-checks";
+    case Weakening::kNoGpuFileGate: return "no-gpu-file-gate";
+    case Weakening::kEveryGpuFile: return "every-gpu-file";
   }
   return "";
 }

@@ -102,8 +102,10 @@ tl::expected<void, std::string> AddLayout(Shape& s, std::size_t index, std::span
         break;
       }
       case Kind::kClient:
+      case Kind::kClientOrNull:
       case Kind::kStatus:
       case Kind::kShare:
+      case Kind::kCallerGpuFiles:
         break;
     }
   }

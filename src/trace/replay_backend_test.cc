@@ -34,6 +34,8 @@ Trace CommittedTrace() { return ReadTraceFile(kCommittedTrace).value(); }
 
 class NullFiles : public proxy::TargetFiles {
  public:
+  // This process holds its own files: nothing to add for the driver to see.
+  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
   int Duplicate(int) override { return ::open("/dev/null", O_RDWR | O_CLOEXEC); }
   int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 };
@@ -198,13 +200,14 @@ struct GrInfoWorkload {
   nv::NV2080_CTRL_GR_GET_INFO_PARAMS gr{};
   nv::NV2080_CTRL_GPU_INFO list[2]{};
 
-  // Each call's ioctl error and NV_STATUS.
-  std::vector<std::pair<int, nv::NvV32>> Run(proxy::Proxy& proxy, nv::NvU32 first_index, int tid = 1) {
+  // Each call's ioctl error and NV_STATUS. `ctl` is the file the calls are made
+  // on (a driver's nvidiactl; the replay backend does not look at it).
+  std::vector<std::pair<int, nv::NvV32>> Run(proxy::Proxy& proxy, nv::NvU32 first_index, int tid = 1, int ctl = -1) {
     std::vector<std::pair<int, nv::NvV32>> results;
     NullFiles files;
     auto execute = [&](std::uint32_t nr, std::uint32_t size, void* arg, const nv::NvV32& status) {
       proxy::SelfMemory memory;
-      proxy::Call call{.fd = -1,
+      proxy::Call call{.fd = ctl,
                        .device = abi::DeviceKind::kCtl,
                        .request = _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nr, size),
                        .arg = reinterpret_cast<std::uintptr_t>(arg),
@@ -250,8 +253,17 @@ Trace RecordGrInfo(std::initializer_list<GrInfoWorkload*> workloads) {
   header.with_params = true;
   TraceWriter writer(text, header, table);
   proxy.SetObserver(&writer);
+  // The sim's files, held as a process using GPU 0 holds them.
+  std::vector<int> files;
+  int ctl = -1;
+  for (const backend::DeviceNode& node : sim->Nodes()) {
+    if (node.kind != abi::DeviceKind::kCtl && node.kind != abi::DeviceKind::kGpu) continue;
+    files.push_back(::open(node.source_path.c_str(), O_RDWR | O_CLOEXEC));
+    if (node.kind == abi::DeviceKind::kCtl) ctl = files.back();
+  }
   int tid = 0;
-  for (GrInfoWorkload* workload : workloads) workload->Run(proxy, nv::kNv0080CtrlGrInfoIndexSmVersion, ++tid);
+  for (GrInfoWorkload* workload : workloads) workload->Run(proxy, nv::kNv0080CtrlGrInfoIndexSmVersion, ++tid, ctl);
+  for (int fd : files) ::close(fd);
   return ReadTrace(text).value();
 }
 

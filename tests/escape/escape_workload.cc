@@ -24,7 +24,9 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "abi/nv_structs.h"
 #include "testing/nv_calls.h"
@@ -58,8 +60,10 @@ struct Rm {
   NvHandle subdevice = 0x5e000002;
 };
 
+// The driver allocates a device only for a process that holds the GPU's file.
 Rm OpenRm() {
   Rm rm{OpenNode("/dev/nvidiactl"), 0};
+  OpenNode("/dev/nvidia0");
   rm.client = AllocClient(rm.ctl);
   std::uint32_t device_params[14] = {};
   std::uint32_t subdevice_params = 0;
@@ -178,14 +182,28 @@ int OtherAbis() {
   auto* v = static_cast<nv_ioctl_rm_api_version_t*>(low);
   v->cmd = kRmApiVersionCmdQuery;
   auto request = static_cast<std::uint32_t>(Frontend(kEscCheckVersionStr, sizeof *v));
-  long rc;
-  asm volatile("int $0x80"
-               : "=a"(rc)
-               : "a"(54L), "b"(static_cast<long>(ctl)), "c"(static_cast<long>(request)),
-                 "d"(reinterpret_cast<long>(low))
-               : "memory");
-  std::printf("int80_ioctl=%ld\n", rc);
-  if (rc != -ENOSYS) Violation("int $0x80 ioctl was not refused with ENOSYS: " + std::to_string(rc));
+  // In a child: some kernels (and hypervisors) have no int $0x80 entry at all
+  // and kill the caller with SIGSEGV, which is no route to the driver.
+  pid_t child = ::fork();
+  if (child == 0) {
+    long rc;
+    asm volatile("int $0x80"
+                 : "=a"(rc)
+                 : "a"(54L), "b"(static_cast<long>(ctl)), "c"(static_cast<long>(request)),
+                   "d"(reinterpret_cast<long>(low))
+                 : "memory");
+    std::printf("int80_ioctl=%ld\n", rc);
+    if (rc != -ENOSYS) Violation("int $0x80 ioctl was not refused with ENOSYS: " + std::to_string(rc));
+    std::fflush(stdout);
+    ::_exit(violations);
+  }
+  int child_status = 0;
+  ::waitpid(child, &child_status, 0);
+  if (WIFSIGNALED(child_status)) {
+    std::printf("int80_ioctl=absent (signal %d: this kernel has no int $0x80 entry)\n", WTERMSIG(child_status));
+  } else {
+    violations += WEXITSTATUS(child_status);
+  }
   constexpr long kX32Bit = 0x40000000;
   long x32 = ::syscall(kX32Bit | SYS_ioctl, ctl, request, low);
   int x32_errno = errno;
@@ -439,6 +457,84 @@ int RefusedClassThenWait() {
   for (;;) ::pause();
 }
 
+// The driver gives a device, and UVM a GPU, only to a process that holds that
+// GPU's file; the supervisor makes the calls, so it must hold exactly this
+// workload's GPU files while it does. Run with two simulated GPUs: this
+// workload opens only nvidia0 and asks for GPU 1.
+int GpuNotOpened() {
+  int ctl = OpenNode("/dev/nvidiactl");
+  OpenNode("/dev/nvidia0");
+  NvHandle client = AllocClient(ctl);
+  NV0080_ALLOC_PARAMETERS device{};
+  device.deviceId = 1;
+  std::uint32_t status = Alloc(ctl, client, client, 0x5e0000d1, kNv01Device0, &device, sizeof device);
+  std::printf("device_on_unopened_gpu=0x%x\n", status);
+  if (status == kNvOk) Violation("allocated a device on a GPU this workload never opened");
+
+  int uvm = OpenNode("/dev/nvidia-uvm");
+  UVM_INITIALIZE_PARAMS init{0, 0};
+  ::ioctl(uvm, kUvmInitialize, &init);
+  UVM_REGISTER_GPU_PARAMS reg{};
+  // The simulated GPU 1's UUID (SimDriver::GpuUuid): "nvgate-sim", then the index.
+  const char sim_uuid[] = "nvgate-sim";
+  std::memcpy(reg.gpu_uuid, sim_uuid, 10);
+  reg.gpu_uuid[15] = 1;
+  reg.rmCtrlFd = ctl;
+  reg.hClient = client;
+  int rc = ::ioctl(uvm, kUvmRegisterGpu, &reg);
+  std::printf("uvm_register_unopened_gpu=%s/0x%x\n", rc == 0 ? "ok" : strerrorname_np(errno), reg.rmStatus);
+  if (rc == 0 && reg.rmStatus == kNvOk) Violation("UVM registered a GPU this workload never opened");
+  return 0;
+}
+
+// Fields inside parameters that name a client RM follows, whoever owns it
+// (RM sees only the supervisor): each set to another tenant's client.
+int EmbeddedClient(const std::string& field) {
+  constexpr NvHandle kOther = 0xc1000001;  // the sim's other tenant (SimDriver::kOtherTenantClient)
+  int ctl = OpenNode("/dev/nvidiactl");
+  OpenNode("/dev/nvidia0");
+  NvHandle client = AllocClient(ctl);
+  std::uint32_t status = 0;
+  int rc = 0;
+  if (field == "hClientShare" || field == "hTargetClient") {
+    NV0080_ALLOC_PARAMETERS device{};
+    (field == "hClientShare" ? device.hClientShare : device.hTargetClient) = kOther;
+    status = Alloc(ctl, client, client, 0x5e0000d0, kNv01Device0, &device, sizeof device);
+  } else if (field == "hParentClient") {
+    NV0005_ALLOC_PARAMETERS event{};
+    event.hParentClient = kOther;
+    event.hSrcResource = kOther;
+    event.hClass = kNv01EventOsEvent;
+    status = Alloc(ctl, client, client, 0x5e0000e0, kNv01EventOsEvent, &event, sizeof event);
+  } else {
+    int uvm = OpenNode("/dev/nvidia-uvm");
+    UVM_INITIALIZE_PARAMS init{0, 0};
+    ::ioctl(uvm, kUvmInitialize, &init);
+    // Each UVM struct with an RM client: the request, its size, and where
+    // rmCtrlFd, hClient and rmStatus sit (src/abi/data/r580.tsv).
+    struct UvmCall {
+      const char* field;
+      unsigned long request;
+      std::size_t size, fd_at, client_at, status_at;
+    };
+    for (const UvmCall& c : {UvmCall{"UVM_REGISTER_GPU.hClient", kUvmRegisterGpu, 40, 24, 28, 36},
+                             UvmCall{"UVM_REGISTER_GPU_VASPACE.hClient", 0x19, 32, 16, 20, 28},
+                             UvmCall{"UVM_REGISTER_CHANNEL.hClient", 0x1b, 56, 16, 20, 48},
+                             UvmCall{"UVM_MAP_EXTERNAL_ALLOCATION.hClient", 0x21, 9264, 9248, 9252, 9260}}) {
+      if (field != c.field) continue;
+      std::vector<std::uint8_t> params(c.size);
+      std::memcpy(params.data(), "nvgate-sim", 10);  // GPU 0's UUID where the struct starts with one
+      std::memcpy(params.data() + c.fd_at, &ctl, sizeof ctl);
+      std::memcpy(params.data() + c.client_at, &kOther, sizeof kOther);
+      rc = ::ioctl(uvm, c.request, params.data());
+      std::memcpy(&status, params.data() + c.status_at, sizeof status);
+    }
+  }
+  std::printf("%s_of_another_tenant=%s/0x%x\n", field.c_str(), rc == 0 ? "ok" : strerrorname_np(errno), status);
+  if (rc == 0 && status == kNvOk) Violation(field + " naming another tenant's client was accepted");
+  return 0;
+}
+
 }  // namespace
 
 // LeakSanitizer stops the world with ptrace, which nvgate's filter denies.
@@ -467,6 +563,8 @@ int main(int argc, char** argv) {
   if (scenario == "dmabuf-other-tenant") status = DmabufOfAnotherTenant();
   if (scenario == "call-until-killed") status = CallUntilKilled();
   if (scenario == "refused-class-then-wait") status = RefusedClassThenWait();
+  if (scenario == "gpu-not-opened") status = GpuNotOpened();
+  if (scenario.rfind("embedded-client:", 0) == 0) status = EmbeddedClient(scenario.substr(16));
   std::printf("violations=%d\n", violations);
   return status;
 }

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "testing/run_program.h"
+#include "tools/nvprobe/in_process_sim.h"
 
 namespace nvgate {
 namespace {
@@ -139,6 +140,24 @@ std::map<std::string, std::string> Nvprobe(const std::string& caps) {
     results[name.substr(0, name.find(" 0x"))] = step["result"];
   }
   return results;
+}
+
+// nvprobe follows CUDA's order (GPU file opened and linked to nvidiactl before
+// the device, UVM registration, a mapping the process mmaps itself) and passes
+// the driver's rules on who is calling: under nvgate, where the supervisor
+// makes every call, exactly as natively against the same rules.
+TEST(Run, NvprobeFollowsCudasOrderUnderTheDriversCallerRules) {
+  auto under_nvgate = Nvprobe("all");
+  nvprobe::InProcessSim sim;
+  std::vector<nvprobe::Step> steps;
+  EXPECT_EQ(nvprobe::RunProbe(sim.Ops(), true, steps), 0);
+  std::map<std::string, std::string> natively;
+  for (const nvprobe::Step& step : steps) natively[step.step.substr(0, step.step.find(" 0x"))] = step.result;
+  EXPECT_EQ(under_nvgate, natively);
+  for (const auto& [step, result] : under_nvgate) EXPECT_EQ(result, "ok") << step;
+  EXPECT_EQ(under_nvgate["device"], "ok");
+  EXPECT_EQ(under_nvgate["UVM register GPU"], "ok");
+  EXPECT_EQ(under_nvgate["system memory mmapped and written"], "ok");
 }
 
 TEST(Run, NvprobeUnderCompute) {

@@ -1,0 +1,336 @@
+// nvprobe's steps: at the driver level what CUDA, NVML, video and graphics
+// users do, recording what succeeded and what was refused.
+//
+// Its first steps follow CUDA's own initialisation, in CUDA's order, because
+// the driver checks who is calling: the GPU file is opened before the device
+// is allocated (the driver wants the caller to hold it), linked to the control
+// file with REGISTER_FD (clients are named only through the file they belong
+// to), and memory mapped through RM is then mmapped by the process itself.
+#include <fcntl.h>
+#include <linux/ioctl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "abi/nv_structs.h"
+#include "tools/nvprobe/probe_steps.h"
+
+namespace nvprobe {
+namespace {
+
+using namespace nvgate::nv;
+
+const DriverOps* g_ops = nullptr;
+int Ioctl(int fd, unsigned long request, void* arg) { return g_ops->ioctl(fd, request, arg); }
+int OpenDev(const char* path) { return g_ops->open(path); }
+
+// The simulated driver's classes (src/backend/sim_backend.cc), tried only when
+// the class list control is refused, so that every step still runs.
+constexpr NvV32 kFallbackClasses[] = {0xc86f, 0xcbc0, 0xcb97, 0xb8b0, 0xb8d1, 0xb8fa};
+
+class Probe {
+ public:
+  bool json = false;
+  std::vector<Step> steps;
+
+  void Record(const std::string& cap, const std::string& step, int rc, int err, NvV32 status) {
+    Step s{cap, step, "ok", ""};
+    if (rc != 0) {
+      s.result = err == EINVAL || err == EPERM || err == ENOTTY ? "refused" : "failed";
+      s.detail = strerrorname_np(err) ? strerrorname_np(err) : std::to_string(err);
+    } else if (status == kNvErrNotSupported) {
+      s.result = "refused";
+      s.detail = "NV_ERR_NOT_SUPPORTED 0x56";
+    } else if (status == kNvErrInvalidClass) {
+      s.result = "refused";
+      s.detail = "NV_ERR_INVALID_CLASS 0x22";
+    } else if (status != kNvOk) {
+      s.result = "failed";
+      char buf[32];
+      std::snprintf(buf, sizeof buf, "NV_STATUS 0x%x", status);
+      s.detail = buf;
+    }
+    if (!json) {
+      std::printf("[%-8s] %-40s %s%s%s%s\n", cap.c_str(), step.c_str(), s.result.c_str(),
+                  s.detail.empty() ? "" : " (", s.detail.c_str(), s.detail.empty() ? "" : ")");
+    }
+    steps.push_back(std::move(s));
+  }
+};
+
+unsigned long Esc(std::uint32_t nr, std::uint32_t size) { return _IOC(_IOC_READ | _IOC_WRITE, kIoctlMagic, nr, size); }
+
+struct Driver {
+  int ctl = -1;
+  NvHandle client = 0;
+  NvHandle next = 0x5c000001;
+
+  int Alloc(NvHandle parent, NvHandle handle, NvV32 cls, void* params, NvU32 size, NvV32* status) {
+    NVOS21_PARAMETERS p{client, parent, handle, cls, reinterpret_cast<std::uintptr_t>(params), size, 0};
+    int rc = Ioctl(ctl, Esc(kEscRmAlloc, sizeof p), &p);
+    *status = p.status;
+    return rc;
+  }
+  int Control(NvHandle object, NvV32 cmd, void* params, NvU32 size, NvV32* status) {
+    NVOS54_PARAMETERS p{client, object, cmd, 0, reinterpret_cast<std::uintptr_t>(params), size, 0};
+    int rc = Ioctl(ctl, Esc(kEscRmControl, sizeof p), &p);
+    *status = p.status;
+    return rc;
+  }
+};
+
+// Class-number families, by the low byte the driver's naming follows.
+bool IsChannel(NvV32 c) { return (c & 0xff) == 0x6f && c >= 0xc36f; }
+bool IsCompute(NvV32 c) { return (c & 0xff) == 0xc0 && c >= 0xc3c0; }
+bool Is3d(NvV32 c) { return (c & 0xff) == 0x97 && c >= 0xc397; }
+bool IsDecoder(NvV32 c) { return (c & 0xff) == 0xb0 && c >= 0xb0b0 && c < 0xe000; }
+bool IsEncoder(NvV32 c) { return (c & 0xff) == 0xb7 && c >= 0xc0b7; }
+bool IsNvjpg(NvV32 c) { return (c & 0xff) == 0xd1 && c >= 0xb8d1; }
+bool IsOfa(NvV32 c) { return (c & 0xff) == 0xfa && c >= 0xb8fa; }
+
+// RM maps the memory (the mmap context goes on nvidiactl), then the process
+// mmaps nvidiactl itself, writes and reads through the mapping, and unmaps.
+void MapAndTouch(Probe& probe, Driver& d, NvHandle device, NvHandle memory, NvU64 length) {
+  nv_ioctl_nvos33_parameters_with_fd map;
+  std::memset(&map, 0, sizeof map);
+  map.params.hClient = d.client;
+  map.params.hDevice = device;
+  map.params.hMemory = memory;
+  map.params.length = length;
+  map.fd = d.ctl;
+  int rc = Ioctl(d.ctl, Esc(kEscRmMapMemory, sizeof map), &map);
+  probe.Record("base", "system memory mapped", rc, errno, map.params.status);
+  if (rc != 0 || map.params.status != kNvOk) return;
+  void* cpu = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, d.ctl, 0);
+  bool touched = false;
+  if (cpu != MAP_FAILED) {
+    auto* bytes = static_cast<volatile std::uint8_t*>(cpu);
+    bytes[0] = 0x5a;
+    bytes[length - 1] = 0xa5;
+    touched = bytes[0] == 0x5a && bytes[length - 1] == 0xa5;
+    ::munmap(cpu, length);
+  }
+  probe.Record("base", "system memory mmapped and written", touched ? 0 : -1, cpu == MAP_FAILED ? errno : EIO, kNvOk);
+  NVOS34_PARAMETERS unmap;
+  std::memset(&unmap, 0, sizeof unmap);  // its padding too: a replayed trace compares every byte
+  unmap.hClient = d.client;
+  unmap.hDevice = device;
+  unmap.hMemory = memory;
+  unmap.pLinearAddress = map.params.pLinearAddress;
+  rc = Ioctl(d.ctl, Esc(kEscRmUnmapMemory, sizeof unmap), &unmap);
+  probe.Record("base", "system memory unmapped", rc, errno, unmap.status);
+}
+
+}  // namespace
+
+DriverOps SystemDriverOps() {
+  return DriverOps{
+      .open = [](const char* path) { return ::open(path, O_RDWR | O_CLOEXEC); },
+      .ioctl = [](int fd, unsigned long request, void* arg) { return ::ioctl(fd, request, arg); },
+  };
+}
+
+int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
+  g_ops = &ops;
+  Probe probe;
+  probe.json = json;
+  Driver d;
+  d.ctl = OpenDev("/dev/nvidiactl");
+  if (d.ctl < 0) {
+    std::fprintf(stderr, "nvprobe: cannot open /dev/nvidiactl: %s (is an NVIDIA driver, or nvgate, there?)\n",
+                 std::strerror(errno));
+    return 2;
+  }
+  int gpu = OpenDev("/dev/nvidia0");
+  NvV32 st = 0;
+  int rc;
+  if (gpu < 0 && !probe.json) std::printf("nvprobe: cannot open /dev/nvidia0: %s\n", std::strerror(errno));
+
+  nv_ioctl_rm_api_version_t version{};
+  version.cmd = kRmApiVersionCmdQuery;
+  rc = Ioctl(d.ctl, Esc(kEscCheckVersionStr, sizeof version), &version);
+  probe.Record("base", std::string("version query ") + (rc == 0 ? version.versionString : ""), rc, errno, kNvOk);
+
+  nv_ioctl_card_info_t cards[32] = {};
+  rc = Ioctl(d.ctl, Esc(kEscCardInfo, sizeof cards), cards);
+  probe.Record("base", "card info", rc, errno, kNvOk);
+
+  NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
+  NvHandle client_param = 0;
+  root.pAllocParms = reinterpret_cast<std::uintptr_t>(&client_param);
+  root.paramsSize = sizeof client_param;
+  rc = Ioctl(d.ctl, Esc(kEscRmAlloc, sizeof root), &root);
+  probe.Record("base", "root client", rc, errno, root.status);
+  if (rc != 0 || root.status != kNvOk) {
+    std::fprintf(stderr, "nvprobe: no RM client, nothing more to probe\n");
+    steps = probe.steps;
+    return 1;
+  }
+  d.client = root.hObjectNew;
+
+  if (gpu >= 0) {
+    // Calls on the GPU file then act for the control file and its clients.
+    nv_ioctl_register_fd_t link{d.ctl};
+    rc = Ioctl(gpu, Esc(kEscRegisterFd, sizeof link), &link);
+    probe.Record("base", "GPU file linked to nvidiactl", rc, errno, kNvOk);
+    NvU32 attach[1] = {cards[0].gpu_id};
+    rc = Ioctl(d.ctl, Esc(kEscAttachGpusToFd, sizeof attach), attach);
+    probe.Record("base", "GPU attached to nvidiactl", rc, errno, kNvOk);
+  }
+
+  NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS ids{};
+  rc = d.Control(d.client, kNv0000CtrlCmdGpuGetAttachedIds, &ids, sizeof ids, &st);
+  probe.Record("base", "attached GPU ids", rc, errno, st);
+
+  const NvHandle device = d.next++, subdevice = d.next++;
+  std::uint32_t device_params[14] = {};  // NV0080_ALLOC_PARAMETERS: deviceId 0 and defaults
+  rc = d.Alloc(d.client, device, kNv01Device0, device_params, sizeof device_params, &st);
+  probe.Record("base", "device", rc, errno, st);
+  std::uint32_t subdevice_params = 0;
+  rc = d.Alloc(device, subdevice, kNv20Subdevice0, &subdevice_params, sizeof subdevice_params, &st);
+  probe.Record("base", "subdevice", rc, errno, st);
+
+  NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS name{};
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetNameString, &name, sizeof name, &st);
+  name.gpuNameString[sizeof name.gpuNameString - 1] = 0;
+  probe.Record("base",
+               std::string("GPU name ") +
+                   (rc == 0 && st == kNvOk ? reinterpret_cast<const char*>(name.gpuNameString) : ""),
+               rc, errno, st);
+
+  NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS classlist{};
+  rc = d.Control(device, kNv0080CtrlCmdGpuGetClasslistV2, &classlist, sizeof classlist, &st);
+  probe.Record("base", "class list", rc, errno, st);
+  std::vector<NvV32> available(classlist.classList,
+                               classlist.classList + std::min<std::uint32_t>(classlist.numClasses, 200));
+  if (rc != 0 || st != kNvOk) available.assign(std::begin(kFallbackClasses), std::end(kFallbackClasses));
+  auto pick = [&](bool (*family)(NvV32)) {
+    NvV32 best = 0;
+    for (NvV32 c : available) {
+      if (family(c) && c > best) best = c;
+    }
+    return best;
+  };
+
+  NV2080_CTRL_GPU_GET_INFO_V2_PARAMS info{};
+  // The driver refuses an empty list; ask one attribute every GPU has.
+  info.gpuInfoListSize = 1;
+  info.gpuInfoList[0].index = 4;  // NV2080_CTRL_GPU_INFO_INDEX_MINOR_REVISION_EXT
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetInfoV2, &info, sizeof info, &st);
+  probe.Record("utility", "GPU info (NVML)", rc, errno, st);
+
+  // What cuCtxCreate does under the exclusive compute modes: take the GPU,
+  // then give it back.
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuAcquireComputeModeReservation, nullptr, 0, &st);
+  probe.Record("compute", "compute-mode reservation", rc, errno, st);
+  if (rc == 0 && st == kNvOk) {
+    rc = d.Control(subdevice, kNv2080CtrlCmdGpuReleaseComputeModeReservation, nullptr, 0, &st);
+    probe.Record("compute", "compute-mode reservation released", rc, errno, st);
+  }
+
+  auto alloc_class = [&](const char* cap, const char* what, NvV32 cls, NvHandle parent) {
+    if (cls == 0) {
+      if (!probe.json) std::printf("[%-8s] %-40s skipped (not in the class list)\n", cap, what);
+      return NvHandle{0};
+    }
+    std::uint8_t params[512] = {};
+    NvHandle h = d.next++;
+    int r = d.Alloc(parent, h, cls, params, sizeof params, &st);
+    char label[80];
+    std::snprintf(label, sizeof label, "%s 0x%x", what, cls);
+    probe.Record(cap, label, r, errno, st);
+    return r == 0 && st == kNvOk ? h : NvHandle{0};
+  };
+
+  alloc_class("base", "VA space FERMI_VASPACE_A", 0x90f1, device);
+  alloc_class("compute", "channel group KEPLER_CHANNEL_GROUP_A", 0xa06c, device);
+  NvHandle channel = alloc_class("compute", "GPFIFO channel", pick(IsChannel), device);
+  // Engine objects live on a channel; without one (refused, or not allowed
+  // by the capability set) the subdevice stands in and the driver decides.
+  const NvHandle engine_parent = channel != 0 ? channel : subdevice;
+  alloc_class("compute", "compute class", pick(IsCompute), engine_parent);
+  int uvm = OpenDev("/dev/nvidia-uvm");
+  if (uvm >= 0) {
+    UVM_INITIALIZE_PARAMS init{0, 0};
+    rc = Ioctl(uvm, kUvmInitialize, &init);
+    probe.Record("compute", "UVM initialize", rc, errno, init.rmStatus);
+    UVM_PAGEABLE_MEM_ACCESS_PARAMS pageable{};
+    rc = Ioctl(uvm, kUvmPageableMemAccess, &pageable);
+    probe.Record("compute", "UVM pageable memory access query", rc, errno, pageable.rmStatus);
+    // UVM registers the GPU by its UUID, through the caller's control file and client.
+    NV2080_CTRL_GPU_GET_GID_INFO_PARAMS gid{};
+    gid.flags = kGidFlagsFormatBinary;
+    rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetGidInfo, &gid, sizeof gid, &st);
+    probe.Record("base", "GPU UUID", rc, errno, st);
+    UVM_REGISTER_GPU_PARAMS reg{};
+    std::memcpy(reg.gpu_uuid, gid.data, sizeof reg.gpu_uuid);
+    reg.rmCtrlFd = d.ctl;
+    reg.hClient = d.client;
+    rc = Ioctl(uvm, kUvmRegisterGpu, &reg);
+    probe.Record("compute", "UVM register GPU", rc, errno, reg.rmStatus);
+    if (rc == 0 && reg.rmStatus == kNvOk) {
+      UVM_UNREGISTER_GPU_PARAMS unreg{};
+      std::memcpy(unreg.gpu_uuid, gid.data, sizeof unreg.gpu_uuid);
+      rc = Ioctl(uvm, kUvmUnregisterGpu, &unreg);
+      probe.Record("compute", "UVM unregister GPU", rc, errno, unreg.rmStatus);
+    }
+  } else if (!probe.json) {
+    std::printf("[%-8s] %-40s skipped (no /dev/nvidia-uvm)\n", "compute", "UVM");
+  }
+
+  if (gpu >= 0) {
+    // The driver takes RM_ALLOC_MEMORY only on a GPU node, never on nvidiactl.
+    // Field by field into a zeroed struct: assigning a whole temporary would
+    // copy its padding (bytes 20-23), which is garbage in some builds, and a
+    // replayed trace compares every byte the driver reads.
+    nv_ioctl_nvos02_parameters_with_fd mem;
+    std::memset(&mem, 0, sizeof mem);
+    mem.params.hRoot = d.client;
+    mem.params.hObjectParent = device;
+    mem.params.hObjectNew = d.next++;
+    mem.params.hClass = kNv01MemorySystem;
+    mem.params.limit = (1 << 20) - 1;
+    mem.fd = -1;
+    rc = Ioctl(gpu, Esc(kEscRmAllocMemory, sizeof mem), &mem);
+    probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
+    if (rc == 0 && mem.params.status == kNvOk) MapAndTouch(probe, d, device, mem.params.hObjectNew, 1 << 20);
+  }
+
+  alloc_class("video", "video decoder", pick(IsDecoder), engine_parent);
+  alloc_class("video", "video encoder", pick(IsEncoder), engine_parent);
+  alloc_class("video", "JPEG decoder (NVJPG)", pick(IsNvjpg), engine_parent);
+  alloc_class("video", "optical flow (OFA)", pick(IsOfa), engine_parent);
+  alloc_class("graphics", "3D class", pick(Is3d), engine_parent);
+
+  NVOS00_PARAMETERS free_client{d.client, 0, d.client, 0};
+  rc = Ioctl(d.ctl, Esc(kEscRmFree, sizeof free_client), &free_client);
+  probe.Record("base", "free client", rc, errno, free_client.status);
+
+  int ok = 0, refused = 0, failed = 0;
+  for (const Step& s : probe.steps) {
+    ok += s.result == "ok";
+    refused += s.result == "refused";
+    failed += s.result == "failed";
+  }
+  if (probe.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Step& s : probe.steps) {
+      out.push_back({{"capability", s.capability}, {"step", s.step}, {"result", s.result}, {"detail", s.detail}});
+    }
+    std::printf("%s\n", out.dump(2).c_str());
+  } else {
+    std::printf("nvprobe: %d ok, %d refused, %d failed\n", ok, refused, failed);
+  }
+  steps = probe.steps;
+  return failed == 0 ? 0 : 1;
+}
+
+}  // namespace nvprobe
