@@ -9,6 +9,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (facts) {
     if (const nvgate::abi::Table* t = nvgate::abi::TableForVersion("580.159.04")) {
       nvgate::abi::CompareWithFacts(*t, *facts);
+      for (const nvgate::abi::Entry& row : t->entries()) nvgate::abi::RowAsFactsHaveIt(row, *facts);
     }
   }
   return 0;

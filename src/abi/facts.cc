@@ -45,11 +45,28 @@ tl::expected<Facts, std::string> Facts::Parse(std::string_view tag, std::string_
     }
     std::string_view kind = line.substr(0, t1);
     std::string name(line.substr(t1 + 1, t2 - t1 - 1));
-    auto value = ParseValue(line.substr(t2 + 1));
+    std::string_view rest = line.substr(t2 + 1);
+    // dispatch<TAB>NAME<TAB>methodId<TAB>paramSize: the one kind with two numbers.
+    std::optional<std::uint64_t> second;
+    if (kind == "dispatch") {
+      std::size_t t3 = rest.find('\t');
+      if (t3 == std::string_view::npos) {
+        return Err(std::string(tag) + " line " + std::to_string(line_no) +
+                   ": expected dispatch<TAB>name<TAB>methodId<TAB>paramSize");
+      }
+      second = ParseValue(rest.substr(t3 + 1));
+      if (!second) {
+        return Err(std::string(tag) + " line " + std::to_string(line_no) + ": bad number");
+      }
+      rest = rest.substr(0, t3);
+    }
+    auto value = ParseValue(rest);
     if (!value) {
       return Err(std::string(tag) + " line " + std::to_string(line_no) + ": bad number");
     }
-    if (kind == "value") {
+    if (kind == "dispatch") {
+      facts.dispatch[name] = DispatchFact{.method_id = *value, .param_size = *second};
+    } else if (kind == "value") {
       facts.values[name] = *value;
     } else if (kind == "size") {
       facts.sizes[name] = *value;
@@ -70,7 +87,18 @@ std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts
   };
   for (const Entry& e : table.entries()) {
     auto value = facts.values.find(e.name);
-    if (value == facts.values.end()) {
+    auto dispatch = facts.dispatch.find(e.name);
+    if (value == facts.values.end() && dispatch != facts.dispatch.end()) {
+      if (dispatch->second.method_id != e.key) {
+        out.push_back(where(e) + ": key " + Hex(e.key) + " but the driver dispatches " +
+                      Hex(dispatch->second.method_id));
+      }
+      if (dispatch->second.param_size != e.param_size) {
+        out.push_back(where(e) + ": size " + std::to_string(e.param_size) +
+                      " but the driver's dispatch entry has paramSize " +
+                      std::to_string(dispatch->second.param_size));
+      }
+    } else if (value == facts.values.end()) {
       out.push_back(where(e) + ": the driver headers define no such name");
     } else if (value->second != e.key) {
       out.push_back(where(e) + ": key " + Hex(e.key) + " but the driver's number is " +
@@ -106,7 +134,14 @@ std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts
 
 std::optional<Entry> RowAsFactsHaveIt(const Entry& row, const Facts& facts) {
   auto value = facts.values.find(row.name);
-  if (value == facts.values.end()) return std::nullopt;
+  if (value == facts.values.end()) {
+    auto dispatch = facts.dispatch.find(row.name);
+    if (dispatch == facts.dispatch.end()) return std::nullopt;
+    Entry out = row;
+    out.key = static_cast<std::uint32_t>(dispatch->second.method_id);
+    out.param_size = static_cast<std::uint32_t>(dispatch->second.param_size);
+    return out;
+  }
   Entry out = row;
   out.key = static_cast<std::uint32_t>(value->second);
   if (!row.param_struct.empty()) {

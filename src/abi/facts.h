@@ -15,18 +15,28 @@
 
 namespace nvgate::abi {
 
+// A control command that no public header names, as the driver's generated
+// dispatch table (src/nvidia/generated/g_*_nvoc.c) has it.
+struct DispatchFact {
+  std::uint64_t method_id = 0;   // the entry's methodId: the command's number
+  std::uint64_t param_size = 0;  // the entry's paramSize: 0 when the method takes no parameters
+};
+
 struct Facts {
   std::string tag;                                   // driver version they came from
   std::map<std::string, std::uint64_t, std::less<>> values;   // NAME -> number
   std::map<std::string, std::uint64_t, std::less<>> sizes;    // STRUCT -> sizeof
   std::map<std::string, std::uint64_t, std::less<>> offsets;  // STRUCT.field -> offsetof
+  std::map<std::string, DispatchFact, std::less<>> dispatch;  // NAME -> dispatch table entry
 
   static tl::expected<Facts, std::string> Parse(std::string_view tag, std::string_view text);
 };
 
 // Every disagreement between the table and the facts, one line each: a key
 // that differs from the driver's number, a size that differs from sizeof, a
-// layout offset that differs from offsetof, or a name the facts lack.
+// layout offset that differs from offsetof, or a name the facts lack. A row
+// whose name only a dispatch fact gives is checked against that entry: its key
+// against the methodId, its size against the paramSize.
 std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts);
 
 // `row` as the driver of `facts` has it: key, size and layout offsets taken from

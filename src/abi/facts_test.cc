@@ -97,6 +97,38 @@ TEST(FactsParity, DetectsChangedRows) {
               ::testing::ElementsAre(::testing::HasSubstr("no such name")));
 }
 
+// A command no header names is checked against the driver's dispatch table
+// entry (a dispatch fact): its key against the methodId, its size against the
+// paramSize.
+TEST(FactsParity, ChecksRowsOnlyTheDispatchTableNames) {
+  auto facts = Facts::Parse("test", "# a comment\n"
+                                    "dispatch\tNV2080_CTRL_CMD_GPU_ACQUIRE_COMPUTE_MODE_RESERVATION"
+                                    "\t0x20800145\t0\n");
+  ASSERT_TRUE(facts) << facts.error();
+  ASSERT_TRUE(facts->dispatch.contains("NV2080_CTRL_CMD_GPU_ACQUIRE_COMPUTE_MODE_RESERVATION"));
+  auto table = [](std::string_view key, std::string_view size) {
+    return Table::Parse("#branch\t1\n#versions\t1.0\ncontrol\t"
+                        "NV2080_CTRL_CMD_GPU_ACQUIRE_COMPUTE_MODE_RESERVATION\t" +
+                        std::string(key) + "\tcompute\tsimple\t-\t" + std::string(size) +
+                        "\t-\n")
+        .value();
+  };
+  EXPECT_THAT(CompareWithFacts(table("0x20800145", "0"), *facts), ::testing::IsEmpty());
+  EXPECT_THAT(CompareWithFacts(table("0x20800146", "0"), *facts),
+              ::testing::ElementsAre(::testing::HasSubstr("the driver dispatches 0x20800145")));
+  EXPECT_THAT(CompareWithFacts(table("0x20800145", "8"), *facts),
+              ::testing::ElementsAre(::testing::HasSubstr("dispatch entry has paramSize 0")));
+  auto row = table("0x20800146", "8").entries().front();
+  auto as_facts = RowAsFactsHaveIt(row, *facts);
+  ASSERT_TRUE(as_facts);
+  EXPECT_EQ(as_facts->key, 0x20800145u);
+  EXPECT_EQ(as_facts->param_size, 0u);
+
+  EXPECT_FALSE(Facts::Parse("test", "dispatch\tNAME\t0x20800145\n"));
+  EXPECT_FALSE(Facts::Parse("test", "dispatch\tNAME\t0x20800145\tzero\n"));
+  EXPECT_FALSE(Facts::Parse("test", "value\tNAME\t0x5\t0\n"));
+}
+
 // The parts of nvgate's own struct definitions (nv_structs.h) that only the
 // simulated driver (src/backend/sim_driver.cc) and nvprobe read. Both model one
 // driver, 580, and these structs differ in other branches (for example

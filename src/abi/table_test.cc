@@ -284,12 +284,43 @@ TEST(EmbeddedTables, R580Shape) {
   }
   EXPECT_GE(per_level[Level::kFrontend], 24);
   EXPECT_GE(per_level[Level::kUvm], 31);
-  // gVisor's 213 less the five commands the driver's headers do not name
-  // (docs/capabilities.md): a row must be checkable against the facts.
-  EXPECT_GE(per_level[Level::kControl], 208);
+  // gVisor's 213 less the three commands that neither the driver's headers nor
+  // its dispatch tables name checkably (docs/capabilities.md): a row must be
+  // checkable against the facts.
+  EXPECT_GE(per_level[Level::kControl], 210);
   EXPECT_GE(per_level[Level::kAlloc], 98);
   EXPECT_GE(per_level[Level::kAllocMemory], 1);
   EXPECT_GE(per_level[Level::kVidHeap], 1);
+}
+
+// Rows CUDA's start-up needs that no header scan would add: the compute-mode
+// reservation pair (no parameters, as the driver's dispatch tables have them)
+// and NV01_EVENT, taken exactly as NV01_EVENT_OS_EVENT (the driver allocates
+// the one as the other, so a handle item added to one belongs in the other).
+// Every driver branch dispatches them, so every version's table has them.
+TEST(EmbeddedTables, ComputeModeReservationAndEventInEveryVersion) {
+  for (const std::string& v : SupportedVersions()) {
+    const Table* t = TableForVersion(v);
+    ASSERT_NE(t, nullptr) << v;
+    for (std::uint32_t cmd : {0x20800145u, 0x20800146u}) {
+      const Entry* e = t->Find(Level::kControl, cmd);
+      ASSERT_NE(e, nullptr) << v << " " << std::hex << cmd;
+      EXPECT_EQ(e->handler, Handler::kSimple) << v << " " << e->name;
+      EXPECT_EQ(e->param_struct, "") << v << " " << e->name;
+      EXPECT_EQ(e->param_size, 0u) << v << " " << e->name;
+      EXPECT_EQ(e->mask.ToString(), "compute,utility") << v << " " << e->name;
+    }
+    const Entry* event = t->FindByName(Level::kAlloc, "NV01_EVENT");
+    const Entry* os_event = t->FindByName(Level::kAlloc, "NV01_EVENT_OS_EVENT");
+    ASSERT_NE(event, nullptr) << v;
+    ASSERT_NE(os_event, nullptr) << v;
+    EXPECT_EQ(event->key, 0x5u) << v;
+    EXPECT_EQ(event->mask.ToString(), os_event->mask.ToString()) << v;
+    EXPECT_EQ(event->handler, os_event->handler) << v;
+    EXPECT_EQ(event->param_struct, os_event->param_struct) << v;
+    EXPECT_EQ(event->param_size, os_event->param_size) << v;
+    EXPECT_EQ(FormatLayout(event->layout), FormatLayout(os_event->layout)) << v;
+  }
 }
 
 // nvgate's own constants (nv_structs.h) name the same numbers as the table,

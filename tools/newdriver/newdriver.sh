@@ -29,8 +29,10 @@ git -C "$mirror" rev-parse -q --verify "refs/tags/$tag" > /dev/null ||
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# The headers, and the generated dispatch tables that nvfacts reads for the
+# commands no header names (tools/nvfacts/dispatch-names.tsv).
 header_paths=(src/common/sdk/nvidia/inc src/common/inc kernel-open/common/inc kernel-open/nvidia-uvm
-              src/nvidia/arch/nvalloc/unix/include)
+              src/nvidia/arch/nvalloc/unix/include ':(glob)src/nvidia/generated/g_*_nvoc.c')
 headers_of() {  # TAG DIR
   mkdir -p "$2"
   git -C "$mirror" archive "$1" "${header_paths[@]}" | tar -x -C "$2"

@@ -7,11 +7,16 @@
 #
 # CHECKOUT is a directory holding NVIDIA/open-gpu-kernel-modules at TAG (only
 # src/common/sdk/nvidia/inc, src/common/inc, kernel-open/common/inc,
-# kernel-open/nvidia-uvm and src/nvidia/arch/nvalloc/unix/include are read).
+# kernel-open/nvidia-uvm, src/nvidia/arch/nvalloc/unix/include and
+# src/nvidia/generated/g_*_nvoc.c are read).
 # The names come from src/abi/data/r*.tsv and src/abi/nv_structs_facts.h; a
 # small C program including the headers prints each fact, so nothing of the
-# headers is copied. A name the headers lack is reported on stderr and left
-# out, and abi_facts_test then fails on it.
+# headers is copied. A control command that no header names but
+# tools/nvfacts/dispatch-names.tsv maps to a driver function gets a dispatch
+# fact instead of a value: the methodId and paramSize of that function's entry
+# in the driver's generated dispatch tables. A name the headers lack (and the
+# dispatch tables, for a mapped one) is reported on stderr and left out, and
+# abi_facts_test then fails on it.
 set -euo pipefail
 
 if [[ $# -ne 2 || $1 == -h || $1 == --help ]]; then
@@ -88,6 +93,41 @@ declare -A is_defined
 while read -r name; do is_defined[$name]=1; done < "$work/defined"
 defined() { [[ -n ${is_defined[$1]:-} ]]; }
 
+# Commands only the dispatch tables name: NAME -> the function they call.
+declare -A dispatch_function
+while IFS=$'\t' read -r name impl_function; do
+  [[ -z $name || $name == \#* ]] || dispatch_function[$name]=$impl_function
+done < "$root/tools/nvfacts/dispatch-names.tsv"
+
+# The C statement printing the dispatch fact of NAME: the methodId and
+# paramSize of the one entry of the generated dispatch tables whose pFunc is
+# the function mapped to NAME. Empty (and the reason on stderr) when there is
+# not exactly one such entry, or its paramSize is not a number or the sizeof
+# of a struct the headers define.
+dispatch_fact() {
+  local name=$1 impl_function=${dispatch_function[$1]} entries method size
+  entries=$(awk -v impl="${impl_function}_IMPL" '
+      /\/\*pFunc=\*\// { found = match($0, "[^A-Za-z0-9_]" impl ","); next }
+      found && /\/\*methodId=\*\// { sub(/.*\/\*methodId=\*\/[[:space:]]*/, ""); sub(/,[[:space:]]*$/, ""); method = $0 }
+      found && /\/\*paramSize=\*\// {
+        sub(/.*\/\*paramSize=\*\/[[:space:]]*/, ""); sub(/[[:space:]]*\/\*.*$/, ""); sub(/,[[:space:]]*$/, "")
+        print method "\t" $0; found = 0
+      }' "$checkout"/src/nvidia/generated/g_*_nvoc.c) || entries=
+  if [[ $(grep -c . <<< "$entries") -ne 1 ]]; then
+    echo "nvfacts: $tag: no single dispatch entry calls $impl_function for $name" >&2
+    return
+  fi
+  method=${entries%%$'\t'*}
+  size=${entries#*$'\t'}
+  if [[ $size =~ ^sizeof\(([A-Za-z0-9_]+)\)$ ]] && defined "${BASH_REMATCH[1]}"; then
+    :
+  elif [[ ! $size =~ ^[0-9]+$ ]]; then
+    echo "nvfacts: $tag: dispatch entry of $name has paramSize $size" >&2
+    return
+  fi
+  echo "  printf(\"dispatch\\t$name\\t0x%llx\\t%zu\\n\", (unsigned long long)($method), (size_t)($size));"
+}
+
 {
   echo '#include <stddef.h>'
   echo '#include <stdio.h>'
@@ -104,6 +144,8 @@ defined() { [[ -n ${is_defined[$1]:-} ]]; }
   while read -r name; do
     if defined "$name"; then
       echo "  printf(\"value\\t$name\\t0x%llx\\n\", (unsigned long long)($name));"
+    elif [[ -n ${dispatch_function[$name]:-} ]]; then
+      dispatch_fact "$name"
     else
       echo "nvfacts: $tag: no value for $name" >&2
     fi
