@@ -146,13 +146,13 @@ TEST_F(ReplayBackendTest, ACallOutOfOrderFailsWithEioAndNamesBoth) {
 TEST_F(ReplayBackendTest, DifferentInputFailsAndNamesTheByte) {
   Trace trace = CommittedTrace();
   Start(trace, trace.header.caps);
-  for (std::size_t i = 0; i < 4; ++i) Execute(trace.calls[i]);
-  TracedCall device = trace.calls[4];  // NV01_DEVICE_0: its nested NV0080_ALLOC_PARAMETERS
+  for (std::size_t i = 0; i < 6; ++i) Execute(trace.calls[i]);
+  TracedCall device = trace.calls[6];  // NV01_DEVICE_0: its nested NV0080_ALLOC_PARAMETERS
   device.in[1].bytes[0] = std::byte{0x7};
   auto [reply, writes] = Execute(device);
   EXPECT_EQ(reply.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 5: seq 4 nvidiactl alloc 0x80 NV01_DEVICE_0 via NV_ESC_RM_ALLOC, 32 bytes: byte 0 of its "
+              HasSubstr("call 7: seq 6 nvidiactl alloc 0x80 NV01_DEVICE_0 via NV_ESC_RM_ALLOC, 32 bytes: byte 0 of its "
                         "alloc parameters differs: expected 0x00, got 0x07"));
 }
 
@@ -160,13 +160,13 @@ TEST_F(ReplayBackendTest, ACallRefusedWhenRecordedHasNoAnswer) {
   Trace trace = CommittedTrace();
   // Video is granted now: the decoder alloc reaches the backend.
   Start(trace, caps::Resolve("compute,video", caps::CapSet::Everything()).value());
-  for (std::size_t i = 0; i < 16; ++i) Execute(trace.calls[i]);
-  auto [reply, writes] = Execute(trace.calls[16], /*zeros=*/true);
+  for (std::size_t i = 0; i < 25; ++i) Execute(trace.calls[i]);
+  auto [reply, writes] = Execute(trace.calls[25], /*zeros=*/true);
   EXPECT_EQ(reply.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 17: expected seq 20 nvidiactl frontend 0x29 NV_ESC_RM_FREE, 16 bytes, got nvidiactl "
+              HasSubstr("call 26: expected seq 29 nvidiactl frontend 0x29 NV_ESC_RM_FREE, 16 bytes, got nvidiactl "
                         "alloc 0xb8b0 NVB8B0_VIDEO_DECODER via NV_ESC_RM_ALLOC, 32 bytes; the trace has this call "
-                        "at seq 16, refused when it was recorded under compute"));
+                        "at seq 25, refused when it was recorded under compute"));
 }
 
 TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
@@ -175,8 +175,8 @@ TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
   ExpectSameAsRecorded(trace);
   EXPECT_EQ(Execute(trace.calls[0]).first.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 18: the trace has no more driver calls for this thread (all 17 of recorded "
-                        "thread 24024 were answered), got nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
+              HasSubstr("call 27: the trace has no more driver calls for this thread (all 26 of recorded thread "));
+  EXPECT_THAT(backend_->Outcome().value(), HasSubstr("were answered), got nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
 }
 
 TEST_F(ReplayBackendTest, CallsNeverMadeAreReported) {
@@ -184,7 +184,7 @@ TEST_F(ReplayBackendTest, CallsNeverMadeAreReported) {
   Start(trace, trace.header.caps);
   Execute(trace.calls[0]);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("the workload made 1 calls; 16 more recorded driver calls were never made, the first seq 1 "
+              HasSubstr("the workload made 1 calls; 25 more recorded driver calls were never made, the first seq 1 "
                         "nvidiactl frontend 0xc8 NV_ESC_CARD_INFO"));
 }
 
