@@ -28,6 +28,8 @@ enum class Weakening {
   kNoKillableRecv,        // "no-killable-recv": the filter is installed without WAIT_KILLABLE_RECV
   kReachableInit,         // "reachable-init": init stays dumpable, the workload keeps CAP_SYS_PTRACE
   kNoSizeChecks,          // "no-size-checks": the driver gets sizes the table does not describe
+  kHostCapabilities,      // "host-capabilities": a root workload keeps every capability but CAP_SYS_PTRACE
+  kUnmaskedPaths,         // "unmasked-paths": /sys, PCI files, /proc/kcore, /proc/sys ... are left as they are
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -45,6 +47,8 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kNoKillableRecv: return "no-killable-recv";
     case Weakening::kReachableInit: return "reachable-init";
     case Weakening::kNoSizeChecks: return "no-size-checks";
+    case Weakening::kHostCapabilities: return "host-capabilities";
+    case Weakening::kUnmaskedPaths: return "unmasked-paths";
   }
   return "";
 }
