@@ -51,12 +51,16 @@ struct Route {
   // A second `nvgate run` (another tenant) runs beside it; the route is given
   // "PID:ADDRESS" of that tenant's workload and its marker.
   bool with_neighbour = false;
+  // nvgate run --keep-caps, when not empty.
+  std::string keep_caps = "";
 };
 
 const std::vector<Route>& Routes() {
   static const std::vector<Route> routes = {
       {"RefusedClass", "refused-class", 1, {"no-capability-check"}},
-      {"FlipClassDuringTheCall", "flip-class", 5000, {"double-fetch"}},
+      // SYS_NICE: the flipper raises its priority, so that it runs while
+      // calls are in flight on a loaded machine.
+      {"FlipClassDuringTheCall", "flip-class", 5000, {"double-fetch"}, "compute", false, "SYS_NICE"},
       {"SwapTheFdDuringTheCall", "swap-fd", 5000, {"continue-other-files"}},
       {"OtherTypeDirectionAndUpperBits", "request-bits", 1, {"exact-type", "full-request-match"}},
       {"OtherAbis", "other-abis", 1, {"no-arch-check"}},
@@ -210,8 +214,9 @@ Outcome Attempt(const Route& route, const std::string& weakening) {
   std::string call_log = std::filesystem::temp_directory_path() / ("nvgate-calls-" + tag);
   std::vector<std::string> argv = {weakening.empty() ? NVGATE_BINARY : NVGATE_WEAKENED_BINARY,
                                    "run", "--backend", "sim", "--caps", route.caps, "--allowed-caps", "all,rdma",
-                                   "--sim-call-log", call_log, "--", ESCAPE_WORKLOAD_BINARY, tag, route.scenario,
-                                   std::to_string(route.iterations)};
+                                   "--sim-call-log", call_log};
+  if (!route.keep_caps.empty()) argv.insert(argv.end(), {"--keep-caps", route.keep_caps});
+  argv.insert(argv.end(), {"--", ESCAPE_WORKLOAD_BINARY, tag, route.scenario, std::to_string(route.iterations)});
   std::optional<Neighbour> neighbour = route.with_neighbour ? Neighbour::Start() : std::optional<Neighbour>{};
   if (route.with_neighbour) {
     if (!neighbour) {

@@ -105,7 +105,8 @@ int FlipClass(int iterations) {
   // other one, whatever the build's speed.
   std::thread flipper([&] {
     // On a busy machine the flipper must still run while calls are in flight:
-    // a higher priority where the workload may take one (root), else as is.
+    // a higher priority where the workload may take one (CAP_SYS_NICE: the
+    // escape suite keeps it for this route), else as is.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -10);
     auto* cls = reinterpret_cast<volatile NvV32*>(&p.hClass);
     bool refused = false;
