@@ -84,15 +84,15 @@ _nvgate() {
 
   case $command in
     abi) mapfile -t COMPREPLY < <(compgen -W "--driver --caps --json --diff --diff-versions --abi-version --summary-markdown --help" -- "$cur") ;;
-    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --sim-call-log --replay-trace --audit --help --" -- "$cur") ;;
-    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --sim-call-log --replay-trace --help --" -- "$cur") ;;
-    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --sim-call-log --replay-trace --help --" -- "$cur"); _filedir ;;
+    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --replay-trace --audit --help --" -- "$cur") ;;
+    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --replay-trace --help --" -- "$cur") ;;
+    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --replay-trace --help --" -- "$cur"); _filedir ;;
     replay) mapfile -t COMPREPLY < <(compgen -W "--caps --driver --json --help" -- "$cur"); _filedir ;;
     summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;
     oci)
       if $oci_runtime; then
-        mapfile -t COMPREPLY < <(compgen -W "--runtime --allowed-caps --socket --base --driver --help --" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "--runtime --allowed-caps --socket --base --driver --allow-privileged --help --" -- "$cur")
       else
         mapfile -t COMPREPLY < <(compgen -W "profile runtime --base --listener --caps-metadata --driver -o --output --help" -- "$cur")
       fi

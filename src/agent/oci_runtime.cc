@@ -15,9 +15,11 @@
 #include <string_view>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "agent/container_request.h"
 #include "agent/oci_profile.h"
+#include "supervisor/linux_caps.h"
 
 namespace nvgate::agent {
 namespace {
@@ -157,7 +159,49 @@ tl::expected<void, std::string> ReplaceFile(const std::string& path, const std::
   return {};
 }
 
+// A devices cgroup rule that allows every device: allow, type "a" or none, no
+// major and minor (or -1, runc's wildcard), as --privileged writes it.
+bool AllowsEveryDevice(const Json& rule) {
+  if (!rule.is_object() || rule.value("allow", false) != true) return false;
+  auto wildcard = [&](const char* key) {
+    auto it = rule.find(key);
+    return it == rule.end() || it->is_null() || (it->is_number_integer() && it->get<std::int64_t>() == -1);
+  };
+  std::string type = rule.contains("type") && rule["type"].is_string() ? rule["type"].get<std::string>() : "a";
+  return type == "a" && wildcard("major") && wildcard("minor");
+}
+
 }  // namespace
+
+std::string PrivilegedSettings(const Json& config) {
+  std::vector<std::string> found;
+  const supervisor::LinuxCapMask around = supervisor::AroundTheDriverCaps();
+  if (auto process = config.find("process"); process != config.end() && process->is_object()) {
+    if (auto caps = process->find("capabilities"); caps != process->end() && caps->is_object()) {
+      supervisor::LinuxCapMask asked = 0;
+      for (auto set = caps->begin(); set != caps->end(); ++set) {
+        if (!set.value().is_array()) continue;
+        for (const Json& name : set.value()) {
+          if (!name.is_string()) continue;
+          // An unknown name is the runtime's to refuse.
+          if (auto cap = supervisor::ParseLinuxCaps(name.get<std::string>())) asked |= *cap;
+        }
+      }
+      for (int cap : supervisor::MaskBits(asked & around)) found.push_back("CAP_" + supervisor::LinuxCapName(cap));
+    }
+  }
+  if (auto linux_section = config.find("linux"); linux_section != config.end() && linux_section->is_object()) {
+    auto resources = linux_section->find("resources");
+    if (resources != linux_section->end() && resources->is_object()) {
+      auto devices = resources->find("devices");
+      if (devices != resources->end() && devices->is_array() &&
+          std::any_of(devices->begin(), devices->end(), AllowsEveryDevice)) {
+        found.push_back("every device allowed in the devices cgroup (linux.resources.devices)");
+      }
+    }
+  }
+  return found.empty() ? "" : fmt::format("{}", fmt::join(found, ", "));
+}
 
 tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::string>& args) {
   RuntimeCall call;
@@ -204,6 +248,12 @@ tl::expected<ProfiledConfig, std::string> AddProfile(Json config, const supervis
   if (!config.is_object()) return tl::unexpected(std::string("config.json is not a JSON object"));
   if (config.contains("linux") && !config["linux"].is_object()) {
     return tl::unexpected(std::string("config.json: \"linux\" is not an object"));
+  }
+  if (std::string privileged = PrivilegedSettings(config); !privileged.empty() && !options.allow_privileged) {
+    return tl::unexpected(fmt::format(
+        "the container asks for {}, which reach the GPU and the kernel around the driver (docker run "
+        "--privileged or --cap-add does this); set allow-privileged = true in [oci-runtime] to create it anyway",
+        privileged));
   }
   OciProfileOptions profile_options;
   profile_options.listener_path = options.listener_path;

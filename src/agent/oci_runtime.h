@@ -49,7 +49,16 @@ struct ShimOptions {
   std::string listener_path = "/run/nvgate/agent.sock";
   // The base profile for a bundle without linux.seccomp; none: allow the rest.
   std::optional<nlohmann::ordered_json> default_base;
+  // Accept a container whose settings reach the GPU around the driver
+  // (PrivilegedSettings); refused by default.
+  bool allow_privileged = false;
 };
+
+// What in `config` (a whole config.json) reaches the GPU and the kernel around
+// the driver, as `docker run --privileged` or `--cap-add SYS_ADMIN` asks: any
+// capability of supervisor::AroundTheDriverCaps in process.capabilities, or a
+// devices cgroup rule allowing every device. "" when none.
+std::string PrivilegedSettings(const nlohmann::ordered_json& config);
 
 struct ProfiledConfig {
   nlohmann::ordered_json config;  // with linux.seccomp = nvgate's profile
@@ -61,8 +70,9 @@ struct ProfiledConfig {
 // `config` (a whole config.json) with nvgate's profile as linux.seccomp, built
 // on its own linux.seccomp when it has one (Docker's default, a user's
 // profile), else on `default_base`. An error, and no config, when the
-// container's request is outside the bound or the config cannot carry the
-// profile; the error names the capabilities and the bound.
+// container's request is outside the bound, when it asks for privileged
+// settings the options do not allow, or the config cannot carry the profile;
+// the error names the capabilities and the bound, or the settings.
 tl::expected<ProfiledConfig, std::string> AddProfile(nlohmann::ordered_json config,
                                                      const supervisor::TrapRules& rules, const ShimOptions& options);
 

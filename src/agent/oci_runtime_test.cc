@@ -197,6 +197,44 @@ TEST_F(AddProfileTest, ConfigsThatCannotCarryTheProfileAreErrors) {
   EXPECT_THAT(AddProfile(listener, rules_, options_).error(), HasSubstr("already has a \"listenerPath\""));
 }
 
+// Issue #25: what docker run --privileged and --cap-add SYS_ADMIN write.
+TEST_F(AddProfileTest, PrivilegedSettingsAreRefusedUnlessAllowed) {
+  const Json env = Json::array({"NVIDIA_DRIVER_CAPABILITIES=compute"});
+  auto with_devices = [&](const Json& rules) {
+    Json linux_section = Json::object();
+    linux_section["resources"]["devices"] = rules;
+    return Config(env, linux_section);
+  };
+  Json deny_all = Json::object({{"allow", false}, {"access", "rwm"}});
+  Json null_device = Json::object({{"allow", true}, {"type", "c"}, {"major", 1}, {"minor", 3}, {"access", "rwm"}});
+  Json docker_default = with_devices(Json::array({deny_all, null_device}));
+  Json default_set = Json::array({"CAP_CHOWN", "CAP_MKNOD", "CAP_NET_RAW"});
+  docker_default["process"]["capabilities"]["bounding"] = default_set;
+  docker_default["process"]["capabilities"]["effective"] = default_set;
+  EXPECT_EQ(PrivilegedSettings(docker_default), "");
+  EXPECT_TRUE(AddProfile(docker_default, rules_, options_));
+
+  Json cap_add = docker_default;
+  cap_add["process"]["capabilities"]["bounding"].push_back("CAP_SYS_ADMIN");
+  cap_add["process"]["capabilities"]["permitted"] = Json::array({"CAP_BPF", "CAP_SYS_RAWIO"});
+  EXPECT_EQ(PrivilegedSettings(cap_add), "CAP_SYS_RAWIO, CAP_SYS_ADMIN, CAP_BPF");
+  auto refused = AddProfile(cap_add, rules_, options_);
+  ASSERT_FALSE(refused);
+  EXPECT_THAT(refused.error(), HasSubstr("CAP_SYS_ADMIN"));
+  EXPECT_THAT(refused.error(), HasSubstr("allow-privileged = true in [oci-runtime]"));
+
+  Json open_devices = with_devices(Json::array({Json::object({{"allow", true}, {"access", "rwm"}})}));
+  EXPECT_THAT(PrivilegedSettings(open_devices), HasSubstr("every device allowed"));
+  Json wildcard = with_devices(Json::array(
+      {Json::object({{"allow", true}, {"type", "a"}, {"major", -1}, {"minor", -1}, {"access", "rwm"}})}));
+  EXPECT_THAT(PrivilegedSettings(wildcard), HasSubstr("every device allowed"));
+  EXPECT_FALSE(AddProfile(open_devices, rules_, options_));
+
+  options_.allow_privileged = true;
+  EXPECT_TRUE(AddProfile(cap_add, rules_, options_));
+  EXPECT_TRUE(AddProfile(open_devices, rules_, options_));
+}
+
 class BundleTest : public AddProfileTest {
  protected:
   void SetUp() override {

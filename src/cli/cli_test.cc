@@ -1,4 +1,6 @@
 // nvgate as a user runs it: exit statuses and one-line errors.
+#include <unistd.h>
+
 #include <algorithm>
 #include <fstream>
 #include <iterator>
@@ -155,6 +157,30 @@ TEST(Cli, AgentStopsAtStartOnAMetricsAddressItCannotServe) {
                              "agent", "--socket", socket, "--backend", "sim"});
   EXPECT_EQ(from_config.status, 125);
   EXPECT_THAT(from_config.err, HasSubstr("metrics address '[::1' is not HOST:PORT"));
+}
+
+// Issue #25: capabilities given back to a root workload are named, each with
+// what it re-opens; SYS_PTRACE and unknown names are errors.
+TEST(Cli, KeepCapsWarnsWithWhatEachReopens) {
+  auto kept = Nvgate({"run", "--backend", "sim", "--caps", "compute", "--keep-caps", "sys_nice", "--", "true"});
+  EXPECT_EQ(kept.status, 0) << kept.err;
+  EXPECT_THAT(kept.err, HasSubstr("--keep-caps SYS_NICE: the workload keeps CAP_SYS_NICE, which re-opens "
+                                  "real-time scheduling"));
+  if (::geteuid() == 0) {
+    EXPECT_THAT(kept.err, HasSubstr("runs as root with only the capabilities CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,"
+                                    "SETGID,SETUID,SETPCAP,NET_BIND_SERVICE,SYS_CHROOT,SYS_NICE,SETFCAP"));
+  }
+  auto from_config = Nvgate({"--config", WriteConfig("nvgate-keep.toml", "[run]\nkeep-caps = \"ipc_lock\"\n"),
+                             "run", "--backend", "sim", "--caps", "compute", "--", "true"});
+  EXPECT_EQ(from_config.status, 0) << from_config.err;
+  EXPECT_THAT(from_config.err, HasSubstr("keeps CAP_IPC_LOCK"));
+  auto ptrace = Nvgate({"run", "--backend", "sim", "--caps", "compute", "--keep-caps", "SYS_PTRACE", "--", "true"});
+  EXPECT_EQ(ptrace.status, 125);
+  EXPECT_THAT(ptrace.err, HasSubstr("SYS_PTRACE cannot be kept"));
+  auto unknown = Nvgate({"run", "--backend", "sim", "--caps", "compute", "--keep-caps", "SYS_WARP", "--", "true"});
+  EXPECT_EQ(unknown.status, 125);
+  EXPECT_THAT(unknown.err, HasSubstr("'SYS_WARP' is not a Linux capability"));
+  EXPECT_EQ(Lines(unknown.err), 1);
 }
 
 TEST(Cli, VersionIsTheProjectVersion) {

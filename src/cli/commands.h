@@ -26,6 +26,9 @@ struct RunOptions {
   std::string log_format = "text";  // or "json"
   std::optional<std::string> abi_version;
   bool no_isolate = false;
+  // Linux capabilities a root workload keeps beyond the default set
+  // (supervisor/linux_caps.h), comma-separated.
+  std::string keep_caps;
   std::optional<std::string> sim_call_log;
   std::optional<int> sim_gpus;
   // With backend "replay": the trace (recorded with --with-params) that answers the calls.
@@ -87,6 +90,8 @@ struct OciRuntimeOptions {
   std::string socket = "/run/nvgate/agent.sock";
   std::optional<std::string> base;  // for bundles without linux.seccomp
   std::optional<std::string> driver;
+  // Create containers asking for --privileged-like settings (agent::ShimOptions).
+  bool allow_privileged = false;
   std::vector<std::string> args;    // the runtime's arguments, passed on unchanged
   std::string program = "nvgate oci runtime";  // or "nvgate-runtime": how errors start
 };

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "cli/driver_table.h"
+#include "supervisor/linux_caps.h"
 
 namespace nvgate::cli {
 namespace {
@@ -274,6 +275,26 @@ void CheckPrivileges(const MachineFacts& facts, std::vector<Check>& checks) {
                        ErrnoName(iso.namespaces_errno), ErrnoName(iso.user_namespace_errno)),
            "run as root, or allow unprivileged user namespaces (see user-namespaces)"});
       break;
+  }
+
+  const std::string kept = supervisor::LinuxCapList(supervisor::WorkloadDefaultCaps());
+  if (facts.euid == 0) {
+    checks.push_back(
+        {"workload-capabilities", CheckStatus::kInfo,
+         fmt::format("a workload run as root keeps only the capabilities {} (nvgate run --keep-caps, or keep-caps "
+                     "in [run], adds more, with a warning){}",
+                     kept,
+                     iso.mode == supervisor::IsolationMode::kNamespaces
+                         ? "; /sys, /proc/sys and /proc/sysrq-trigger are read-only and PCI devices' resource, "
+                           "config and rom files, /proc/kcore and /sys/firmware are masked"
+                         : ""),
+         ""});
+  } else {
+    checks.push_back({"workload-capabilities", CheckStatus::kInfo,
+                      fmt::format("the workload holds no capability on the host (at most {} in a user namespace "
+                                  "of its own)",
+                                  kept),
+                      ""});
   }
 }
 

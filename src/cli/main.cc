@@ -52,6 +52,11 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
       ->check(CLI::Range(1, 8));
   cmd->add_flag("--no-isolate", run.no_isolate,
                 "Do not give the workload its own PID and mount namespaces and /dev");
+  cmd->add_option("--keep-caps", run.keep_caps,
+                  "Linux capabilities a root workload keeps beyond CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, "
+                  "NET_BIND_SERVICE, SETFCAP, SETGID, SETPCAP, SETUID and SYS_CHROOT (e.g. SYS_NICE,IPC_LOCK; "
+                  "warns with what each re-opens; SYS_PTRACE never)")
+      ->type_name("LIST");
 }
 
 void AddCommand(CLI::App* cmd, nvgate::cli::RunOptions& run) {
@@ -308,13 +313,18 @@ int main(int argc, char** argv) {
   oci_runtime_cmd->add_option("--driver", oci_runtime.driver,
                               "Driver version whose table decides what is trapped (default: the host's "
                               "driver, else the newest supported)");
+  oci_runtime_cmd->add_flag("--allow-privileged", oci_runtime.allow_privileged,
+                            "Also create containers that ask for --privileged-like settings (CAP_SYS_ADMIN, "
+                            "CAP_SYS_RAWIO, CAP_SYS_MODULE, CAP_BPF, CAP_PERFMON or CAP_DAC_READ_SEARCH, or every "
+                            "device in the devices cgroup), which reach the GPU around the driver");
   oci_runtime_cmd->add_option("args", oci_runtime.args, "The runtime's arguments, after --, passed on unchanged")
       ->expected(-1)
       ->configurable(false);
   oci_runtime_cmd->footer(
       "For create and run, reads the bundle's config.json, resolves the container's request\n"
       "as 'nvgate agent' will, and refuses (exit 125, runtime not called) a request outside\n"
-      "--allowed-caps; otherwise replaces linux.seccomp with nvgate's profile built on it.\n"
+      "--allowed-caps, or one asking for --privileged-like settings (unless --allow-privileged);\n"
+      "otherwise replaces linux.seccomp with nvgate's profile built on it.\n"
       "Every other command goes to the runtime untouched. Under the name nvgate-runtime all\n"
       "arguments are the runtime's and options come from the config file's [oci-runtime]\n"
       "table (NVGATE_CONFIG, else /etc/nvgate/nvgate.toml). See docs/containers.md.\n"

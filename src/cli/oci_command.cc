@@ -137,6 +137,7 @@ int RunOciRuntime(const OciRuntimeOptions& options) {
     auto allowed = caps::ParseAllowed(options.allowed_caps);
     if (!allowed) return Refuse(options, *call, "--allowed-caps: " + allowed.error());
     shim.allowed = *allowed;
+    shim.allow_privileged = options.allow_privileged;
     if (options.base) {
       auto base = ReadBaseProfile(*options.base);
       if (!base) return Refuse(options, *call, base.error());

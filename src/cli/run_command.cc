@@ -1,3 +1,5 @@
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +20,7 @@
 #include "proxy/proxy.h"
 #include "supervisor/filter.h"
 #include "supervisor/launch.h"
+#include "supervisor/linux_caps.h"
 #include "trace/analysis.h"
 #include "trace/replay_backend.h"
 
@@ -93,6 +96,27 @@ tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const R
   return backend::MakeHostBackend();
 }
 
+// The Linux capabilities the workload keeps: the default set and --keep-caps,
+// each kept one with a warning naming what it re-opens. Said when nvgate runs
+// as root, where the workload would otherwise hold the host's capabilities.
+tl::expected<supervisor::LinuxCapMask, std::string> WorkloadCaps(const RunOptions& options) {
+  auto extra = supervisor::ParseLinuxCaps(options.keep_caps);
+  if (!extra) return tl::unexpected("--keep-caps: " + extra.error());
+  const supervisor::LinuxCapMask defaults = supervisor::WorkloadDefaultCaps();
+  for (int cap : supervisor::MaskBits(*extra & ~defaults)) {
+    spdlog::warn("--keep-caps {}: the workload keeps CAP_{}, which re-opens {}", supervisor::LinuxCapName(cap),
+                 supervisor::LinuxCapName(cap), supervisor::LinuxCapReopens(cap));
+  }
+  const supervisor::LinuxCapMask kept = defaults | *extra;
+  if (::geteuid() == 0) {
+    spdlog::info("the workload runs as root with only the capabilities {}{}", supervisor::LinuxCapList(kept),
+                 options.no_isolate ? ""
+                                    : "; /sys, /proc/sys and /proc/sysrq-trigger are read-only, PCI devices' "
+                                      "resource, config and rom files and /proc/kcore are masked");
+  }
+  return kept;
+}
+
 }  // namespace
 
 int SuperviseCommand(std::string_view command_name, const RunOptions& options, ExecutedCaps executed,
@@ -113,6 +137,8 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
                 " serves its device nodes in the workload's own /dev; drop --no-isolate");
   }
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return fail(kernel.error());
+  auto workload_caps = WorkloadCaps(options);
+  if (!workload_caps) return fail(workload_caps.error());
 
   if (options.sim_call_log && options.backend != "sim") return fail("--sim-call-log needs --backend sim");
   if (options.sim_gpus && options.backend != "sim") return fail("--sim-gpus needs --backend sim");
@@ -165,6 +191,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
       .backend = backend->get(),
       .nodes = NodesFor(**backend, enabled),
       .isolate = !options.no_isolate,
+      .workload_caps = *workload_caps,
       .supervisor = {},
   };
   auto status = supervisor::RunSupervised(launch, proxy);

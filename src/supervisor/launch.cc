@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@
 
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
+#include "supervisor/linux_caps.h"
 #include "supervisor/notifier.h"
 #include "testing/weakening.h"
 
@@ -64,6 +66,14 @@ struct ChildPlan {
   std::vector<std::string> dirs;  // created under the new /dev, parents first
   std::vector<Bind> binds;
   std::vector<std::pair<const char*, const char*>> links;  // {target, link path}
+  LinuxCapMask keep_caps;                                   // all the workload keeps
+  // What a host-root workload must not reach (docs/security.md, "What a root
+  // workload keeps"); empty for one that is not root on the host.
+  std::vector<std::string> masked_files;  // /dev/null bound over each
+  std::vector<std::string> masked_dirs;   // an empty read-only tmpfs over each
+  std::vector<std::string> read_only;     // bound onto itself, read-only, with everything under it
+  int null_fd = -1;                       // the host's /dev/null (O_PATH), the masks' source
+  bool mask_host_paths = true;            // false in a user namespace of our own
   int sock;                                                 // the child's end
 };
 
@@ -93,7 +103,7 @@ bool WriteFile(const char* path, const std::string& text) {
   return ok;
 }
 
-enum class Isolation { kIsolated, kNotPossible, kBroken };
+enum class Isolation { kIsolated, kInUserNamespace, kNotPossible, kBroken };
 
 Isolation EnterNamespaces(const ChildPlan& plan) {
   if (unshare(CLONE_NEWNS | CLONE_NEWPID) == 0) return Isolation::kIsolated;
@@ -111,7 +121,7 @@ Isolation EnterNamespaces(const ChildPlan& plan) {
     Say("cannot map our uid into the new user namespace: ", ErrnoText(errno));
     return Isolation::kBroken;
   }
-  return Isolation::kIsolated;
+  return Isolation::kInUserNamespace;
 }
 
 // "/proc/self/fd/<fd>" into `buf`, without allocation.
@@ -129,6 +139,42 @@ const char* FdPath(int fd, char (&buf)[32]) {
   return buf;
 }
 
+// The hardware and kernel files of the host a root workload could still open
+// (its capabilities are gone, but root owns them): masked and read-only as
+// container engines do it. A path the kernel does not have is skipped; any
+// other failure stops the launch, as the workload would run unprotected.
+bool MaskHostPaths(const ChildPlan& plan) {
+  if (!plan.mask_host_paths || testing::Weakened(testing::Weakening::kUnmaskedPaths)) return true;
+  for (const std::string& path : plan.read_only) {
+    struct mount_attr read_only {};
+    read_only.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0) {
+      if (errno == ENOENT) continue;
+      Say("cannot bind ", path.c_str(), " to make it read-only: ", ErrnoText(errno));
+      return false;
+    }
+    if (mount_setattr(AT_FDCWD, path.c_str(), AT_RECURSIVE, &read_only, sizeof read_only) != 0) {
+      Say("cannot make ", path.c_str(), " read-only: ", ErrnoText(errno));
+      return false;
+    }
+  }
+  char null_path[32];
+  for (const std::string& path : plan.masked_files) {
+    if (mount(FdPath(plan.null_fd, null_path), path.c_str(), nullptr, MS_BIND, nullptr) != 0 && errno != ENOENT) {
+      Say("cannot mask ", path.c_str(), ": ", ErrnoText(errno));
+      return false;
+    }
+  }
+  for (const std::string& path : plan.masked_dirs) {
+    if (mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 &&
+        errno != ENOENT) {
+      Say("cannot mask ", path.c_str(), ": ", ErrnoText(errno));
+      return false;
+    }
+  }
+  return true;
+}
+
 bool SetUpMounts(ChildPlan& plan) {
   // Nothing we mount may propagate back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -139,6 +185,13 @@ bool SetUpMounts(ChildPlan& plan) {
     b.fd = open(b.source.c_str(), O_PATH | O_CLOEXEC);
     if (b.fd < 0 && b.required) {
       Say("cannot open ", b.source.c_str(), ": ", ErrnoText(errno));
+      return false;
+    }
+  }
+  if (plan.mask_host_paths && !plan.masked_files.empty()) {
+    plan.null_fd = open("/dev/null", O_PATH | O_CLOEXEC);
+    if (plan.null_fd < 0) {
+      Say("cannot open /dev/null to mask host files with: ", ErrnoText(errno));
       return false;
     }
   }
@@ -179,7 +232,7 @@ bool SetUpMounts(ChildPlan& plan) {
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     Say("warning: cannot mount a /proc for the new PID namespace: ", ErrnoText(errno));
   }
-  return true;
+  return MaskHostPaths(plan);
 }
 
 // Waits for `child`, forwarding SIGINT and SIGTERM to it, and exits with its
@@ -200,16 +253,52 @@ bool SetUpMounts(ChildPlan& plan) {
   }
 }
 
-[[noreturn]] void ExecWorkload(const ChildPlan& plan) {
-  // CAP_SYS_PTRACE would let a root workload open /proc/PID/mem of the
-  // sandbox's init, or of the supervisor without isolation, non-dumpable or
-  // not: both run without the filter. The filter denies ptrace itself anyway,
-  // so nothing a workload may do needs it. EINVAL: not in the bounding set.
-  if (!testing::Weakened(testing::Weakening::kReachableInit) &&
-      prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE, 0, 0, 0) != 0 && errno != EINVAL && errno != EPERM) {
-    Say("prctl(PR_CAPBSET_DROP, CAP_SYS_PTRACE) failed: ", ErrnoText(errno));
-    _exit(kExitSetupFailed);
+// Leaves the workload `keep` and nothing else: in the bounding set (so that
+// root's exec cannot grant more), permitted, effective, inheritable and
+// ambient. Without CAP_SETPCAP (an unprivileged run without isolation) the
+// bounding set stays, but such a workload holds no capability to keep.
+bool DropWorkloadCapabilities(LinuxCapMask keep) {
+  for (int cap = 0;; ++cap) {
+    int held = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
+    if (held < 0) break;  // EINVAL: past the kernel's last capability
+    if (held == 1 && (keep & (LinuxCapMask{1} << cap)) == 0 && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 &&
+        errno != EPERM) {
+      Say("prctl(PR_CAPBSET_DROP) failed: ", ErrnoText(errno));
+      return false;
+    }
   }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
+    Say("prctl(PR_CAP_AMBIENT_CLEAR_ALL) failed: ", ErrnoText(errno));
+    return false;
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    Say("capget() failed: ", ErrnoText(errno));
+    return false;
+  }
+  for (int word = 0; word < _LINUX_CAPABILITY_U32S_3; ++word) {
+    auto bits = static_cast<std::uint32_t>(keep >> (32 * word));
+    data[word].effective &= bits;
+    data[word].permitted &= bits;
+    data[word].inheritable &= bits;
+  }
+  if (syscall(SYS_capset, &header, data) != 0) {
+    Say("capset() failed: ", ErrnoText(errno));
+    return false;
+  }
+  return true;
+}
+
+[[noreturn]] void ExecWorkload(const ChildPlan& plan) {
+  // CAP_SYS_PTRACE is never kept (ParseLinuxCaps refuses it): it would let a
+  // root workload open /proc/PID/mem of the sandbox's init, or of the
+  // supervisor without isolation, non-dumpable or not: both run without the
+  // filter. The filter denies ptrace itself anyway.
+  LinuxCapMask keep = plan.keep_caps;
+  if (testing::Weakened(testing::Weakening::kHostCapabilities)) keep = ~(LinuxCapMask{1} << CAP_SYS_PTRACE);
+  if (testing::Weakened(testing::Weakening::kReachableInit)) keep |= LinuxCapMask{1} << CAP_SYS_PTRACE;
+  if (!DropWorkloadCapabilities(keep)) _exit(kExitSetupFailed);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     Say("prctl(PR_SET_NO_NEW_PRIVS) failed: ", ErrnoText(errno));
     _exit(kExitSetupFailed);
@@ -253,6 +342,11 @@ void InstallForwarding() {
         _exit(kExitSetupFailed);
       case Isolation::kNotPossible:
         break;
+      case Isolation::kInUserNamespace:
+        // Not root on the host: the host's root-owned files are out of its
+        // reach, capabilities or not, so there is nothing to mask.
+        plan.mask_host_paths = false;
+        [[fallthrough]];
       case Isolation::kIsolated: {
         // The first child in a new PID namespace is its pid 1.
         pid_t init = fork();
@@ -286,6 +380,31 @@ void InstallForwarding() {
   ExecWorkload(plan);
 }
 
+// runc's default masked and read-only paths (the ones a root workload could
+// use against the host or its hardware), and every PCI device's BAR, config
+// space and option ROM file, which sysfs hands to root without a capability
+// check. Kept as lists so that other mounts into the sandbox can sit beside
+// them.
+void AddHostPathMasks(ChildPlan& plan) {
+  plan.read_only = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys"};
+  plan.masked_dirs = {"/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
+  plan.masked_files = {"/proc/kcore",     "/proc/keys",        "/proc/latency_stats",
+                       "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug"};
+  // /sys/bus/pci/devices/* are links into /sys/devices/pci*; the masks go on
+  // the files themselves, so both names lead to the mask. "resource" (the
+  // read-only list of the BARs' addresses) stays.
+  std::error_code ec;
+  for (const auto& device : std::filesystem::directory_iterator("/sys/bus/pci/devices", ec)) {
+    std::filesystem::path dir = std::filesystem::canonical(device.path(), ec);
+    if (ec) continue;
+    for (const auto& file : std::filesystem::directory_iterator(dir, ec)) {
+      std::string name = file.path().filename();
+      bool bar = name.rfind("resource", 0) == 0 && name.size() > 8;
+      if (bar || name == "config" || name == "rom") plan.masked_files.push_back(file.path());
+    }
+  }
+}
+
 tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
   ChildPlan plan;
   plan.args = options.argv;
@@ -315,6 +434,8 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
                 {"/proc/self/fd/0", "/dev/stdin"},
                 {"/proc/self/fd/1", "/dev/stdout"},
                 {"/proc/self/fd/2", "/dev/stderr"}};
+  plan.keep_caps = options.workload_caps;
+  if (options.isolate && geteuid() == 0) AddHostPathMasks(plan);
   return plan;
 }
 

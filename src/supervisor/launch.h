@@ -15,9 +15,14 @@
 // pts bound from the host, a tmpfs on /dev/shm, the fd/stdin/stdout/stderr links,
 // and exactly the NVIDIA nodes given (each `source_path` bound onto its
 // `dev_path`). Where it cannot, it warns and runs the command without
-// isolation. The init is non-dumpable (it runs without the filter). Then the
-// workload drops CAP_SYS_PTRACE from its bounding set (so that not even root can
-// open an unfiltered process's /proc/PID/mem), sets PR_SET_NO_NEW_PRIVS, installs the filter,
+// isolation. When nvgate is root on the host (no user namespace of its own),
+// the host's hardware and kernel files are masked or read-only there as runc
+// does it: /sys read-only, every PCI device's resourceN, config and rom,
+// /proc/kcore and the like masked, /proc/sys and /proc/sysrq-trigger read-only.
+// The init is non-dumpable (it runs without the filter). Then the workload
+// keeps only `workload_caps` (never CAP_SYS_PTRACE, so that not even root can
+// open an unfiltered process's /proc/PID/mem; none of them reaches hardware
+// or the kernel around the driver), sets PR_SET_NO_NEW_PRIVS, installs the filter,
 // hands the listener to the parent over a socketpair (SCM_RIGHTS), closes it and
 // execs.
 //
@@ -36,6 +41,7 @@
 #include "abi/abi.h"
 #include "backend/backend.h"
 #include "proxy/proxy.h"
+#include "supervisor/linux_caps.h"
 #include "supervisor/supervisor.h"
 
 namespace nvgate::supervisor {
@@ -48,6 +54,9 @@ struct LaunchOptions {
   std::vector<backend::DeviceNode> nodes;
   // PID + mount namespaces and a private /dev, where possible (default on).
   bool isolate = true;
+  // The Linux capabilities the workload keeps (linux_caps.h); every other one
+  // leaves all of its sets before exec.
+  LinuxCapMask workload_caps = WorkloadDefaultCaps();
   SupervisorOptions supervisor;
 };
 

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -150,6 +151,22 @@ TEST_P(LaunchTest, SigtermIsForwarded) {
   EXPECT_EQ(r.status, 128 + SIGTERM);
 }
 
+// Issue #25: root or not, isolated or not, the workload holds at most the
+// default set (all of it when root), and none inheritable or ambient.
+TEST_P(LaunchTest, WorkloadKeepsOnlyTheDefaultCapabilities) {
+  Result r = Launch(Options({"caps", fmt::format("{:x}", WorkloadDefaultCaps())}));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 0);
+}
+
+TEST_P(LaunchTest, KeptCapabilitiesAreAddedToTheDefaultSet) {
+  LaunchOptions o = Options({"caps", fmt::format("{:x}", WorkloadDefaultCaps() | (1ull << CAP_SYS_NICE))});
+  o.workload_caps = WorkloadDefaultCaps() | (1ull << CAP_SYS_NICE);
+  Result r = Launch(o);
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, LaunchTest, ::testing::Values(true, false),
                          [](const auto& p) { return p.param ? "Isolated" : "NotIsolated"; });
 
@@ -163,6 +180,14 @@ TEST(LaunchIsolated, PrivateDevHoldsOnlyTheGivenNodes) {
 TEST(LaunchIsolated, WorkloadRunsUnderItsOwnInit) {
   FakeBackend backend;
   Result r = Launch(Options(backend, {"pid"}));
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 0);
+}
+
+TEST(LaunchIsolated, HostRootWorkloadSeesHardwareFilesMaskedAndReadOnly) {
+  if (geteuid() != 0) GTEST_SKIP() << "the masks are for a workload that is root on the host";
+  FakeBackend backend;
+  Result r = Launch(Options(backend, {"host-masked"}));
   ASSERT_TRUE(r.ok) << r.error;
   EXPECT_EQ(r.status, 0);
 }

@@ -8,10 +8,14 @@
 //   supervisor_test_workload devlist       /dev holds the private set, nvidiactl included
 //   supervisor_test_workload pid           runs as pid 2 under an init of pid 1
 //   supervisor_test_workload ioctl-pause PATH   a trapped ioctl, then waits for a signal
+//   supervisor_test_workload caps MASK     holds no capability outside MASK (hex), all of it when root
+//   supervisor_test_workload host-masked   /sys and /proc/sys read-only, /proc/kcore and PCI config masked
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -59,6 +64,47 @@ int DevList() {
   return ok && ctl && access("/dev/null", W_OK) == 0 ? 0 : 1;
 }
 
+// The workload's capability sets (/proc/self/status) against `mask`: none
+// outside it, no inheritable or ambient ones, and all of it when root (in its
+// own user namespace or the host's).
+int Caps(std::uint64_t mask) {
+  std::ifstream status("/proc/self/status");
+  bool ok = true;
+  for (std::string line; std::getline(status, line);) {
+    std::string key = line.substr(0, line.find(':'));
+    if (key.rfind("Cap", 0) != 0 || key == "CapBnd") continue;
+    std::uint64_t held = std::stoull(line.substr(line.find(':') + 1), nullptr, 16);
+    bool fine = (key == "CapInh" || key == "CapAmb") ? held == 0
+                                                    : (held & ~mask) == 0 && (geteuid() != 0 || held == mask);
+    if (!fine) std::fprintf(stderr, "%s\n", line.c_str());
+    ok = ok && fine;
+  }
+  return ok ? 0 : 1;
+}
+
+// Read-only, or absent on this kernel.
+bool ReadOnly(const char* path) {
+  struct statvfs st {};
+  return statvfs(path, &st) == 0 ? (st.f_flag & ST_RDONLY) != 0 : errno == ENOENT;
+}
+
+// A masked file is the null device, or absent on this kernel.
+bool Masked(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) != 0 ? errno == ENOENT : S_ISCHR(st.st_mode);
+}
+
+int HostMasked() {
+  bool ok = ReadOnly("/sys") && ReadOnly("/proc/sys") && ReadOnly("/proc/sysrq-trigger") && Masked("/proc/kcore");
+  if (DIR* d = opendir("/sys/bus/pci/devices")) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] != '.') ok = ok && Masked(std::string("/sys/bus/pci/devices/") + e->d_name + "/config");
+    }
+    closedir(d);
+  }
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 // In sanitizer builds: LeakSanitizer stops the world with ptrace, which
@@ -89,5 +135,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "devlist") return DevList();
   if (mode == "pid") return getpid() == 2 && getppid() == 1 ? 0 : 1;
+  if (mode == "caps" && argc == 3) return Caps(std::stoull(argv[2], nullptr, 16));
+  if (mode == "host-masked") return HostMasked();
   return 100;
 }

@@ -30,6 +30,8 @@ enum class Weakening {
   kNoSizeChecks,          // "no-size-checks": the driver gets sizes the table does not describe
   kNoGpuFileGate,         // "no-gpu-file-gate": GPU-checked calls run while other threads hold GPU files
   kEveryGpuFile,          // "every-gpu-file": GPU-checked calls run holding every GPU node, not the caller's
+  kHostCapabilities,      // "host-capabilities": a root workload keeps every capability but CAP_SYS_PTRACE
+  kUnmaskedPaths,         // "unmasked-paths": /sys, PCI files, /proc/kcore, /proc/sys ... are left as they are
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -49,6 +51,8 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kNoSizeChecks: return "no-size-checks";
     case Weakening::kNoGpuFileGate: return "no-gpu-file-gate";
     case Weakening::kEveryGpuFile: return "every-gpu-file";
+    case Weakening::kHostCapabilities: return "host-capabilities";
+    case Weakening::kUnmaskedPaths: return "unmasked-paths";
   }
   return "";
 }

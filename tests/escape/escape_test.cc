@@ -24,6 +24,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 #include <gmock/gmock.h>
@@ -47,12 +48,19 @@ struct Route {
   std::vector<std::string> catches;
   // The capabilities the workload is granted (within --allowed-caps all,rdma).
   std::string caps = "compute";
+  // A second `nvgate run` (another tenant) runs beside it; the route is given
+  // "PID:ADDRESS" of that tenant's workload and its marker.
+  bool with_neighbour = false;
+  // nvgate run --keep-caps, when not empty.
+  std::string keep_caps = "";
 };
 
 const std::vector<Route>& Routes() {
   static const std::vector<Route> routes = {
       {"RefusedClass", "refused-class", 1, {"no-capability-check"}},
-      {"FlipClassDuringTheCall", "flip-class", 5000, {"double-fetch"}},
+      // SYS_NICE: the flipper raises its priority, so that it runs while
+      // calls are in flight on a loaded machine.
+      {"FlipClassDuringTheCall", "flip-class", 5000, {"double-fetch"}, "compute", false, "SYS_NICE"},
       {"SwapTheFdDuringTheCall", "swap-fd", 5000, {"continue-other-files"}},
       {"OtherTypeDirectionAndUpperBits", "request-bits", 1, {"exact-type", "full-request-match"}},
       {"OtherAbis", "other-abis", 1, {"no-arch-check"}},
@@ -74,6 +82,16 @@ const std::vector<Route>& Routes() {
       {"UvmChannelClientOfAnotherTenant", "embedded-client:UVM_REGISTER_CHANNEL.hClient", 1, {"no-client-ownership"}},
       {"UvmExternalAllocationClientOfAnotherTenant", "embedded-client:UVM_MAP_EXTERNAL_ALLOCATION.hClient", 1,
        {"no-client-ownership"}},
+      // A root workload around the driver (issue #25): what its capabilities
+      // and the masked and read-only paths keep it from.
+      {"AnotherTenantsWorkloadMemory", "tenant-memory", 1, {"host-capabilities"}, "compute", true},
+      {"UserfaultfdStallsTheSupervisor", "userfaultfd", 1, {"host-capabilities"}},
+      {"DeviceNodeOfItsOwn", "device-node", 1, {"host-capabilities"}},
+      {"PrivilegedBpfProgram", "bpf", 1, {"host-capabilities"}},
+      {"ModuleLoad", "module-load", 1, {"host-capabilities"}},
+      {"RawIo", "raw-io", 1, {"host-capabilities"}},
+      {"PciFilesForWriting", "pci-for-writing", 1, {"unmasked-paths"}},
+      {"ReadKcore", "kcore", 1, {"host-capabilities"}},
   };
   return routes;
 }
@@ -163,6 +181,55 @@ struct Outcome {
   std::vector<std::string> violations;
 };
 
+// Another tenant: `nvgate run` of the neighbour scenario, until killed.
+class Neighbour {
+ public:
+  // Starts it and waits for its workload's marker; the workload's host pid
+  // is the process named `tag`.
+  static std::optional<Neighbour> Start() {
+    Neighbour n;
+    std::string tag = NewTag();
+    int out[2];
+    if (::pipe2(out, O_CLOEXEC) != 0) return std::nullopt;
+    n.nvgate_ = ::fork();
+    if (n.nvgate_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::execl(NVGATE_BINARY, NVGATE_BINARY, "run", "--backend", "sim", "--caps", "compute", "--",
+              ESCAPE_WORKLOAD_BINARY, tag.c_str(), "neighbour", nullptr);
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    std::string output;
+    bool ready = testing::ReadUntil(out[0], output, "waiting");
+    ::close(out[0]);
+    std::size_t marker = output.find("marker=");
+    if (!ready || marker == std::string::npos) return std::nullopt;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+      std::ifstream comm(entry.path() / "comm");
+      std::string name;
+      if (std::getline(comm, name) && name == tag) {
+        n.target_ = entry.path().filename().string() + ":" +
+                    output.substr(marker + 7, output.find('\n', marker) - marker - 7);
+      }
+    }
+    if (n.target_.empty()) return std::nullopt;
+    return n;
+  }
+  Neighbour(Neighbour&& other) noexcept : nvgate_(std::exchange(other.nvgate_, -1)), target_(other.target_) {}
+  ~Neighbour() {
+    if (nvgate_ <= 0) return;
+    ::kill(nvgate_, SIGKILL);
+    ::waitpid(nvgate_, nullptr, 0);
+  }
+  const std::string& target() const { return target_; }
+
+ private:
+  Neighbour() = default;
+  pid_t nvgate_ = -1;
+  std::string target_;
+};
+
 // Runs one route and lists everything that got past nvgate.
 Outcome Attempt(const Route& route, const std::string& weakening) {
   std::string tag = NewTag();
@@ -174,12 +241,21 @@ Outcome Attempt(const Route& route, const std::string& weakening) {
   std::string call_log = std::filesystem::temp_directory_path() / ("nvgate-calls-" + tag);
   std::vector<std::string> argv = {weakening.empty() ? NVGATE_BINARY : NVGATE_WEAKENED_BINARY,
                                    "run", "--backend", "sim", "--sim-gpus", "2", "--caps", route.caps,
-                                   "--allowed-caps", "all,rdma",
-                                   "--sim-call-log", call_log, "--", ESCAPE_WORKLOAD_BINARY, tag, route.scenario,
-                                   std::to_string(route.iterations)};
+                                   "--allowed-caps", "all,rdma", "--sim-call-log", call_log};
+  if (!route.keep_caps.empty()) argv.insert(argv.end(), {"--keep-caps", route.keep_caps});
+  argv.insert(argv.end(), {"--", ESCAPE_WORKLOAD_BINARY, tag, route.scenario, std::to_string(route.iterations)});
+  std::optional<Neighbour> neighbour = route.with_neighbour ? Neighbour::Start() : std::optional<Neighbour>{};
+  if (route.with_neighbour) {
+    if (!neighbour) {
+      ADD_FAILURE() << "the neighbouring tenant did not start";
+      return {};
+    }
+    argv.push_back(neighbour->target());
+  }
   std::vector<std::string> env;
   if (!weakening.empty()) env.push_back("NVGATE_TEST_WEAKEN=" + weakening);
   Outcome o{testing::RunProgram(argv, env), {}};
+  neighbour.reset();
   auto kernel = (*witness)->Stop();
 
   std::istringstream out(o.result.out);

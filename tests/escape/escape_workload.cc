@@ -5,17 +5,26 @@
 // only ioctls from tasks with that name). The workload prints "violation: ..."
 // for anything it saw that a sound nvgate never allows, and "key=value" lines
 // for the test to read; the exit status is 0 when the scenario ran to its end.
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/io_uring.h>
 #include <linux/kcmp.h>
 #include <linux/seccomp.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
+#include <dirent.h>
+#include <poll.h>
+#include <sys/io.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 
@@ -23,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
@@ -98,7 +108,8 @@ int FlipClass(int iterations) {
   // other one, whatever the build's speed.
   std::thread flipper([&] {
     // On a busy machine the flipper must still run while calls are in flight:
-    // a higher priority where the workload may take one (root), else as is.
+    // a higher priority where the workload may take one (CAP_SYS_NICE: the
+    // escape suite keeps it for this route), else as is.
     ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -10);
     auto* cls = reinterpret_cast<volatile NvV32*>(&p.hClass);
     bool refused = false;
@@ -532,6 +543,249 @@ int EmbeddedClient(const std::string& field) {
   }
   std::printf("%s_of_another_tenant=%s/0x%x\n", field.c_str(), rc == 0 ? "ok" : strerrorname_np(errno), status);
   if (rc == 0 && status == kNvOk) Violation(field + " naming another tenant's client was accepted");
+// Routes of a root workload around the driver (issue #25). Each names what a
+// sound nvgate leaves it: EPERM from the kernel, a masked or read-only file.
+// Where this kernel lacks the facility altogether (no module loader, no
+// iopl, no /proc/kcore), the capability it would check is the signal.
+
+bool HoldsCapability(int cap) {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.rfind("CapEff:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> cap) & 1;
+  }
+  return false;
+}
+
+std::string ErrnoName(int e) { return strerrorname_np(e) ? strerrorname_np(e) : std::to_string(e); }
+
+// Another tenant's workload, a second `nvgate run` beside this one: its
+// memory through /proc, after unmounting the sandbox's /proc to find the
+// host's. TARGET is "PID:ADDRESS" (host pid, an address of its marker).
+int TenantMemory(const std::string& target) {
+  std::size_t colon = target.find(':');
+  if (colon == std::string::npos) return 2;
+  std::string pid = target.substr(0, colon);
+  std::uint64_t address = std::stoull(target.substr(colon + 1), nullptr, 0);
+  int rc = ::umount2("/proc", MNT_DETACH);
+  std::printf("umount_proc=%s\n", rc == 0 ? "ok" : ErrnoName(errno).c_str());
+  std::string path = "/proc/" + pid + "/mem";
+  int mem = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  std::printf("open_tenant_mem=%s\n", mem >= 0 ? "ok" : ErrnoName(errno).c_str());
+  if (mem < 0) return 0;
+  const char overwrite[] = "owned";
+  ssize_t n = ::pwrite(mem, overwrite, sizeof overwrite, static_cast<off_t>(address));
+  std::printf("write_tenant_mem=%s\n", n > 0 ? "ok" : ErrnoName(errno).c_str());
+  Violation(n > 0 ? "wrote another tenant's workload memory through /proc" : "opened another tenant's /proc/PID/mem");
+  ::close(mem);
+  return 0;
+}
+
+// The other tenant of TenantMemory: prints its marker's address and waits.
+int Neighbour() {
+  static volatile char marker[16] = "untouched";
+  std::printf("marker=%p\nwaiting\n", static_cast<void*>(const_cast<char*>(marker)));
+  for (;;) ::pause();
+}
+
+// The userfaultfd syscall is denied by the filter; the device node is not a
+// syscall: /dev/userfaultfd made with mknod, or found in a devtmpfs of its own.
+int ObtainUserfaultfd(const std::string& tag, std::string& how) {
+  unsigned major_number = 10;
+  unsigned minor_number = 0;
+  if (std::FILE* dev = std::fopen("/sys/class/misc/userfaultfd/dev", "r")) {
+    if (std::fscanf(dev, "%u:%u", &major_number, &minor_number) != 2) minor_number = 0;
+    std::fclose(dev);
+  }
+  std::string node = "/tmp/" + tag + "-userfaultfd";
+  int rc = minor_number == 0 ? -1 : ::mknod(node.c_str(), S_IFCHR | 0600, makedev(major_number, minor_number));
+  std::printf("mknod_userfaultfd=%s\n", rc == 0 ? "ok" : ErrnoName(errno).c_str());
+  if (rc == 0) {
+    int fd = ::open(node.c_str(), O_RDWR | O_CLOEXEC);
+    ::unlink(node.c_str());
+    std::printf("open_made_userfaultfd=%s\n", fd >= 0 ? "ok" : ErrnoName(errno).c_str());
+    if (fd >= 0) {
+      how = "mknod";
+      return fd;
+    }
+  }
+  std::string dir = "/tmp/" + tag + "-devtmpfs";
+  ::mkdir(dir.c_str(), 0700);
+  rc = ::mount("devtmpfs", dir.c_str(), "devtmpfs", 0, nullptr);
+  std::printf("mount_devtmpfs=%s\n", rc == 0 ? "ok" : ErrnoName(errno).c_str());
+  int fd = -1;
+  if (rc == 0) {
+    fd = ::open((dir + "/userfaultfd").c_str(), O_RDWR | O_CLOEXEC);
+    std::printf("open_devtmpfs_userfaultfd=%s\n", fd >= 0 ? "ok" : ErrnoName(errno).c_str());
+    ::umount2(dir.c_str(), MNT_DETACH);
+    if (fd >= 0) how = "devtmpfs";
+  }
+  ::rmdir(dir.c_str());
+  return fd;
+}
+
+// With a userfaultfd, an NVIDIA call whose parameters sit on a registered,
+// never-filled page holds the supervisor's read of them until the page is
+// filled: the fault it reports here is the supervisor's, stalled.
+int UserfaultfdStall(const std::string& tag) {
+  std::string how;
+  int device = ObtainUserfaultfd(tag, how);
+  if (device < 0) return 0;
+  Violation("obtained a userfaultfd through " + how);
+  int uffd = ::ioctl(device, USERFAULTFD_IOC_NEW, O_CLOEXEC);
+  ::close(device);
+  uffdio_api api{.api = UFFD_API, .features = 0, .ioctls = 0};
+  if (uffd < 0 || ::ioctl(uffd, UFFDIO_API, &api) != 0) {
+    std::printf("userfaultfd_api=%s\n", ErrnoName(errno).c_str());
+    return 0;
+  }
+  const long page = ::sysconf(_SC_PAGESIZE);
+  void* region = ::mmap(nullptr, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  uffdio_register reg{.range = {reinterpret_cast<std::uintptr_t>(region), static_cast<std::uint64_t>(page)},
+                      .mode = UFFDIO_REGISTER_MODE_MISSING, .ioctls = 0};
+  if (region == MAP_FAILED || ::ioctl(uffd, UFFDIO_REGISTER, &reg) != 0) return 3;
+  int ctl = OpenNode("/dev/nvidiactl");
+  std::thread caller([&] {
+    ::ioctl(ctl, Frontend(kEscCheckVersionStr, sizeof(nv_ioctl_rm_api_version_t)), region);
+  });
+  // Bounds only a kernel that never reports the fault; a stall is reported
+  // as soon as it happens.
+  pollfd event_ready{uffd, POLLIN, 0};
+  uffd_msg msg{};
+  if (::poll(&event_ready, 1, 20000) == 1 && ::read(uffd, &msg, sizeof msg) == sizeof msg &&
+      msg.event == UFFD_EVENT_PAGEFAULT) {
+    Violation("the supervisor stalled reading parameters on a userfaultfd page");
+  }
+  // Filled either way, so that the call (and the supervisor) can go on.
+  uffdio_zeropage zero{.range = {reinterpret_cast<std::uintptr_t>(region), static_cast<std::uint64_t>(page)},
+                       .mode = 0, .zeropage = 0};
+  ::ioctl(uffd, UFFDIO_ZEROPAGE, &zero);
+  caller.join();
+  return 0;
+}
+
+// A device node of its own, opened: any device the sandbox's /dev leaves out
+// (the null device here, harmless to open).
+int DeviceNode(const std::string& tag) {
+  std::string node = "/tmp/" + tag + "-node";
+  int rc = ::mknod(node.c_str(), S_IFCHR | 0600, makedev(1, 3));
+  std::printf("mknod=%s\n", rc == 0 ? "ok" : ErrnoName(errno).c_str());
+  if (rc != 0) return 0;
+  int fd = ::open(node.c_str(), O_RDWR | O_CLOEXEC);
+  ::unlink(node.c_str());
+  std::printf("open_made_node=%s\n", fd >= 0 ? "ok" : ErrnoName(errno).c_str());
+  Violation(fd >= 0 ? "made a device node and opened it" : "made a device node");
+  if (fd >= 0) ::close(fd);
+  return 0;
+}
+
+// A tracing BPF program: CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN) only.
+int PrivilegedBpf() {
+  bpf_insn program[] = {
+      {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+      {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+  };
+  char license[] = "GPL";
+  bpf_attr attr{};
+  attr.prog_type = BPF_PROG_TYPE_TRACEPOINT;
+  attr.insn_cnt = 2;
+  attr.insns = reinterpret_cast<std::uintptr_t>(program);
+  attr.license = reinterpret_cast<std::uintptr_t>(license);
+  long fd = ::syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr);
+  std::printf("bpf_tracepoint_prog=%s\n", fd >= 0 ? "ok" : ErrnoName(errno).c_str());
+  if (fd >= 0) {
+    Violation("loaded a tracing BPF program");
+    ::close(static_cast<int>(fd));
+  } else if (errno != EPERM) {
+    Violation("the BPF loader checked the program (" + ErrnoName(errno) + "), not the caller");
+  }
+  return 0;
+}
+
+// init_module with garbage: EPERM is the capability check; anything else is
+// the loader's own answer, reached.
+int ModuleLoad() {
+  char garbage[64] = "not an ELF module";
+  long rc = ::syscall(SYS_init_module, garbage, sizeof garbage, "");
+  int init_errno = errno;
+  std::printf("init_module=%s\n", rc == 0 ? "ok" : ErrnoName(init_errno).c_str());
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  rc = ::syscall(SYS_finit_module, null_fd, "", 0);
+  int finit_errno = errno;
+  ::close(null_fd);
+  std::printf("finit_module=%s\n", rc == 0 ? "ok" : ErrnoName(finit_errno).c_str());
+  for (int e : {init_errno, finit_errno}) {
+    if (e == ENOSYS) {
+      if (HoldsCapability(CAP_SYS_MODULE)) Violation("holds CAP_SYS_MODULE (this kernel has no module loader)");
+    } else if (e != EPERM) {
+      Violation("reached the module loader (" + ErrnoName(e) + ")");
+    }
+  }
+  return 0;
+}
+
+// Raw port I/O: iopl and ioperm.
+int RawIo() {
+  int rc = ::iopl(3);
+  int iopl_errno = errno;
+  std::printf("iopl=%s\n", rc == 0 ? "ok" : ErrnoName(iopl_errno).c_str());
+  if (rc == 0) {
+    ::iopl(0);
+    Violation("raised its I/O privilege level");
+  }
+  rc = ::ioperm(0x80, 1, 1);
+  int ioperm_errno = errno;
+  std::printf("ioperm=%s\n", rc == 0 ? "ok" : ErrnoName(ioperm_errno).c_str());
+  if (rc == 0) {
+    ::ioperm(0x80, 1, 0);
+    Violation("got I/O port access");
+  }
+  if ((iopl_errno == ENOSYS || ioperm_errno == ENOSYS) && HoldsCapability(CAP_SYS_RAWIO)) {
+    Violation("holds CAP_SYS_RAWIO (this kernel has no iopl/ioperm)");
+  }
+  return 0;
+}
+
+// Every PCI device's BAR, config and ROM file, opened for writing (never
+// written): read-only, masked (the null device) or refused.
+int PciForWriting() {
+  int checked = 0;
+  DIR* devices = ::opendir("/sys/bus/pci/devices");
+  while (dirent* device = devices ? ::readdir(devices) : nullptr) {
+    if (device->d_name[0] == '.') continue;
+    std::string dir = std::string("/sys/bus/pci/devices/") + device->d_name + "/";
+    for (const char* name : {"config", "rom", "resource0", "resource1", "resource2", "resource3", "resource4",
+                             "resource5"}) {
+      std::string path = dir + name;
+      struct stat st {};
+      if (::stat(path.c_str(), &st) != 0) continue;
+      ++checked;
+      int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd < 0) continue;  // EROFS, EACCES, EPERM: held
+      struct stat opened {};
+      bool masked = ::fstat(fd, &opened) == 0 && S_ISCHR(opened.st_mode);
+      ::close(fd);
+      if (!masked) Violation("opened " + path + " for writing");
+    }
+  }
+  if (devices) ::closedir(devices);
+  std::printf("pci_files_checked=%d\n", checked);
+  return 0;
+}
+
+// /proc/kcore: the kernel's memory, CAP_SYS_RAWIO only.
+int ReadKcore() {
+  int fd = ::open("/proc/kcore", O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  std::printf("open_kcore=%s\n", fd >= 0 ? "ok" : ErrnoName(e).c_str());
+  if (fd >= 0) {
+    char buf[64];
+    struct stat st {};
+    bool masked = ::fstat(fd, &st) == 0 && S_ISCHR(st.st_mode);
+    if (!masked && ::read(fd, buf, sizeof buf) > 0) Violation("read /proc/kcore");
+    ::close(fd);
+  } else if (e == ENOENT && HoldsCapability(CAP_SYS_RAWIO)) {
+    Violation("holds CAP_SYS_RAWIO (this kernel has no /proc/kcore)");
+  }
   return 0;
 }
 
@@ -542,7 +796,7 @@ extern "C" int __lsan_is_turned_off() { return 1; }
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: escape_workload TAG SCENARIO [ITERATIONS]\n");
+    std::fprintf(stderr, "usage: escape_workload TAG SCENARIO [ITERATIONS [TARGET]]\n");
     return 2;
   }
   ::prctl(PR_SET_NAME, argv[1]);
@@ -565,6 +819,15 @@ int main(int argc, char** argv) {
   if (scenario == "refused-class-then-wait") status = RefusedClassThenWait();
   if (scenario == "gpu-not-opened") status = GpuNotOpened();
   if (scenario.rfind("embedded-client:", 0) == 0) status = EmbeddedClient(scenario.substr(16));
+  if (scenario == "tenant-memory") status = TenantMemory(argc > 4 ? argv[4] : "");
+  if (scenario == "neighbour") status = Neighbour();
+  if (scenario == "userfaultfd") status = UserfaultfdStall(argv[1]);
+  if (scenario == "device-node") status = DeviceNode(argv[1]);
+  if (scenario == "bpf") status = PrivilegedBpf();
+  if (scenario == "module-load") status = ModuleLoad();
+  if (scenario == "raw-io") status = RawIo();
+  if (scenario == "pci-for-writing") status = PciForWriting();
+  if (scenario == "kcore") status = ReadKcore();
   std::printf("violations=%d\n", violations);
   return status;
 }
