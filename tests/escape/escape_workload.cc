@@ -543,6 +543,9 @@ int EmbeddedClient(const std::string& field) {
   }
   std::printf("%s_of_another_tenant=%s/0x%x\n", field.c_str(), rc == 0 ? "ok" : strerrorname_np(errno), status);
   if (rc == 0 && status == kNvOk) Violation(field + " naming another tenant's client was accepted");
+  return 0;
+}
+
 // Routes of a root workload around the driver (issue #25). Each names what a
 // sound nvgate leaves it: EPERM from the kernel, a masked or read-only file.
 // Where this kernel lacks the facility altogether (no module loader, no
