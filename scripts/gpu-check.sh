@@ -195,8 +195,9 @@ recordings() {
 uname -a >"$work/logs/host.txt"
 cat /proc/driver/nvidia/version >>"$work/logs/host.txt" 2>/dev/null
 run_step doctor native "" 30 -- "$nvgate" doctor
-"$nvgate" doctor --json >"$work/logs/doctor.json" 2>&1
-driver_version=$(sed -n 's/^ *"version": *"\([0-9.]*\)".*/\1/p' "$work/logs/doctor.json" | head -n 1)
+timeout -k 5 30 "$nvgate" doctor --json >"$work/logs/doctor.json" 2>&1
+# The real driver's version (null without one), not the simulated driver's.
+driver_version=$(sed -n '/"host_driver"/,/}/s/^ *"version": *"\([^"]*\)".*/\1/p' "$work/logs/doctor.json" | head -n 1)
 run_step abi native "compute,utility" 30 -- "$nvgate" abi --caps compute,utility
 
 if ((have_driver)) && command -v nvidia-smi >/dev/null; then
@@ -336,7 +337,9 @@ cell_text() {
 {
   printf '{"schema":"nvgate.gpu-check/1","backend":%s,"started":%s,"seconds":%s,"budget":%s,' \
     "$(json_str "$backend")" "$(json_str "$started_utc")" "$total_seconds" "$budget"
-  printf '"host":{"kernel":%s,"driver":%s},' "$(json_str "$(uname -r)")" "$(json_str "${driver_version:-}")"
+  driver_json=null
+  [[ -n ${driver_version:-} ]] && driver_json=$(json_str "$driver_version")
+  printf '"host":{"kernel":%s,"driver":%s},' "$(json_str "$(uname -r)")" "$driver_json"
   printf '"nvgate":%s,' "$(json_str "$("$nvgate" --version 2>&1)")"
   printf '"counts":{"ok":%d,"fail":%d,"timeout":%d,"skipped":%d},' "$counts_ok" "$counts_fail" "$counts_timeout" \
     "$counts_skipped"
@@ -353,7 +356,7 @@ cell_text() {
   echo "# nvgate GPU check"
   echo
   echo "- started $started_utc, took ${total_seconds}s of a ${budget}s budget; backend \`$backend\`"
-  echo "- host: $(uname -r); NVIDIA driver ${driver_version:-not found}; $("$nvgate" --version 2>&1)"
+  echo "- host: $(uname -r); NVIDIA driver ${driver_version:-none}; $("$nvgate" --version 2>&1)"
   echo "- steps: $counts_ok ok, $counts_fail failed, $counts_timeout timed out, $counts_skipped skipped"
   ((${#dropped[@]})) && echo "- left out of the archives (over 15 MiB): ${dropped[*]}"
   echo

@@ -198,7 +198,8 @@ int main(int argc, char** argv) {
   trace_cmd->add_flag("--observe-only", trace.observe_only,
                       "PROTECTS NOTHING, for trusted workloads only: record each call, then let the "
                       "kernel run it natively (the sim answers under every capability); decisions "
-                      "say what --caps would do. Refused where --allowed-caps is configured");
+                      "say what --caps would do. Refused where --allowed-caps is configured")
+      ->configurable(false);  // never a site default: it turns protection off
   AddRunOptions(trace_cmd, trace.run, /*with_caps=*/true);
   AddCommand(trace_cmd, trace.run);
   trace_cmd->footer(

@@ -167,7 +167,6 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
       proxy.SetObserver(*observer);
     }
   }
-  if (executed == ExecutedCaps::kObserveOnly && !observe_only) return fail("observe-only needs a trace to write");
   supervisor::LaunchOptions launch{
       .argv = options.command,
       .table = chosen->table,

@@ -80,7 +80,7 @@ int RunTrace(const TraceOptions& options) {
     return Fail("trace",
                 "--observe-only lets the kernel run every call and so cannot keep a workload within an "
                 "operator bound; it is refused where one is configured (--allowed-caps, or allowed-caps "
-                "in the config file)",
+                "in the config file's [trace] table)",
                 kExitSetupFailure);
   }
   std::ofstream out;

@@ -303,6 +303,14 @@ TEST(TraceObserveOnly, IsRefusedUnderAnOperatorBound) {
                             "--backend", "sim", "--", NVPROBE_BINARY});
   EXPECT_EQ(configured.status, 125) << configured.err;
   EXPECT_THAT(configured.err, HasSubstr("refused where one is configured"));
+  // Nor can a config file turn it on: it is not a site default.
+  auto turned_on = TempFile("observe-only-on.toml");
+  std::ofstream(turned_on) << "[trace]\nobserve-only = true\n";
+  auto from_config = Nvgate({"--config", turned_on.string(), "trace", "-o", trace_file.string(), "--backend",
+                             "sim", "--", NVPROBE_BINARY});
+  EXPECT_EQ(from_config.status, 2) << from_config.err;
+  EXPECT_THAT(from_config.err, HasSubstr("observe-only"));
+  EXPECT_FALSE(std::filesystem::exists(trace_file));
 }
 
 TEST(TraceObserveOnly, HelpSaysItProtectsNothing) {
