@@ -8,7 +8,7 @@ packages=(
   clang libclang-rt-14-dev libfuzzer-14-dev
   libseccomp-dev libcli11-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  runc busybox-static
+  runc busybox-static patchelf python3
 )
 
 missing=()

@@ -3,6 +3,8 @@
 #   scripts/test.sh              # the normal build, warnings as errors
 #   scripts/test.sh --sanitize   # an ASan+UBSan build of the same tests
 #   scripts/test.sh --fuzz       # builds the libFuzzer targets with clang, runs each briefly
+#   scripts/test.sh --gpu-kit    # the GPU check kit from the normal build, run with the sim in a
+#                                # chroot holding only the kit and a minimal base system (as root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,8 +45,13 @@ case "$mode" in
         -print_final_stats=1 "build-fuzz/corpus/$target" "${seed_dirs[@]}" 2>&1 | tail -n 3
     done
     ;;
+  --gpu-kit)
+    # docs/gpu-validation.md: proves the kit needs nothing from this machine.
+    scripts/gpu-kit.sh --build build --kit build/gpu-kit
+    tests/gpu_kit/chroot_check.sh build/gpu-kit
+    ;;
   *)
-    echo "usage: $0 [--sanitize|--fuzz]" >&2
+    echo "usage: $0 [--sanitize|--fuzz|--gpu-kit]" >&2
     exit 2
     ;;
 esac

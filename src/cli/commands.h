@@ -43,6 +43,11 @@ struct TraceOptions {
   RunOptions run;
   std::string output;
   bool with_params = false;
+  // Record, and let the kernel run every call (protects nothing).
+  bool observe_only = false;
+  // Whether --allowed-caps was given, on the command line or in the config
+  // file: an operator bound, under which --observe-only is refused.
+  bool bound_configured = false;
 };
 int RunTrace(const TraceOptions& options);
 

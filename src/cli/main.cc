@@ -204,12 +204,19 @@ int main(int argc, char** argv) {
       ->required();
   trace_cmd->add_flag("--with-params", trace.with_params,
                       "Also record the parameter bytes read from and written to the workload (hex)");
+  trace_cmd->add_flag("--observe-only", trace.observe_only,
+                      "PROTECTS NOTHING, for trusted workloads only: record each call, then let the "
+                      "kernel run it natively (the sim answers under every capability); decisions "
+                      "say what --caps would do. Refused where --allowed-caps is configured")
+      ->configurable(false);  // never a site default: it turns protection off
   AddRunOptions(trace_cmd, trace.run, /*with_caps=*/true);
   AddCommand(trace_cmd, trace.run);
   trace_cmd->footer(
       "Exit status: the command's own; 125 when nvgate fails before the command starts.\n"
+      "--observe-only protects nothing: the workload's calls reach the driver unchecked.\n"
       "Examples:\n"
       "  nvgate trace -o train.trace -- python3 train.py\n"
+      "  nvgate trace --observe-only --caps compute,utility -o native.trace -- ./trusted_app\n"
       "  nvgate trace -o probe.trace --with-params --backend sim --caps compute -- nvprobe\n"
       "  nvgate summary probe.trace                     # calls and time by command");
 
@@ -390,7 +397,10 @@ int main(int argc, char** argv) {
   if (abi_cmd->parsed()) return nvgate::cli::RunAbi(abi);
   if (run_cmd->parsed()) return nvgate::cli::RunRun(run);
   if (doctor_cmd->parsed()) return nvgate::cli::RunDoctor(doctor);
-  if (trace_cmd->parsed()) return nvgate::cli::RunTrace(trace);
+  if (trace_cmd->parsed()) {
+    trace.bound_configured = trace_cmd->get_option("--allowed-caps")->count() > 0;
+    return nvgate::cli::RunTrace(trace);
+  }
   if (learn_cmd->parsed()) return nvgate::cli::RunLearn(learn);
   if (replay_cmd->parsed()) return nvgate::cli::RunReplay(replay);
   if (summary_cmd->parsed()) return nvgate::cli::RunSummary(summary);

@@ -22,6 +22,7 @@
 #include "supervisor/launch.h"
 #include "supervisor/linux_caps.h"
 #include "trace/analysis.h"
+#include "trace/observe_only.h"
 #include "trace/replay_backend.h"
 
 namespace nvgate::cli {
@@ -130,7 +131,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   auto requested = ResolveCaps(options, *allowed);
   if (!requested) return fail(requested.error());
   if (requested->empty()) return fail("no driver capability is enabled");
-  const caps::CapSet enabled = executed == ExecutedCaps::kAllowedBound ? *allowed : *requested;
+  const caps::CapSet enabled = executed == ExecutedCaps::kRequested ? *requested : *allowed;
 
   if (options.backend != "host" && options.no_isolate) {
     return fail("--backend " + options.backend +
@@ -175,6 +176,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   });
 
   proxy::Proxy proxy(*chosen->table, enabled, **backend, denials);
+  std::unique_ptr<trace::ObserveOnlyExecutor> observe_only;
   if (observe) {
     auto observer = observe(RunSetup{.table = *chosen->table,
                                      .driver_version = chosen->version,
@@ -183,7 +185,15 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
                                      .enabled = enabled,
                                      .allowed = *allowed});
     if (!observer) return fail(observer.error());
-    proxy.SetObserver(*observer);
+    if (executed == ExecutedCaps::kObserveOnly) {
+      // The host backend's nodes are the driver's own, so the kernel can run
+      // the calls; the sim's and a replay's are plain files, on which the
+      // kernel would answer ENOTTY, so the proxy answers in its place.
+      observe_only = std::make_unique<trace::ObserveOnlyExecutor>(
+          *chosen->table, *requested, **observer, options.backend == "host" ? nullptr : &proxy);
+    } else {
+      proxy.SetObserver(*observer);
+    }
   }
   supervisor::LaunchOptions launch{
       .argv = options.command,
@@ -194,7 +204,8 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
       .workload_caps = *workload_caps,
       .supervisor = {},
   };
-  auto status = supervisor::RunSupervised(launch, proxy);
+  proxy::Executor& executor = observe_only ? static_cast<proxy::Executor&>(*observe_only) : proxy;
+  auto status = supervisor::RunSupervised(launch, executor);
   if (!status) return fail(status.error());
   if (replay != nullptr) {
     if (auto problem = replay->Outcome()) {

@@ -19,6 +19,10 @@ namespace nvgate::cli {
 enum class ExecutedCaps : std::uint8_t {
   kRequested,     // the resolved request (--caps, else NVIDIA_DRIVER_CAPABILITIES): nvgate run
   kAllowedBound,  // the whole --allowed-caps bound: learn and run --audit
+  // None: the kernel runs every call, each reported to the observer first
+  // (trace --observe-only). Backends without a native driver get the proxy
+  // under the bound in its place.
+  kObserveOnly,
 };
 
 // What is known once the driver and the capabilities are resolved.

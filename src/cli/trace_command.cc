@@ -7,6 +7,8 @@
 #include <fstream>
 #include <memory>
 
+#include <spdlog/spdlog.h>
+
 #include "caps/caps.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
@@ -74,24 +76,40 @@ int PrintLearned(const LearnOptions& options, const trace::LearnResult& result, 
 }  // namespace
 
 int RunTrace(const TraceOptions& options) {
+  if (options.observe_only && options.bound_configured) {
+    return Fail("trace",
+                "--observe-only lets the kernel run every call and so cannot keep a workload within an "
+                "operator bound; it is refused where one is configured (--allowed-caps, or allowed-caps "
+                "in the config file's [trace] table)",
+                kExitSetupFailure);
+  }
   std::ofstream out;
   std::unique_ptr<trace::TraceWriter> writer;
   auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+    if (options.observe_only) {
+      spdlog::warn("OBSERVE-ONLY: every NVIDIA call is recorded and then run {}, whatever the "
+                   "capabilities; this protects NOTHING. Use it only for trusted workloads.",
+                   setup.backend == "host" ? "natively by the kernel"
+                                           : "by the " + setup.backend + " backend under every capability");
+    }
     out.open(options.output, std::ios::trunc);
     if (!out) return tl::unexpected("cannot write the trace to " + options.output);
     trace::TraceHeader header{.version = trace::kFormatVersion,
                               .nvgate_version = NVGATE_VERSION,
                               .driver_version = setup.driver_version,
                               .backend = setup.backend,
-                              .caps = setup.enabled,
+                              .caps = options.observe_only ? setup.requested : setup.enabled,
                               .allowed_caps = setup.allowed,
                               .with_params = options.with_params,
+                              .observe_only = options.observe_only,
                               .command = options.run.command,
                               .started = trace::UtcNow()};
     writer = std::make_unique<trace::TraceWriter>(out, header, setup.table);
     return writer.get();
   };
-  int status = SuperviseCommand("trace", options.run, ExecutedCaps::kRequested, observe);
+  int status = SuperviseCommand("trace", options.run,
+                                options.observe_only ? ExecutedCaps::kObserveOnly : ExecutedCaps::kRequested,
+                                observe);
   if (writer) {
     std::fprintf(stderr, "nvgate trace: %llu calls written to %s\n",
                  static_cast<unsigned long long>(writer->calls_written()), options.output.c_str());

@@ -62,6 +62,9 @@ struct Reply {
   std::int64_t value = 0;  // the ioctl's return value when error == 0
   int error = 0;           // a positive errno to fail the ioctl with
   bool denied = false;     // refused (and reported to the DenialLog), whatever the answer says
+  // The kernel runs the workload's own call instead (SECCOMP_USER_NOTIF_FLAG_CONTINUE):
+  // only nvgate trace --observe-only answers so (trace/observe_only.h).
+  bool run_natively = false;
 };
 
 // Executes trapped calls; the supervisor's only view of the proxy, so that its

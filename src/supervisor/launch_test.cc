@@ -138,6 +138,19 @@ TEST_P(LaunchTest, SupervisorDropsPrivilegeAndIsNotDumpable) {
   EXPECT_EQ(r.dumpable, 0);
 }
 
+// nvgate trace --observe-only: the executor saw the call, and the kernel
+// answered it. The fake nvidiactl is a plain file, on which the kernel answers
+// the NVIDIA request with ENOTTY, where the executor would have answered 0x2a.
+TEST_P(LaunchTest, CallRunNativelyIsAnsweredByTheKernel) {
+  Result r = Launch(Options({"enotty", CtlPath()}),
+                    [](const proxy::Call&, proxy::TargetMemory&, proxy::TargetFiles&) {
+                      return proxy::Reply{.value = 0x2a, .run_natively = true};
+                    });
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.executed, 1);
+}
+
 // SIGTERM to nvgate reaches the workload (through the relays when isolated).
 // The executor sends it while the workload's first call is in flight, so the
 // workload is known to be running.

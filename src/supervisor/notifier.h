@@ -33,9 +33,10 @@ struct Response {
   std::int64_t value = 0;  // the syscall's return value when error == 0
   int error = 0;           // a positive errno to fail the syscall with
   // Let the kernel run the syscall itself (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
-  // nvgate never does: the kernel re-reads the fd and memory after the check.
-  // Only the escape suite's weakened build sets it, to show what would get
-  // through (testing/weakening.h).
+  // Never where nvgate protects: the kernel re-reads the fd and memory after
+  // the check. Set for `nvgate trace --observe-only`, which protects nothing
+  // (trace/observe_only.h), and by the escape suite's weakened build, to show
+  // what would get through (testing/weakening.h).
   bool continue_syscall = false;
 };
 

@@ -247,7 +247,7 @@ void Supervisor::Handle(const Notification& n) {
   // of its own file is the last reference and the driver releases it.
   close(fd);
   if (reply.denied) denied_.fetch_add(1, std::memory_order_relaxed);
-  Answer(n, {.value = reply.value, .error = reply.error});
+  Answer(n, {.value = reply.value, .error = reply.error, .continue_syscall = reply.run_natively});
   if (options_.meter) options_.meter->Answered(reply.denied, std::chrono::steady_clock::now() - received);
 }
 

@@ -211,7 +211,7 @@ TracedCall FromRecord(const proxy::CallRecord& record, const abi::Table& table,
 }
 
 OrderedJson HeaderToJson(const TraceHeader& h) {
-  return {{"format", kFormatName},
+  OrderedJson j = {{"format", kFormatName},
           {"version", h.version},
           {"nvgate", h.nvgate_version},
           {"driver", h.driver_version},
@@ -221,6 +221,9 @@ OrderedJson HeaderToJson(const TraceHeader& h) {
           {"with_params", h.with_params},
           {"command", h.command},
           {"started", h.started}};
+  // Only where set: traces that record nvgate's own execution read as before.
+  if (h.observe_only) j["observe_only"] = true;
+  return j;
 }
 
 tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
@@ -242,6 +245,7 @@ tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
     h.driver_version = j.at("driver").get<std::string>();
     h.backend = j.at("backend").get<std::string>();
     h.with_params = j.at("with_params").get<bool>();
+    h.observe_only = j.value("observe_only", false);
     h.command = j.at("command").get<std::vector<std::string>>();
     h.started = j.at("started").get<std::string>();
     auto caps = caps::Resolve(j.at("caps").get<std::string>(), caps::CapSet::Everything());

@@ -39,6 +39,10 @@ struct TraceHeader {
   caps::CapSet caps;           // the capabilities the calls were decided under
   caps::CapSet allowed_caps;   // the operator's bound
   bool with_params = false;
+  // nvgate trace --observe-only: each call was decided under `caps` but run by
+  // the kernel (host) or answered under every capability (sim, replay); the
+  // decisions say what nvgate run would do (trace/observe_only.h).
+  bool observe_only = false;
   std::vector<std::string> command;
   std::string started;         // UTC, ISO 8601
 };

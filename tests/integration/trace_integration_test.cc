@@ -250,6 +250,76 @@ TEST(Run, AuditExecutesWithinTheBoundAndLogsWhatWouldBeDenied) {
   EXPECT_THAT(r.err, HasSubstr("HOPPER_A"));
 }
 
+// On the sim the kernel cannot run the calls (its nodes are plain files), so
+// the proxy answers them under every capability: nvprobe gets all it asks
+// for, and the trace says which calls nvgate run --caps compute would refuse.
+TEST(TraceObserveOnly, RecordsEveryCallAndRunsItWhateverTheCapabilities) {
+  auto trace_file = TempFile("observe-only.trace");
+  auto r = Nvgate({"trace", "--observe-only", "--with-params", "-o", trace_file.string(), "--backend", "sim",
+                   "--caps", "compute", "--", NVPROBE_BINARY});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("OBSERVE-ONLY"));
+  EXPECT_THAT(r.err, HasSubstr("protects NOTHING"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("denied:")));
+  EXPECT_THAT(r.out, HasSubstr("nvprobe: 21 ok, 0 refused, 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("video decoder 0xb8b0                     ok"));
+
+  std::vector<Json> lines = TraceLines(trace_file);
+  ASSERT_GT(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["observe_only"], true);
+  EXPECT_EQ(lines[0]["caps"], "compute");
+  bool video_seen = false;
+  for (std::size_t i = 1; i < lines.size(); ++i) {
+    if (lines[i]["name"] != "NVB8B0_VIDEO_DECODER") continue;
+    video_seen = true;
+    EXPECT_EQ(lines[i]["decision"], "refused") << "what nvgate run --caps compute would decide";
+    EXPECT_EQ(lines[i]["reason"], "missing_capability");
+    EXPECT_TRUE(lines[i].contains("in")) << "parameters recorded";
+  }
+  EXPECT_TRUE(video_seen);
+
+  // The trace reads as any other: replay and learn take it.
+  auto replay = Nvgate({"replay", "--json", trace_file.string()});
+  ASSERT_EQ(replay.status, 0) << replay.err;
+  EXPECT_EQ(Json::parse(replay.out)["changed"], 0);
+  auto learn = Nvgate({"learn", "--json", trace_file.string()});
+  ASSERT_EQ(learn.status, 0) << learn.err;
+  EXPECT_EQ(Json::parse(learn.out)["caps"], "compute,graphics,video");
+}
+
+TEST(TraceObserveOnly, IsRefusedUnderAnOperatorBound) {
+  auto trace_file = TempFile("observe-only-bound.trace");
+  std::filesystem::remove(trace_file);
+  auto r = Nvgate({"trace", "--observe-only", "--allowed-caps", "compute,utility", "-o", trace_file.string(),
+                   "--backend", "sim", "--", NVPROBE_BINARY});
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, HasSubstr("refused where one is configured"));
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("nvprobe:"))) << "the workload never started";
+  EXPECT_FALSE(std::filesystem::exists(trace_file));
+
+  auto config = TempFile("observe-only-bound.toml");
+  std::ofstream(config) << "[trace]\nallowed-caps = \"compute\"\n";
+  auto configured = Nvgate({"--config", config.string(), "trace", "--observe-only", "-o", trace_file.string(),
+                            "--backend", "sim", "--", NVPROBE_BINARY});
+  EXPECT_EQ(configured.status, 125) << configured.err;
+  EXPECT_THAT(configured.err, HasSubstr("refused where one is configured"));
+  // Nor can a config file turn it on: it is not a site default.
+  auto turned_on = TempFile("observe-only-on.toml");
+  std::ofstream(turned_on) << "[trace]\nobserve-only = true\n";
+  auto from_config = Nvgate({"--config", turned_on.string(), "trace", "-o", trace_file.string(), "--backend",
+                             "sim", "--", NVPROBE_BINARY});
+  EXPECT_EQ(from_config.status, 2) << from_config.err;
+  EXPECT_THAT(from_config.err, HasSubstr("observe-only"));
+  EXPECT_FALSE(std::filesystem::exists(trace_file));
+}
+
+TEST(TraceObserveOnly, HelpSaysItProtectsNothing) {
+  auto r = Nvgate({"trace", "--help"});
+  ASSERT_EQ(r.status, 0);
+  EXPECT_THAT(r.out, HasSubstr("PROTECTS NOTHING"));
+  EXPECT_THAT(r.out, HasSubstr("--observe-only protects nothing"));
+}
+
 TEST(Help, EveryNewCommandHasAnExample) {
   for (const char* command : {"trace", "learn", "replay", "summary", "run"}) {
     auto r = Nvgate({command, "--help"});

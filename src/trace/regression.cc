@@ -1,0 +1,32 @@
+#include "trace/regression.h"
+
+#include <cstdio>
+
+#include "abi/abi.h"
+#include "trace/analysis.h"
+
+namespace nvgate::trace {
+
+std::vector<std::string> Regressions(const Trace& trace) {
+  const abi::Table* table = abi::TableForVersion(trace.header.driver_version);
+  if (table == nullptr) {
+    return {"driver " + trace.header.driver_version + " has no table: its calls cannot be decided"};
+  }
+  std::vector<std::string> found;
+  const std::string caps = trace.header.caps.ToString();
+  for (const ReplayedCall& r : Replay(*table, trace.header.caps, trace.calls).calls) {
+    const bool was_allowed = PolicyAllowed(*r.call);
+    if (was_allowed == r.now.allowed) continue;
+    char key[16];
+    std::snprintf(key, sizeof key, "0x%x", r.call->key);
+    std::string line = "seq " + std::to_string(r.call->seq) + ": " + std::string(abi::LevelName(r.call->level)) +
+                       " " + key + " " + (r.call->name.empty() ? "(no table row)" : r.call->name) + " was " +
+                       (was_allowed ? "allowed" : "refused") + " under " + caps + ", now " +
+                       (r.now.allowed ? "allowed" : "refused (" + std::string(ReasonName(r.now.reason)) + ")");
+    if (!r.now.inner_known) line += " (its inner command is not in the trace)";
+    found.push_back(std::move(line));
+  }
+  return found;
+}
+
+}  // namespace nvgate::trace
