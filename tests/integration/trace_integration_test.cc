@@ -261,7 +261,7 @@ TEST(TraceObserveOnly, RecordsEveryCallAndRunsItWhateverTheCapabilities) {
   EXPECT_THAT(r.err, HasSubstr("OBSERVE-ONLY"));
   EXPECT_THAT(r.err, HasSubstr("protects NOTHING"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("denied:")));
-  EXPECT_THAT(r.out, HasSubstr("nvprobe: 21 ok, 0 refused, 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("nvprobe: 31 ok, 0 refused, 0 failed"));
   EXPECT_THAT(r.out, HasSubstr("video decoder 0xb8b0                     ok"));
 
   std::vector<Json> lines = TraceLines(trace_file);
