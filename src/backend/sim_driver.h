@@ -15,6 +15,7 @@
 
 #include "abi/device.h"
 #include "abi/nv_structs.h"
+#include "backend/sim_branch.h"
 
 namespace nvgate::backend {
 
@@ -79,6 +80,7 @@ class SimDriver {
   const std::string version_;
   const int gpu_count_;
   const std::function<abi::DeviceKind(int fd)> classify_;
+  const SimBranch branch_;  // the layouts of version_'s branch where they differ from 580's
 
   std::mutex mu_;
   std::map<nv::NvHandle, Client> clients_;

@@ -27,6 +27,7 @@ struct RunOptions {
   std::optional<std::string> abi_version;
   bool no_isolate = false;
   std::optional<std::string> sim_call_log;
+  std::optional<std::string> sim_driver;  // the version the sim is; its default when unset
   // With backend "replay": the trace (recorded with --with-params) that answers the calls.
   std::optional<std::string> replay_trace;
   // Execute everything within --allowed-caps; only log what --caps would refuse.

@@ -46,6 +46,11 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
   cmd->add_option("--sim-call-log", run.sim_call_log,
                   "With --backend sim: append one line per call handed to the simulated driver "
                   "(executed or refused by it) to FILE (what the escape suite checks)");
+  cmd->add_option("--sim-driver", run.sim_driver,
+                  "With --backend sim: the supported driver version the sim is (its ABI table, "
+                  "struct sizes and /proc files)")
+      ->type_name("VERSION")
+      ->default_str("580.159.04");
   cmd->add_flag("--no-isolate", run.no_isolate,
                 "Do not give the workload its own PID and mount namespaces and /dev");
 }

@@ -14,7 +14,8 @@
 // a private /dev: a tmpfs with null, zero, full, random, urandom, tty, ptmx and
 // pts bound from the host, a tmpfs on /dev/shm, the fd/stdin/stdout/stderr links,
 // and exactly the NVIDIA nodes given (each `source_path` bound onto its
-// `dev_path`). Where it cannot, it warns and runs the command without
+// `dev_path`), and each of `driver_files` bound read-only over its target
+// (after the new /proc is mounted). Where it cannot, it warns and runs the command without
 // isolation. The init is non-dumpable (it runs without the filter). Then the
 // workload drops CAP_SYS_PTRACE from its bounding set (so that not even root can
 // open an unfiltered process's /proc/PID/mem), sets PR_SET_NO_NEW_PRIVS, installs the filter,
@@ -46,6 +47,9 @@ struct LaunchOptions {
   backend::Backend* backend = nullptr;   // classifies the workload's files
   // The NVIDIA nodes the workload finds in its private /dev (and no others).
   std::vector<backend::DeviceNode> nodes;
+  // Driver files outside /dev (the sim's /proc/driver, /sys/module, PCI
+  // functions), each bound read-only over its target once the new /proc is up.
+  std::vector<backend::DriverFileTree> driver_files = {};
   // PID + mount namespaces and a private /dev, where possible (default on).
   bool isolate = true;
   SupervisorOptions supervisor;

@@ -33,9 +33,10 @@ struct Response {
   std::int64_t value = 0;  // the syscall's return value when error == 0
   int error = 0;           // a positive errno to fail the syscall with
   // Let the kernel run the syscall itself (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
-  // nvgate never does: the kernel re-reads the fd and memory after the check.
-  // Only the escape suite's weakened build sets it, to show what would get
-  // through (testing/weakening.h).
+  // Never for an ioctl: the kernel re-reads the fd and memory after the check
+  // (only the escape suite's weakened build does, to show what would get
+  // through; testing/weakening.h). Only for an open that is not of a sim
+  // character-device node, which cannot reach a device (Supervisor::HandleOpen).
   bool continue_syscall = false;
 };
 
