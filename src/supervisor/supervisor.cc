@@ -1,7 +1,7 @@
 #include "supervisor/supervisor.h"
 
-#include <linux/audit.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/limits.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
