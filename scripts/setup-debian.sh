@@ -24,3 +24,10 @@ if ((${#missing[@]})); then
 else
   echo "setup: all packages present"
 fi
+
+# NVIDIA's own libcuda1 and libnvidia-ml1 for tests/realclient: Debian's
+# non-free component, enabled for these two packages only in a private apt
+# configuration (not the system's), downloaded and unpacked, never installed.
+echo "setup: fetching libcuda1 and libnvidia-ml1 from Debian non-free (these two only) for tests/realclient"
+"$(dirname "$0")/fetch-nvidia-libs.sh" ||
+  echo "setup: warning: could not fetch NVIDIA's libraries; the realclient tests will be skipped"

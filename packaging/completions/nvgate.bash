@@ -66,7 +66,7 @@ _nvgate() {
       mapfile -t COMPREPLY < <(compgen -W "debug info warn error" -- "$cur")
       return
       ;;
-    --log-denials | --sim-call-log | --replay-trace | -o | --output | --base | --socket | --listener | --sim-node-dir | --config)
+    --log-denials | --sim-call-log | --sim-driver | --replay-trace | -o | --output | --base | --socket | --listener | --sim-node-dir | --config)
       _filedir
       return
       ;;
@@ -84,9 +84,9 @@ _nvgate() {
 
   case $command in
     abi) mapfile -t COMPREPLY < <(compgen -W "--driver --caps --json --diff --diff-versions --abi-version --summary-markdown --help" -- "$cur") ;;
-    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --replay-trace --audit --help --" -- "$cur") ;;
-    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --observe-only --caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --replay-trace --help --" -- "$cur") ;;
-    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --replay-trace --help --" -- "$cur"); _filedir ;;
+    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --audit --help --" -- "$cur") ;;
+    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --observe-only --caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --help --" -- "$cur") ;;
+    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --help --" -- "$cur"); _filedir ;;
     replay) mapfile -t COMPREPLY < <(compgen -W "--caps --driver --json --help" -- "$cur"); _filedir ;;
     summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;

@@ -14,6 +14,7 @@
 #include "abi/facts.h"
 #include "abi/nv_structs.h"
 #include "abi/nv_structs_facts.h"
+#include "abi/nv_structs_libs.h"
 
 namespace nvgate::abi {
 namespace {
@@ -134,10 +135,14 @@ TEST(FactsParity, ChecksRowsOnlyTheDispatchTableNames) {
 // driver, 580, and these structs differ in other branches (for example
 // NV2080_CTRL_GPU_GET_INFO_V2_PARAMS is 516 bytes in 535, 564 in 580;
 // UVM_FREE_PARAMS 16 bytes from 590 on), so they are checked against the 580
-// facts only. The proxy never reads them: it copies those commands by the size
+// facts only (so are the structs of nv_structs_libs.h that differ, for the
+// controls NVIDIA's libraries make). The proxy never reads them: it copies those commands by the size
 // its table gives for the driver's branch (SimulatedDriverStructsStayOutOfTheProxy).
 const std::set<std::string, std::less<>> kOnlyTheSimulatedDriverReads = {
+    "NV0000_CTRL_GPU_ASYNC_ATTACH_ID_PARAMS",  // not in 535
     "NV0000_CTRL_GPU_GET_PROBED_IDS_PARAMS",
+    "NV0000_CTRL_GPU_WAIT_ATTACH_ID_PARAMS",  // not in 535
+    "NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS",
     "NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS",
     "NV2080_CTRL_FB_GET_INFO_V2_PARAMS",
     "NV2080_CTRL_GPU_GET_ENGINES_V2_PARAMS",
@@ -187,6 +192,7 @@ TEST(FactsParity, OwnStructsMatchDriverHeaders) {
 #define NV_STRUCT(ours, driver) check_size(driver, sizeof(nv::ours));
 #define NV_FIELD(ours, driver, field) check_offset(driver, #field, offsetof(nv::ours, field));
     NVGATE_FOR_EACH_NV_STRUCT(NV_STRUCT, NV_FIELD)
+    NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)
 #undef NV_STRUCT
 #undef NV_FIELD
   }

@@ -28,6 +28,18 @@ struct DeviceNode {
   std::string dev_path;     // where the workload opens it: "/dev/nvidiactl"
   std::string source_path;  // what is bind-mounted there: the host node, or the sim's file
   abi::DeviceKind kind;
+  // Nonzero for the sim (node_files.cc): the workload finds a character device
+  // with the driver's own number at dev_path, on a nodev mount the kernel
+  // never opens, and the supervisor answers its open() with source_path.
+  dev_t rdev = 0;
+};
+
+// A directory of driver files the workload should find over `target` (a
+// directory outside /dev: "/proc/driver"), bound read-only in its own mount
+// namespace. Only the sim has any (sim_driver_files.h).
+struct DriverFileTree {
+  std::string target;
+  std::string source_dir;
 };
 
 class Backend {
@@ -45,6 +57,10 @@ class Backend {
 
   // The NVIDIA device nodes this backend serves.
   virtual std::vector<DeviceNode> Nodes() const = 0;
+
+  // The driver files the workload should see besides the nodes; the real
+  // driver's are already there.
+  virtual std::vector<DriverFileTree> DriverFiles() const { return {}; }
 
   // Executes one driver call on `fd` (the supervisor's duplicate of the workload's
   // file). `request` is the ioctl request re-encoded by the proxy from what it

@@ -1,35 +1,46 @@
 // The simulated driver as a Backend: device node files the workload can open,
-// stat and mmap (node_files.h), and the driver model of sim_driver.cc behind them.
+// stat and mmap (node_files.h), the driver's /proc and /sys files that NVIDIA's
+// libraries look for (sim_driver_files.h), and the driver model of
+// sim_driver.cc behind them.
 #include <fcntl.h>
 #include <linux/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "abi/abi.h"
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
 #include "backend/node_files.h"
 #include "backend/sim_driver.h"
+#include "backend/sim_driver_files.h"
 
 namespace nvgate::backend {
 namespace {
 
 class SimBackend final : public Backend {
  public:
-  SimBackend(const SimOptions& options, std::unique_ptr<NodeFiles> nodes)
+  SimBackend(const SimOptions& options, std::unique_ptr<NodeFiles> nodes, std::string files_dir,
+             std::vector<DriverFileTree> files)
       : version_(options.driver_version),
         nodes_(std::move(nodes)),
+        files_dir_(std::move(files_dir)),
+        files_(std::move(files)),
         driver_(options.driver_version, options.gpu_count,
                 [this](int fd) { return nodes_->IdentifyFd(fd); }) {}
 
   ~SimBackend() override {
     if (call_log_ >= 0) ::close(call_log_);
+    std::error_code ec;
+    std::filesystem::remove_all(files_dir_, ec);
   }
 
   std::string_view Name() const override { return "sim"; }
@@ -37,7 +48,9 @@ class SimBackend final : public Backend {
 
   abi::DeviceKind Classify(const struct stat& st) const override { return nodes_->Classify(st); }
 
-  std::vector<DeviceNode> Nodes() const override { return nodes_->nodes(); }
+  std::vector<DeviceNode> Nodes() const override { return WithDriverNumbers(nodes_->nodes()); }
+
+  std::vector<DriverFileTree> DriverFiles() const override { return files_; }
 
   int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
     int rc = driver_.Ioctl(fd, device, request, arg);
@@ -128,6 +141,8 @@ class SimBackend final : public Backend {
 
   const std::string version_;
   const std::unique_ptr<NodeFiles> nodes_;
+  const std::string files_dir_;
+  const std::vector<DriverFileTree> files_;
   SimDriver driver_;
   int call_log_ = -1;
 };
@@ -138,9 +153,25 @@ tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOpti
   if (options.gpu_count < 1 || options.gpu_count > 8) {
     return tl::unexpected<std::string>("the simulated driver offers 1 to 8 GPUs");
   }
+  // The sim is a version nvgate has a table for, whose sizes it then speaks.
+  if (abi::TableForVersion(options.driver_version) == nullptr) {
+    return tl::unexpected("the simulated driver cannot be " + options.driver_version +
+                          ", which is not a driver version nvgate has an ABI table for");
+  }
   auto nodes = NodeFiles::Create("sim", options.node_dir, options.gpu_count);
   if (!nodes) return tl::unexpected(nodes.error());
-  auto sim = std::make_unique<SimBackend>(options, std::move(*nodes));
+  std::string files_dir = "/tmp/nvgate-sim-files-XXXXXX";
+  if (::mkdtemp(files_dir.data()) == nullptr) {
+    return tl::unexpected<std::string>(std::string("cannot create the sim's driver files: ") + std::strerror(errno));
+  }
+  ::chmod(files_dir.c_str(), 0755);
+  auto files = WriteSimDriverFiles(files_dir, options.driver_version, options.gpu_count);
+  if (!files) {
+    std::error_code ec;
+    std::filesystem::remove_all(files_dir, ec);
+    return tl::unexpected("cannot create the sim's driver files: " + files.error());
+  }
+  auto sim = std::make_unique<SimBackend>(options, std::move(*nodes), std::move(files_dir), std::move(*files));
   if (!options.call_log.empty()) {
     if (auto r = sim->OpenCallLog(options.call_log); !r) return tl::unexpected(r.error());
   }

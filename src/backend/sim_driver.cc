@@ -57,15 +57,17 @@
 #include <iterator>
 #include <type_traits>
 
+#include "backend/sim_controls_libs.h"
+#include "backend/sim_gpu.h"
+
 namespace nvgate::backend {
 namespace {
 
 using namespace nv;
 
 constexpr char kGpuName[] = "NVIDIA H100 80GB HBM3 (nvgate sim)";
-constexpr NvU32 kFirstGpuId = 0x100;
-constexpr std::uint16_t kNvidiaVendorId = 0x10de;
-constexpr std::uint16_t kH100DeviceId = 0x2330;
+constexpr char kDriverTitle[] = "nvgate simulated driver";
+constexpr NvU32 kFirstGpuId = kFirstSimGpuId;
 constexpr NvU64 kFbSize = 80ull << 30;
 // The part of the framebuffer RM keeps for itself; the rest is the heap.
 constexpr NvU64 kFbReserved = 1ull << 30;
@@ -176,6 +178,7 @@ SimDriver::SimDriver(std::string version, int gpu_count, std::function<NodeId(in
     : version_(std::move(version)),
       gpu_count_(gpu_count),
       identify_(std::move(identify)),
+      branch_(version_),
       vidmem_used_(static_cast<std::size_t>(gpu_count), 0),
       compute_reservation_(static_cast<std::size_t>(gpu_count), 0) {
   // Another process's client on another file: no caller of this sim can name
@@ -301,6 +304,7 @@ int SimDriver::Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void
     case abi::DeviceKind::kGpu:
       return Frontend(*caller, device, _IOC_NR(request), _IOC_SIZE(request), arg);
     case abi::DeviceKind::kUvm:
+      if (auto own = branch_.Uvm(request, arg)) return Uvm(*caller->state, request, own->data());
       return Uvm(*caller->state, request, arg);
     case abi::DeviceKind::kUvmTools:
       return -EINVAL;  // no tools command is modelled: refused as an unknown one
@@ -452,14 +456,14 @@ int SimDriver::CardInfo(void* arg, std::uint32_t size) const {
   for (int i = 0; i < gpu_count_; ++i) {
     auto u = static_cast<std::uint32_t>(i);
     cards[i].valid = 1;
-    cards[i].pci_info.bus = static_cast<std::uint8_t>(0x18 + i);
+    cards[i].pci_info.bus = static_cast<std::uint8_t>(kFirstSimGpuBus + i);
     cards[i].pci_info.vendor_id = kNvidiaVendorId;
     cards[i].pci_info.device_id = kH100DeviceId;
     cards[i].gpu_id = kFirstGpuId + u;
-    cards[i].reg_address = 0xa0000000ull + (u << 24);
-    cards[i].reg_size = 16 << 20;
-    cards[i].fb_address = 0x200000000000ull + (NvU64{u} << 37);
-    cards[i].fb_size = 128ull << 30;  // BAR1
+    cards[i].reg_address = SimGpuRegAddress(u);
+    cards[i].reg_size = kSimGpuRegSize;
+    cards[i].fb_address = SimGpuFbAddress(u);
+    cards[i].fb_size = kSimGpuFbSize;  // BAR1
     cards[i].minor_number = u;
   }
   return 0;
@@ -751,6 +755,15 @@ NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
   if (!Answers(object_class, p.cmd >> 16)) return kNvErrNotSupported;
   void* params = reinterpret_cast<void*>(p.params);
   if (p.paramsSize != 0 && params == nullptr) return kNvErrInvalidArgument;
+  if (auto own = branch_.Control(p.cmd, params, p.paramsSize)) {
+    NVOS54_PARAMETERS in_own_layout = p;
+    in_own_layout.params = reinterpret_cast<NvP64>(own->data());
+    in_own_layout.paramsSize = own->size();
+    return Control(in_own_layout);
+  }
+  const Object* object = Find(p.hClient, p.hObject);
+  const SimSystem system{gpu_count_, version_, kDriverTitle};
+  if (auto answer = LibraryControl(system, object_class, object ? object->gpu : -1, p, params)) return *answer;
   switch (object_class) {
     case kNv01Root: return ClientControl(p, params);
     case kNv01Device0: return DeviceControl(p, params);
@@ -814,8 +827,9 @@ NvV32 SimDriver::ClientControl(const NVOS54_PARAMETERS& p, void* params) {
       *build = {};
       std::snprintf(build->driverVersionBuffer, sizeof build->driverVersionBuffer, "%s", version_.c_str());
       std::snprintf(build->versionBuffer, sizeof build->versionBuffer, "%s", version_.c_str());
-      std::snprintf(build->driverBranch, sizeof build->driverBranch, "r580_00");
-      std::snprintf(build->titleBuffer, sizeof build->titleBuffer, "nvgate simulated driver");
+      std::snprintf(build->driverBranch, sizeof build->driverBranch, "r%s_00",
+                    version_.substr(0, version_.find('.')).c_str());
+      std::snprintf(build->titleBuffer, sizeof build->titleBuffer, "%s", kDriverTitle);
       return kNvOk;
     }
     default:
@@ -913,8 +927,8 @@ NvV32 SimDriver::SubdeviceControl(const NVOS54_PARAMETERS& p, int gpu, void* par
     case kNv2080CtrlCmdBusGetPciInfo: {
       SIM_PARAMS(NV2080_CTRL_BUS_GET_PCI_INFO_PARAMS, pci);
       pci->pciDeviceId = NvU32{kH100DeviceId} << 16 | kNvidiaVendorId;
-      pci->pciSubSystemId = 0x16c1u << 16 | kNvidiaVendorId;
-      pci->pciRevisionId = 0xa1;
+      pci->pciSubSystemId = NvU32{kH100SubsystemId} << 16 | kNvidiaVendorId;
+      pci->pciRevisionId = kH100RevisionId;
       pci->pciExtDeviceId = kH100DeviceId;
       return kNvOk;
     }

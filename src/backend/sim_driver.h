@@ -19,6 +19,7 @@
 #include "abi/nv_structs.h"
 #include "backend/node_files.h"
 #include "backend/open_file_marks.h"
+#include "backend/sim_branch.h"
 
 namespace nvgate::backend {
 
@@ -130,6 +131,7 @@ class SimDriver {
   const std::string version_;
   const int gpu_count_;
   const std::function<NodeId(int fd)> identify_;
+  const SimBranch branch_;  // the layouts of version_'s branch where they differ from 580's
 
   std::mutex mu_;
   std::map<nv::NvHandle, Client> clients_;

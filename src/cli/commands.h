@@ -31,6 +31,7 @@ struct RunOptions {
   std::string keep_caps;
   std::optional<std::string> sim_call_log;
   std::optional<int> sim_gpus;
+  std::optional<std::string> sim_driver;  // the version the sim is; its default when unset
   // With backend "replay": the trace (recorded with --with-params) that answers the calls.
   std::optional<std::string> replay_trace;
   // Execute everything within --allowed-caps; only log what --caps would refuse.

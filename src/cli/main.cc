@@ -50,6 +50,11 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
                   "With --backend sim: how many GPUs the simulated driver offers (1 to 8, default 1): "
                   "/dev/nvidia0 ... in the workload's /dev")
       ->check(CLI::Range(1, 8));
+  cmd->add_option("--sim-driver", run.sim_driver,
+                  "With --backend sim: the supported driver version the sim is (its ABI table, "
+                  "struct sizes and /proc files)")
+      ->type_name("VERSION")
+      ->default_str("580.159.04");
   cmd->add_flag("--no-isolate", run.no_isolate,
                 "Do not give the workload its own PID and mount namespaces and /dev");
   cmd->add_option("--keep-caps", run.keep_caps,

@@ -86,6 +86,7 @@ tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const R
     backend::SimOptions sim;
     if (options.sim_call_log) sim.call_log = *options.sim_call_log;
     if (options.sim_gpus) sim.gpu_count = *options.sim_gpus;
+    if (options.sim_driver) sim.driver_version = *options.sim_driver;
     return backend::MakeSimBackend(sim);
   }
   if (options.backend == "replay") {
@@ -143,6 +144,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
 
   if (options.sim_call_log && options.backend != "sim") return fail("--sim-call-log needs --backend sim");
   if (options.sim_gpus && options.backend != "sim") return fail("--sim-gpus needs --backend sim");
+  if (options.sim_driver && options.backend != "sim") return fail("--sim-driver needs --backend sim");
   if (options.replay_trace.has_value() != (options.backend == "replay")) {
     return fail("--backend replay and --replay-trace FILE go together");
   }
@@ -200,6 +202,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
       .table = chosen->table,
       .backend = backend->get(),
       .nodes = NodesFor(**backend, enabled),
+      .driver_files = (*backend)->DriverFiles(),
       .isolate = !options.no_isolate,
       .workload_caps = *workload_caps,
       .supervisor = {},

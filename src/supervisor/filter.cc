@@ -270,6 +270,14 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   if (!testing::Weakened(testing::Weakening::kNoSyscallDenials)) {
     for (const Denial& d : kDenials) b.ReturnIfEqual(static_cast<std::uint32_t>(d.nr), errno_action(d.error));
   }
+  // 4. The sim's character-device nodes: the supervisor opens them itself.
+  //    (Before the seccomp() check, which leaves an argument in A.)
+  if (rules.opens) {
+    b.ReturnIfEqual(static_cast<std::uint32_t>(__NR_openat), kNotify);
+#ifdef __NR_open
+    b.ReturnIfEqual(static_cast<std::uint32_t>(__NR_open), kNotify);
+#endif
+  }
   // A second listener in the chain is already refused by the kernel (EBUSY);
   // this says so before the kernel is asked, whatever the kernel version.
   b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 5);
@@ -278,7 +286,7 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   b.Load(kArgLow(1));
   b.Jump(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1);
   b.Ret(errno_action(EPERM));
-  // 4. Everything else runs natively (so does a seccomp() that adds no listener).
+  // 5. Everything else runs natively (so does a seccomp() that adds no listener).
   b.Ret(kAllow);
 
   Program program = b.Take();

@@ -12,7 +12,8 @@
 //      seccomp(SET_MODE_FILTER) with NEW_LISTENER -> EPERM;
 //   3. ioctl whose request's LOW 32 BITS (all the kernel passes to drivers) may be
 //      dispatched by an NVIDIA driver -> USER_NOTIF;
-//   4. everything else -> ALLOW, with no notification.
+//   4. with TrapRules::opens, open and openat -> USER_NOTIF;
+//   5. everything else -> ALLOW, with no notification.
 //
 // `TrapRules::Traps` answers step 3 in userspace from the same data, and
 // `EvaluateFilter` runs the built program itself, so tests can check both
@@ -50,6 +51,9 @@ struct TrapRules {
   std::uint32_t uvm_below = 0x800;
   // ...and these (UVM_INITIALIZE, UVM_DEINITIALIZE, and any other UVM row key).
   std::vector<std::uint32_t> uvm_values;
+  // open and openat too: set when the backend's nodes are character devices
+  // whose open the supervisor answers itself (the sim; backend.h, DeviceNode::rdev).
+  bool opens = false;
 
   static TrapRules FromTable(const abi::Table& table);
 

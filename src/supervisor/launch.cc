@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -51,6 +52,7 @@ struct Bind {
   std::string source;
   std::string target;
   bool required;  // the NVIDIA nodes must be there; the host's basics may not be
+  dev_t rdev = 0;  // a character device made at target instead, where allowed (DeviceNode::rdev)
   int fd = -1;
 };
 
@@ -65,6 +67,7 @@ struct ChildPlan {
   std::string gid_map;
   std::vector<std::string> dirs;  // created under the new /dev, parents first
   std::vector<Bind> binds;
+  std::vector<Bind> driver_files;  // outside /dev, bound after /proc is mounted
   std::vector<std::pair<const char*, const char*>> links;  // {target, link path}
   LinuxCapMask keep_caps;                                   // all the workload keeps
   // What a host-root workload must not reach (docs/security.md, "What a root
@@ -181,11 +184,13 @@ bool SetUpMounts(ChildPlan& plan) {
     Say("mount(/, MS_REC|MS_PRIVATE) failed: ", ErrnoText(errno));
     return false;
   }
-  for (Bind& b : plan.binds) {
-    b.fd = open(b.source.c_str(), O_PATH | O_CLOEXEC);
-    if (b.fd < 0 && b.required) {
-      Say("cannot open ", b.source.c_str(), ": ", ErrnoText(errno));
-      return false;
+  for (std::vector<Bind>* list : {&plan.binds, &plan.driver_files}) {
+    for (Bind& b : *list) {
+      b.fd = open(b.source.c_str(), O_PATH | O_CLOEXEC);
+      if (b.fd < 0 && b.required) {
+        Say("cannot open ", b.source.c_str(), ": ", ErrnoText(errno));
+        return false;
+      }
     }
   }
   if (plan.mask_host_paths && !plan.masked_files.empty()) {
@@ -202,6 +207,13 @@ bool SetUpMounts(ChildPlan& plan) {
   for (const std::string& d : plan.dirs) mkdir(d.c_str(), 0755);
   for (Bind& b : plan.binds) {
     if (b.fd < 0) continue;
+    // On this nodev /dev: a number to stat, never a device the kernel opens.
+    // Not allowed in a user namespace (EPERM): then the file is bound there.
+    if (b.rdev != 0 && mknod(b.target.c_str(), S_IFCHR | 0666, b.rdev) == 0) {
+      chmod(b.target.c_str(), 0666);
+      close(b.fd);
+      continue;
+    }
     struct stat st {};
     bool is_dir = fstat(b.fd, &st) == 0 && S_ISDIR(st.st_mode);
     if (is_dir) {
@@ -232,7 +244,23 @@ bool SetUpMounts(ChildPlan& plan) {
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     Say("warning: cannot mount a /proc for the new PID namespace: ", ErrnoText(errno));
   }
-  return MaskHostPaths(plan);
+  // The host's hardware files masked first: the sim's driver files (its own
+  // PCI functions among them) are not the host's, and its libraries read them.
+  if (!MaskHostPaths(plan)) return false;
+  // Bound over directories of the host's /sys and the new /proc, hiding what
+  // was there (the host's other modules and PCI functions among them);
+  // read-only, as the driver's own files are to a workload.
+  for (Bind& b : plan.driver_files) {
+    char source[32];
+    constexpr unsigned long kReadOnly = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (mount(FdPath(b.fd, source), b.target.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        mount(nullptr, b.target.c_str(), nullptr, kReadOnly, nullptr) != 0) {
+      Say("bind mount of the driver files on ", b.target.c_str(), " failed: ", ErrnoText(errno));
+      return false;
+    }
+    close(b.fd);
+  }
+  return true;
 }
 
 // Waits for `child`, forwarding SIGINT and SIGTERM to it, and exits with its
@@ -410,7 +438,10 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
   plan.args = options.argv;
   for (std::string& a : plan.args) plan.argv.push_back(a.data());
   plan.argv.push_back(nullptr);
-  auto filter = BuildFilter(TrapRules::FromTable(*options.table));
+  TrapRules rules = TrapRules::FromTable(*options.table);
+  rules.opens = std::any_of(options.nodes.begin(), options.nodes.end(),
+                            [](const backend::DeviceNode& node) { return node.rdev != 0; });
+  auto filter = BuildFilter(rules);
   if (!filter) return tl::unexpected(filter.error());
   plan.filter = std::move(*filter);
   plan.isolate = options.isolate;
@@ -428,7 +459,13 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
     for (std::size_t slash = path.find('/', 5); slash != std::string::npos; slash = path.find('/', slash + 1)) {
       plan.dirs.push_back(path.substr(0, slash));
     }
-    plan.binds.push_back({node.source_path, path, true});
+    plan.binds.push_back({node.source_path, path, true, node.rdev});
+  }
+  for (const backend::DriverFileTree& tree : options.driver_files) {
+    if (tree.target.empty() || tree.target[0] != '/' || tree.target.rfind("/dev/", 0) == 0) {
+      return tl::unexpected(fmt::format("driver file target '{}' is not an absolute path outside /dev", tree.target));
+    }
+    plan.driver_files.push_back({tree.source_dir, tree.target, true});
   }
   plan.links = {{"/proc/self/fd", "/dev/fd"},
                 {"/proc/self/fd/0", "/dev/stdin"},
@@ -539,7 +576,11 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
     status = reap();
     g_forward_to.store(0);
   });
-  Supervisor supervisor(**notifier, *options.backend, executor, options.supervisor);
+  SupervisorOptions supervisor_options = options.supervisor;
+  for (const backend::DeviceNode& node : options.nodes) {
+    if (node.rdev != 0) supervisor_options.node_opens[node.dev_path] = node.source_path;
+  }
+  Supervisor supervisor(**notifier, *options.backend, executor, supervisor_options);
   auto ran = supervisor.Run();
   if (!ran) kill(child, SIGKILL);
   waiter.join();

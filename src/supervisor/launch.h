@@ -14,7 +14,8 @@
 // a private /dev: a tmpfs with null, zero, full, random, urandom, tty, ptmx and
 // pts bound from the host, a tmpfs on /dev/shm, the fd/stdin/stdout/stderr links,
 // and exactly the NVIDIA nodes given (each `source_path` bound onto its
-// `dev_path`). Where it cannot, it warns and runs the command without
+// `dev_path`), and each of `driver_files` bound read-only over its target
+// (after the new /proc is mounted). Where it cannot, it warns and runs the command without
 // isolation. When nvgate is root on the host (no user namespace of its own),
 // the host's hardware and kernel files are masked or read-only there as runc
 // does it: /sys read-only, every PCI device's resourceN, config and rom,
@@ -52,6 +53,9 @@ struct LaunchOptions {
   backend::Backend* backend = nullptr;   // classifies the workload's files
   // The NVIDIA nodes the workload finds in its private /dev (and no others).
   std::vector<backend::DeviceNode> nodes;
+  // Driver files outside /dev (the sim's /proc/driver, /sys/module, PCI
+  // functions), each bound read-only over its target once the new /proc is up.
+  std::vector<backend::DriverFileTree> driver_files = {};
   // PID + mount namespaces and a private /dev, where possible (default on).
   bool isolate = true;
   // The Linux capabilities the workload keeps (linux_caps.h); every other one

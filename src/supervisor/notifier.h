@@ -33,10 +33,12 @@ struct Response {
   std::int64_t value = 0;  // the syscall's return value when error == 0
   int error = 0;           // a positive errno to fail the syscall with
   // Let the kernel run the syscall itself (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
-  // Never where nvgate protects: the kernel re-reads the fd and memory after
-  // the check. Set for `nvgate trace --observe-only`, which protects nothing
-  // (trace/observe_only.h), and by the escape suite's weakened build, to show
-  // what would get through (testing/weakening.h).
+  // Never where nvgate protects an ioctl: the kernel re-reads the fd and
+  // memory after the check. Set for `nvgate trace --observe-only`, which
+  // protects nothing (trace/observe_only.h), by the escape suite's weakened
+  // build, to show what would get through (testing/weakening.h), and for an
+  // open that is not of a sim character-device node, which cannot reach a
+  // device (Supervisor::HandleOpen).
   bool continue_syscall = false;
 };
 

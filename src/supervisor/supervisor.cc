@@ -1,6 +1,8 @@
 #include "supervisor/supervisor.h"
 
+#include <fcntl.h>
 #include <linux/audit.h>
+#include <linux/limits.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -34,6 +37,31 @@ constexpr std::uint32_t kNativeArch = AUDIT_ARCH_AARCH64;
 // call in progress by tens of microseconds on a 2-vCPU guest: at 1 ms a look
 // hit 1-2% of calls (p99 36-60 us instead of 20-27 us at 5 ms or more).
 constexpr auto kTakeOverAfter = std::chrono::milliseconds(5);
+
+bool IsOpen(int nr) {
+#ifdef __NR_open
+  if (nr == __NR_open) return true;
+#endif
+  return nr == __NR_openat;
+}
+
+// The NUL-terminated path at `addr` in the caller's memory, read a page at a
+// time (a read across the end of its mapping would fail); nullopt when it
+// cannot be read or is longer than PATH_MAX.
+std::optional<std::string> ReadPath(CallTarget& target, std::uint64_t addr) {
+  constexpr std::uint64_t kPage = 4096;
+  std::string path;
+  while (path.size() < PATH_MAX) {
+    char chunk[kPage];
+    std::size_t len = kPage - addr % kPage;
+    if (!target.Read(addr, chunk, len)) return std::nullopt;
+    const char* end = static_cast<const char*>(std::memchr(chunk, '\0', len));
+    if (end != nullptr) return path.append(chunk, static_cast<std::size_t>(end - chunk));
+    path.append(chunk, len);
+    addr += len;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -201,6 +229,10 @@ void Supervisor::JoinThreads() {
 
 void Supervisor::Handle(const Notification& n) {
   const auto received = options_.meter ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+  if (!options_.node_opens.empty() && n.data.arch == kNativeArch && IsOpen(n.data.nr)) {
+    HandleOpen(n);
+    return;
+  }
   // The filter notifies native ioctls only; anything else means the filter and
   // this loop disagree, and the safe answer is the one for an unknown syscall.
   if (n.data.nr != __NR_ioctl || n.data.arch != kNativeArch) {
@@ -249,6 +281,47 @@ void Supervisor::Handle(const Notification& n) {
   if (reply.denied) denied_.fetch_add(1, std::memory_order_relaxed);
   Answer(n, {.value = reply.value, .error = reply.error, .continue_syscall = reply.run_natively});
   if (options_.meter) options_.meter->Answered(reply.denied, std::chrono::steady_clock::now() - received);
+}
+
+// open() and openat() of a sim character-device node: the supervisor opens the
+// sim's node file and installs it as the call's result. The node itself sits on
+// the sandbox's nodev /dev, so letting the kernel run any other open (CONTINUE)
+// cannot reach a device: a path swapped in after this check, a relative path or
+// a symlink that resolves to the node fails there with EACCES. The path must be
+// the node's exact absolute path, as NVIDIA's libraries and nvgate's workloads
+// write it.
+void Supervisor::HandleOpen(const Notification& n) {
+  auto target = CallTarget::Open(notifier_, pidfds_, n);
+  if (!target) {
+    if (target.error() == ENOENT || target.error() == ESRCH) {
+      target_gone_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    Answer(n, {.error = target.error()});
+    return;
+  }
+  const bool at = n.data.nr == __NR_openat;
+  std::optional<std::string> path = ReadPath(*target, n.data.args[at ? 1 : 0]);
+  auto node = path ? options_.node_opens.find(*path) : options_.node_opens.end();
+  if (node == options_.node_opens.end()) {
+    Answer(n, {.continue_syscall = true});
+    return;
+  }
+  // The access mode and O_NONBLOCK, as the driver's open sees them; nothing
+  // that would create, truncate or follow elsewhere.
+  auto flags = static_cast<int>(n.data.args[at ? 2 : 1]);
+  int fd = open(node->second.c_str(), (flags & (O_ACCMODE | O_NONBLOCK)) | O_CLOEXEC);
+  if (fd < 0) {
+    Answer(n, {.error = errno});
+    return;
+  }
+  int installed = notifier_.AddFd(n.id, fd, true);
+  close(fd);
+  if (installed == -ENOENT) {
+    target_gone_.fetch_add(1, std::memory_order_relaxed);
+  } else if (installed < 0) {
+    Answer(n, {.error = -installed});
+  }
 }
 
 void Supervisor::Answer(const Notification& n, const Response& r) {

@@ -31,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -64,6 +65,10 @@ struct SupervisorOptions {
   int max_workers = 64;
   // Where answered calls are reported; nullptr: nowhere, and no clock is read.
   CallMeter* meter = nullptr;
+  // The backend's character-device nodes (DeviceNode::rdev; the sim's): the
+  // path the workload opens, and the file the supervisor opens for it instead.
+  // Only with TrapRules::opens, which makes open and openat reach it.
+  std::map<std::string, std::string, std::less<>> node_opens = {};
 };
 
 struct SupervisorStats {
@@ -102,6 +107,7 @@ class Supervisor {
   void JoinThreads();
 
   void Handle(const Notification& n);
+  void HandleOpen(const Notification& n);
   void Answer(const Notification& n, const Response& r);
 
   Notifier& notifier_;

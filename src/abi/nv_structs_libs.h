@@ -1,0 +1,158 @@
+// Driver structs of the controls that NVIDIA's own user-space libraries
+// (libnvidia-ml, libcuda) make and nvgate's own workloads do not, for the
+// simulated driver's answers to them (src/backend/sim_controls_libs.cc). Same
+// rules as nv_structs.h: the driver's layout, checked against every facts file
+// (abi/facts_test.cc, NVGATE_FOR_EACH_LIBRARY_STRUCT).
+#pragma once
+
+#include <cstdint>
+
+#include "abi/nv_structs.h"
+
+namespace nvgate::nv {
+
+inline constexpr NvV32 kNv0000CtrlCmdSystemGetBuildVersion = 0x101;
+inline constexpr NvV32 kNv0000CtrlCmdClientSetInheritedSharePolicy = 0xd04;
+inline constexpr NvV32 kNv0000CtrlCmdSyncGpuBoostGroupInfo = 0xa04;
+inline constexpr NvV32 kNv0000CtrlCmdGpuGetIdInfo = 0x202;
+inline constexpr NvV32 kNv0080CtrlCmdGpuGetVirtualizationMode = 0x800289;
+inline constexpr NvV32 kNv0080CtrlCmdHostGetCapsV2 = 0x801402;
+inline constexpr NvV32 kNv2080CtrlCmdTimerGetGpuCpuTimeCorrelationInfo = 0x20800406;
+inline constexpr NvV32 kNv2080CtrlCmdMcGetArchInfo = 0x20801701;
+inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
+inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
+inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
+inline constexpr NvV32 kNv0000CtrlCmdGpuQueryDrainState = 0x279;
+inline constexpr NvV32 kNv0000CtrlCmdGpuAsyncAttachId = 0x289;
+inline constexpr NvV32 kNv0000CtrlCmdGpuWaitAttachId = 0x290;
+
+inline constexpr NvV32 kNvErrInvalidParamStruct = 0x3a;
+
+// NV0000_CTRL_GPU_ATTACH_ALL_PROBED_IDS / DETACH_ALL_ATTACHED_IDS in gpuIds[0].
+inline constexpr NvU32 kNv0000CtrlGpuAllIds = 0xffff;
+
+// NV0000_CTRL_CMD_SYSTEM_GET_BUILD_VERSION: three strings of sizeOfStrings
+// bytes each, at pointers the proxy has rewritten to its own copies.
+struct NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_PARAMS {
+  NvU32 sizeOfStrings;
+  alignas(8) NvP64 pDriverVersionBuffer;
+  alignas(8) NvP64 pVersionBuffer;
+  alignas(8) NvP64 pTitleBuffer;
+  NvU32 changelistNumber;
+  NvU32 officialChangelistNumber;
+};
+
+// NV0000_CTRL_CMD_CLIENT_SET_INHERITED_SHARE_POLICY
+struct NV0000_CTRL_CLIENT_SET_INHERITED_SHARE_POLICY_PARAMS {
+  RS_SHARE_POLICY sharePolicy;
+};
+inline constexpr NvU16 kRsShareTypeMax = 8;  // RS_SHARE_TYPE_MAX, rs_access.h:251
+
+// NV0000_CTRL_CMD_SYNC_GPU_BOOST_GROUP_INFO: the count, then 16 groups of
+// {gpuCount, gpuIds[32], boostGroupId, bBridgeless}.
+struct NV0000_SYNC_GPU_BOOST_GROUP_INFO_PARAMS {
+  NvU32 groupCount;
+  std::uint8_t pBoostGroups[16 * 140];
+};
+
+// NV0000_CTRL_CMD_GPU_GET_ID_INFO (V2 with the name pointer, which nvgate's
+// table requires to be NULL).
+struct NV0000_CTRL_GPU_GET_ID_INFO_PARAMS {
+  NvU32 gpuId;
+  NvU32 gpuFlags;
+  NvU32 deviceInstance;
+  NvU32 subDeviceInstance;
+  alignas(8) NvP64 szName;
+  NvU32 sliStatus;
+  NvU32 boardId;
+  NvU32 gpuInstance;
+  std::int32_t numaId;
+};
+
+// NV0000_CTRL_CMD_GPU_ATTACH_IDS: a list ended by kInvalidGpuId.
+struct NV0000_CTRL_GPU_ATTACH_IDS_PARAMS {
+  NvU32 gpuIds[32];
+  NvU32 failedId;
+};
+
+// NV0000_CTRL_CMD_GPU_ASYNC_ATTACH_ID and NV0000_CTRL_CMD_GPU_WAIT_ATTACH_ID
+struct NV0000_CTRL_GPU_ASYNC_ATTACH_ID_PARAMS {
+  NvU32 gpuId;
+};
+struct NV0000_CTRL_GPU_WAIT_ATTACH_ID_PARAMS {
+  NvU32 gpuId;
+};
+
+// NV0000_CTRL_CMD_GPU_DETACH_IDS
+struct NV0000_CTRL_GPU_DETACH_IDS_PARAMS {
+  NvU32 gpuIds[32];
+};
+
+// NV0000_CTRL_CMD_GPU_GET_PCI_INFO
+struct NV0000_CTRL_GPU_GET_PCI_INFO_PARAMS {
+  NvU32 gpuId;
+  NvU32 domain;
+  std::uint16_t bus;
+  std::uint16_t slot;
+};
+
+// NV0000_CTRL_CMD_GPU_QUERY_DRAIN_STATE
+struct NV0000_CTRL_GPU_QUERY_DRAIN_STATE_PARAMS {
+  NvU32 gpuId;
+  NvU32 drainState;
+  NvU32 flags;
+};
+
+// NV0080_CTRL_CMD_GPU_GET_VIRTUALIZATION_MODE (580; 535 lacks isGridBuild:
+// backend/sim_branch.cc).
+struct NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS {
+  NvU32 virtualizationMode;
+  std::uint8_t isGridBuild;
+};
+
+// NV0080_CTRL_CMD_HOST_GET_CAPS_V2
+struct NV0080_CTRL_HOST_GET_CAPS_V2_PARAMS {
+  std::uint8_t capsTbl[3];
+};
+
+// NV2080_CTRL_CMD_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO
+struct NV2080_CTRL_TIMER_GPU_CPU_TIME_SAMPLE {
+  alignas(8) NvU64 cpuTime;
+  alignas(8) NvU64 gpuTime;
+};
+struct NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS {
+  std::uint8_t cpuClkId;  // source in bits 3:0, processor in bits 7:4
+  std::uint8_t sampleCount;
+  NV2080_CTRL_TIMER_GPU_CPU_TIME_SAMPLE samples[16];
+};
+
+// NV2080_CTRL_CMD_MC_GET_ARCH_INFO
+struct NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS {
+  NvU32 architecture;
+  NvU32 implementation;
+  NvU32 revision;
+  std::uint8_t subRevision;
+};
+inline constexpr NvU32 kNv2080CtrlMcArchInfoArchitectureGh100 = 0x180;
+inline constexpr NvU32 kNv2080CtrlMcArchInfoImplementationGh100 = 0x0;
+
+}  // namespace nvgate::nv
+
+#define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
+  NV_STRUCT(NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_PARAMS, "NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_PARAMS")       \
+  NV_STRUCT(NV0000_CTRL_CLIENT_SET_INHERITED_SHARE_POLICY_PARAMS,                                             \
+            "NV0000_CTRL_CLIENT_SET_INHERITED_SHARE_POLICY_PARAMS")                                           \
+  NV_STRUCT(NV0000_SYNC_GPU_BOOST_GROUP_INFO_PARAMS, "NV0000_SYNC_GPU_BOOST_GROUP_INFO_PARAMS")               \
+  NV_STRUCT(NV0000_CTRL_GPU_GET_ID_INFO_PARAMS, "NV0000_CTRL_GPU_GET_ID_INFO_PARAMS")                         \
+  NV_FIELD(NV0000_CTRL_GPU_GET_ID_INFO_PARAMS, "NV0000_CTRL_GPU_GET_ID_INFO_PARAMS", szName)                  \
+  NV_STRUCT(NV0000_CTRL_GPU_ATTACH_IDS_PARAMS, "NV0000_CTRL_GPU_ATTACH_IDS_PARAMS")                           \
+  NV_STRUCT(NV0000_CTRL_GPU_DETACH_IDS_PARAMS, "NV0000_CTRL_GPU_DETACH_IDS_PARAMS")                           \
+  NV_STRUCT(NV0000_CTRL_GPU_ASYNC_ATTACH_ID_PARAMS, "NV0000_CTRL_GPU_ASYNC_ATTACH_ID_PARAMS")                 \
+  NV_STRUCT(NV0000_CTRL_GPU_WAIT_ATTACH_ID_PARAMS, "NV0000_CTRL_GPU_WAIT_ATTACH_ID_PARAMS")                   \
+  NV_STRUCT(NV0000_CTRL_GPU_GET_PCI_INFO_PARAMS, "NV0000_CTRL_GPU_GET_PCI_INFO_PARAMS")                       \
+  NV_STRUCT(NV0000_CTRL_GPU_QUERY_DRAIN_STATE_PARAMS, "NV0000_CTRL_GPU_QUERY_DRAIN_STATE_PARAMS")             \
+  NV_STRUCT(NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS, "NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS") \
+  NV_STRUCT(NV0080_CTRL_HOST_GET_CAPS_V2_PARAMS, "NV0080_CTRL_HOST_GET_CAPS_V2_PARAMS")                       \
+  NV_STRUCT(NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS,                                       \
+            "NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS")                                     \
+  NV_STRUCT(NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS, "NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS")

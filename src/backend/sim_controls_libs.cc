@@ -1,0 +1,235 @@
+#include "backend/sim_controls_libs.h"
+
+#include <time.h>
+
+#include <algorithm>
+#include <cstring>
+#include <iterator>
+
+#include "abi/nv_structs_libs.h"
+#include "backend/sim_gpu.h"
+
+namespace nvgate::backend {
+namespace {
+
+using namespace nv;
+
+// A control's parameter size is checked before it runs (as sim_driver.cc's
+// SIM_PARAMS; RM: the control's paramSize in its export table).
+template <typename T>
+T* Params(const NVOS54_PARAMETERS& p, void* params) {
+  return p.paramsSize == sizeof(T) ? static_cast<T*>(params) : nullptr;
+}
+
+bool IsGpuId(const SimSystem& system, NvU32 id) {
+  return id >= kFirstSimGpuId && id < kFirstSimGpuId + static_cast<NvU32>(system.gpu_count);
+}
+
+std::optional<NvV32> RootControl(const SimSystem& system, const NVOS54_PARAMETERS& p, void* params) {
+  switch (p.cmd) {
+    // src/nvidia/src/kernel/rmapi/client_resource.c:1483 (580.142): the probed
+    // GPU's domain, bus and device; NV_ERR_INVALID_ARGUMENT for any other id
+    // (gpumgrGetProbedGpuDomainBusDevice).
+    case kNv0000CtrlCmdGpuGetPciInfo: {
+      auto* pci = Params<NV0000_CTRL_GPU_GET_PCI_INFO_PARAMS>(p, params);
+      if (pci == nullptr) return kNvErrInvalidArgument;
+      if (!IsGpuId(system, pci->gpuId)) return kNvErrInvalidArgument;
+      pci->domain = 0;
+      pci->bus = static_cast<std::uint16_t>(kFirstSimGpuBus + (pci->gpuId - kFirstSimGpuId));
+      pci->slot = 0;
+      return kNvOk;
+    }
+    // src/nvidia/interface/deprecated/rmapi_deprecated_control.c:441 (580.142):
+    // GET_BUILD_VERSION_V2's strings; with any pointer NULL, only the size each
+    // needs (the longest, with its NUL); a size under that is
+    // NV_ERR_INVALID_PARAM_STRUCT; else each string is copied out.
+    case kNv0000CtrlCmdSystemGetBuildVersion: {
+      auto* build = Params<NV0000_CTRL_SYSTEM_GET_BUILD_VERSION_PARAMS>(p, params);
+      if (build == nullptr) return kNvErrInvalidArgument;
+      const std::string_view strings[] = {system.version, system.version, system.title};
+      const NvP64 buffers[] = {build->pDriverVersionBuffer, build->pVersionBuffer, build->pTitleBuffer};
+      NvU32 needed = 0;
+      for (std::string_view text : strings) needed = std::max(needed, static_cast<NvU32>(text.size() + 1));
+      if (std::find(std::begin(buffers), std::end(buffers), NvP64{0}) != std::end(buffers)) {
+        build->sizeOfStrings = needed;
+        return kNvOk;
+      }
+      if (build->sizeOfStrings < needed) return kNvErrInvalidParamStruct;
+      for (std::size_t i = 0; i < std::size(buffers); ++i) {
+        auto* out = reinterpret_cast<char*>(buffers[i]);
+        std::memcpy(out, strings[i].data(), strings[i].size());
+        out[strings[i].size()] = '\0';
+      }
+      build->changelistNumber = 0;
+      build->officialChangelistNumber = 0;
+      return kNvOk;
+    }
+    // client_resource.c:5094: the client's share policy for objects it will
+    // own, set through SHARE_OBJECT on the client (:5125: a type past
+    // RS_SHARE_TYPE_MAX is NV_ERR_INVALID_ARGUMENT). Sharing is not modelled
+    // (as RM_SHARE in sim_driver.cc); the answer is the driver's.
+    case kNv0000CtrlCmdClientSetInheritedSharePolicy: {
+      auto* share = Params<NV0000_CTRL_CLIENT_SET_INHERITED_SHARE_POLICY_PARAMS>(p, params);
+      if (share == nullptr || share->sharePolicy.type >= kRsShareTypeMax) return kNvErrInvalidArgument;
+      return kNvOk;
+    }
+    // client_resource.c:4880 and src/nvidia/src/kernel/power/gpu_boost_mgr.c:224:
+    // the sync GPU boost groups an administrator made; the sim has none.
+    case kNv0000CtrlCmdSyncGpuBoostGroupInfo: {
+      auto* boost = Params<NV0000_SYNC_GPU_BOOST_GROUP_INFO_PARAMS>(p, params);
+      if (boost == nullptr) return kNvErrInvalidArgument;
+      *boost = {};
+      return kNvOk;
+    }
+    // client_resource.c:1393 and gpu_mgr.c:2677: GET_ID_INFO_V2's answer
+    // (sim_driver.cc) without the name.
+    case kNv0000CtrlCmdGpuGetIdInfo: {
+      auto* info = Params<NV0000_CTRL_GPU_GET_ID_INFO_PARAMS>(p, params);
+      if (info == nullptr || !IsGpuId(system, info->gpuId)) return kNvErrInvalidArgument;
+      info->gpuFlags = 0;
+      info->deviceInstance = info->gpuId - kFirstSimGpuId;
+      info->subDeviceInstance = 0;
+      info->sliStatus = 0;
+      info->boardId = info->gpuId;
+      info->gpuInstance = info->deviceInstance;
+      info->numaId = -1;  // NV0000_CTRL_NO_NUMA_NODE
+      return kNvOk;
+    }
+    // client_resource.c:1558: ATTACH_ALL_PROBED_IDS, or a list ended by an
+    // invalid id whose every entry is a probed GPU.
+    case kNv0000CtrlCmdGpuAttachIds: {
+      auto* ids = Params<NV0000_CTRL_GPU_ATTACH_IDS_PARAMS>(p, params);
+      if (ids == nullptr) return kNvErrInvalidArgument;
+      if (ids->gpuIds[0] == kNv0000CtrlGpuAllIds) return kNvOk;
+      for (NvU32 id : ids->gpuIds) {
+        if (id == kInvalidGpuId) break;
+        if (!IsGpuId(system, id)) {
+          ids->failedId = id;
+          return kNvErrInvalidArgument;
+        }
+      }
+      return kNvOk;
+    }
+    // client_resource.c:1613: the id must be a probed GPU; the attach itself
+    // happens in user space. :1660: waiting has nothing to do in RM.
+    case kNv0000CtrlCmdGpuAsyncAttachId: {
+      auto* id = Params<NV0000_CTRL_GPU_ASYNC_ATTACH_ID_PARAMS>(p, params);
+      if (id == nullptr || !IsGpuId(system, id->gpuId)) return kNvErrInvalidArgument;
+      return kNvOk;
+    }
+    case kNv0000CtrlCmdGpuWaitAttachId:
+      return Params<NV0000_CTRL_GPU_WAIT_ATTACH_ID_PARAMS>(p, params) ? kNvOk : kNvErrInvalidArgument;
+    // client_resource.c:1690: DETACH_ALL_ATTACHED_IDS, or attached ids (every
+    // simulated GPU is attached: the sim has no detached state).
+    case kNv0000CtrlCmdGpuDetachIds: {
+      auto* ids = Params<NV0000_CTRL_GPU_DETACH_IDS_PARAMS>(p, params);
+      if (ids == nullptr) return kNvErrInvalidArgument;
+      if (ids->gpuIds[0] == kNv0000CtrlGpuAllIds) return kNvOk;
+      for (NvU32 id : ids->gpuIds) {
+        if (id == kInvalidGpuId) break;
+        if (!IsGpuId(system, id)) return kNvErrInvalidArgument;
+      }
+      return kNvOk;
+    }
+    // client_resource.c:4723: the GPU's drain state; the sim's GPUs are never
+    // being drained (NV0000_CTRL_GPU_DRAIN_STATE_DISABLED, no flags).
+    case kNv0000CtrlCmdGpuQueryDrainState: {
+      auto* drain = Params<NV0000_CTRL_GPU_QUERY_DRAIN_STATE_PARAMS>(p, params);
+      if (drain == nullptr) return kNvErrInvalidArgument;
+      if (!IsGpuId(system, drain->gpuId)) return kNvErrInvalidArgument;
+      drain->drainState = 0;
+      drain->flags = 0;
+      return kNvOk;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<NvV32> DeviceControl(const NVOS54_PARAMETERS& p, void* params) {
+  switch (p.cmd) {
+    // src/nvidia/src/kernel/gpu/device_ctrl.c:197 (580.142): a GPU that is
+    // neither a vGPU nor passed through, on a host that is no vGPU hypervisor:
+    // NV0080_CTRL_GPU_VIRTUALIZATION_MODE_NONE; isGridBuild is
+    // os_is_grid_supported(), false but for GRID drivers.
+    case kNv0080CtrlCmdGpuGetVirtualizationMode: {
+      auto* mode = Params<NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS>(p, params);
+      if (mode == nullptr) return kNvErrInvalidArgument;
+      mode->virtualizationMode = 0;
+      mode->isGridBuild = 0;
+      return kNvOk;
+    }
+    // src/nvidia/src/kernel/gpu/bus/kern_bus_ctrl.c:158 and kern_bus.c:895
+    // (580.142): on an x86 host whose chipset is I/O coherent and whose host
+    // bridge is no NVIDIA one, neither EXPLICIT_CACHE_FLUSH_REQD nor
+    // CPU_WRITE_WAR_BUG_420495: an empty table.
+    case kNv0080CtrlCmdHostGetCapsV2: {
+      auto* caps = Params<NV0080_CTRL_HOST_GET_CAPS_V2_PARAMS>(p, params);
+      if (caps == nullptr) return kNvErrInvalidArgument;
+      *caps = {};
+      return kNvOk;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+NvU64 ClockNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<NvU64>(ts.tv_sec) * 1000000000u + static_cast<NvU64>(ts.tv_nsec);
+}
+
+std::optional<NvV32> SubdeviceControl(const NVOS54_PARAMETERS& p, void* params) {
+  switch (p.cmd) {
+    // src/nvidia/src/kernel/gpu/subdevice/subdevice_ctrl_timer_kernel.c:301
+    // (580.142): at most 16 samples; the CPU's clocks (processor 0) only, the
+    // GSP's being NV_ERR_NOT_SUPPORTED where RM is no firmware client (the
+    // sim has no GSP); OSTIME in microseconds, PLATFORM_API (the OS's
+    // monotonic performance counter, osGetPerformanceCounter) in
+    // nanoseconds. The GPU time is the sim's PTIMER, which RM keeps in
+    // nanoseconds of wall-clock time (tmrGetPtimerOffsetNs). TSC and any other
+    // source: NV_ERR_NOT_SUPPORTED here (the driver reads the TSC on some GPUs).
+    case kNv2080CtrlCmdTimerGetGpuCpuTimeCorrelationInfo: {
+      auto* t = Params<NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS>(p, params);
+      if (t == nullptr || t->sampleCount > std::size(t->samples)) return kNvErrInvalidArgument;
+      const unsigned source = t->cpuClkId & 0xf, processor = t->cpuClkId >> 4;
+      if (processor == 1) return kNvErrNotSupported;
+      if (processor != 0) return kNvErrInvalidArgument;
+      if (source != 1 && source != 3) return kNvErrNotSupported;
+      for (unsigned i = 0; i < t->sampleCount; ++i) {
+        t->samples[i].cpuTime = source == 1 ? ClockNs(CLOCK_REALTIME) / 1000 : ClockNs(CLOCK_MONOTONIC);
+        t->samples[i].gpuTime = ClockNs(CLOCK_REALTIME);
+      }
+      return kNvOk;
+    }
+    // src/nvidia/src/kernel/gpu/mc/kernel_mc.c:47 (580.142): PMC_BOOT_0's
+    // architecture and implementation (GH100, ctrl2080mc.h:79 and :118), and its
+    // major and minor revision (A1, the revision the PCI function reports).
+    case kNv2080CtrlCmdMcGetArchInfo: {
+      auto* arch = Params<NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS>(p, params);
+      if (arch == nullptr) return kNvErrInvalidArgument;
+      arch->architecture = kNv2080CtrlMcArchInfoArchitectureGh100;
+      arch->implementation = kNv2080CtrlMcArchInfoImplementationGh100;
+      arch->revision = kH100RevisionId;
+      arch->subRevision = 0;
+      return kNvOk;
+    }
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::optional<NvV32> LibraryControl(const SimSystem& system, NvV32 object_class, int, const NVOS54_PARAMETERS& p,
+                                    void* params) {
+  switch (object_class) {
+    case kNv01Root: return RootControl(system, p, params);
+    case kNv01Device0: return DeviceControl(p, params);
+    case kNv20Subdevice0: return SubdeviceControl(p, params);
+    default: return std::nullopt;
+  }
+}
+
+}  // namespace nvgate::backend
