@@ -759,7 +759,7 @@ NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
     NVOS54_PARAMETERS in_own_layout = p;
     in_own_layout.params = reinterpret_cast<NvP64>(own->data());
     in_own_layout.paramsSize = own->size();
-    return Control(in_own_layout);
+    return Control(caller, in_own_layout);
   }
   const Object* object = Find(p.hClient, p.hObject);
   const SimSystem system{gpu_count_, version_, kDriverTitle};

@@ -32,22 +32,34 @@ class SimAsVersion {
     SimOptions options;
     options.driver_version = version;
     sim_ = MakeSimBackend(options).value();
+    // The driver is always called on one of its files.
+    for (const DeviceNode& node : sim_->Nodes()) {
+      int fd = ::open(node.source_path.c_str(), O_RDWR | O_CLOEXEC);
+      if (node.kind == abi::DeviceKind::kCtl) ctl_ = fd;
+      if (node.kind == abi::DeviceKind::kUvm) uvm_ = fd;
+      fds_.push_back(fd);
+    }
     NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
     EXPECT_EQ(Call(kEscRmAlloc, &root, sizeof root), 0);
     client_ = root.hObjectNew;
   }
   int Call(std::uint32_t nr, void* arg, std::uint32_t size) {
-    return sim_->Ioctl(-1, abi::DeviceKind::kCtl, _IOC(_IOC_READ | _IOC_WRITE, 'F', nr, size), arg, 0);
+    return sim_->Ioctl(ctl_, abi::DeviceKind::kCtl, _IOC(_IOC_READ | _IOC_WRITE, 'F', nr, size), arg, 0);
+  }
+  int Uvm(std::uint32_t request, void* arg) { return sim_->Ioctl(uvm_, abi::DeviceKind::kUvm, request, arg, 0); }
+  ~SimAsVersion() {
+    for (int fd : fds_) ::close(fd);
   }
   NvV32 RootControl(NvV32 cmd, void* params, NvU32 size) {
     NVOS54_PARAMETERS p{client_, client_, cmd, 0, reinterpret_cast<std::uintptr_t>(params), size, 0};
     EXPECT_EQ(Call(kEscRmControl, &p, sizeof p), 0);
     return p.status;
   }
-  Backend& backend() { return *sim_; }
 
  private:
   std::unique_ptr<Backend> sim_;
+  std::vector<int> fds_;
+  int ctl_ = -1, uvm_ = -1;
   NvHandle client_ = 0;
 };
 
@@ -65,12 +77,12 @@ TEST(SimBranch, AnswersA535ClientInItsOwnLayout) {
 TEST(SimBranch, UvmStatusGoesAfterThe535Array) {
   SimAsVersion sim("535.261.03");
   UVM_INITIALIZE_PARAMS init{0, 0};
-  ASSERT_EQ(sim.backend().Ioctl(-1, abi::DeviceKind::kUvm, kUvmInitialize, &init, 0), 0);
+  ASSERT_EQ(sim.Uvm(kUvmInitialize, &init), 0);
   // 535: base, length, offset, perGpuAttributes[32] (36 bytes each), then
   // gpuAttributesCount, rmCtrlFd, hClient, hMemory, rmStatus (1200 bytes).
   std::vector<std::uint8_t> map(1200 + 64, 0xcd);
   std::memset(map.data(), 0, 1200);
-  ASSERT_EQ(sim.backend().Ioctl(-1, abi::DeviceKind::kUvm, kUvmMapExternalAllocation, map.data(), 0), 0);
+  ASSERT_EQ(sim.Uvm(kUvmMapExternalAllocation, map.data()), 0);
   NvV32 status = 0xffffffff;
   std::memcpy(&status, map.data() + 1196, sizeof status);
   EXPECT_EQ(status, kNvOk);

@@ -291,7 +291,7 @@ void Supervisor::Handle(const Notification& n) {
 // the node's exact absolute path, as NVIDIA's libraries and nvgate's workloads
 // write it.
 void Supervisor::HandleOpen(const Notification& n) {
-  auto target = CallTarget::Open(notifier_, pidfds_, n);
+  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_);
   if (!target) {
     if (target.error() == ENOENT || target.error() == ESRCH) {
       target_gone_.fetch_add(1, std::memory_order_relaxed);

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -752,10 +753,25 @@ int RawIo() {
 // written): read-only, masked (the null device) or refused.
 int PciForWriting() {
   int checked = 0;
-  DIR* devices = ::opendir("/sys/bus/pci/devices");
-  while (dirent* device = devices ? ::readdir(devices) : nullptr) {
-    if (device->d_name[0] == '.') continue;
-    std::string dir = std::string("/sys/bus/pci/devices/") + device->d_name + "/";
+  // The host's own PCI functions, under /sys/devices/pci*: under the sim,
+  // /sys/bus/pci/devices shows the simulated GPUs instead.
+  std::vector<std::string> functions;
+  std::error_code ec;
+  for (const auto& root : std::filesystem::directory_iterator("/sys/devices", ec)) {
+    if (root.path().filename().string().rfind("pci", 0) != 0) continue;
+    for (auto it = std::filesystem::recursive_directory_iterator(root.path(), ec);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec || it.depth() > 3) {
+        it.disable_recursion_pending();
+        continue;
+      }
+      if (!it->is_symlink(ec) && it->is_directory(ec) && std::filesystem::exists(it->path() / "config", ec)) {
+        functions.push_back(it->path().string());
+      }
+    }
+  }
+  for (const std::string& function : functions) {
+    std::string dir = function + "/";
     for (const char* name : {"config", "rom", "resource0", "resource1", "resource2", "resource3", "resource4",
                              "resource5"}) {
       std::string path = dir + name;
@@ -770,7 +786,6 @@ int PciForWriting() {
       if (!masked) Violation("opened " + path + " for writing");
     }
   }
-  if (devices) ::closedir(devices);
   std::printf("pci_files_checked=%d\n", checked);
   return 0;
 }
