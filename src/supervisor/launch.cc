@@ -253,8 +253,18 @@ bool SetUpMounts(ChildPlan& plan) {
   for (Bind& b : plan.driver_files) {
     char source[32];
     constexpr unsigned long kReadOnly = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (mount(FdPath(b.fd, source), b.target.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
-        mount(nullptr, b.target.c_str(), nullptr, kReadOnly, nullptr) != 0) {
+    if (mount(FdPath(b.fd, source), b.target.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+      // A root without that directory (a container or chroot without /sys):
+      // the workload runs, and NVIDIA's libraries will not find the driver there.
+      if (errno == ENOENT) {
+        Say("note: no ", b.target.c_str(), " in the sandbox's root: the simulated driver's files are not offered there");
+        close(b.fd);
+        continue;
+      }
+      Say("bind mount of the driver files on ", b.target.c_str(), " failed: ", ErrnoText(errno));
+      return false;
+    }
+    if (mount(nullptr, b.target.c_str(), nullptr, kReadOnly, nullptr) != 0) {
       Say("bind mount of the driver files on ", b.target.c_str(), " failed: ", ErrnoText(errno));
       return false;
     }

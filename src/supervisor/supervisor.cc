@@ -241,15 +241,8 @@ void Supervisor::Handle(const Notification& n) {
     Answer(n, {.error = ENOSYS});
     return;
   }
-  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_);
-  if (!target) {
-    if (target.error() == ENOENT || target.error() == ESRCH) {
-      target_gone_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    Answer(n, {.error = target.error()});
-    return;
-  }
+  std::optional<CallTarget> target = OpenTarget(n);
+  if (!target) return;
   // The kernel hands ioctl an `unsigned int fd` and an `unsigned int cmd`.
   auto fd_number = static_cast<int>(static_cast<std::uint32_t>(n.data.args[0]));
   int fd = target->Duplicate(fd_number);
@@ -291,15 +284,8 @@ void Supervisor::Handle(const Notification& n) {
 // the node's exact absolute path, as NVIDIA's libraries and nvgate's workloads
 // write it.
 void Supervisor::HandleOpen(const Notification& n) {
-  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_);
-  if (!target) {
-    if (target.error() == ENOENT || target.error() == ESRCH) {
-      target_gone_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    Answer(n, {.error = target.error()});
-    return;
-  }
+  std::optional<CallTarget> target = OpenTarget(n);
+  if (!target) return;
   const bool at = n.data.nr == __NR_openat;
   std::optional<std::string> path = ReadPath(*target, n.data.args[at ? 1 : 0]);
   auto node = path ? options_.node_opens.find(*path) : options_.node_opens.end();
@@ -322,6 +308,18 @@ void Supervisor::HandleOpen(const Notification& n) {
   } else if (installed < 0) {
     Answer(n, {.error = -installed});
   }
+}
+
+// The caller's memory and files; answered already (or gone) when it cannot be had.
+std::optional<CallTarget> Supervisor::OpenTarget(const Notification& n) {
+  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_);
+  if (target) return std::move(*target);
+  if (target.error() == ENOENT || target.error() == ESRCH) {
+    target_gone_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    Answer(n, {.error = target.error()});
+  }
+  return std::nullopt;
 }
 
 void Supervisor::Answer(const Notification& n, const Response& r) {

@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -108,6 +109,7 @@ class Supervisor {
 
   void Handle(const Notification& n);
   void HandleOpen(const Notification& n);
+  std::optional<CallTarget> OpenTarget(const Notification& n);
   void Answer(const Notification& n, const Response& r);
 
   Notifier& notifier_;
