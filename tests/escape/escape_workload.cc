@@ -198,6 +198,7 @@ int OtherAbis() {
   // and kill the caller with SIGSEGV, which is no route to the driver.
   pid_t child = ::fork();
   if (child == 0) {
+    ::signal(SIGSEGV, SIG_DFL);  // the kernel's own SIGSEGV, not a sanitizer's report of it
     long rc;
     asm volatile("int $0x80"
                  : "=a"(rc)
