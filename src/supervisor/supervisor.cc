@@ -4,7 +4,6 @@
 #include <linux/audit.h>
 #include <linux/limits.h>
 #include <sys/prctl.h>
-#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -245,15 +244,13 @@ void Supervisor::Handle(const Notification& n) {
   if (!target) return;
   // The kernel hands ioctl an `unsigned int fd` and an `unsigned int cmd`.
   auto fd_number = static_cast<int>(static_cast<std::uint32_t>(n.data.args[0]));
-  int fd = target->Duplicate(fd_number);
+  abi::DeviceKind kind = abi::DeviceKind::kNotNvidia;
+  int fd = target->Duplicate(fd_number, kind);
   if (fd < 0) {
     // EBADF for a closed number is what the kernel itself would have said.
     Answer(n, {.error = -fd});
     return;
   }
-  struct stat st {};
-  abi::DeviceKind kind = abi::DeviceKind::kNotNvidia;
-  if (fstat(fd, &st) == 0) kind = backend_.Classify(st);
   if (kind == abi::DeviceKind::kNotNvidia) {
     close(fd);
     not_nvidia_.fetch_add(1, std::memory_order_relaxed);

@@ -144,17 +144,24 @@ bool CallTarget::Write(std::uint64_t addr, const void* in, std::size_t len) {
   return process_vm_writev(tid_, &local, 1, &remote, 1, 0) == static_cast<ssize_t>(len);
 }
 
-bool CallTarget::IsGpuFile(int fd) const {
+abi::DeviceKind CallTarget::KindOf(int fd) const {
   struct stat st;
-  return ::fstat(fd, &st) == 0 && backend_.Classify(st) == abi::DeviceKind::kGpu;
+  return ::fstat(fd, &st) == 0 ? backend_.Classify(st) : abi::DeviceKind::kNotNvidia;
 }
 
 int CallTarget::Duplicate(int target_fd) {
+  abi::DeviceKind kind;
+  return Duplicate(target_fd, kind);
+}
+
+int CallTarget::Duplicate(int target_fd, abi::DeviceKind& kind) {
+  kind = abi::DeviceKind::kNotNvidia;
   if (target_fd < 0) return -EBADF;
   gate_.Share();
   int fd = sys::PidfdGetfd(pidfd_->fd(), target_fd);
   int err = errno;
-  if (fd >= 0 && IsGpuFile(fd)) holds_gpu_file_ = true;
+  if (fd >= 0) kind = KindOf(fd);
+  if (kind == abi::DeviceKind::kGpu) holds_gpu_file_ = true;
   // No GPU file held by this call: nothing for a GPU-checked call to wait for.
   if (!holds_gpu_file_ && !gate_.exclusive()) gate_.Release();
   return fd < 0 ? -err : fd;
@@ -189,7 +196,7 @@ int CallTarget::HoldCallerGpuFiles(std::vector<int>& fds) {
     int fd = sys::PidfdGetfd(pidfd_->fd(), number);
     if (fd < 0) continue;  // closed since: not the workload's any more
     // The number may have been reused for another file since the listing.
-    if (!IsGpuFile(fd)) {
+    if (KindOf(fd) != abi::DeviceKind::kGpu) {
       ::close(fd);
       continue;
     }

@@ -105,6 +105,9 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   // (this object destroyed, after every duplicate is closed) once a duplicate
   // is a GPU file.
   int Duplicate(int target_fd) override;
+  // Duplicate, also naming what the file is (one fstat serves the gate and
+  // the caller's classification).
+  int Duplicate(int target_fd, abi::DeviceKind& kind);
   int Install(int fd) override;
   int HoldCallerGpuFiles(std::vector<int>& fds) override;
 
@@ -123,7 +126,7 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
         backend_(backend),
         gate_(proxy::GpuFileGate::OfThisProcess()) {}
 
-  bool IsGpuFile(int fd) const;
+  abi::DeviceKind KindOf(int fd) const;
 
   Notifier& notifier_;
   std::uint64_t id_;

@@ -3,9 +3,10 @@
 // with the step's CUresult, stopping at the first step that fails, since each
 // needs the one before. Exit status 0 only when every step returned 0.
 // Usage: cuda_client PATH/TO/libcuda.so.1
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "dl_library.h"
 
 typedef int (*InitFn)(unsigned int);
 typedef int (*CountFn)(int*);
@@ -28,29 +29,11 @@ static int Report(const char* step, int rc, const char* detail) {
   return rc;
 }
 
-// Stores symbol `name` of `lib` in the function pointer at `fn`. POSIX makes
-// dlsym's result convertible to a function pointer; ISO C does not, hence the copy.
-static int Load(void* lib, const char* name, void* fn, size_t size) {
-  void* sym = dlsym(lib, name);
-  if (sym == NULL || size != sizeof sym) {
-    printf("cuda dlsym %s failed: %s\n", name, dlerror());
-    return 0;
-  }
-  memcpy(fn, &sym, size);
-  return 1;
-}
-#define LOAD(lib, fn, name) Load(lib, name, &fn, sizeof fn)
+#define LOAD(lib, fn, name) LoadSymbol("cuda", lib, name, &fn, sizeof fn)
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s PATH/TO/libcuda.so.1\n", argv[0]);
-    return 2;
-  }
-  void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-  if (lib == NULL) {
-    printf("cuda dlopen failed: %s\n", dlerror());
-    return 2;
-  }
+  void* lib = OpenLibrary("cuda", argc, argv, "libcuda.so.1");
+  if (lib == NULL) return 2;
   InitFn init = NULL;
   CountFn count = NULL;
   DeviceFn device = NULL;

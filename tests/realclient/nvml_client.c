@@ -2,9 +2,10 @@
 // build needs neither the library nor its header: one line per step with the
 // step's return code, and exit status 0 only when every step returned 0.
 // Usage: nvml_client PATH/TO/libnvidia-ml.so.1
-#include <dlfcn.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "dl_library.h"
 
 typedef int (*InitFn)(void);
 typedef int (*CountFn)(unsigned int*);
@@ -30,29 +31,11 @@ static int Report(const char* step, int rc, const char* detail) {
   return rc;
 }
 
-// Stores symbol `name` of `lib` in the function pointer at `fn`. POSIX makes
-// dlsym's result convertible to a function pointer; ISO C does not, hence the copy.
-static int Load(void* lib, const char* name, void* fn, size_t size) {
-  void* sym = dlsym(lib, name);
-  if (sym == NULL || size != sizeof sym) {
-    printf("nvml dlsym %s failed: %s\n", name, dlerror());
-    return 0;
-  }
-  memcpy(fn, &sym, size);
-  return 1;
-}
-#define LOAD(lib, fn, name) Load(lib, name, &fn, sizeof fn)
+#define LOAD(lib, fn, name) LoadSymbol("nvml", lib, name, &fn, sizeof fn)
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: %s PATH/TO/libnvidia-ml.so.1\n", argv[0]);
-    return 2;
-  }
-  void* lib = dlopen(argv[1], RTLD_NOW | RTLD_LOCAL);
-  if (lib == NULL) {
-    printf("nvml dlopen failed: %s\n", dlerror());
-    return 2;
-  }
+  void* lib = OpenLibrary("nvml", argc, argv, "libnvidia-ml.so.1");
+  if (lib == NULL) return 2;
   InitFn init = NULL;
   CountFn count = NULL;
   HandleFn handle = NULL;
