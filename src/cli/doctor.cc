@@ -285,8 +285,8 @@ void CheckPrivileges(const MachineFacts& facts, std::vector<Check>& checks) {
                      "in [run], adds more, with a warning){}",
                      kept,
                      iso.mode == supervisor::IsolationMode::kNamespaces
-                         ? "; /sys, /proc/sys and /proc/sysrq-trigger are read-only and PCI devices' resource, "
-                           "config and rom files, /proc/kcore and /sys/firmware are masked"
+                         ? "; /sys, /proc/sys and /proc/sysrq-trigger are read-only and PCI devices' resource "
+                           "and rom files, /proc/kcore and /sys/firmware are masked"
                          : ""),
          ""});
   } else {

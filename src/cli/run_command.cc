@@ -114,7 +114,7 @@ tl::expected<supervisor::LinuxCapMask, std::string> WorkloadCaps(const RunOption
     spdlog::info("the workload runs as root with only the capabilities {}{}", supervisor::LinuxCapList(kept),
                  options.no_isolate ? ""
                                     : "; /sys, /proc/sys and /proc/sysrq-trigger are read-only, PCI devices' "
-                                      "resource, config and rom files and /proc/kcore are masked");
+                                      "resource and rom files and /proc/kcore are masked");
   }
   return kept;
 }

@@ -419,10 +419,15 @@ void InstallForwarding() {
 }
 
 // runc's default masked and read-only paths (the ones a root workload could
-// use against the host or its hardware), and every PCI device's BAR, config
-// space and option ROM file, which sysfs hands to root without a capability
-// check. Kept as lists so that other mounts into the sandbox can sit beside
-// them.
+// use against the host or its hardware), and every PCI device's BAR and
+// option ROM file, which sysfs hands to root without a capability check. Kept
+// as lists so that other mounts into the sandbox can sit beside them.
+//
+// The PCI config files stay readable: NVIDIA's libraries read a function's
+// header there to find the GPU (docs/gpu-validation.md), the read-only /sys
+// refuses every write, and a reader without CAP_SYS_ADMIN (which no workload
+// keeps) gets only the 64-byte header sysfs gives every user (Linux,
+// drivers/pci/pci-sysfs.c, pci_read_config).
 void AddHostPathMasks(ChildPlan& plan) {
   plan.read_only = {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys"};
   plan.masked_dirs = {"/proc/acpi", "/proc/asound", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"};
@@ -438,7 +443,7 @@ void AddHostPathMasks(ChildPlan& plan) {
     for (const auto& file : std::filesystem::directory_iterator(dir, ec)) {
       std::string name = file.path().filename();
       bool bar = name.rfind("resource", 0) == 0 && name.size() > 8;
-      if (bar || name == "config" || name == "rom") plan.masked_files.push_back(file.path());
+      if (bar || name == "rom") plan.masked_files.push_back(file.path());
     }
   }
 }

@@ -18,7 +18,7 @@
 // (after the new /proc is mounted). Where it cannot, it warns and runs the command without
 // isolation. When nvgate is root on the host (no user namespace of its own),
 // the host's hardware and kernel files are masked or read-only there as runc
-// does it: /sys read-only, every PCI device's resourceN, config and rom,
+// does it: /sys read-only, every PCI device's resourceN and rom,
 // /proc/kcore and the like masked, /proc/sys and /proc/sysrq-trigger read-only.
 // The init is non-dumpable (it runs without the filter). Then the workload
 // keeps only `workload_caps` (never CAP_SYS_PTRACE, so that not even root can

@@ -9,7 +9,8 @@
 //   supervisor_test_workload pid           runs as pid 2 under an init of pid 1
 //   supervisor_test_workload ioctl-pause PATH   a trapped ioctl, then waits for a signal
 //   supervisor_test_workload caps MASK     holds no capability outside MASK (hex), all of it when root
-//   supervisor_test_workload host-masked   /sys and /proc/sys read-only, /proc/kcore and PCI config masked
+//   supervisor_test_workload host-masked   /sys and /proc/sys read-only, /proc/kcore and PCI BARs and ROMs masked,
+//                                          PCI config readable
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -94,11 +95,35 @@ bool Masked(const std::string& path) {
   return stat(path.c_str(), &st) != 0 ? errno == ENOENT : S_ISCHR(st.st_mode);
 }
 
+// A PCI function's config space: readable, as NVIDIA's libraries need it,
+// and never writable (the read-only /sys).
+bool ReadableNotWritable(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) != 0) return errno == ENOENT;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || S_ISCHR(st.st_mode)) {
+    std::fprintf(stderr, "%s: not readable config space\n", path.c_str());
+    if (fd >= 0) close(fd);
+    return false;
+  }
+  close(fd);
+  fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    std::fprintf(stderr, "%s: opened for writing\n", path.c_str());
+    close(fd);
+    return false;
+  }
+  return errno == EROFS;
+}
+
 int HostMasked() {
   bool ok = ReadOnly("/sys") && ReadOnly("/proc/sys") && ReadOnly("/proc/sysrq-trigger") && Masked("/proc/kcore");
   if (DIR* d = opendir("/sys/bus/pci/devices")) {
     while (dirent* e = readdir(d)) {
-      if (e->d_name[0] != '.') ok = ok && Masked(std::string("/sys/bus/pci/devices/") + e->d_name + "/config");
+      if (e->d_name[0] == '.') continue;
+      std::string function = std::string("/sys/bus/pci/devices/") + e->d_name + "/";
+      ok = ok && ReadableNotWritable(function + "config") && Masked(function + "rom");
+      for (int bar = 0; bar < 6; ++bar) ok = ok && Masked(function + "resource" + std::to_string(bar));
     }
     closedir(d);
   }
