@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <fmt/format.h>
@@ -35,7 +36,7 @@ namespace {
 constexpr int kExitSetupFailed = 126;
 constexpr int kExitCannotExec = 127;
 
-// Where SIGINT and SIGTERM go: the workload, or the relay process in front of
+// Where forwarded signals go: the workload, or the relay process in front of
 // it. A signal handler can only reach it through a global.
 std::atomic<pid_t> g_forward_to{0};
 
@@ -44,7 +45,29 @@ void ForwardSignal(int sig) {
   if (pid > 0) kill(pid, sig);
 }
 
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM};
+// Every signal a process may catch reaches the workload (batch schedulers warn
+// with SIGUSR1, daemons reload on SIGHUP), as tini and runc forward them, but
+// for those the kernel raises for a process's own fault, SIGCHLD (the relays
+// wait for their children), SIGPIPE (raised by nvgate's own writes) and
+// SIGTTIN/SIGTTOU (job control of nvgate's own terminal reads and writes).
+bool IsForwarded(int sig) {
+  switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGILL: case SIGFPE: case SIGTRAP:
+    case SIGSYS: case SIGABRT: case SIGCHLD: case SIGPIPE: case SIGTTIN: case SIGTTOU:
+      return false;
+    default:
+      return sig <= 31 || sig >= SIGRTMIN;  // glibc keeps 32 and 33, below SIGRTMIN, for itself
+  }
+}
+
+sigset_t ForwardedSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
+    if (IsForwarded(sig)) sigaddset(&set, sig);
+  }
+  return set;
+}
 
 // A bind mount into the private /dev. Opened (O_PATH, which does not open the
 // device) before the tmpfs hides the host's /dev, bound through /proc/self/fd.
@@ -273,11 +296,15 @@ bool SetUpMounts(ChildPlan& plan) {
   return true;
 }
 
-// Waits for `child`, forwarding SIGINT and SIGTERM to it, and exits with its
-// status, shell-style. As pid 1 of the namespace (`reap_all`), it also reaps
-// the orphans that are reparented to it.
+// Waits for `child`, forwarding signals to it, and exits with its status,
+// shell-style. As pid 1 of the namespace (`reap_all`), it also reaps the
+// orphans that are reparented to it. The forwarded signals were blocked before
+// the fork: one that came since is pending, and is forwarded now that the
+// relay knows its child.
 [[noreturn]] void RelayUntilExit(pid_t child, bool reap_all) {
   g_forward_to.store(child);
+  sigset_t forwarded = ForwardedSignals();
+  sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);
   for (;;) {
     int status = 0;
     pid_t pid = waitpid(reap_all ? -1 : child, &status, 0);
@@ -352,16 +379,30 @@ bool DropWorkloadCapabilities(LinuxCapMask keep) {
   close(listener);
   close(plan.sock);
   if (!sent) _exit(kExitSetupFailed);
+  // A signal forwarded before the exec was held (blocked since the relays'
+  // fork): it now acts on this process as it would on the workload.
+  sigset_t forwarded = ForwardedSignals();
+  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
+    if (sigismember(&forwarded, sig) == 1) signal(sig, SIG_DFL);
+  }
+  sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);
   execvp(plan.argv[0], plan.argv.data());
   Say("cannot execute '", plan.argv[0], "': ", ErrnoText(errno));
   _exit(kExitCannotExec);
 }
 
+// The relays' handler for every forwarded signal, which stays blocked until
+// the relay knows its child (RelayUntilExit): a signal that comes between a
+// fork and the parent's learning the child's pid is held, not lost.
 void InstallForwarding() {
   struct sigaction sa {};
   sa.sa_handler = ForwardSignal;
   sa.sa_flags = SA_RESTART;
-  for (int sig : kForwardedSignals) sigaction(sig, &sa, nullptr);
+  sigset_t forwarded = ForwardedSignals();
+  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
+    if (sigismember(&forwarded, sig) == 1) sigaction(sig, &sa, nullptr);
+  }
+  sigprocmask(SIG_BLOCK, &forwarded, nullptr);
 }
 
 [[noreturn]] void RunChild(ChildPlan& plan) {
@@ -579,10 +620,11 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   struct sigaction forward {};
   forward.sa_handler = ForwardSignal;
   forward.sa_flags = SA_RESTART;
-  struct sigaction saved[std::size(kForwardedSignals)];
+  const sigset_t forwarded = ForwardedSignals();
+  std::map<int, struct sigaction> saved;
   g_forward_to.store(child);
-  for (std::size_t i = 0; i < std::size(kForwardedSignals); ++i) {
-    sigaction(kForwardedSignals[i], &forward, &saved[i]);
+  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
+    if (sigismember(&forwarded, sig) == 1) sigaction(sig, &forward, &saved[sig]);
   }
   // Reaped as soon as it exits: before Linux 6.11 a zombie still counts as a
   // user of the filter, and the loop would wait for it forever.
@@ -599,9 +641,7 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   auto ran = supervisor.Run();
   if (!ran) kill(child, SIGKILL);
   waiter.join();
-  for (std::size_t i = 0; i < std::size(kForwardedSignals); ++i) {
-    sigaction(kForwardedSignals[i], &saved[i], nullptr);
-  }
+  for (const auto& [sig, action] : saved) sigaction(sig, &action, nullptr);
   if (!ran) return tl::unexpected(ran.error());
   SupervisorStats s = supervisor.stats();
   spdlog::debug("supervisor: {} calls executed ({} denied), {} refused (not NVIDIA), {} callers gone", s.executed,

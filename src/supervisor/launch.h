@@ -29,7 +29,8 @@
 //
 // The parent drops CAP_SYS_ADMIN, CAP_PERFMON and CAP_SYS_NICE (effective,
 // permitted, inheritable, bounding; CAP_SYS_PTRACE is kept where held), becomes
-// non-dumpable, forwards SIGINT and SIGTERM, and runs the Supervisor loop.
+// non-dumpable, forwards every signal a process may catch (but SIGCHLD,
+// SIGPIPE, SIGTTIN, SIGTTOU and the fault signals) and runs the Supervisor loop.
 // Capabilities are per thread: call this before starting other threads, or
 // those keep theirs.
 #pragma once

@@ -151,17 +151,21 @@ TEST_P(LaunchTest, CallRunNativelyIsAnsweredByTheKernel) {
   EXPECT_EQ(r.executed, 1);
 }
 
-// SIGTERM to nvgate reaches the workload (through the relays when isolated).
-// The executor sends it while the workload's first call is in flight, so the
+// A signal to nvgate reaches the workload (through the relays when isolated),
+// which dies of it: SIGTERM, and those batch schedulers and daemons use
+// (SIGUSR1, SIGHUP, a real-time one), which used to kill nvgate instead. The
+// executor sends it while the workload's first call is in flight, so the
 // workload is known to be running.
-TEST_P(LaunchTest, SigtermIsForwarded) {
-  Result r = Launch(Options({"ioctl-pause", CtlPath()}),
-                    [](const proxy::Call&, proxy::TargetMemory&, proxy::TargetFiles&) {
-                      kill(getpid(), SIGTERM);
-                      return proxy::Reply{.value = 0x2a};
-                    });
-  ASSERT_TRUE(r.ok) << r.error;
-  EXPECT_EQ(r.status, 128 + SIGTERM);
+TEST_P(LaunchTest, SignalsAreForwarded) {
+  for (int sig : {SIGTERM, SIGUSR1, SIGHUP, SIGRTMIN + 2}) {
+    Result r = Launch(Options({"ioctl-pause", CtlPath()}),
+                      [sig](const proxy::Call&, proxy::TargetMemory&, proxy::TargetFiles&) {
+                        kill(getpid(), sig);
+                        return proxy::Reply{.value = 0x2a};
+                      });
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 128 + sig) << strsignal(sig);
+  }
 }
 
 // Issue #25: root or not, isolated or not, the workload holds at most the
