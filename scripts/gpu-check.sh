@@ -318,6 +318,12 @@ video_graphics_steps() {
     three_ways vulkan graphics nographics compute 30 "${graphics_env[@]}" bash "$kit/graphics/vulkan_check.sh" \
       "$gl_root/usr/bin/vulkaninfo"
   fi
+  [[ -n $vulkan_reason || -x $kit/bin/vulkan_queue ]] || vulkan_reason="no vulkan_queue in the kit (no Vulkan headers)"
+  if [[ -n $vulkan_reason ]]; then
+    skip_three_ways vulkan-queue graphics nographics compute "$vulkan_reason"
+  else
+    three_ways vulkan-queue graphics nographics compute 30 "${graphics_env[@]}" "$kit/bin/vulkan_queue"
+  fi
   if [[ -n $egl_reason ]]; then
     skip_three_ways egl graphics nographics compute "$egl_reason"
   else

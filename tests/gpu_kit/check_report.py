@@ -27,6 +27,7 @@ PYTHON_WORKLOADS = ["torch", "jax", "cupy"]
 # nvgate with its capabilities, and under nvgate without the one its engine needs.
 VIDEO_GRAPHICS_STEPS = [(w, m, reason) for name, fewer, reason in (("jpeg", "novideo", "no CUDA"),
                                                                    ("vulkan", "nographics", "no NVIDIA driver"),
+                                                                   ("vulkan-queue", "nographics", "no NVIDIA driver"),
                                                                    ("egl", "nographics", "no NVIDIA driver"))
                         for w, m in ((name, "native"), (name, "nvgate"), (f"{name}-{fewer}", "nvgate"))]
 
