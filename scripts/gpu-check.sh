@@ -255,9 +255,87 @@ for framework in "${python_workloads[@]}"; do
   fi
 done
 
+# ---- JPEG decode, Vulkan and EGL: the video and graphics capabilities ----
+# Each natively and under nvgate with the capabilities it needs (WORKLOAD), and
+# under nvgate without the one its engine needs (WORKLOAD-noX: refusals expected).
+nvidia_icd=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+nvidia_egl_vendor=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+# The kit's loaders (scripts/gpu-kit.sh), unpacked here and named to the
+# programs through their environment only: nothing is installed.
+gl_root=$work/loaders
+graphics_env=(env "LD_LIBRARY_PATH=$gl_root/usr/lib/x86_64-linux-gnu")
+for lib in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do [[ -d $lib ]] && graphics_env[1]+=:$lib; done
+graphics_env[1]+=${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+graphics_env+=("VK_DRIVER_FILES=$nvidia_icd" "__EGL_VENDOR_LIBRARY_FILENAMES=$nvidia_egl_vendor")
+# three_ways WORKLOAD CAPS SUFFIX FEWER_CAPS LIMIT COMMAND...: natively and under
+# nvgate with CAPS as WORKLOAD, under nvgate with FEWER_CAPS as WORKLOAD-SUFFIX.
+three_ways() {
+  local workload=$1 caps=$2 suffix=$3 fewer=$4 limit=$5
+  shift 5
+  native "$workload" "$caps" "$limit" "$@"
+  under_nvgate "$workload" "$caps" "$limit" "$@"
+  under_nvgate "$workload-$suffix" "$fewer" "$limit" "$@"
+}
+skip_three_ways() {
+  skip "$1" native "$2" "$5"
+  skip "$1" nvgate "$2" "$5"
+  skip "$1-$3" nvgate "$4" "$5"
+}
+video_graphics_steps() {
+  local reason=$no_cuda_reason
+  if [[ -z $reason && -z $python_bin ]]; then
+    reason="no CUDA (no python3)"
+  elif [[ -z $reason ]] && ! "$python_bin" -c \
+    "import importlib.util, sys; sys.exit(importlib.util.find_spec('torchvision') is None)" 2>/dev/null; then
+    reason="no torchvision for $python_bin"
+  fi
+  if [[ -n $reason ]]; then
+    skip_three_ways jpeg compute,utility,video novideo compute,utility "$reason"
+  else
+    three_ways jpeg compute,utility,video novideo compute,utility 30 "$python_bin" "$kit/python/jpeg_check.py"
+  fi
+
+  reason=""
+  if ((!have_driver)); then
+    reason="no NVIDIA driver (--backend $backend)"
+  elif [[ ! -d $kit/loaders ]]; then
+    reason="no Vulkan and EGL loaders in the kit (gpu-kit.sh could not fetch them)"
+  elif ! command -v dpkg-deb >/dev/null; then
+    reason="no dpkg-deb to unpack the kit's loaders"
+  else
+    mkdir -p "$gl_root"
+    for deb in "$kit"/loaders/*.deb; do
+      dpkg-deb -x "$deb" "$gl_root" 2>>"$work/logs/loaders.err" || reason="cannot unpack $(basename "$deb")"
+    done
+  fi
+  local vulkan_reason=$reason egl_reason=$reason
+  [[ -n $reason || -f $nvidia_icd ]] || vulkan_reason="no NVIDIA Vulkan ICD file $nvidia_icd"
+  [[ -n $reason || -f $nvidia_egl_vendor ]] || egl_reason="no NVIDIA EGL vendor file $nvidia_egl_vendor"
+  [[ -n $reason || -x $kit/bin/egl_check ]] || egl_reason="no egl_check in the kit"
+  if [[ -n $vulkan_reason ]]; then
+    skip_three_ways vulkan graphics nographics compute "$vulkan_reason"
+  else
+    three_ways vulkan graphics nographics compute 30 "${graphics_env[@]}" bash "$kit/graphics/vulkan_check.sh" \
+      "$gl_root/usr/bin/vulkaninfo"
+  fi
+  [[ -n $vulkan_reason || -x $kit/bin/vulkan_queue ]] || vulkan_reason="no vulkan_queue in the kit (no Vulkan headers)"
+  if [[ -n $vulkan_reason ]]; then
+    skip_three_ways vulkan-queue graphics nographics compute "$vulkan_reason"
+  else
+    three_ways vulkan-queue graphics nographics compute 30 "${graphics_env[@]}" "$kit/bin/vulkan_queue"
+  fi
+  if [[ -n $egl_reason ]]; then
+    skip_three_ways egl graphics nographics compute "$egl_reason"
+  else
+    three_ways egl graphics nographics compute 30 "${graphics_env[@]}" "$kit/bin/egl_check"
+  fi
+}
+
 # Every workload: natively and under nvgate run first, then the recordings,
 # so that a short budget loses the recordings before the comparisons.
 for pass in run record; do
+  # Between the comparisons and the recordings.
+  [[ $pass == record ]] && video_graphics_steps
   for p in "${cuda_programs[@]}"; do
     if ((!cuda_ready)) || [[ ! -x $work/cuda/$p ]]; then
       [[ $pass == run ]] || continue

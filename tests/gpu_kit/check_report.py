@@ -2,7 +2,7 @@
 """Checks what scripts/gpu-check.sh wrote into OUTDIR: at most 8 files of at
 most 16 MiB (what the device tool brings back), a report.json that follows
 schema nvgate.gpu-check/1, and, with --backend sim, the steps that a run
-without a GPU must show: the CUDA and Python steps skipped with "no CUDA",
+without a GPU must show: the CUDA, Python, JPEG, Vulkan and EGL steps skipped,
 nvprobe run, traced, traced observe-only and learned under nvgate's sim.
 
     tests/gpu_kit/check_report.py --backend sim OUTDIR
@@ -23,6 +23,13 @@ STEP_KEYS = {"workload", "mode", "caps", "status", "exit", "seconds", "denials",
 CUDA_WORKLOADS = ["cuda-" + p for p in ("device_query", "vector_add", "copy_bandwidth", "host_register",
                                         "managed_memory", "streams_events", "two_threads", "child_process")]
 PYTHON_WORKLOADS = ["torch", "jax", "cupy"]
+# (workload, mode, why it is skipped without a GPU): each natively and under
+# nvgate with its capabilities, and under nvgate without the one its engine needs.
+VIDEO_GRAPHICS_STEPS = [(w, m, reason) for name, fewer, reason in (("jpeg", "novideo", "no CUDA"),
+                                                                   ("vulkan", "nographics", "no NVIDIA driver"),
+                                                                   ("vulkan-queue", "nographics", "no NVIDIA driver"),
+                                                                   ("egl", "nographics", "no NVIDIA driver"))
+                        for w, m in ((name, "native"), (name, "nvgate"), (f"{name}-{fewer}", "nvgate"))]
 
 
 def check(out_dir, backend):
@@ -86,6 +93,8 @@ def check(out_dir, backend):
             for mode in ("native", "nvgate"):
                 expect(workload, mode, "skipped", "no CUDA")
         expect("nvcc", "native", "skipped", "no CUDA")
+        for workload, mode, reason in VIDEO_GRAPHICS_STEPS:
+            expect(workload, mode, "skipped", reason)
         expect("nvprobe", "native", "skipped")
         all_caps = expect("nvprobe-all", "nvgate", "ok")
         if all_caps and " 0 refused, 0 failed" not in all_caps["result"]:
