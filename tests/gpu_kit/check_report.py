@@ -3,7 +3,8 @@
 most 16 MiB (what the device tool brings back), a report.json that follows
 schema nvgate.gpu-check/1, and, with --backend sim, the steps that a run
 without a GPU must show: the CUDA and Python steps skipped with "no CUDA",
-nvprobe run, traced, traced observe-only and learned under nvgate's sim.
+nvprobe run, traced, traced observe-only and learned under nvgate's sim,
+and the cost section's table empty with a "no GPU" note.
 
     tests/gpu_kit/check_report.py --backend sim OUTDIR
 """
@@ -23,6 +24,8 @@ STEP_KEYS = {"workload", "mode", "caps", "status", "exit", "seconds", "denials",
 CUDA_WORKLOADS = ["cuda-" + p for p in ("device_query", "vector_add", "copy_bandwidth", "host_register",
                                         "managed_memory", "streams_events", "two_threads", "child_process")]
 PYTHON_WORKLOADS = ["torch", "jax", "cupy"]
+COST_WORKLOADS = ["cost-cuda", "cost-torch"]
+COST_METRIC_KEYS = {"program", "metric", "native_median", "nvgate_median", "ratio", "native_runs", "nvgate_runs"}
 
 
 def check(out_dir, backend):
@@ -71,6 +74,15 @@ def check(out_dir, backend):
     if report.get("counts") != counts:
         problems.append(f"counts {report.get('counts')} disagree with the steps {counts}")
 
+    costs = report.get("costs")
+    if not isinstance(costs, dict) or not isinstance(costs.get("repetitions"), int) \
+            or not isinstance(costs.get("metrics"), list):
+        problems.append(f"costs is {costs!r}, not an object with repetitions and metrics")
+        costs = {"metrics": [], "note": None}
+    for metric in costs["metrics"]:
+        if not isinstance(metric, dict) or metric.keys() != COST_METRIC_KEYS:
+            problems.append(f"cost metric {metric!r} lacks or adds keys (expected {sorted(COST_METRIC_KEYS)})")
+
     def expect(workload, mode, status, reason_prefix=None):
         step = by_key.get((workload, mode))
         if step is None:
@@ -85,6 +97,11 @@ def check(out_dir, backend):
         for workload in CUDA_WORKLOADS + PYTHON_WORKLOADS:
             for mode in ("native", "nvgate"):
                 expect(workload, mode, "skipped", "no CUDA")
+        for workload in COST_WORKLOADS:
+            for mode in ("native", "nvgate"):
+                expect(workload, mode, "skipped", "no CUDA")
+        if costs["metrics"] or not (costs.get("note") or "").startswith("no GPU"):
+            problems.append(f"costs without a GPU: {costs!r}, expected no metrics and a 'no GPU' note")
         expect("nvcc", "native", "skipped", "no CUDA")
         expect("nvprobe", "native", "skipped")
         all_caps = expect("nvprobe-all", "nvgate", "ok")
