@@ -11,12 +11,14 @@
 #   --kit DIR          the kit (default: the folder holding this script, if it is one)
 #   --backend host|sim nvgate's backend (default host: the real driver)
 #   --budget SECONDS   the whole check's time (default 360); a step gets at most what is left
+#   --cost-reps N      repetitions of each cost measurement, native and under nvgate in
+#                      alternation (default 3, or GPU_CHECK_COST_REPS; 0 leaves the section out)
 # Exit status: 0 when the report was written (whatever the steps' results), 2 on bad usage.
 # Needs bash 5 and coreutils or busybox (timeout, tar, gzip, grep, sed): nothing from the build machine.
 set -uo pipefail
 
 usage() {
-  sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -24,12 +26,14 @@ script_dir=$(cd "$(dirname "$0")" && pwd)
 kit=""
 backend=host
 budget=360
+cost_reps=${GPU_CHECK_COST_REPS:-3}
 out=""
 while (($#)); do
   case "$1" in
     --kit) kit=${2:?--kit needs a folder}; shift 2 ;;
     --backend) backend=${2:?--backend needs host or sim}; shift 2 ;;
     --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
+    --cost-reps) cost_reps=${2:?--cost-reps needs a count}; shift 2 ;;
     -h | --help) usage ;;
     -*) echo "gpu-check: unknown option $1" >&2; usage ;;
     *) [[ -z $out ]] || usage; out=$1; shift ;;
@@ -38,6 +42,7 @@ done
 [[ -n $out ]] || usage
 [[ $backend == host || $backend == sim ]] || { echo "gpu-check: --backend is host or sim" >&2; exit 2; }
 [[ $budget =~ ^[0-9]+$ ]] || { echo "gpu-check: --budget is whole seconds" >&2; exit 2; }
+[[ $cost_reps =~ ^[0-9]+$ ]] || { echo "gpu-check: --cost-reps is a whole number" >&2; exit 2; }
 if [[ -z $kit ]]; then
   [[ -x $script_dir/bin/nvgate ]] && kit=$script_dir || kit=$script_dir/../gpu-kit
 fi
@@ -215,8 +220,9 @@ for caps in compute video graphics all; do
 done
 
 # ---- CUDA programs, compiled here ----
+# cuda_costs is compiled and recorded with the others but run only by the cost section.
 cuda_programs=(device_query vector_add copy_bandwidth host_register managed_memory streams_events two_threads
-  child_process)
+  child_process cuda_costs)
 cuda_ready=0
 if [[ -n $no_cuda_reason ]]; then
   skip nvcc native "" "$no_cuda_reason"
@@ -331,12 +337,99 @@ video_graphics_steps() {
   fi
 }
 
-# Every workload: natively and under nvgate run first, then the recordings,
-# so that a short budget loses the recordings before the comparisons.
+# ---- cost: the same measurements natively and under nvgate, in alternation ----
+# Each repetition i runs cost-cuda-i (cuda_costs) and cost-torch-i
+# (torch_perf_check.py) natively, then under nvgate, so that a drift of the
+# host's speed falls on both modes alike. The key=value numbers of each RESULT
+# line (FAIL lines too: they carry what could be measured) are collected per
+# program, metric and mode; the report gives the medians and nvgate/native.
+declare -A cost_samples # "program|metric|mode" -> "value value ..."
+declare -a cost_metrics=() # "program|metric", in the order first seen
+cost_note=""
+
+# collect_costs PROGRAM WORKLOAD MODE: the numeric key=value pairs of the step's RESULT line.
+collect_costs() {
+  local program=$1 mode=$3 result words word key value
+  result=$(grep -a "^RESULT $program " "$work/logs/$2.$3.out" 2>/dev/null | tail -n 1)
+  read -ra words <<<"$result"
+  for word in "${words[@]}"; do
+    [[ $word =~ ^([a-z0-9_]+)=([0-9]+(\.[0-9]+)?)$ ]] || continue
+    key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+    [[ -n ${cost_samples["$program|$key|native"]+x}${cost_samples["$program|$key|nvgate"]+x} ]] ||
+      cost_metrics+=("$program|$key")
+    cost_samples["$program|$key|$mode"]+="$value "
+  done
+}
+
+cost_section() {
+  ((cost_reps > 0)) || { cost_note="left out (--cost-reps 0)"; return; }
+  local cuda_reason="" torch_reason=${python_missing[torch]:-} i
+  if ((!cuda_ready)) || [[ ! -x $work/cuda/cuda_costs ]]; then
+    cuda_reason=${no_cuda_reason:-"no CUDA (cuda_costs did not compile: logs/nvcc.native.err)"}
+  fi
+  [[ -n $torch_reason || -n $python_bin ]] || torch_reason="no CUDA (no python3)"
+  if [[ -n $cuda_reason ]]; then
+    skip cost-cuda native compute,utility "$cuda_reason"
+    skip cost-cuda nvgate compute,utility "$cuda_reason"
+  fi
+  if [[ -n $torch_reason ]]; then
+    skip cost-torch native compute,utility "$torch_reason"
+    skip cost-torch nvgate compute,utility "$torch_reason"
+  fi
+  if [[ -n $cuda_reason && -n $torch_reason ]]; then
+    if [[ -n $no_cuda_reason ]]; then
+      cost_note="no GPU: $no_cuda_reason"
+    else
+      cost_note="no figures: cuda_costs: $cuda_reason; torch_perf: $torch_reason"
+    fi
+    return
+  fi
+  for ((i = 1; i <= cost_reps; i++)); do
+    if [[ -z $cuda_reason ]]; then
+      native "cost-cuda-$i" compute,utility 30 "$work/cuda/cuda_costs"
+      under_nvgate "cost-cuda-$i" compute,utility 45 "$work/cuda/cuda_costs"
+      collect_costs cuda_costs "cost-cuda-$i" native
+      collect_costs cuda_costs "cost-cuda-$i" nvgate
+    fi
+    if [[ -z $torch_reason ]]; then
+      native "cost-torch-$i" compute,utility 45 "$python_bin" "$kit/python/torch_perf_check.py"
+      under_nvgate "cost-torch-$i" compute,utility 60 "$python_bin" "$kit/python/torch_perf_check.py"
+      collect_costs torch_perf "cost-torch-$i" native
+      collect_costs torch_perf "cost-torch-$i" nvgate
+    fi
+  done
+  ((${#cost_metrics[@]})) || cost_note="no measurements: every cost step failed or was skipped"
+}
+
+# Decimal numbers as integers in millionths, so that bash can compare and divide them.
+to_millionths() {
+  local whole=${1%%.*} fraction=000000
+  [[ $1 == *.* ]] && fraction=${1#*.}000000
+  echo $((10#$whole * 1000000 + 10#${fraction:0:6}))
+}
+# Millionths back to a decimal with three places.
+from_millionths() { printf '%d.%03d' $(($1 / 1000000)) $(($1 % 1000000 / 1000)); }
+# The median (in millionths) of the decimals given, the mean of the middle two
+# for an even count; nothing when none is given.
+median_millionths() {
+  (($#)) || return 0
+  local sorted=() v
+  for v in "$@"; do sorted+=("$(to_millionths "$v")"); done
+  mapfile -t sorted < <(printf '%s\n' "${sorted[@]}" | sort -n)
+  local n=${#sorted[@]}
+  if ((n % 2)); then echo "${sorted[n / 2]}"; else echo $(((sorted[n / 2 - 1] + sorted[n / 2]) / 2)); fi
+}
+
+# Every workload: natively and under nvgate run first, then the video and
+# graphics steps and the cost section, then the recordings, so that a short
+# budget loses the recordings first.
 for pass in run record; do
-  # Between the comparisons and the recordings.
-  [[ $pass == record ]] && video_graphics_steps
+  if [[ $pass == record ]]; then
+    video_graphics_steps
+    cost_section
+  fi
   for p in "${cuda_programs[@]}"; do
+    [[ $p == cuda_costs && $pass == run ]] && continue
     if ((!cuda_ready)) || [[ ! -x $work/cuda/$p ]]; then
       [[ $pass == run ]] || continue
       reason=${no_cuda_reason:-"no CUDA (the program did not compile: logs/nvcc.native.err)"}
@@ -370,9 +463,13 @@ for pass in run record; do
 done
 
 # ---- nvgate's own cost on this kernel (the simulated driver: no GPU needed) ----
+# With the real driver, also an executed call on it (host/, latency/host):
+# natively, under nvgate run --backend host, and the mechanism's floor.
 if [[ -x $kit/bin/bench_nvgate ]]; then
+  bench_host=()
+  ((have_driver)) && bench_host=(--backend=host)
   run_step bench native "" 90 -- env NVGATE_BENCH_NVGATE="$nvgate" NVGATE_BENCH_WORKLOAD="$kit/bin/bench_workload" \
-    "$kit/bin/bench_nvgate" --benchmark_min_time=0.01 --latency_samples=500
+    "$kit/bin/bench_nvgate" --benchmark_min_time=0.01 --latency_samples=500 "${bench_host[@]}"
 fi
 
 # ---- the report ----
@@ -399,6 +496,27 @@ pack() {
 pack traces traces
 pack logs logs
 
+# The cost table: one row per program and metric, as JSON objects and as markdown rows.
+costs_json_rows=() costs_md_rows=()
+for metric in "${cost_metrics[@]}"; do
+  program=${metric%%|*} key=${metric#*|}
+  read -ra native_values <<<"${cost_samples["$metric|native"]:-}"
+  read -ra nvgate_values <<<"${cost_samples["$metric|nvgate"]:-}"
+  native_median=$(median_millionths "${native_values[@]}")
+  nvgate_median=$(median_millionths "${nvgate_values[@]}")
+  native_text=null nvgate_text=null ratio_text=null
+  [[ -n $native_median ]] && native_text=$(from_millionths "$native_median")
+  [[ -n $nvgate_median ]] && nvgate_text=$(from_millionths "$nvgate_median")
+  if [[ -n $native_median && -n $nvgate_median ]] && ((native_median > 0)); then
+    ratio_text=$(from_millionths $(((nvgate_median * 1000000 + native_median / 2) / native_median)))
+  fi
+  # Times (_ms): above 1 means nvgate is slower; rates: below 1 means nvgate is slower.
+  costs_json_rows+=("$(printf '{"program":%s,"metric":%s,"native_median":%s,"nvgate_median":%s,"ratio":%s,"native_runs":%d,"nvgate_runs":%d}' \
+    "$(json_str "$program")" "$(json_str "$key")" "$native_text" "$nvgate_text" "$ratio_text" \
+    "${#native_values[@]}" "${#nvgate_values[@]}")")
+  costs_md_rows+=("| $program | $key | ${native_text/null/-} (${#native_values[@]}) | ${nvgate_text/null/-} (${#nvgate_values[@]}) | ${ratio_text/null/-} |")
+done
+
 calls_in() { [[ -f $1 ]] && echo $(($(wc -l <"$1") - 1)) || echo -; }
 learned() { [[ -f $1 ]] && sed -n 's/^  "caps": *"\([^"]*\)".*/\1/p' "$1" | head -n 1 || echo -; }
 cell_text() {
@@ -421,6 +539,11 @@ cell_text() {
   printf '"nvgate":%s,' "$(json_str "$("$nvgate" --version 2>&1)")"
   printf '"counts":{"ok":%d,"fail":%d,"timeout":%d,"skipped":%d},' "$counts_ok" "$counts_fail" "$counts_timeout" \
     "$counts_skipped"
+  printf '"costs":{"repetitions":%d,"note":%s,"metrics":[' "$cost_reps" \
+    "$([[ -n $cost_note ]] && json_str "$cost_note" || echo null)"
+  first=1
+  for row in "${costs_json_rows[@]}"; do ((first)) || printf ','; first=0; printf '%s' "$row"; done
+  printf ']},'
   printf '"files":["report.md","report.json","traces.tar.gz","logs.tar.gz"],"dropped":['
   first=1
   for d in "${dropped[@]}"; do ((first)) || printf ','; first=0; json_str "$d"; done
@@ -446,6 +569,22 @@ cell_text() {
       "$(calls_in "$work/traces/$w.native.trace") | $(calls_in "$work/traces/$w.trace") |" \
       "$(learned "$work/traces/$w.learn.json") |"
   done
+  echo
+  echo "## Costs: nvgate against native"
+  echo
+  echo "Medians of $cost_reps repetitions each, run in alternation (section \`cost\`); in brackets, how many"
+  echo "runs gave the number. Ratio = nvgate / native: for times (\`_ms\`) above 1 is slower under nvgate,"
+  echo "for rates (GB/s, steps/s, TFLOP/s) below 1 is."
+  echo
+  if [[ -n $cost_note ]]; then
+    echo "$cost_note"
+  fi
+  if ((${#costs_md_rows[@]})); then
+    ((${#cost_note})) && echo
+    echo "| program | metric | native | nvgate | ratio |"
+    echo "| --- | --- | --- | --- | --- |"
+    printf '%s\n' "${costs_md_rows[@]}"
+  fi
   echo
   echo "## Every step"
   echo

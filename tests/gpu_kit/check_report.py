@@ -3,7 +3,8 @@
 most 16 MiB (what the device tool brings back), a report.json that follows
 schema nvgate.gpu-check/1, and, with --backend sim, the steps that a run
 without a GPU must show: the CUDA, Python, JPEG, Vulkan and EGL steps skipped,
-nvprobe run, traced, traced observe-only and learned under nvgate's sim.
+nvprobe run, traced, traced observe-only and learned under nvgate's sim,
+and the cost section's table empty with a "no GPU" note.
 
     tests/gpu_kit/check_report.py --backend sim OUTDIR
 """
@@ -30,6 +31,8 @@ VIDEO_GRAPHICS_STEPS = [(w, m, reason) for name, fewer, reason in (("jpeg", "nov
                                                                    ("vulkan-queue", "nographics", "no NVIDIA driver"),
                                                                    ("egl", "nographics", "no NVIDIA driver"))
                         for w, m in ((name, "native"), (name, "nvgate"), (f"{name}-{fewer}", "nvgate"))]
+COST_WORKLOADS = ["cost-cuda", "cost-torch"]
+COST_METRIC_KEYS = {"program", "metric", "native_median", "nvgate_median", "ratio", "native_runs", "nvgate_runs"}
 
 
 def check(out_dir, backend):
@@ -78,6 +81,15 @@ def check(out_dir, backend):
     if report.get("counts") != counts:
         problems.append(f"counts {report.get('counts')} disagree with the steps {counts}")
 
+    costs = report.get("costs")
+    if not isinstance(costs, dict) or not isinstance(costs.get("repetitions"), int) \
+            or not isinstance(costs.get("metrics"), list):
+        problems.append(f"costs is {costs!r}, not an object with repetitions and metrics")
+        costs = {"metrics": [], "note": None}
+    for metric in costs["metrics"]:
+        if not isinstance(metric, dict) or metric.keys() != COST_METRIC_KEYS:
+            problems.append(f"cost metric {metric!r} lacks or adds keys (expected {sorted(COST_METRIC_KEYS)})")
+
     def expect(workload, mode, status, reason_prefix=None):
         step = by_key.get((workload, mode))
         if step is None:
@@ -92,6 +104,11 @@ def check(out_dir, backend):
         for workload in CUDA_WORKLOADS + PYTHON_WORKLOADS:
             for mode in ("native", "nvgate"):
                 expect(workload, mode, "skipped", "no CUDA")
+        for workload in COST_WORKLOADS:
+            for mode in ("native", "nvgate"):
+                expect(workload, mode, "skipped", "no CUDA")
+        if costs["metrics"] or not (costs.get("note") or "").startswith("no GPU"):
+            problems.append(f"costs without a GPU: {costs!r}, expected no metrics and a 'no GPU' note")
         expect("nvcc", "native", "skipped", "no CUDA")
         for workload, mode, reason in VIDEO_GRAPHICS_STEPS:
             expect(workload, mode, "skipped", reason)
