@@ -13,12 +13,15 @@
 #   --budget SECONDS   the whole check's time (default 360); a step gets at most what is left
 #   --cost-reps N      repetitions of each cost measurement, native and under nvgate in
 #                      alternation (default 3, or GPU_CHECK_COST_REPS; 0 leaves the section out)
+#   --only REGEX       run only the steps whose workload matches REGEX (bash's =~), for a
+#                      second, shorter call: e.g. 'nvcc|cuda-vector_add|^torch$' (the CUDA
+#                      programs need the nvcc step)
 # Exit status: 0 when the report was written (whatever the steps' results), 2 on bad usage.
 # Needs bash 5 and coreutils or busybox (timeout, tar, gzip, grep, sed): nothing from the build machine.
 set -uo pipefail
 
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -27,6 +30,7 @@ kit=""
 backend=host
 budget=360
 cost_reps=${GPU_CHECK_COST_REPS:-3}
+only=""
 out=""
 while (($#)); do
   case "$1" in
@@ -34,6 +38,7 @@ while (($#)); do
     --backend) backend=${2:?--backend needs host or sim}; shift 2 ;;
     --budget) budget=${2:?--budget needs seconds}; shift 2 ;;
     --cost-reps) cost_reps=${2:?--cost-reps needs a count}; shift 2 ;;
+    --only) only=${2:?--only needs a regular expression}; shift 2 ;;
     -h | --help) usage ;;
     -*) echo "gpu-check: unknown option $1" >&2; usage ;;
     *) [[ -z $out ]] || usage; out=$1; shift ;;
@@ -120,12 +125,19 @@ record() {
     "${exit:--}" "${seconds:--}" "$denials" "${shown:0:100}" >&2
 }
 
-skip() { record "$1" "$2" "$3" "skipped: $4" "" "" 0 ""; }
+# Whether --only leaves WORKLOAD out (then it is neither run nor reported).
+left_out() { [[ -n $only && ! $1 =~ $only ]]; }
+
+skip() {
+  left_out "$1" && return
+  record "$1" "$2" "$3" "skipped: $4" "" "" 0 ""
+}
 
 # run_step WORKLOAD MODE CAPS LIMIT_SECONDS -- COMMAND...: one step under its own timeout.
 run_step() {
   local workload=$1 mode=$2 caps=$3 limit=$4
   shift 5
+  left_out "$workload" && return
   local left=$(((deadline_us - $(now_us)) / 1000000))
   if ((left < 5)); then
     skip "$workload" "$mode" "$caps" "out of time (--budget $budget)"
@@ -192,8 +204,13 @@ recordings() {
     --backend "$backend" --caps "$caps" -o "$work/traces/$workload.native.trace" -- "$@"
   run_step "$workload" trace "$caps" "$limit" -- "$nvgate" trace --with-params --backend "$backend" \
     --caps "$caps" -o "$work/traces/$workload.trace" -- "$@"
-  run_step "$workload" learn all "$limit" -- "$nvgate" learn --json -o "$work/traces/$workload.learn.json" \
-    --backend "$backend" -- "$@"
+  # From the observe-only trace, which holds every call the workload made with
+  # the kernel answering: the same set a run with every capability would show,
+  # without running the workload a third time.
+  if [[ -s $work/traces/$workload.native.trace ]]; then
+    run_step "$workload" learn all "$limit" -- "$nvgate" learn --json -o "$work/traces/$workload.learn.json" \
+      "$work/traces/$workload.native.trace"
+  fi
 }
 
 # ---- the host and nvgate itself ----
