@@ -476,7 +476,10 @@ for pass in run record; do
       recordings "$framework" compute,utility 90 "$python_bin" "$script"
     fi
   done
-  [[ $pass == record ]] && recordings nvprobe compute,utility 30 "$kit/bin/nvprobe"
+  if [[ $pass == record ]]; then
+    recordings nvprobe compute,utility 30 "$kit/bin/nvprobe"
+    ((have_driver)) && command -v nvidia-smi >/dev/null && recordings nvidia-smi utility 30 nvidia-smi
+  fi
 done
 
 # ---- nvgate's own cost on this kernel (the simulated driver: no GPU needed) ----

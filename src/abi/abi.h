@@ -99,6 +99,25 @@ struct LayoutItem {
   std::string count_field;
 };
 
+// Controls the open kernel module hands to the GSP firmware without reading
+// them, so that its headers define neither their names nor their parameters:
+// any control on an NV2081_BINAPI object (src/nvidia/src/kernel/rmapi/
+// binary_api.c, binapiControl_IMPL), and the legacy GSS controls, command bit
+// 15 (src/nvidia/interface/deprecated/rmapi_deprecated_control.c,
+// IsGssLegacyCall; forwarded by rmapi_gss_legacy_control.c, RmGssLegacyRpcCmd).
+// Their parameters go to the firmware as flat bytes. Rows for them name the
+// size NVIDIA's own libraries were seen to pass on a real driver.
+inline constexpr std::uint32_t kGssLegacyBit = 0x8000;
+// Bits 15 and 14: a privileged legacy GSS control, which the driver allows
+// only to a caller with RS_PRIV_LEVEL_USER_ROOT (rmapi_gss_legacy_control.c:56).
+// nvgate's supervisor, not the workload, is that caller, so no row may allow one.
+inline constexpr std::uint32_t kGssLegacyPrivilegedBits = 0xC000;
+inline constexpr std::uint32_t kBinapiClass = 0x2081;
+inline constexpr std::uint32_t kBinapiPrivilegedClass = 0x2082;
+inline bool IsGspForwardedControl(Level level, std::uint32_t key) {
+  return level == Level::kControl && ((key >> 16) == kBinapiClass || (key & kGssLegacyBit) != 0);
+}
+
 struct Entry {
   Level level;
   std::uint32_t key;         // frontend nr, UVM request, control cmd, class, function

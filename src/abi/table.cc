@@ -171,10 +171,24 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
   if ((e.handler == Handler::kDeny) != e.mask.Never()) {
     return Err("a deny row must have caps \"-\", and only a deny row may");
   }
+  // The driver decides these by the privilege of its caller, which is the
+  // supervisor (often root), never the workload.
+  const bool privileged_gss = e.level == Level::kControl && (e.key & kGssLegacyPrivilegedBits) == kGssLegacyPrivilegedBits;
+  const bool privileged_binapi = (e.level == Level::kAlloc && e.key == kBinapiPrivilegedClass) ||
+                                 (e.level == Level::kControl && (e.key >> 16) == kBinapiPrivilegedClass);
+  if ((privileged_gss || privileged_binapi) && e.handler != Handler::kDeny) {
+    return Err("a privileged GSS or BINAPI command may only be a deny row: the driver would check the "
+               "supervisor's privilege, not the workload's");
+  }
   e.param_struct = cols[5] == "-" ? "" : std::string(cols[5]);
   auto size = ParseNumber(cols[6], 10);
   if (!size) return Err("size \"" + std::string(cols[6]) + "\" is not a number");
   e.param_size = *size;
+  if (IsGspForwardedControl(e.level, e.key) && e.handler != Handler::kDeny &&
+      (e.handler != Handler::kSimple || !e.param_struct.empty() || e.param_size == 0 || cols[7] != "-")) {
+    return Err("a control forwarded to the GSP firmware is a simple row with struct \"-\", the size seen on "
+               "a real driver, and no layout: the driver defines no struct for it");
+  }
   if (e.level == Level::kFrontend && e.param_size >= (1u << 14)) {
     return Err("frontend size does not fit _IOC_SIZE");
   }

@@ -90,8 +90,28 @@ INSTANTIATE_TEST_SUITE_P(
         BadRow{"control\tX\t0x1\tcompute\tsimple\tS\t16\tfd:nooffset\n", "name@offset"},
         BadRow{"control\tX\t0x1\tcompute\tsimple\tS\t16\twarp:x@0\n", "unknown layout item"},
         BadRow{"frontend\tX\t0x1\tbase\tsimple\t-\t20000\t-\n", "_IOC_SIZE"},
+        // The driver checks a privileged GSS control or BINAPI object against its
+        // caller's privilege, which is the supervisor's: only a deny row may name one.
+        BadRow{"control\tX\t0x2080c159\tcompute\tsimple\t-\t8\t-\n", "privileged"},
+        BadRow{"alloc\tX\t0x2082\tcompute\tsimple\t-\t4\t-\n", "privileged"},
+        BadRow{"control\tX\t0x20820101\tcompute\tsimple\t-\t4\t-\n", "privileged"},
+        // Forwarded to the firmware unread: a fixed size, no struct, no layout.
+        BadRow{"control\tX\t0x20808159\tcompute\tsimple\t-\t0\t-\n", "GSP firmware"},
+        BadRow{"control\tX\t0x20810108\tcompute\tsimple\tS\t8\t-\n", "GSP firmware"},
+        BadRow{"control\tX\t0x20810108\tcompute\tsimple\t-\t16\tclient:h@0\n", "GSP firmware"},
         BadRow{"frontend\tX\t0x1\tbase\tsimple\t-\t0\t-\nfrontend\tY\t0x1\tbase\tsimple\t-\t0\t-\n",
                "duplicate", 4}));
+
+TEST(TableParse, GspForwardedControlsAndPrivilegedDenyRows) {
+  auto t = ParseWith("control\tGSS_LEGACY_0x20808159\t0x20808159\tcompute\tsimple\t-\t332\t-\n"
+                     "control\tX\t0x2080c159\t-\tdeny\t-\t0\t-\n"
+                     "alloc\tNV2082_BINAPI_PRIVILEGED\t0x2082\t-\tdeny\t-\t0\t-\n");
+  ASSERT_TRUE(t) << t.error();
+  EXPECT_TRUE(IsGspForwardedControl(Level::kControl, 0x20808159));
+  EXPECT_TRUE(IsGspForwardedControl(Level::kControl, 0x20810108));
+  EXPECT_FALSE(IsGspForwardedControl(Level::kControl, 0x20800159));
+  EXPECT_FALSE(IsGspForwardedControl(Level::kAlloc, 0x2081));
+}
 
 TEST(TableParse, RequiresHeaders) {
   EXPECT_THAT(Table::Parse("frontend\tX\t0x1\tbase\tsimple\t-\t0\t-\n").error(),
