@@ -183,6 +183,34 @@ TEST(Cli, KeepCapsWarnsWithWhatEachReopens) {
   EXPECT_EQ(Lines(unknown.err), 1);
 }
 
+// Usage errors exit with nvgate's documented status, never the option
+// parser's own numbers (CLI11's 105 to 114), so that a script or a container
+// engine can tell them from the workload's status: 125 where nvgate would have
+// started a workload or runtime, 2 elsewhere. One line, naming the problem.
+TEST(Cli, UsageErrorsExitWithTheDocumentedStatusInOneLine) {
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+    std::string says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {{}, 2, "a command is required"},
+           {{"--bogus"}, 2, "unknown option --bogus"},
+           {{"doctor", "--bogus"}, 2, "nvgate doctor: "},
+           {{"abi", "--caps"}, 2, "--caps"},
+           {{"run"}, 125, "no command to run"},
+           {{"run", "--bogus", "--", "true"}, 125, "--bogus"},
+           {{"run", "--backend", "gpu", "--", "true"}, 125, "--backend"},
+           {{"trace", "--caps"}, 125, "nvgate trace: "},
+           {{"oci", "runtime", "--bogus"}, 125, "nvgate oci runtime: "},
+       }) {
+    auto r = Nvgate(c.args);
+    EXPECT_EQ(r.status, c.status) << ::testing::PrintToString(c.args) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(c.says)) << ::testing::PrintToString(c.args);
+    EXPECT_EQ(Lines(r.err), 1) << r.err;
+  }
+}
+
 TEST(Cli, VersionIsTheProjectVersion) {
   auto r = Nvgate({"--version"});
   EXPECT_EQ(r.status, 0);

@@ -106,6 +106,43 @@ std::vector<std::string> Arguments(int argc, char** argv, bool as_runtime) {
   return shim;
 }
 
+// The innermost command the parser reached ("run", "oci runtime"), or "".
+std::string CommandPath(const CLI::App& app) {
+  std::string path;
+  const CLI::App* at = &app;
+  for (;;) {
+    std::vector<const CLI::App*> parsed = at->get_subcommands([](const CLI::App* sub) { return sub->parsed(); });
+    if (parsed.empty()) return path;
+    at = parsed.front();
+    path += (path.empty() ? "" : " ") + at->get_name();
+  }
+}
+
+// A usage error: one line naming the problem and the documented exit status
+// (docs/man/nvgate.1, EXIT STATUS), never the option parser's own numbers, so
+// that a script or a container engine can tell it from the workload's status.
+// --help and --version are not errors and print as the parser does.
+int UsageError(const CLI::App& app, const CLI::ParseError& e, const std::vector<std::string>& args) {
+  if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+  const std::string command = CommandPath(app);
+  std::string problem = e.what();
+  // The parser asks for a command before it looks at what it did not expect.
+  if (command.empty() && args.size() > 1 && args[1].size() > 1 && args[1][0] == '-') {
+    problem = "unknown option " + args[1];
+  } else if (command.empty()) {
+    problem = "a command is required: abi, run, doctor, trace, learn, replay, summary, oci or agent";
+  } else if (problem == "command is required") {
+    problem = "no command to run: nvgate " + command + " [OPTIONS] -- COMMAND [ARGS...]";
+  }
+  // Commands that start a workload or a runtime answer for it with 125, as
+  // container engines do; every other command with 2.
+  const bool starts_workload = command == "run" || command == "trace" || command == "learn" ||
+                               command == "oci runtime" || command == "agent";
+  std::fprintf(stderr, "nvgate%s%s: %s (see 'nvgate %s--help')\n", command.empty() ? "" : " ", command.c_str(),
+               problem.c_str(), command.empty() ? "" : (command + " ").c_str());
+  return starts_workload ? nvgate::cli::kExitSetupFailure : nvgate::cli::kExitUsage;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -394,7 +431,7 @@ int main(int argc, char** argv) {
                  app.get_config_ptr()->as<std::string>().c_str(), e.what());
     return nvgate::cli::kExitUsage;
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return UsageError(app, e, args);
   }
   // Loggers the commands create later start at this level too.
   spdlog::set_level(spdlog::level::from_str(log_level));
