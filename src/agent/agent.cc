@@ -206,7 +206,8 @@ void Agent::HandleConnection(int connection) {
                                        {"enabled", c.enabled},
                                        {"refused", c.refused},
                                        {"executed", c.executed},
-                                       {"denied", c.denied}});
+                                       {"denied", c.denied},
+                                       {"denials", c.denials}});
       }
       SendAll(connection, reply.dump() + "\n");
     } else {
@@ -325,6 +326,16 @@ std::vector<ContainerStatus> Agent::Containers() const {
     supervisor::SupervisorStats stats = c->supervisor->stats();
     s.executed = stats.executed;
     s.denied = stats.denied;
+    // Each call denied, with how often: the log shows only its first denial.
+    s.denials = nlohmann::json::array();
+    for (const policy::DenialCount& d : c->denials->Summary()) {
+      s.denials.push_back({{"call", d.call},
+                           {"level", abi::LevelName(d.level)},
+                           {"key", fmt::format("{:#x}", d.key)},
+                           {"capability", d.capability},
+                           {"count", d.count},
+                           {"processes", d.processes}});
+    }
     out.push_back(std::move(s));
   }
   return out;

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
 
 #include "abi/abi.h"
@@ -54,6 +55,7 @@ struct ContainerStatus {
   bool refused = false;   // the request was outside the bound, or unreadable
   std::uint64_t executed = 0;  // NVIDIA calls handed to the proxy
   std::uint64_t denied = 0;    // of those, denied and answered
+  nlohmann::json denials;      // per denied call: call, level, key, capability, count, processes
 };
 
 class Agent {

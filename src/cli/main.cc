@@ -34,7 +34,9 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
                   "With --backend replay: answer each call from the next recorded driver call of FILE; "
                   "a call that does not match it fails, and nvgate exits 125")
       ->type_name("FILE");
-  cmd->add_option("--log-denials", run.log_denials, "Also append one line per denied call to FILE");
+  cmd->add_option("--log-denials", run.log_denials,
+                  "Also append a line for every denied call to FILE (stderr gets the first denial of each "
+                  "call, and a count of the rest at exit)");
   cmd->add_option("--log-format", run.log_format,
                   "Denial lines on stderr and in --log-denials: text, or json (one object per line: "
                   "event, pid, level, key, message)")

@@ -38,6 +38,28 @@ std::string DenialJson(std::string_view event, const policy::Denial& d) {
   return object.dump();
 }
 
+// One line per call that was denied more than once: only its first denial was
+// logged (policy::DenialLog).
+void LogDenialSummary(const policy::DenialLog& denials, bool json) {
+  for (const policy::DenialCount& c : denials.Summary()) {
+    if (c.count < 2) continue;
+    std::string processes = c.processes >= policy::DenialLog::kMaxCountedProcesses
+                                ? fmt::format("{} or more processes", c.processes)
+                                : fmt::format("{} process{}", c.processes, c.processes == 1 ? "" : "es");
+    std::string message = fmt::format("{} ({} {:#x}, {}) denied {} times in all, in {}; only the first was logged",
+                                      c.call, abi::LevelName(c.level), c.key, c.capability, c.count, processes);
+    if (json) {
+      nlohmann::json object = {{"event", "denial_summary"}, {"level", abi::LevelName(c.level)},
+                               {"key", fmt::format("{:#x}", c.key)}, {"call", c.call},
+                               {"capability", c.capability}, {"count", c.count},
+                               {"processes", c.processes}, {"message", message}};
+      std::fprintf(stderr, "%s\n", object.dump().c_str());
+    } else {
+      spdlog::warn("denials: {}", message);
+    }
+  }
+}
+
 int Fail(std::string_view command_name, const std::string& message) {
   std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
                message.c_str());
@@ -164,18 +186,21 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   }
   std::mutex log_mu;
   const bool json = options.log_format == "json";
-  policy::DenialLog denials([&](const policy::Denial& d) {
-    const std::string entry = json ? DenialJson("denied", d) : d.line;
-    if (json) {
-      std::fprintf(stderr, "%s\n", entry.c_str());
-    } else {
-      spdlog::warn("denied: {}", entry);
-    }
-    if (log_file) {
-      std::lock_guard lock(log_mu);
-      *log_file << entry << '\n' << std::flush;
-    }
-  });
+  // On stderr the first denial of each call; in the --log-denials file every
+  // one; at exit a count of each call denied more than once (DenialSummary).
+  policy::DenialLog denials(
+      [&](const policy::Denial& d) {
+        if (json) {
+          std::fprintf(stderr, "%s\n", DenialJson("denied", d).c_str());
+        } else {
+          spdlog::warn("denied: {}", d.line);
+        }
+      },
+      [&](const policy::Denial& d) {
+        if (!log_file) return;
+        std::lock_guard lock(log_mu);
+        *log_file << (json ? DenialJson("denied", d) : d.line) << '\n' << std::flush;
+      });
 
   proxy::Proxy proxy(*chosen->table, enabled, **backend, denials);
   std::unique_ptr<trace::ObserveOnlyExecutor> observe_only;
@@ -209,6 +234,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   };
   proxy::Executor& executor = observe_only ? static_cast<proxy::Executor&>(*observe_only) : proxy;
   auto status = supervisor::RunSupervised(launch, executor);
+  LogDenialSummary(denials, json);
   if (!status) return fail(status.error());
   if (replay != nullptr) {
     if (auto problem = replay->Outcome()) {

@@ -101,10 +101,27 @@ bool DenialLog::Report(const Denial& denial) {
   if (every_) every_(denial);
   {
     std::lock_guard lock(mu_);
-    if (!seen_.emplace(denial.pid, denial.level, denial.key).second) return false;
+    auto [at, first] = index_.try_emplace({denial.level, denial.key}, tallies_.size());
+    if (first) {
+      tallies_.push_back({.count = {.level = denial.level, .key = denial.key, .call = denial.call,
+                                    .capability = denial.capability, .count = 0, .processes = 0},
+                          .pids = {}});
+    }
+    Tally& tally = tallies_[at->second];
+    ++tally.count.count;
+    if (tally.pids.size() < kMaxCountedProcesses) tally.pids.insert(denial.pid);
+    tally.count.processes = tally.pids.size();
+    if (!first) return false;
   }
   first_(denial);
   return true;
+}
+
+std::vector<DenialCount> DenialLog::Summary() const {
+  std::lock_guard lock(mu_);
+  std::vector<DenialCount> out;
+  for (const Tally& t : tallies_) out.push_back(t.count);
+  return out;
 }
 
 }  // namespace nvgate::policy

@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
-#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "abi/abi.h"
 #include "caps/caps.h"
@@ -67,22 +69,45 @@ struct Denial {
   std::string call;        // CallName
 };
 
-// Logs each refused (process, level, key) once, and counts every refusal.
+// How often one call was denied to a workload (DenialLog::Summary).
+struct DenialCount {
+  abi::Level level;
+  std::uint32_t key;
+  std::string call;        // CallName
+  std::string capability;  // DeniedCapability
+  std::uint64_t count;     // every denial of the call
+  std::size_t processes;   // distinct processes denied it (counted up to kMaxCountedProcesses)
+};
+
+// Logs each refused call (level, key) of one workload once, however many of
+// its processes and threads make it, and counts every refusal: a workload that
+// forks a hundred children that each make the same call gets one line, and a
+// count at the end (Summary), instead of a hundred lines.
 class DenialLog {
  public:
   using Sink = std::function<void(const Denial& denial)>;
-  // `first` gets the first report of each (pid, level, key); `every`, where
-  // given, gets each report (counters: it runs on the supervisor's threads at
-  // once, for every denied call).
+  // Distinct processes counted per call; past it the count stays there, so a
+  // workload cannot grow the log's memory by forking.
+  static constexpr std::size_t kMaxCountedProcesses = 1024;
+  // `first` gets the first report of each (level, key); `every`, where given,
+  // gets each report (counters, the --log-denials file: it runs on the
+  // supervisor's threads at once, for every denied call).
   explicit DenialLog(Sink first, Sink every = {}) : first_(std::move(first)), every_(std::move(every)) {}
-  // Returns true when this was the first report for (pid, level, key).
+  // Returns true when this was the first report for (level, key).
   bool Report(const Denial& denial);
+  // Every call denied so far, in the order of their first denial.
+  std::vector<DenialCount> Summary() const;
 
  private:
+  struct Tally {
+    DenialCount count;
+    std::set<int> pids;
+  };
   Sink first_;
   Sink every_;
-  std::mutex mu_;
-  std::set<std::tuple<int, abi::Level, std::uint32_t>> seen_;
+  mutable std::mutex mu_;
+  std::map<std::pair<abi::Level, std::uint32_t>, std::size_t> index_;  // into tallies_
+  std::vector<Tally> tallies_;
 };
 
 }  // namespace nvgate::policy

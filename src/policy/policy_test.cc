@@ -109,16 +109,35 @@ Denial At(int pid, abi::Level level, std::string line) {
           .call = "NVB8B0_VIDEO_DECODER"};
 }
 
-TEST(DenialLog, OneLinePerProcessAndCallAndEveryDenialCounted) {
+// Issue 22: a workload whose hundred children make the same refused call got a
+// line per child; now one line per call, and counts.
+TEST(DenialLog, OneLinePerCallAndEveryDenialCounted) {
   std::vector<std::string> lines;
   int every = 0;
   DenialLog log([&](const Denial& d) { lines.push_back(d.line); }, [&](const Denial&) { ++every; });
   EXPECT_TRUE(log.Report(At(10, abi::Level::kAlloc, "a")));
   EXPECT_FALSE(log.Report(At(10, abi::Level::kAlloc, "a")));
-  EXPECT_TRUE(log.Report(At(11, abi::Level::kAlloc, "b")));
+  for (int child = 100; child < 200; ++child) EXPECT_FALSE(log.Report(At(child, abi::Level::kAlloc, "b")));
   EXPECT_TRUE(log.Report(At(10, abi::Level::kControl, "c")));
-  EXPECT_THAT(lines, ::testing::ElementsAre("a", "b", "c"));
-  EXPECT_EQ(every, 4);
+  EXPECT_THAT(lines, ::testing::ElementsAre("a", "c"));
+  EXPECT_EQ(every, 103);
+  std::vector<DenialCount> summary = log.Summary();
+  ASSERT_EQ(summary.size(), 2u);
+  EXPECT_EQ(summary[0].level, abi::Level::kAlloc);
+  EXPECT_EQ(summary[0].call, "NVB8B0_VIDEO_DECODER");
+  EXPECT_EQ(summary[0].capability, "video");
+  EXPECT_EQ(summary[0].count, 102u);
+  EXPECT_EQ(summary[0].processes, 101u);
+  EXPECT_EQ(summary[1].level, abi::Level::kControl);
+  EXPECT_EQ(summary[1].count, 1u);
+}
+
+TEST(DenialLog, ProcessesAreCountedOnlyUpToABound) {
+  DenialLog log([](const Denial&) {});
+  const int forks = static_cast<int>(DenialLog::kMaxCountedProcesses) + 50;
+  for (int pid = 1; pid <= forks; ++pid) log.Report(At(pid, abi::Level::kAlloc, "a"));
+  EXPECT_EQ(log.Summary()[0].count, static_cast<std::uint64_t>(forks));
+  EXPECT_EQ(log.Summary()[0].processes, DenialLog::kMaxCountedProcesses);
 }
 
 }  // namespace

@@ -486,6 +486,10 @@ TEST_F(ContainerTest, MetricsCountEveryCallAndDenialOfAContainerExactly) {
   ASSERT_EQ(status["containers"].size(), 1u) << status.dump();
   EXPECT_EQ(status["containers"][0]["executed"], 4);
   EXPECT_EQ(status["containers"][0]["denied"], 1);
+  ASSERT_EQ(status["containers"][0]["denials"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["containers"][0]["denials"][0]["call"], "NVB8B0_VIDEO_DECODER");
+  EXPECT_EQ(status["containers"][0]["denials"][0]["capability"], "video");
+  EXPECT_EQ(status["containers"][0]["denials"][0]["count"], 1);
 
   // Gone: its series go, the agent's totals keep its calls.
   Runtime({"--root", State(), "kill", id, "KILL"});

@@ -191,17 +191,35 @@ TEST(Run, NvprobeUnderUtility) {
   EXPECT_EQ(r["compute class"], "refused");
 }
 
-TEST(Run, DenialsGoToTheLogFileOncePerCall) {
+// Issue 22: stderr gets the first denial of each call, however many processes
+// make it, and a count of the rest at exit; the --log-denials file gets them all.
+TEST(Run, DenialsOncePerCallOnStderrWithACountAndEveryOneInTheLogFile) {
   std::filesystem::path log = std::filesystem::temp_directory_path() / "nvgate-denials-test.log";
   std::filesystem::remove(log);
-  auto r = Workload("compute", {"alloc", "b8b0", "b8b0"}, {"--log-denials", log.string()});
+  const std::string workload = std::string(WORKLOAD_BINARY) + " alloc b8b0 b8b0";
+  auto r = RunUnder("compute", {"/bin/sh", "-c", workload + " && " + workload + " && " + workload},
+                    {"--log-denials", log.string()});
   ASSERT_EQ(r.status, 0) << r.err;
   std::ifstream in(log);
   std::stringstream text;
   text << in.rdbuf();
   std::string s = text.str();
-  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 1) << s;
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 6) << s;
   EXPECT_THAT(s, HasSubstr("NVB8B0_VIDEO_DECODER"));
+
+  std::istringstream err(r.err);
+  int denied = 0;
+  int summaries = 0;
+  for (std::string line; std::getline(err, line);) {
+    if (line.find("denied: ") != std::string::npos) ++denied;
+    if (line.find("denials: ") != std::string::npos) {
+      ++summaries;
+      EXPECT_THAT(line, HasSubstr("NVB8B0_VIDEO_DECODER (alloc 0xb8b0, video) denied 6 times in all, in 3 "
+                                  "processes; only the first was logged"));
+    }
+  }
+  EXPECT_EQ(denied, 1) << r.err;
+  EXPECT_EQ(summaries, 1) << r.err;
 }
 
 TEST(Run, DenialsAsJsonLinesForMachines) {
