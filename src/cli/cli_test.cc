@@ -211,6 +211,15 @@ TEST(Cli, UsageErrorsExitWithTheDocumentedStatusInOneLine) {
   }
 }
 
+// Issue 22: a .trace argument is a trace even when it is missing, and every
+// reading error names the file.
+TEST(Cli, TraceArgumentsAreFilesWithErrorsNamingThem) {
+  auto missing = Nvgate({"learn", "no-such-recording.trace"});
+  EXPECT_EQ(missing.status, 2);
+  EXPECT_THAT(missing.err, HasSubstr("cannot open no-such-recording.trace: No such file or directory"));
+  EXPECT_EQ(Lines(missing.err), 1);
+}
+
 TEST(Cli, VersionIsTheProjectVersion) {
   auto r = Nvgate({"--version"});
   EXPECT_EQ(r.status, 0);

@@ -48,12 +48,28 @@ bool Emit(const std::optional<std::string>& path, const std::string& text) {
   return static_cast<bool>(out);
 }
 
-// `nvgate learn X`: a single argument naming a file that is not executable is
-// a trace; anything else is a command to run.
+// `nvgate learn X`: a single argument that names a .trace file, or a file that
+// is not executable, is a trace (a missing one is an error, not a command to
+// run); anything else is a command to run.
 bool IsTraceArgument(const std::vector<std::string>& args) {
+  if (args.size() != 1) return false;
+  if (args[0].ends_with(".trace")) return true;
   std::error_code ec;
-  return args.size() == 1 && std::filesystem::is_regular_file(args[0], ec) &&
-         ::access(args[0].c_str(), X_OK) != 0;
+  return std::filesystem::is_regular_file(args[0], ec) && ::access(args[0].c_str(), X_OK) != 0;
+}
+
+// A trace read up to a line cut short (trace::Trace::cut_short_line) is used,
+// with a warning naming the file and the line.
+tl::expected<trace::Trace, std::string> ReadTraceWarning(std::string_view command, const std::string& path) {
+  auto trace = trace::ReadTraceFile(path);
+  if (trace && trace->cut_short_line != 0) {
+    std::fprintf(stderr,
+                 "nvgate %.*s: warning: %s: line %d is cut short (the recording stopped in the middle of it); "
+                 "reading the %zu calls before it\n",
+                 static_cast<int>(command.size()), command.data(), path.c_str(), trace->cut_short_line,
+                 trace->calls.size());
+  }
+  return trace;
 }
 
 tl::expected<const abi::Table*, std::string> TableFor(const std::string& version) {
@@ -123,7 +139,7 @@ int RunLearn(const LearnOptions& options) {
   if (bound->empty()) return Fail("learn", "--allowed-caps names no capability", kExitUsage);
 
   if (IsTraceArgument(options.args)) {
-    auto trace = trace::ReadTraceFile(options.args[0]);
+    auto trace = ReadTraceWarning("learn", options.args[0]);
     if (!trace) return Fail("learn", trace.error(), kExitUsage);
     auto table = TableFor(trace->header.driver_version);
     if (!table) return Fail("learn", table.error(), kExitUsage);
@@ -154,7 +170,7 @@ int RunLearn(const LearnOptions& options) {
 }
 
 int RunReplay(const ReplayOptions& options) {
-  auto trace = trace::ReadTraceFile(options.trace);
+  auto trace = ReadTraceWarning("replay", options.trace);
   if (!trace) return Fail("replay", trace.error(), kExitUsage);
   const std::string driver = options.driver.value_or(trace->header.driver_version);
   auto table = TableFor(driver);
@@ -217,7 +233,7 @@ int RunReplay(const ReplayOptions& options) {
 }
 
 int RunSummary(const SummaryOptions& options) {
-  auto trace = trace::ReadTraceFile(options.trace);
+  auto trace = ReadTraceWarning("summary", options.trace);
   if (!trace) return Fail("summary", trace.error(), kExitUsage);
   trace::Summary s = trace::Summarize(trace->calls);
   auto row_json = [](const trace::SummaryRow& r) {

@@ -3,6 +3,8 @@
 #include <array>
 #include <cstdio>
 #include <ctime>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <istream>
 #include <ostream>
@@ -226,6 +228,15 @@ OrderedJson HeaderToJson(const TraceHeader& h) {
   return j;
 }
 
+// The JSON library's message without its "[json.exception.out_of_range.403] " id.
+std::string JsonProblem(const Json::exception& e) {
+  std::string what = e.what();
+  if (what.rfind("[json.exception.", 0) == 0) {
+    if (std::size_t end = what.find("] "); end != std::string::npos) what.erase(0, end + 2);
+  }
+  return what;
+}
+
 tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
   auto err = [](const std::string& what) { return tl::unexpected("header: " + what); };
   // value() would throw for a "format" that is not a string.
@@ -255,7 +266,7 @@ tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
     if (!allowed) return err("allowed_caps: " + allowed.error());
     h.allowed_caps = *allowed;
   } catch (const Json::exception& e) {
-    return err(e.what());
+    return err(JsonProblem(e));
   }
   return h;
 }
@@ -376,7 +387,7 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
       c.out = std::move(*out);
     }
   } catch (const Json::exception& e) {
-    return err(e.what());
+    return err(JsonProblem(e));
   }
   return c;
 }
@@ -393,6 +404,10 @@ tl::expected<Trace, std::string> ReadTrace(std::istream& in) {
     ++number;
     if (line.empty()) continue;
     Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() && have_header && in.eof()) {
+      trace.cut_short_line = number;  // no newline after it: the writer stopped mid-line
+      break;
+    }
     if (j.is_discarded()) return err("not valid JSON");
     if (!have_header) {
       auto header = HeaderFromJson(j);
@@ -411,7 +426,7 @@ tl::expected<Trace, std::string> ReadTrace(std::istream& in) {
 
 tl::expected<Trace, std::string> ReadTraceFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return tl::unexpected("cannot open " + path);
+  if (!in) return tl::unexpected("cannot open " + path + ": " + std::strerror(errno));
   auto trace = ReadTrace(in);
   if (!trace) return tl::unexpected(path + ": " + trace.error());
   return trace;

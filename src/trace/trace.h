@@ -109,6 +109,10 @@ tl::expected<TracedCall, std::string> CallFromJson(const nlohmann::json& j);
 struct Trace {
   TraceHeader header;
   std::vector<TracedCall> calls;
+  // The number of a last line that ended without its newline and is not a
+  // whole call, as when the recording nvgate was killed mid-write; the calls
+  // before it are read. 0 for a whole trace.
+  int cut_short_line = 0;
 };
 
 // Reads a whole trace; errors name the line.

@@ -154,6 +154,40 @@ TEST(TraceFormat, ReadErrorsNameTheLine) {
   writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
   std::istringstream broken(out.str() + "{not json\n");
   EXPECT_THAT(ReadTrace(broken).error(), HasSubstr("line 3: not valid JSON"));
+
+  // The JSON library's own error ids stay out of the message.
+  std::istringstream no_fields("{\"format\": \"nvgate-trace\", \"version\": 1}\n");
+  std::string error = ReadTrace(no_fields).error();
+  EXPECT_THAT(error, HasSubstr("line 1: header: key 'nvgate' not found"));
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("json.exception")));
+}
+
+// A recording killed mid-write ends in a line without its newline: the calls
+// before it are read, and the line is named. The same line inside the file, or
+// with its newline, is an error.
+TEST(TraceFormat, ATraceCutShortIsReadUpToItsLastWholeLine) {
+  std::ostringstream out;
+  TraceWriter writer(out, {.version = kFormatVersion, .nvgate_version = "0.1.0",
+                           .driver_version = "580.159.04", .backend = "sim",
+                           .caps = {Capability::kCompute}, .allowed_caps = {Capability::kCompute},
+                           .with_params = false, .command = {"x"}, .started = UtcNow()},
+                     Table());
+  writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
+  writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
+  const std::string whole = out.str();
+  const std::string cut = whole.substr(0, whole.size() - 20);
+  std::istringstream cut_short(cut);
+  auto trace = ReadTrace(cut_short);
+  ASSERT_TRUE(trace) << trace.error();
+  EXPECT_EQ(trace->calls.size(), 1u);
+  EXPECT_EQ(trace->cut_short_line, 3);
+
+  std::istringstream whole_trace(whole);
+  EXPECT_EQ(ReadTrace(whole_trace)->cut_short_line, 0);
+  std::istringstream cut_with_newline(cut + "\n");
+  EXPECT_THAT(ReadTrace(cut_with_newline).error(), HasSubstr("line 3: not valid JSON"));
+  std::istringstream cut_inside(cut + "\n" + whole.substr(whole.find('\n') + 1));
+  EXPECT_FALSE(ReadTrace(cut_inside));
 }
 
 TEST(TraceWriter, WritesTheHeaderThenOneLinePerCallInOrder) {
