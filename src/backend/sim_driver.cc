@@ -99,7 +99,9 @@ enum ParentKind : unsigned {
 constexpr NvU32 kSimEngines[] = {kNv2080EngineTypeGraphics, kNv2080EngineTypeCopy0, kNv2080EngineTypeBsp,
                                  kNv2080EngineTypeNvjpg, kNv2080EngineTypeOfa};
 
-bool SimHasEngine(NvU32 type) { return std::find(std::begin(kSimEngines), std::end(kSimEngines), type) != std::end(kSimEngines); }
+bool SimHasEngine(NvU32 type) {
+  return std::find(std::begin(kSimEngines), std::end(kSimEngines), type) != std::end(kSimEngines);
+}
 
 // RM_ENGINE_TYPE_IS_VALID after gpuGetRmEngineType: any type between NULL and
 // NV2080_ENGINE_TYPE_LAST, whether or not the GPU has that engine.
@@ -114,7 +116,7 @@ struct ClassInfo {
 // The classes the simulated H100 offers (and its class list reports), with the
 // parents src/nvidia/src/kernel/rmapi/resource_list.h gives them (engine
 // classes: KernelChannel only, e.g. lines 2059-2062 for HOPPER_COMPUTE_A,
-// 1646-1649 for NVB8B0), checked by alloc_free.c:829-840.
+// 1646-1649 for NVB8B0), checked by src/nvidia/src/kernel/rmapi/alloc_free.c:829-840.
 constexpr ClassInfo kClasses[] = {
     {kNv01Event, kAnyParent, true},
     {kNv01EventOsEvent, kAnyParent, true},
@@ -637,10 +639,13 @@ NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params)
   if (p.hClass == kKeplerChannelGroupA || p.hClass == kHopperChannelGpfifoA) {
     if (NvV32 s = ChannelEngine(p, params, object.engine); s != kNvOk) return s;
   }
+  NvU32 runlist = 0;
   if (info != nullptr && info->parents == kChannelParent) {
-    if (NvV32 s = BindEngineObject(p, params); s != kNvOk) return s;
+    if (NvV32 s = EngineObjectRunlist(p, params, runlist); s != kNvOk) return s;
   }
-  return Insert(p.hRoot, p.hObjectNew, object);
+  NvV32 s = Insert(p.hRoot, p.hObjectNew, object);
+  if (s == kNvOk && runlist != 0) clients_.at(p.hRoot).objects.at(p.hObjectParent).runlist = runlist;
+  return s;
 }
 
 // The engine a channel group, or a channel, is bound to.
@@ -666,10 +671,10 @@ NvV32 SimDriver::ChannelEngine(const NVOS21_PARAMETERS& p, NvP64 params, NvU32& 
   return !ValidEngineType(wanted) || wanted == engine ? kNvOk : kNvErrInvalidArgument;
 }
 
-// An engine object on a channel (a ChannelDescendant): which engine runs it,
-// and whether this channel can be on that engine's runlist.
-NvV32 SimDriver::BindEngineObject(const NVOS21_PARAMETERS& p, NvP64 params) {
-  Object& channel = clients_.at(p.hRoot).objects.at(p.hObjectParent);
+// An engine object on a channel (a ChannelDescendant): the engine that runs
+// it, whose runlist the channel is then on, if the channel can be.
+NvV32 SimDriver::EngineObjectRunlist(const NVOS21_PARAMETERS& p, NvP64 params, NvU32& runlist) const {
+  const Object& channel = *Find(p.hRoot, p.hObjectParent);
   NvU32 engine = kNv2080EngineTypeGraphics;  // compute and 3D
   if (NvU32 family = VideoEngineFamily(p.hClass); family != 0) {
     // The video classes name their engine in their parameters
@@ -695,7 +700,7 @@ NvV32 SimDriver::BindEngineObject(const NVOS21_PARAMETERS& p, NvP64 params) {
   // given: on 580.159.04 a compute object goes on a fresh NVDEC channel); an
   // object of an engine on another runlist is then NV_ERR_INVALID_STATE.
   if (channel.runlist != 0 && channel.runlist != engine) return kNvErrInvalidState;
-  channel.runlist = engine;
+  runlist = engine;
   return kNvOk;
 }
 

@@ -103,7 +103,7 @@ class SimDriver {
   int RegisterFd(Caller& caller, const nv::nv_ioctl_register_fd_t& r);
   nv::NvV32 Alloc(const Caller& caller, nv::NVOS21_PARAMETERS& p, nv::NvP64 params);
   nv::NvV32 ChannelEngine(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& engine) const;
-  nv::NvV32 BindEngineObject(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params);
+  nv::NvV32 EngineObjectRunlist(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& runlist) const;
   nv::NvV32 AllocMemory(const Caller& caller, nv::NVOS02_PARAMETERS& p);
   nv::NvV32 VidHeap(const Caller& caller, nv::NVOS32_PARAMETERS& p);
   nv::NvV32 Free(const Caller& caller, const nv::NVOS00_PARAMETERS& p);

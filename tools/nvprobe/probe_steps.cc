@@ -287,8 +287,11 @@ int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
   // device, where the driver makes it a group of its own from the channel's
   // engineType (and allows no context share). nvprobe submits no work, so
   // the channel has no GPFIFO memory of its own and RM provides its USERD.
+  // Channel groups, context shares and channels are compute's classes, for
+  // whichever engine.
   const NvV32 channel_class = pick(IsChannel);
-  auto engine_channel = [&](const char* cap, const char* engine, NvU32 engine_type, bool context_share) {
+  auto engine_channel = [&](const char* engine, NvU32 engine_type, bool context_share) {
+    const char* cap = "compute";
     NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS group_params{};
     group_params.engineType = engine_type;
     std::string what = std::string(engine) + " channel group";
@@ -321,10 +324,10 @@ int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
   auto video_object = [&](const char* what, NvV32 cls, const char* engine, std::pair<NvU32, NvU32> type_instance) {
     if (cls == 0) return alloc_class("video", what, cls, device);
     NV_BSP_ALLOCATION_PARAMETERS params{sizeof(NV_BSP_ALLOCATION_PARAMETERS), 0, type_instance.second};
-    NvHandle channel = engine_channel("video", engine, type_instance.first, false);
+    NvHandle channel = engine_channel(engine, type_instance.first, false);
     return alloc_class("video", what, cls, on(channel), &params, sizeof params);
   };
-  const NvHandle gr_channel = engine_channel("compute", "GR", kNv2080EngineTypeGraphics, true);
+  const NvHandle gr_channel = engine_channel("GR", kNv2080EngineTypeGraphics, true);
   alloc_class("compute", "compute class", pick(IsCompute), on(gr_channel));
   int uvm = OpenDev("/dev/nvidia-uvm");
   if (uvm >= 0) {
