@@ -267,6 +267,8 @@ std::string AllocObjects(long count) {
     mem.params.hObjectNew = g_rm.next_object++;
     mem.params.hClass = kNv01MemorySystem;
     mem.params.limit = 4096 - 1;
+    // No mmap context now (it would need an nvidiactl fd): never mapped.
+    mem.params.flags = kNvos02FlagsMappingNoMap;
     mem.fd = -1;
     int rc = ioctl(g_rm.gpu, Escape(kEscRmAllocMemory, sizeof mem), &mem);
     if (rc != 0 || mem.params.status != kNvOk) return Failure("RM_ALLOC_MEMORY", rc == 0 ? 0 : errno, mem.params.status);

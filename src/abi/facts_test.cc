@@ -150,6 +150,8 @@ const std::set<std::string, std::less<>> kOnlyTheSimulatedDriverReads = {
     "NV2080_CTRL_GPU_GET_NAME_STRING_PARAMS",
     "NV2080_CTRL_PERF_GET_CURRENT_PSTATE_PARAMS",
     "NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS",
+    "NV_CHANNEL_ALLOC_PARAMS",  // 304 bytes in 535.43, 360 in later 535s
+    "NV_OFA_ALLOCATION_PARAMETERS",  // 8 bytes in 535
     "NVOS32_PARAMETERS.data.AllocSize.numaNode",
     "UVM_ALLOC_SEMAPHORE_POOL_PARAMS",
     "UVM_FREE_PARAMS",

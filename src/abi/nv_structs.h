@@ -151,11 +151,27 @@ inline constexpr NvU32 kNv2080CtrlFbInfoIndexHeapFree = 0x16;
 inline constexpr NvU32 kNv2080CtrlFbInfoIndexUsableRamSize = 0x20;
 inline constexpr NvU32 kNv2080CtrlFbInfoIndexMax = 0x3b;
 // NV2080_ENGINE_TYPE_* (GPU_GET_ENGINES_V2).
+// Instances are numbered on from the first: NVDEC0-7 0x13-0x1a, NVENC0-2
+// 0x1b-0x1d, NVJPG0-7 0x2b-0x32; OFA1 is 0x3e.
 inline constexpr NvU32 kNv2080EngineTypeGraphics = 0x01;
 inline constexpr NvU32 kNv2080EngineTypeCopy0 = 0x09;
 inline constexpr NvU32 kNv2080EngineTypeBsp = 0x13;
+inline constexpr NvU32 kNv2080EngineTypeMsenc = 0x1b;
 inline constexpr NvU32 kNv2080EngineTypeNvjpg = 0x2b;
 inline constexpr NvU32 kNv2080EngineTypeOfa = 0x33;
+inline constexpr NvU32 kNv2080EngineTypeOfa1 = 0x3e;
+inline constexpr NvU32 kNv2080EngineTypeLast = 0x54;  // NV2080_ENGINE_TYPE_LAST: valid types lie below it
+
+// NV_CTXSHARE_ALLOCATION_FLAGS_SUBCONTEXT (bits 1:0): SYNC 0, ASYNC 1.
+inline constexpr NvU32 kCtxshareFlagsSubcontextSync = 0;
+inline constexpr NvU32 kCtxshareFlagsSubcontextAsync = 1;
+// NVOS02_FLAGS_MAPPING_NO_MAP (bits 31:30): RM_ALLOC_MEMORY creates no mmap
+// context for the new memory.
+inline constexpr NvU32 kNvos02FlagsMappingNoMap = 1u << 30;
+// NVOS02_FLAGS_ALLOC_NONE (bits 17:16): no memory is allocated.
+inline constexpr NvU32 kNvos02FlagsAllocNone = 1u << 16;
+inline constexpr NvU32 kNvos02FlagsAllocMask = 3u << 16;
+inline constexpr NvU32 kNvos02FlagsMappingMask = 3u << 30;
 
 // NV_ESC_RM_VID_HEAP_CONTROL functions and the one ALLOC_SIZE flag the sim reads.
 inline constexpr NvU32 kNvos32FunctionAllocSize = 2;
@@ -567,6 +583,73 @@ struct NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS {
   std::uint8_t bSkipSubmit;
   std::uint8_t bSkipEnable;
 };
+
+// KEPLER_CHANNEL_GROUP_A's allocation parameters.
+struct NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS {
+  NvHandle hObjectError;
+  NvHandle hObjectEccError;
+  NvHandle hVASpace;
+  NvU32 engineType;  // NV2080_ENGINE_TYPE_*: the runlist every channel of the group goes on
+  std::uint8_t bIsCallingContextVgpuPlugin;
+};
+
+// FERMI_CONTEXT_SHARE_A's allocation parameters.
+struct NV_CTXSHARE_ALLOCATION_PARAMETERS {
+  NvHandle hVASpace;
+  NvU32 flags;
+  NvU32 subctxId;
+};
+
+struct NV_MEMORY_DESC_PARAMS {
+  NvU64 base;
+  NvU64 size;
+  NvU32 addressSpace;
+  NvU32 cacheAttrib;
+};
+
+// A GPFIFO channel's allocation parameters (HOPPER_CHANNEL_GPFIFO_A), 580's
+// layout; the fields from instanceMem on are the driver's own.
+struct NV_CHANNEL_ALLOC_PARAMS {
+  NvHandle hObjectError;  // the error notifier's memory, or 0
+  NvHandle hObjectBuffer;
+  NvU64 gpFifoOffset;  // the GPFIFO's GPU virtual address
+  NvU32 gpFifoEntries;
+  NvU32 flags;
+  NvHandle hContextShare;
+  NvHandle hVASpace;
+  NvHandle hUserdMemory[8];  // NV_MAX_SUBDEVICES; 0: RM provides USERD
+  NvU64 userdOffset[8];
+  NvU32 engineType;
+  NvU32 cid;
+  NvU32 subDeviceId;
+  NvHandle hObjectEccError;
+  NV_MEMORY_DESC_PARAMS instanceMem;
+  NV_MEMORY_DESC_PARAMS userdMem;
+  NV_MEMORY_DESC_PARAMS ramfcMem;
+  NV_MEMORY_DESC_PARAMS mthdbufMem;
+  NvHandle hPhysChannelGroup;
+  NvU32 internalFlags;
+  NV_MEMORY_DESC_PARAMS errorNotifierMem;
+  NV_MEMORY_DESC_PARAMS eccErrorNotifierMem;
+  NvU32 ProcessID;
+  NvU32 SubProcessID;
+  NvU32 encryptIv[3];
+  NvU32 decryptIv[3];
+  NvU32 hmacNonce[8];
+  NvU32 tpcConfigID;
+};
+
+// The video engines' object parameters (NV_BSP_, NV_MSENC_, NV_NVJPG_ and
+// NV_OFA_ALLOCATION_PARAMETERS share this layout in 580): the driver takes the
+// object only when `size` is the struct's own, on engine `engineInstance`.
+struct NV_BSP_ALLOCATION_PARAMETERS {
+  NvU32 size;
+  NvU32 prohibitMultipleInstances;
+  NvU32 engineInstance;
+};
+using NV_MSENC_ALLOCATION_PARAMETERS = NV_BSP_ALLOCATION_PARAMETERS;
+using NV_NVJPG_ALLOCATION_PARAMETERS = NV_BSP_ALLOCATION_PARAMETERS;
+using NV_OFA_ALLOCATION_PARAMETERS = NV_BSP_ALLOCATION_PARAMETERS;
 
 // ---- UVM parameters (every one ends in an rmStatus the driver writes) ----
 

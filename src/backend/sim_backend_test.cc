@@ -16,6 +16,7 @@
 #include <memory>
 #include <set>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -92,6 +93,14 @@ class SimTest : public ::testing::Test {
     EXPECT_EQ(Call(kEscRmAlloc, &p, sizeof p), 0);
     return p.status;
   }
+  // A channel group bound to `engine` as `group`, with a channel `group` + 1.
+  NvV32 EngineChannel(NvHandle client, NvHandle group, NvU32 engine) {
+    NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS group_params{};
+    group_params.engineType = engine;
+    if (NvV32 s = Alloc(client, 0xd0, group, kKeplerChannelGroupA, &group_params); s != kNvOk) return s;
+    NV_CHANNEL_ALLOC_PARAMS channel{};
+    return Alloc(client, group, group + 1, kHopperChannelGpfifoA, &channel);
+  }
   NvHandle Client() {
     NVOS21_PARAMETERS p{0, 0, 0, kNv01RootClient, 0, 0, 0};
     EXPECT_EQ(Call(kEscRmAlloc, &p, sizeof p), 0);
@@ -104,6 +113,8 @@ class SimTest : public ::testing::Test {
     return p.status;
   }
 
+  // A channel group's parameters binding it to the graphics engine.
+  NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS graphics_group_{0, 0, 0, kNv2080EngineTypeGraphics, 0};
   std::unique_ptr<Backend> sim_;
   std::vector<int> fds_;
   int ctl_ = -1, gpu_ = -1, uvm_ = -1, uvm_tools_ = -1;
@@ -279,7 +290,7 @@ TEST_F(SimTest, FileSetupEscapes) {
 
 TEST_F(SimTest, ObjectTreeWithTheDriversStatusCodes) {
   NvHandle client = ClientWithGpu();
-  EXPECT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA, &graphics_group_), kNvOk);
   EXPECT_EQ(Alloc(client, 0x200, 0x201, kHopperChannelGpfifoA), kNvOk);
   EXPECT_EQ(Alloc(client, 0x201, 0x100, kHopperComputeA), kNvOk);
   EXPECT_EQ(Alloc(client, 0x200, 0x202, kFermiContextShareA), kNvOk);
@@ -303,6 +314,84 @@ TEST_F(SimTest, ObjectTreeWithTheDriversStatusCodes) {
   EXPECT_EQ(Call(kEscRmAlloc, &bad_id, sizeof bad_id), 0);
   EXPECT_EQ(bad_id.status, kNvErrInvalidClass) << "one simulated GPU: no such device instance";
   EXPECT_EQ(Call(kEscRmAlloc, &bad_id, sizeof bad_id, abi::DeviceKind::kGpu), -EINVAL) << "nvidiactl only";
+}
+
+// The engine classes' parents in the driver's resource list
+// (src/nvidia/src/kernel/rmapi/resource_list.h): a channel, nothing else.
+TEST_F(SimTest, EngineObjectsLiveOnAChannel) {
+  NvHandle client = ClientWithGpu();
+  NV_BSP_ALLOCATION_PARAMETERS video{sizeof(NV_BSP_ALLOCATION_PARAMETERS), 0, 0};
+  for (NvV32 cls : {kHopperComputeA, kHopperA, kHopperDmaCopyA, kNvb8b0VideoDecoder, kNvb8d1VideoNvjpg,
+                    kNvb8faVideoOfa}) {
+    EXPECT_EQ(Alloc(client, 0xd0, 0x100, cls, &video), kNvErrInvalidObjectParent) << std::hex << cls;
+    EXPECT_EQ(Alloc(client, 0x5d, 0x100, cls, &video), kNvErrInvalidObjectParent) << std::hex << cls;
+  }
+  EXPECT_EQ(EngineChannel(client, 0x200, kNv2080EngineTypeGraphics), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x200, 0x101, kHopperComputeA), kNvErrInvalidObjectParent) << "a group is no channel";
+  EXPECT_EQ(Alloc(client, 0x201, 0x102, kHopperComputeA), kNvOk);
+}
+
+// kernel_channel_group_api.c:161-170 and kernel_channel.c:353-394, 698-746:
+// what 580.159.04 answered nvprobe's zeroed channel group and channel.
+TEST_F(SimTest, ChannelsAreBoundToAnEngine) {
+  NvHandle client = ClientWithGpu();
+  NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS group{};
+  EXPECT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA, &group), kNvErrInvalidArgument) << "no engine";
+  group.engineType = kNv2080EngineTypeLast;
+  EXPECT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA, &group), kNvErrInvalidArgument) << "no such type";
+  NV_CHANNEL_ALLOC_PARAMS channel{};
+  EXPECT_EQ(Alloc(client, 0xd0, 0x201, kHopperChannelGpfifoA, &channel), kNvErrInvalidArgument)
+      << "under the device a channel makes its own group, with its own engineType";
+  channel.engineType = kNv2080EngineTypeGraphics;
+  EXPECT_EQ(Alloc(client, 0xd0, 0x201, kHopperChannelGpfifoA, &channel), kNvOk);
+
+  group.engineType = kNv2080EngineTypeGraphics;
+  EXPECT_EQ(Alloc(client, 0xd0, 0x202, kKeplerChannelGroupA, &group), kNvOk);
+  channel.engineType = kNv2080EngineTypeBsp;
+  EXPECT_EQ(Alloc(client, 0x202, 0x203, kHopperChannelGpfifoA, &channel), kNvErrInvalidArgument)
+      << "not the group's engine";
+  channel.engineType = 0;
+  EXPECT_EQ(Alloc(client, 0x202, 0x203, kHopperChannelGpfifoA, &channel), kNvOk) << "the group's engine";
+}
+
+// kernel_nvdec_engdesc.c:68-77 (and NVJPG's, OFA's) with
+// channel_descendant.c:159-201; what 580.159.04 answered a video object with
+// zeroed parameters (size 0), and a decoder on an engine the GPU lacks.
+TEST_F(SimTest, VideoObjectsNameTheirEngineInTheirParameters) {
+  NvHandle client = ClientWithGpu();
+  const std::pair<NvV32, NvU32> classes[] = {{kNvb8b0VideoDecoder, kNv2080EngineTypeBsp},
+                                             {kNvb8d1VideoNvjpg, kNv2080EngineTypeNvjpg},
+                                             {kNvb8faVideoOfa, kNv2080EngineTypeOfa}};
+  NvHandle group = 0x200;
+  for (auto [cls, engine] : classes) {
+    ASSERT_EQ(EngineChannel(client, group, engine), kNvOk);
+    NV_BSP_ALLOCATION_PARAMETERS params{};
+    EXPECT_EQ(Alloc(client, group + 1, 0x100, cls, &params), kNvErrInvalidClass) << "size 0";
+    params = {sizeof(NV_BSP_ALLOCATION_PARAMETERS), 0, 1};
+    EXPECT_EQ(Alloc(client, group + 1, 0x100, cls, &params), kNvErrInvalidClass) << "no second instance";
+    params.engineInstance = 0;
+    EXPECT_EQ(Alloc(client, group + 1, group + 2, cls, &params), kNvOk) << std::hex << cls;
+    group += 0x10;
+  }
+}
+
+// channel_descendant.c:242-251, kernel_fifo_gm107.c:409-417: the first engine
+// object puts a channel on its engine's runlist. 580.159.04 took a compute
+// object on a fresh NVDEC channel, and refused one on an NVJPG channel after a
+// JPEG object with NV_ERR_INVALID_STATE.
+TEST_F(SimTest, AChannelRunsTheEngineOfItsFirstObject) {
+  NvHandle client = ClientWithGpu();
+  NV_BSP_ALLOCATION_PARAMETERS video{sizeof(NV_BSP_ALLOCATION_PARAMETERS), 0, 0};
+  ASSERT_EQ(EngineChannel(client, 0x200, kNv2080EngineTypeNvjpg), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x201, 0x100, kNvb8d1VideoNvjpg, &video), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x201, 0x101, kHopperComputeA), kNvErrInvalidState);
+  ASSERT_EQ(EngineChannel(client, 0x210, kNv2080EngineTypeBsp), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x211, 0x102, kHopperComputeA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x211, 0x103, kNvb8b0VideoDecoder, &video), kNvErrInvalidState);
+  ASSERT_EQ(EngineChannel(client, 0x220, kNv2080EngineTypeGraphics), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x221, 0x104, kHopperComputeA), kNvOk);
+  EXPECT_EQ(Alloc(client, 0x221, 0x105, kHopperA), kNvOk) << "the same engine";
+  EXPECT_EQ(Alloc(client, 0x221, 0x106, kHopperDmaCopyA), kNvOk) << "a graphics channel's copy engine";
 }
 
 TEST_F(SimTest, ClientsGetHandlesAndAreRootClients) {
@@ -438,7 +527,7 @@ TEST_F(SimTest, ControlsBelongToTheirClass) {
   info.gpuInfoListSize = 71;
   EXPECT_EQ(Control(client, 0x5d, kNv2080CtrlCmdGpuGetInfoV2, &info, sizeof info), kNvErrInvalidArgument);
 
-  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA, &graphics_group_), kNvOk);
   ASSERT_EQ(Alloc(client, 0x200, 0x201, kHopperChannelGpfifoA), kNvOk);
   NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS token{};
   EXPECT_EQ(Control(client, 0x201, kNvc36fCtrlCmdGpfifoGetWorkSubmitToken, &token, sizeof token), kNvOk)
@@ -520,7 +609,7 @@ TEST_F(SimTest, SystemMemoryAllocMapAndMmap) {
   NvHandle client = ClientWithGpu();
   nv_ioctl_nvos02_parameters_with_fd mem{};
   mem.params = {client, 0xd0, 0x300, kNv01MemorySystem, 0, 0, (1 << 20) - 1, 0xff};
-  mem.fd = -1;
+  mem.fd = ctl_;
   EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem), -EINVAL) << "a GPU file's escape";
   EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
   EXPECT_EQ(mem.params.status, kNvOk);
@@ -561,6 +650,32 @@ TEST_F(SimTest, SystemMemoryAllocMapAndMmap) {
   EXPECT_EQ(unmap.status, kNvOk);
   EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
   EXPECT_EQ(unmap.status, kNvErrObjectNotFound) << "already unmapped";
+}
+
+// escape.c:338-358 and nv-usermap.c:45-47: system memory to be mapped at
+// once needs an nvidiactl for its mmap context. 580.159.04 answered nvprobe's
+// fd -1 so: EINVAL, the status NV_OK, the memory allocated.
+TEST_F(SimTest, AllocMemoryMappedAtOnceNeedsAControlFile) {
+  NvHandle client = ClientWithGpu();
+  nv_ioctl_nvos02_parameters_with_fd mem{};
+  mem.params = {client, 0xd0, 0x300, kNv01MemorySystem, 0, 0, (1 << 20) - 1, 0xff};
+  mem.fd = -1;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), -EINVAL);
+  EXPECT_EQ(mem.params.status, kNvOk);
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
+  EXPECT_EQ(mem.params.status, kNvErrInsertDuplicateName) << "the memory was allocated";
+  mem.params.hObjectNew = 0x301;
+  mem.fd = gpu_;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), -EINVAL) << "a GPU file";
+  mem.params.hObjectNew = 0x302;
+  mem.fd = ctl_;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
+  EXPECT_EQ(mem.params.status, kNvOk);
+  mem.params.hObjectNew = 0x303;
+  mem.params.flags = kNvos02FlagsMappingNoMap;
+  mem.fd = -1;
+  EXPECT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0) << "no mapping, no file needed";
+  EXPECT_EQ(mem.params.status, kNvOk);
 }
 
 TEST_F(SimTest, VideoMemoryFromTheHeap) {
@@ -609,7 +724,7 @@ TEST_F(SimTest, EventsSharesAndDuplicates) {
   EXPECT_EQ(Call(kEscAllocOsEvent, &os_event, sizeof os_event, abi::DeviceKind::kGpu), 0);
   EXPECT_EQ(os_event.Status, kNvOk);
 
-  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA, &graphics_group_), kNvOk);
   NvHandle other = Client();
   NVOS55_PARAMETERS dup{other, other, 0x400, client, 0xd0, 0, 0xff};
   EXPECT_EQ(Call(kEscRmDupObject, &dup, sizeof dup), 0);
@@ -657,7 +772,7 @@ TEST_F(SimTest, ClientsBelongToTheFileTheyWereAllocatedThrough) {
 
   // A GPU file speaks for the control file it was linked to (SetUp), and only then.
   nv_ioctl_nvos02_parameters_with_fd mem{};
-  mem.params = {client, client, 0, kNv01MemorySystem, 0, 0, 4095, 0xff};
+  mem.params = {client, client, 0, kNv01MemorySystem, kNvos02FlagsMappingNoMap, 0, 4095, 0xff};
   ASSERT_EQ(Alloc(client, client, 0xd0, kNv01Device0), kNvOk);
   mem.params.hObjectParent = 0xd0;
   mem.fd = -1;
@@ -786,7 +901,7 @@ int InAnotherProcess(const std::function<int()>& child) {
 TEST_F(SimTest, MappingsBelongToTheProcessThatMadeThem) {
   NvHandle client = ClientWithGpu();
   nv_ioctl_nvos02_parameters_with_fd mem{};
-  mem.params = {client, 0xd0, 0x300, kNv01MemorySystem, 0, 0, 4095, 0xff};
+  mem.params = {client, 0xd0, 0x300, kNv01MemorySystem, kNvos02FlagsMappingNoMap, 0, 4095, 0xff};
   mem.fd = -1;
   ASSERT_EQ(Call(kEscRmAllocMemory, &mem, sizeof mem, abi::DeviceKind::kGpu), 0);
   ASSERT_EQ(mem.params.status, kNvOk);
@@ -818,8 +933,8 @@ TEST_F(SimTest, MappingsBelongToTheProcessThatMadeThem) {
 
 TEST_F(SimTest, DupFollowsThePidSharePolicy) {
   NvHandle client = ClientWithGpu();
-  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA), kNvOk);
-  ASSERT_EQ(Alloc(client, 0xd0, 0x201, kKeplerChannelGroupA), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd0, 0x200, kKeplerChannelGroupA, &graphics_group_), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd0, 0x201, kKeplerChannelGroupA, &graphics_group_), kNvOk);
   NVOS57_PARAMETERS share{client, 0x201, {0, 0xffffffff, kRsShareTypeAll, 0}, 0xff};
   ASSERT_EQ(Call(kEscRmShare, &share, sizeof share), 0);
   ASSERT_EQ(share.status, kNvOk);

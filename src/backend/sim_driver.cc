@@ -5,10 +5,19 @@
 //    OS events and WAIT_OPEN_COMPLETE on either); a refusal there is -EINVAL.
 //  - The RM object tree: clients, devices (one per GPU, by deviceId), subdevices
 //    and the engine, memory and event classes of an H100, each with the parents
-//    the driver's resource list allows, with the driver's NV_STATUS codes.
-//    One deliberate difference: engine classes (compute, 3D, copy, video) need a
-//    channel parent in the driver; the sim also takes a device or subdevice, so
-//    that a capability set without channels can still be exercised end to end.
+//    the driver's resource list allows (engine classes: a channel only), with
+//    the driver's NV_STATUS codes.
+//  - Channels and engines: a channel group names the engine its channels run
+//    on, and a channel under the device does so itself; a channel in a group
+//    may repeat the group's engine and no other. A channel's first engine
+//    object puts it on that engine's runlist and later objects must run there
+//    (a copy object on a graphics channel runs on its partner copy engine). A
+//    video object names its engine instance in its parameters, whose size
+//    field must be right. Not modelled: the GPFIFO, USERD and error-notifier
+//    memory a channel is given (the sim takes them unchecked), context shares'
+//    subcontexts (580.159.04 refuses the 3D class in an asynchronous one with
+//    NV_ERR_INVALID_OBJECT, an answer of the GSP firmware), and engines the
+//    GPU lacks behind a channel group or channel (the driver takes those too).
 //  - Alloc parameters: as RM, the size is the class's own and the caller's
 //    paramsSize is not checked; a class whose parameters are required refuses a
 //    NULL pointer with NV_ERR_INVALID_ARGUMENT.
@@ -37,8 +46,11 @@
 //        log shows it) but offers no control or class that needs it.
 //    Embedded clients RM follows (NV0080 hClientShare and hTargetClient) must
 //    name existing clients, of any owner, as RM allows.
+//  - RM_ALLOC_MEMORY of system memory to be mapped at once needs an nvidiactl
+//    fd for its mmap context, else EINVAL with the memory allocated.
 //  - Not modelled: the one-shot mmap context a file holds until its mmap (the
-//    workload's mmap of a sim node is native), the security-token share policy
+//    workload's mmap of a sim node is native; the driver answers a second
+//    context on the same file NV_ERR_STATE_IN_USE), the security-token share policy
 //    and PID or GPU share targets, privileged controls and classes, and the
 //    per-file state of nvidia-uvm-tools, nvidia-modeset and nvidia-caps.
 #include "backend/sim_driver.h"
@@ -83,8 +95,17 @@ enum ParentKind : unsigned {
   kChannelGroupParent = 1u << 3,
   kChannelParent = 1u << 4,
 };
-// See the header comment: the driver takes only a channel.
-constexpr unsigned kEngineParents = kChannelParent | kDeviceParent | kSubdeviceParent;
+// The engines of the simulated H100 (GPU_GET_ENGINES_V2), by NV2080 engine type.
+constexpr NvU32 kSimEngines[] = {kNv2080EngineTypeGraphics, kNv2080EngineTypeCopy0, kNv2080EngineTypeBsp,
+                                 kNv2080EngineTypeNvjpg, kNv2080EngineTypeOfa};
+
+bool SimHasEngine(NvU32 type) {
+  return std::find(std::begin(kSimEngines), std::end(kSimEngines), type) != std::end(kSimEngines);
+}
+
+// RM_ENGINE_TYPE_IS_VALID after gpuGetRmEngineType: any type between NULL and
+// NV2080_ENGINE_TYPE_LAST, whether or not the GPU has that engine.
+bool ValidEngineType(NvU32 type) { return type > 0 && type < kNv2080EngineTypeLast; }
 
 struct ClassInfo {
   NvV32 cls;
@@ -92,7 +113,10 @@ struct ClassInfo {
   bool params_required;
 };
 
-// The classes the simulated H100 offers (and its class list reports).
+// The classes the simulated H100 offers (and its class list reports), with the
+// parents src/nvidia/src/kernel/rmapi/resource_list.h gives them (engine
+// classes: KernelChannel only, e.g. lines 2059-2062 for HOPPER_COMPUTE_A,
+// 1646-1649 for NVB8B0), checked by src/nvidia/src/kernel/rmapi/alloc_free.c:829-840.
 constexpr ClassInfo kClasses[] = {
     {kNv01Event, kAnyParent, true},
     {kNv01EventOsEvent, kAnyParent, true},
@@ -104,13 +128,13 @@ constexpr ClassInfo kClasses[] = {
     {kKeplerChannelGroupA, kDeviceParent, true},
     {kFermiContextShareA, kChannelGroupParent, true},
     {kHopperChannelGpfifoA, kDeviceParent | kChannelGroupParent, true},
-    {kHopperComputeA, kEngineParents, false},
-    {kHopperA, kEngineParents, false},
-    {kHopperDmaCopyA, kEngineParents, false},
+    {kHopperComputeA, kChannelParent, false},
+    {kHopperA, kChannelParent, false},
+    {kHopperDmaCopyA, kChannelParent, false},
     {kHopperUsermodeA, kSubdeviceParent, false},
-    {kNvb8b0VideoDecoder, kEngineParents, false},
-    {kNvb8d1VideoNvjpg, kEngineParents, false},
-    {kNvb8faVideoOfa, kEngineParents, false},
+    {kNvb8b0VideoDecoder, kChannelParent, false},
+    {kNvb8d1VideoNvjpg, kChannelParent, false},
+    {kNvb8faVideoOfa, kChannelParent, false},
     {kGt200Debugger, kDeviceParent, true},
 };
 
@@ -129,6 +153,17 @@ ParentKind KindOfClass(NvV32 cls) {
     case kKeplerChannelGroupA: return kChannelGroupParent;
     case kHopperChannelGpfifoA: return kChannelParent;
     default: return kAnyParent;
+  }
+}
+
+// The video classes, whose parameters name their engine: the NV2080 type of
+// their first instance; 0 for any other class.
+NvU32 VideoEngineFamily(NvV32 cls) {
+  switch (cls) {
+    case kNvb8b0VideoDecoder: return kNv2080EngineTypeBsp;
+    case kNvb8d1VideoNvjpg: return kNv2080EngineTypeNvjpg;
+    case kNvb8faVideoOfa: return kNv2080EngineTypeOfa;
+    default: return 0;
   }
 }
 
@@ -384,6 +419,21 @@ int SimDriver::Frontend(Caller& caller, abi::DeviceKind device, std::uint32_t nr
       nv_ioctl_nvos02_parameters_with_fd* p;
       if (!fits(p, !ctl)) return -EINVAL;
       p->params.status = AllocMemory(caller, p->params);
+      // src/nvidia/arch/nvalloc/unix/src/escape.c:338-358: system memory to
+      // be mapped at once gets its mmap context now, on the file `fd` names,
+      // which must be an open nvidiactl (kernel-open/nvidia/nv-usermap.c:45-47,
+      // kernel-open/nvidia/nv.c:4081-4099), for a client of the calling process
+      // (src/nvidia/arch/nvalloc/unix/src/osapi.c:2378). Otherwise the ioctl
+      // fails with EINVAL (nv.c:2758-2759) though the memory was allocated and
+      // its status says NV_OK (so on 580.159.04 with fd -1).
+      const NvU32 flags = p->params.flags;
+      const bool mapped_now = p->params.hClass == kNv01MemorySystem &&
+                              (flags & kNvos02FlagsAllocMask) != kNvos02FlagsAllocNone &&
+                              (flags & kNvos02FlagsMappingMask) != kNvos02FlagsMappingNoMap;
+      if (p->params.status == kNvOk && mapped_now &&
+          (identify_(p->fd).kind != abi::DeviceKind::kCtl || clients_.at(p->params.hRoot).proc_id != ::getpid())) {
+        return -EINVAL;
+      }
       return 0;
     }
     case kEscRmVidHeapControl: {
@@ -586,7 +636,72 @@ NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params)
   if (subdevice && params != 0 && reinterpret_cast<const NV2080_ALLOC_PARAMETERS*>(params)->subDeviceId != 0) {
     return kNvErrInvalidArgument;
   }
-  return Insert(p.hRoot, p.hObjectNew, object);
+  if (p.hClass == kKeplerChannelGroupA || p.hClass == kHopperChannelGpfifoA) {
+    if (NvV32 s = ChannelEngine(p, params, object.engine); s != kNvOk) return s;
+  }
+  NvU32 runlist = 0;
+  if (info != nullptr && info->parents == kChannelParent) {
+    if (NvV32 s = EngineObjectRunlist(p, params, runlist); s != kNvOk) return s;
+  }
+  NvV32 s = Insert(p.hRoot, p.hObjectNew, object);
+  if (s == kNvOk && runlist != 0) clients_.at(p.hRoot).objects.at(p.hObjectParent).runlist = runlist;
+  return s;
+}
+
+// The engine a channel group, or a channel, is bound to.
+NvV32 SimDriver::ChannelEngine(const NVOS21_PARAMETERS& p, NvP64 params, NvU32& engine) const {
+  if (p.hClass == kKeplerChannelGroupA) {
+    // src/nvidia/src/kernel/gpu/fifo/kernel_channel_group_api.c:161-170: with a
+    // channel RAM per runlist (Ampere on) a group must name a valid engine, the
+    // one whose runlist its channels go on.
+    engine = reinterpret_cast<const NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS*>(params)->engineType;
+    return ValidEngineType(engine) ? kNvOk : kNvErrInvalidArgument;
+  }
+  const NvU32 wanted = reinterpret_cast<const NV_CHANNEL_ALLOC_PARAMS*>(params)->engineType;
+  if (ClassOf(p.hRoot, p.hObjectParent) == kNv01Device0) {
+    // src/nvidia/src/kernel/gpu/fifo/kernel_channel.c:353-394: a channel under
+    // the device gets a channel group of its own, made with the channel's
+    // engineType, which the group's construct checks as above.
+    engine = wanted;
+    return ValidEngineType(engine) ? kNvOk : kNvErrInvalidArgument;
+  }
+  // kernel_channel.c:698-746: in a group, a channel's own engineType may be
+  // left out (NULL); given, it must be the group's.
+  engine = Find(p.hRoot, p.hObjectParent)->engine;
+  return !ValidEngineType(wanted) || wanted == engine ? kNvOk : kNvErrInvalidArgument;
+}
+
+// An engine object on a channel (a ChannelDescendant): the engine that runs
+// it, whose runlist the channel is then on, if the channel can be.
+NvV32 SimDriver::EngineObjectRunlist(const NVOS21_PARAMETERS& p, NvP64 params, NvU32& runlist) const {
+  const Object& channel = *Find(p.hRoot, p.hObjectParent);
+  NvU32 engine = kNv2080EngineTypeGraphics;  // compute and 3D
+  if (NvU32 family = VideoEngineFamily(p.hClass); family != 0) {
+    // The video classes name their engine in their parameters
+    // (src/nvidia/src/kernel/gpu/nvdec/kernel_nvdec_engdesc.c:68-77 and 96-131,
+    // nvjpg/kernel_nvjpg_engdesc.c:59-68, ofa/kernel_ofa_engdesc.c:61-70): no
+    // parameters, or a size other than the struct's, is no engine, and
+    // channel_descendant.c:159-201 answers a class without an engine, or one
+    // the GPU lacks, NV_ERR_INVALID_CLASS (on 580.159.04 an H200, which has no
+    // NVDEC0, answers so for a decoder on instance 0).
+    const auto* video = reinterpret_cast<const NV_BSP_ALLOCATION_PARAMETERS*>(params);
+    if (video == nullptr || video->size != sizeof(NV_BSP_ALLOCATION_PARAMETERS)) return kNvErrInvalidClass;
+    // The sim has the first instance of each video engine only.
+    engine = video->engineInstance == 0 ? family : 0;
+    if (!SimHasEngine(engine)) return kNvErrInvalidClass;
+  } else if (p.hClass == kHopperDmaCopyA && channel.engine != kNv2080EngineTypeGraphics) {
+    // A copy object on a graphics channel runs on the graphics engine's
+    // partner copy engine, on its runlist (channel_descendant.c:132-145).
+    engine = kNv2080EngineTypeCopy0;
+  }
+  // src/nvidia/src/kernel/gpu/fifo/channel_descendant.c:242-251 and
+  // arch/maxwell/kernel_fifo_gm107.c:409-417: the first engine object puts
+  // the channel on its engine's runlist (whatever engineType the channel was
+  // given: on 580.159.04 a compute object goes on a fresh NVDEC channel); an
+  // object of an engine on another runlist is then NV_ERR_INVALID_STATE.
+  if (channel.runlist != 0 && channel.runlist != engine) return kNvErrInvalidState;
+  runlist = engine;
+  return kNvOk;
 }
 
 NvV32 SimDriver::AllocMemory(const Caller& caller, NVOS02_PARAMETERS& p) {
@@ -934,11 +1049,9 @@ NvV32 SimDriver::SubdeviceControl(const NVOS54_PARAMETERS& p, int gpu, void* par
     }
     case kNv2080CtrlCmdGpuGetEnginesV2: {
       SIM_PARAMS(NV2080_CTRL_GPU_GET_ENGINES_V2_PARAMS, engines);
-      static constexpr NvU32 kEngines[] = {kNv2080EngineTypeGraphics, kNv2080EngineTypeCopy0, kNv2080EngineTypeBsp,
-                                           kNv2080EngineTypeNvjpg, kNv2080EngineTypeOfa};
       *engines = {};
-      engines->engineCount = std::size(kEngines);
-      std::copy(std::begin(kEngines), std::end(kEngines), engines->engineList);
+      engines->engineCount = std::size(kSimEngines);
+      std::copy(std::begin(kSimEngines), std::end(kSimEngines), engines->engineList);
       return kNvOk;
     }
     // src/nvidia/src/kernel/gpu/subdevice/subdevice_ctrl_gpu_kernel.c:2150-2241,

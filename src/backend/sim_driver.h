@@ -57,6 +57,10 @@ class SimDriver {
     nv::NvV32 cls;
     int gpu;             // the GPU the object belongs to, -1 for none
     nv::NvU64 size = 0;  // memory objects: their size in bytes
+    // Channel groups and channels: the NV2080 engine type they are bound to.
+    nv::NvU32 engine = 0;
+    // Channels: the engine whose runlist their first engine object put them on, 0 for none yet.
+    nv::NvU32 runlist = 0;
     // RM_SHARE policies: the clients it was shared with, or everyone.
     std::set<nv::NvHandle> shared_with{};
     bool shared_with_all = false;
@@ -98,6 +102,8 @@ class SimDriver {
   int AttachGpus(Caller& caller, const void* arg, std::uint32_t size) const;
   int RegisterFd(Caller& caller, const nv::nv_ioctl_register_fd_t& r);
   nv::NvV32 Alloc(const Caller& caller, nv::NVOS21_PARAMETERS& p, nv::NvP64 params);
+  nv::NvV32 ChannelEngine(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& engine) const;
+  nv::NvV32 EngineObjectRunlist(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& runlist) const;
   nv::NvV32 AllocMemory(const Caller& caller, nv::NVOS02_PARAMETERS& p);
   nv::NvV32 VidHeap(const Caller& caller, nv::NVOS32_PARAMETERS& p);
   nv::NvV32 Free(const Caller& caller, const nv::NVOS00_PARAMETERS& p);

@@ -160,13 +160,13 @@ TEST_F(ReplayBackendTest, ACallRefusedWhenRecordedHasNoAnswer) {
   Trace trace = CommittedTrace();
   // Video is granted now: the decoder alloc reaches the backend.
   Start(trace, caps::Resolve("compute,video", caps::CapSet::Everything()).value());
-  for (std::size_t i = 0; i < 25; ++i) Execute(trace.calls[i]);
-  auto [reply, writes] = Execute(trace.calls[25], /*zeros=*/true);
+  for (std::size_t i = 0; i < 29; ++i) Execute(trace.calls[i]);
+  auto [reply, writes] = Execute(trace.calls[29], /*zeros=*/true);
   EXPECT_EQ(reply.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 26: expected seq 29 nvidiactl frontend 0x29 NV_ESC_RM_FREE, 16 bytes, got nvidiactl "
-                        "alloc 0xb8b0 NVB8B0_VIDEO_DECODER via NV_ESC_RM_ALLOC, 32 bytes; the trace has this call "
-                        "at seq 25, refused when it was recorded under compute"));
+              HasSubstr("call 30: expected seq 30 nvidiactl alloc 0xa06c KEPLER_CHANNEL_GROUP_A via NV_ESC_RM_ALLOC, "
+                        "32 bytes, got nvidiactl alloc 0xb8b0 NVB8B0_VIDEO_DECODER via NV_ESC_RM_ALLOC, 32 bytes; the "
+                        "trace has this call at seq 29, refused when it was recorded under compute"));
 }
 
 TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
@@ -175,7 +175,7 @@ TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
   ExpectSameAsRecorded(trace);
   EXPECT_EQ(Execute(trace.calls[0]).first.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 27: the trace has no more driver calls for this thread (all 26 of recorded thread "));
+              HasSubstr("call 35: the trace has no more driver calls for this thread (all 34 of recorded thread "));
   EXPECT_THAT(backend_->Outcome().value(), HasSubstr("were answered), got nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
 }
 
@@ -184,7 +184,7 @@ TEST_F(ReplayBackendTest, CallsNeverMadeAreReported) {
   Start(trace, trace.header.caps);
   Execute(trace.calls[0]);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("the workload made 1 calls; 25 more recorded driver calls were never made, the first seq 1 "
+              HasSubstr("the workload made 1 calls; 33 more recorded driver calls were never made, the first seq 1 "
                         "nvidiactl frontend 0xc8 NV_ESC_CARD_INFO"));
 }
 

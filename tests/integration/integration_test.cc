@@ -72,12 +72,15 @@ TEST(Run, WorkloadCannotReachTheSupervisor) {
 }
 
 TEST(Run, CapabilitySetsAllowExactlyTheirClasses) {
-  // compute class, video decoder, 3D class on the simulated Hopper GPU.
+  // compute class, video decoder, 3D class on the simulated Hopper GPU, under
+  // the subdevice: a class the set allows reaches the driver, which answers
+  // that it needs a channel (NV_ERR_INVALID_OBJECT_PARENT 0x36); any other is
+  // nvgate's NV_ERR_INVALID_CLASS (0x22).
   const std::vector<std::string> classes = {"alloc", "cbc0", "b8b0", "cb97"};
   auto compute = Workload("compute", classes);
   ASSERT_EQ(compute.status, 0) << compute.err;
   EXPECT_THAT(compute.out, HasSubstr("device=0x0"));
-  EXPECT_THAT(compute.out, HasSubstr("class_0xcbc0=0x0"));
+  EXPECT_THAT(compute.out, HasSubstr("class_0xcbc0=0x36"));
   EXPECT_THAT(compute.out, HasSubstr("class_0xb8b0=0x22"));
   EXPECT_THAT(compute.out, HasSubstr("class_0xcb97=0x22"));
   EXPECT_THAT(compute.err, HasSubstr("video: NVB8B0_VIDEO_DECODER (alloc 0xb8b0) denied; enable "
@@ -87,12 +90,12 @@ TEST(Run, CapabilitySetsAllowExactlyTheirClasses) {
   auto video = Workload("video", classes);
   ASSERT_EQ(video.status, 0) << video.err;
   EXPECT_THAT(video.out, HasSubstr("device=0x0")) << "the base tier gives video a device";
-  EXPECT_THAT(video.out, HasSubstr("class_0xb8b0=0x0"));
+  EXPECT_THAT(video.out, HasSubstr("class_0xb8b0=0x36"));
   EXPECT_THAT(video.out, HasSubstr("class_0xcbc0=0x22"));
 
   auto graphics = Workload("graphics", classes);
   ASSERT_EQ(graphics.status, 0) << graphics.err;
-  EXPECT_THAT(graphics.out, HasSubstr("class_0xcb97=0x0"));
+  EXPECT_THAT(graphics.out, HasSubstr("class_0xcb97=0x36"));
   EXPECT_THAT(graphics.out, HasSubstr("class_0xb8b0=0x22"));
 }
 
@@ -131,9 +134,10 @@ TEST(Run, OpenCloseChurn) {
 }
 
 // The README's demo: nvprobe's driver-level steps, by capability set.
-std::map<std::string, std::string> Nvprobe(const std::string& caps) {
+// nvprobe's results by step; it exits 1 when a step failed.
+std::map<std::string, std::string> Nvprobe(const std::string& caps, int expected_status = 0) {
   auto r = RunUnder(caps, {NVPROBE_BINARY, "--json"});
-  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.status, expected_status) << r.err;
   std::map<std::string, std::string> results;
   for (const auto& step : nlohmann::json::parse(r.out)) {
     std::string name = step["step"];
@@ -164,30 +168,45 @@ TEST(Run, NvprobeUnderCompute) {
   auto r = Nvprobe("compute");
   EXPECT_EQ(r["root client"], "ok");
   EXPECT_EQ(r["card info"], "ok");
-  EXPECT_EQ(r["GPFIFO channel"], "ok");
+  EXPECT_EQ(r["GR GPFIFO channel"], "ok");
   EXPECT_EQ(r["compute class"], "ok");
   EXPECT_EQ(r["UVM initialize"], "ok");
   EXPECT_EQ(r["system memory 1 MiB"], "ok");
+  EXPECT_EQ(r["NVDEC GPFIFO channel"], "ok") << "channels are compute's";
   EXPECT_EQ(r["video decoder"], "refused");
   EXPECT_EQ(r["3D class"], "refused");
   EXPECT_EQ(r["free client"], "ok");
 }
 
+// The table gives channel groups and channels to compute only, so under video
+// alone nvprobe's video objects have no channel: nvgate lets their classes
+// through and the driver refuses the parent (NV_ERR_INVALID_OBJECT_PARENT),
+// as a GPU's driver does.
 TEST(Run, NvprobeUnderVideo) {
-  auto r = Nvprobe("video");
+  auto r = Nvprobe("video", 1);
   EXPECT_EQ(r["root client"], "ok");
+  EXPECT_EQ(r["NVDEC channel group"], "refused");
+  EXPECT_EQ(r["video decoder"], "failed");
+  EXPECT_EQ(r["JPEG decoder (NVJPG)"], "failed");
+  EXPECT_EQ(r["compute class"], "refused");
+  EXPECT_EQ(r["GR GPFIFO channel"], "refused");
+  EXPECT_EQ(r.count("UVM initialize"), 0u) << "no UVM node without compute";
+}
+
+// Compute and video together: every video object on a channel of its engine.
+TEST(Run, NvprobeUnderComputeAndVideo) {
+  auto r = Nvprobe("compute,video");
   EXPECT_EQ(r["video decoder"], "ok");
   EXPECT_EQ(r["JPEG decoder (NVJPG)"], "ok");
-  EXPECT_EQ(r["compute class"], "refused");
-  EXPECT_EQ(r["GPFIFO channel"], "refused");
-  EXPECT_EQ(r.count("UVM initialize"), 0u) << "no UVM node without compute";
+  EXPECT_EQ(r["optical flow (OFA)"], "ok");
+  EXPECT_EQ(r["3D class"], "refused");
 }
 
 TEST(Run, NvprobeUnderUtility) {
   auto r = Nvprobe("utility");
   EXPECT_EQ(r["GPU info (NVML)"], "ok");
   EXPECT_EQ(r["GPU name NVIDIA H100 80GB HBM3 (nvgate sim)"], "ok");
-  EXPECT_EQ(r["GPFIFO channel"], "refused");
+  EXPECT_EQ(r["GR GPFIFO channel"], "refused");
   EXPECT_EQ(r["compute class"], "refused");
 }
 

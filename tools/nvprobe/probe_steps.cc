@@ -12,10 +12,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -35,6 +38,9 @@ int OpenDev(const char* path) { return g_ops->open(path); }
 // The simulated driver's classes (src/backend/sim_backend.cc), tried only when
 // the class list control is refused, so that every step still runs.
 constexpr NvV32 kFallbackClasses[] = {0xc86f, 0xcbc0, 0xcb97, 0xb8b0, 0xb8d1, 0xb8fa};
+// A GPFIFO of 1024 entries, CUDA's size: the driver programs the channel with
+// it; nvprobe never submits work through it.
+constexpr NvU32 kChannelGpfifoEntries = 1024;
 
 class Probe {
  public:
@@ -236,27 +242,93 @@ int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
     probe.Record("compute", "compute-mode reservation released", rc, errno, st);
   }
 
-  auto alloc_class = [&](const char* cap, const char* what, NvV32 cls, NvHandle parent) {
+  auto alloc_class = [&](const char* cap, const char* what, NvV32 cls, NvHandle parent, void* params = nullptr,
+                         std::size_t size = 0) {
     if (cls == 0) {
       if (!probe.json) std::printf("[%-8s] %-40s skipped (not in the class list)\n", cap, what);
       return NvHandle{0};
     }
-    std::uint8_t params[512] = {};
+    // Engine objects take optional parameters whose zeros are the defaults.
+    std::uint8_t zeros[512] = {};
     NvHandle h = d.next++;
-    int r = d.Alloc(parent, h, cls, params, sizeof params, &st);
+    int r = d.Alloc(parent, h, cls, params != nullptr ? params : zeros,
+                    static_cast<NvU32>(params != nullptr ? size : sizeof zeros), &st);
     char label[80];
     std::snprintf(label, sizeof label, "%s 0x%x", what, cls);
     probe.Record(cap, label, r, errno, st);
     return r == 0 && st == kNvOk ? h : NvHandle{0};
   };
+  // The engines this GPU has: a video object goes to one of them by its
+  // instance number, and a GPU may lack the first instance (an H200 has no
+  // NVDEC0). Without the list, the first instance of each.
+  NV2080_CTRL_GPU_GET_ENGINES_V2_PARAMS engines{};
+  rc = d.Control(subdevice, kNv2080CtrlCmdGpuGetEnginesV2, &engines, sizeof engines, &st);
+  probe.Record("base", "engine list", rc, errno, st);
+  const bool engines_known = rc == 0 && st == kNvOk;
+  // The first engine of a family present, numbered from `first` (and on from
+  // `more` for families whose later instances were added after other types).
+  auto engine_of = [&](NvU32 first, NvU32 count, NvU32 more = 0) {
+    auto instance = [&](NvU32 type) -> NvU32 {
+      if (type >= first && type < first + count) return type - first;
+      return more != 0 && type == more ? count : ~NvU32{0};
+    };
+    NvU32 best = ~NvU32{0};
+    const NvU32 listed = std::min<NvU32>(engines.engineCount, std::size(engines.engineList));
+    for (NvU32 i = 0; engines_known && i < listed; ++i) {
+      best = std::min(best, instance(engines.engineList[i]));
+    }
+    if (best == ~NvU32{0}) best = 0;
+    return std::pair<NvU32, NvU32>{best < count ? first + best : more, best};
+  };
+
+  // A channel, as CUDA makes one: in a channel group bound to one engine (the
+  // driver puts every channel of a group on that engine's runlist), with a
+  // context share when asked. Without the group, the channel goes under the
+  // device, where the driver makes it a group of its own from the channel's
+  // engineType (and allows no context share). nvprobe submits no work, so
+  // the channel has no GPFIFO memory of its own and RM provides its USERD.
+  // Channel groups, context shares and channels are compute's classes, for
+  // whichever engine.
+  const NvV32 channel_class = pick(IsChannel);
+  auto engine_channel = [&](const char* engine, NvU32 engine_type, bool context_share) {
+    const char* cap = "compute";
+    NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS group_params{};
+    group_params.engineType = engine_type;
+    std::string what = std::string(engine) + " channel group";
+    NvHandle group = alloc_class(cap, what.c_str(), kKeplerChannelGroupA, device, &group_params, sizeof group_params);
+    NV_CHANNEL_ALLOC_PARAMS channel_params{};
+    if (group != 0 && context_share) {
+      // A synchronous subcontext: the driver refuses the 3D class in an
+      // asynchronous one (NV_ERR_INVALID_OBJECT from 580.159.04's GSP firmware),
+      // and nvprobe puts its compute and 3D objects on this one channel.
+      NV_CTXSHARE_ALLOCATION_PARAMETERS share_params{};
+      share_params.flags = kCtxshareFlagsSubcontextSync;
+      what = std::string(engine) + " context share";
+      channel_params.hContextShare =
+          alloc_class(cap, what.c_str(), kFermiContextShareA, group, &share_params, sizeof share_params);
+      if (channel_params.hContextShare == 0) return NvHandle{0};
+    }
+    channel_params.gpFifoEntries = kChannelGpfifoEntries;
+    channel_params.engineType = engine_type;
+    what = std::string(engine) + " GPFIFO channel";
+    return alloc_class(cap, what.c_str(), channel_class, group != 0 ? group : device, &channel_params,
+                       sizeof channel_params);
+  };
 
   alloc_class("base", "VA space FERMI_VASPACE_A", 0x90f1, device);
-  alloc_class("compute", "channel group KEPLER_CHANNEL_GROUP_A", 0xa06c, device);
-  NvHandle channel = alloc_class("compute", "GPFIFO channel", pick(IsChannel), device);
-  // Engine objects live on a channel; without one (refused, or not allowed
-  // by the capability set) the subdevice stands in and the driver decides.
-  const NvHandle engine_parent = channel != 0 ? channel : subdevice;
-  alloc_class("compute", "compute class", pick(IsCompute), engine_parent);
+  // Engine objects live on a channel. Without one (refused, or outside the
+  // capability set) nvprobe still asks, under the device, so that nvgate
+  // decides on the class and the driver answers for the parent.
+  auto on = [&](NvHandle channel) { return channel != 0 ? channel : device; };
+  // A video engine's object, on a channel of that engine instance.
+  auto video_object = [&](const char* what, NvV32 cls, const char* engine, std::pair<NvU32, NvU32> type_instance) {
+    if (cls == 0) return alloc_class("video", what, cls, device);
+    NV_BSP_ALLOCATION_PARAMETERS params{sizeof(NV_BSP_ALLOCATION_PARAMETERS), 0, type_instance.second};
+    NvHandle channel = engine_channel(engine, type_instance.first, false);
+    return alloc_class("video", what, cls, on(channel), &params, sizeof params);
+  };
+  const NvHandle gr_channel = engine_channel("GR", kNv2080EngineTypeGraphics, true);
+  alloc_class("compute", "compute class", pick(IsCompute), on(gr_channel));
   int uvm = OpenDev("/dev/nvidia-uvm");
   if (uvm >= 0) {
     UVM_INITIALIZE_PARAMS init{0, 0};
@@ -298,17 +370,23 @@ int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
     mem.params.hObjectNew = d.next++;
     mem.params.hClass = kNv01MemorySystem;
     mem.params.limit = (1 << 20) - 1;
-    mem.fd = -1;
+    // Mapped later with RM_MAP_MEMORY, so no mmap context now: one the
+    // allocation asked for would have to go on an open nvidiactl named by `fd`
+    // (-1 is refused with EINVAL, the memory allocated all the same), and a
+    // file holds one context at a time.
+    mem.params.flags = kNvos02FlagsMappingNoMap;
+    mem.fd = d.ctl;
     rc = Ioctl(gpu, Esc(kEscRmAllocMemory, sizeof mem), &mem);
     probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
     if (rc == 0 && mem.params.status == kNvOk) MapAndTouch(probe, d, device, mem.params.hObjectNew, 1 << 20);
   }
 
-  alloc_class("video", "video decoder", pick(IsDecoder), engine_parent);
-  alloc_class("video", "video encoder", pick(IsEncoder), engine_parent);
-  alloc_class("video", "JPEG decoder (NVJPG)", pick(IsNvjpg), engine_parent);
-  alloc_class("video", "optical flow (OFA)", pick(IsOfa), engine_parent);
-  alloc_class("graphics", "3D class", pick(Is3d), engine_parent);
+  video_object("video decoder", pick(IsDecoder), "NVDEC", engine_of(kNv2080EngineTypeBsp, 8));
+  video_object("video encoder", pick(IsEncoder), "NVENC", engine_of(kNv2080EngineTypeMsenc, 3));
+  video_object("JPEG decoder (NVJPG)", pick(IsNvjpg), "NVJPG", engine_of(kNv2080EngineTypeNvjpg, 8));
+  video_object("optical flow (OFA)", pick(IsOfa), "OFA", engine_of(kNv2080EngineTypeOfa, 1, kNv2080EngineTypeOfa1));
+  // The 3D class runs on the graphics engine, as compute does: on the same channel.
+  alloc_class("graphics", "3D class", pick(Is3d), on(gr_channel));
 
   NVOS00_PARAMETERS free_client{d.client, 0, d.client, 0};
   rc = Ioctl(d.ctl, Esc(kEscRmFree, sizeof free_client), &free_client);
