@@ -20,7 +20,7 @@ constexpr std::uint32_t kEscRmControl = 0x2a;
 constexpr std::uint32_t kEscRmAlloc = 0x2b;
 constexpr std::uint32_t kEscCardInfo = 0xc8;
 constexpr std::uint32_t kGrGetInfo = 0x20801201;  // compute,utility
-constexpr std::uint32_t kChannelGroup = 0xa06c;   // compute
+constexpr std::uint32_t kComputeClass = 0xcbc0;   // HOPPER_COMPUTE_A: compute
 constexpr std::uint32_t kVideoDecoder = 0xb8b0;   // video
 constexpr std::uint32_t kHopper3d = 0xcb97;       // graphics
 
@@ -258,7 +258,7 @@ TEST(Learn, SmallestSetAndWhoNeedsEachCapability) {
   std::vector<TracedCall> calls = {
       Traced(Record(all, kEscCardInfo)),
       Traced(Record(all, kEscRmControl, {{abi::Level::kControl, kGrGetInfo}})),
-      Traced(Record(all, kEscRmAlloc, {{abi::Level::kAlloc, kChannelGroup}})),
+      Traced(Record(all, kEscRmAlloc, {{abi::Level::kAlloc, kComputeClass}})),
       Traced(Record(all, kEscRmAlloc, {{abi::Level::kAlloc, kVideoDecoder}})),
       Traced(Record(all, kEscRmAlloc, {{abi::Level::kAlloc, kVideoDecoder}})),
       Traced(Record(all, kEscRmControl, {{abi::Level::kControl, 0x12345678}})),
@@ -268,7 +268,7 @@ TEST(Learn, SmallestSetAndWhoNeedsEachCapability) {
   // GR_GET_INFO is reached by compute or utility: within compute,video only compute.
   ASSERT_EQ(r.needed_by[Capability::kCompute].size(), 2u);
   EXPECT_EQ(r.needed_by[Capability::kCompute][0].name, "NV2080_CTRL_CMD_GR_GET_INFO");
-  EXPECT_EQ(r.needed_by[Capability::kCompute][1].name, "KEPLER_CHANNEL_GROUP_A");
+  EXPECT_EQ(r.needed_by[Capability::kCompute][1].name, "HOPPER_COMPUTE_A");
   ASSERT_EQ(r.needed_by[Capability::kVideo].size(), 1u);
   EXPECT_EQ(r.needed_by[Capability::kVideo][0].calls, 2u);
   ASSERT_EQ(r.shared.size(), 1u);
@@ -282,7 +282,7 @@ TEST(Learn, SmallestSetAndWhoNeedsEachCapability) {
 TEST(Learn, ABoundWithoutACapabilityReportsItsCallsAsRefused) {
   caps::CapSet bound{Capability::kCompute, Capability::kUtility};
   std::vector<TracedCall> calls = {
-      Traced(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kChannelGroup}})),
+      Traced(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kComputeClass}})),
       Traced(Record(caps::CapSet::AllUnprivileged(), kEscRmAlloc, {{abi::Level::kAlloc, kHopper3d}})),
   };
   LearnResult r = Learn(Table(), bound, calls);
@@ -314,7 +314,7 @@ TEST(Audit, ReportsWhatTheRequestedSetWouldRefuseOnce) {
   policy::DenialLog log([&](const policy::Denial& d) { lines.push_back(d.line); });
   AuditObserver audit(Table(), {Capability::kCompute}, log);
   caps::CapSet bound = caps::CapSet::AllUnprivileged();
-  audit.Observe(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kChannelGroup}}));
+  audit.Observe(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kComputeClass}}));
   audit.Observe(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kVideoDecoder}}));
   audit.Observe(Record(bound, kEscRmAlloc, {{abi::Level::kAlloc, kVideoDecoder}}));
   ASSERT_EQ(lines.size(), 1u);

@@ -172,24 +172,23 @@ TEST(Run, NvprobeUnderCompute) {
   EXPECT_EQ(r["compute class"], "ok");
   EXPECT_EQ(r["UVM initialize"], "ok");
   EXPECT_EQ(r["system memory 1 MiB"], "ok");
-  EXPECT_EQ(r["NVDEC GPFIFO channel"], "ok") << "channels are compute's";
+  EXPECT_EQ(r["NVDEC GPFIFO channel"], "ok") << "channels serve every engine";
   EXPECT_EQ(r["video decoder"], "refused");
   EXPECT_EQ(r["3D class"], "refused");
   EXPECT_EQ(r["free client"], "ok");
 }
 
-// The table gives channel groups and channels to compute only, so under video
-// alone nvprobe's video objects have no channel: nvgate lets their classes
-// through and the driver refuses the parent (NV_ERR_INVALID_OBJECT_PARENT),
-// as a GPU's driver does.
+// Channel groups and channels serve every engine: under video alone nvprobe's
+// video objects get their channels and are made; compute's and graphics' own
+// classes are refused.
 TEST(Run, NvprobeUnderVideo) {
-  auto r = Nvprobe("video", 1);
+  auto r = Nvprobe("video");
   EXPECT_EQ(r["root client"], "ok");
-  EXPECT_EQ(r["NVDEC channel group"], "refused");
-  EXPECT_EQ(r["video decoder"], "failed");
-  EXPECT_EQ(r["JPEG decoder (NVJPG)"], "failed");
+  EXPECT_EQ(r["NVDEC channel group"], "ok");
+  EXPECT_EQ(r["video decoder"], "ok");
+  EXPECT_EQ(r["JPEG decoder (NVJPG)"], "ok");
   EXPECT_EQ(r["compute class"], "refused");
-  EXPECT_EQ(r["GR GPFIFO channel"], "refused");
+  EXPECT_EQ(r["3D class"], "refused");
   EXPECT_EQ(r.count("UVM initialize"), 0u) << "no UVM node without compute";
 }
 

@@ -287,11 +287,12 @@ int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
   // device, where the driver makes it a group of its own from the channel's
   // engineType (and allows no context share). nvprobe submits no work, so
   // the channel has no GPFIFO memory of its own and RM provides its USERD.
-  // Channel groups, context shares and channels are compute's classes, for
-  // whichever engine.
+  // Channel groups, context shares and channels serve every engine, so the
+  // table gives them to compute, graphics and video alike: their steps are
+  // labelled "channel", not a capability of their own.
   const NvV32 channel_class = pick(IsChannel);
   auto engine_channel = [&](const char* engine, NvU32 engine_type, bool context_share) {
-    const char* cap = "compute";
+    const char* cap = "channel";
     NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS group_params{};
     group_params.engineType = engine_type;
     std::string what = std::string(engine) + " channel group";
