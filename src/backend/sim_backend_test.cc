@@ -566,10 +566,13 @@ TEST_F(SimTest, UvmNeedsInitialisation) {
   stranger.gpu_uuid[15] = 9;
   EXPECT_EQ(Uvm(kUvmRegisterGpu, &stranger), 0);
   EXPECT_EQ(stranger.rmStatus, kNvErrGpuUuidNotFound);
-  UVM_REGISTER_GPU_PARAMS wrong_fd = gpu;
-  wrong_fd.rmCtrlFd = Open(abi::DeviceKind::kGpu);
-  EXPECT_EQ(Uvm(kUvmRegisterGpu, &wrong_fd), 0);
-  EXPECT_EQ(wrong_fd.rmStatus, kNvErrInvalidArgument) << "UVM needs the control file";
+  // As CUDA registers a GPU on a real driver (H200, 580.159.04): without MIG,
+  // RM reads neither the control file nor the client (nv_gpu_ops.c:7697).
+  UVM_REGISTER_GPU_PARAMS as_cuda = gpu;
+  as_cuda.rmCtrlFd = -1;
+  as_cuda.hClient = 0;
+  EXPECT_EQ(Uvm(kUvmRegisterGpu, &as_cuda), 0);
+  EXPECT_EQ(as_cuda.rmStatus, kNvOk) << "no control file and no client, as CUDA passes them";
 
   ASSERT_EQ(Alloc(client, 0xd0, 0x300, kFermiVaspaceA), kNvOk);
   UVM_REGISTER_GPU_VASPACE_PARAMS vaspace{};
@@ -871,7 +874,7 @@ TEST_F(TwoGpuSimTest, ADeviceNeedsAnOpenFileOfItsGpu) {
   EXPECT_EQ(Alloc(client, client, 0xd1, kNv01Device0, &params), kNvOk);
 }
 
-TEST_F(TwoGpuSimTest, UvmRegisterGpuNeedsAnOpenFileOfItsGpuAndAClientOfThisProcess) {
+TEST_F(TwoGpuSimTest, UvmRegisterGpuNeedsAnOpenFileOfItsGpu) {
   NvHandle client = Client();
   UVM_INITIALIZE_PARAMS init{0, 0};
   ASSERT_EQ(Uvm(kUvmInitialize, &init), 0);

@@ -37,8 +37,8 @@
 //      * per process: a client's ProcID for creating an mmap context; unmap and
 //        UPDATE_DEVICE_MAPPING_INFO find only the caller's process's mappings;
 //        RM_DUP_OBJECT follows the default PID share policy and RM_SHARE's
-//        client and all-clients policies; UVM_REGISTER_GPU dups only from a
-//        client of the calling process.
+//        client and all-clients policies (UVM_REGISTER_GPU would dup the
+//        caller's MIG partition from its client, but the sim has no MIG).
 //      * the caller's fd table: allocating a device and UVM_REGISTER_GPU need an
 //        open file of that GPU in the calling process (osIsGpuAccessible).
 //      * the caller's capabilities: a client allocated with CAP_SYS_ADMIN is an
@@ -1116,15 +1116,10 @@ int SimDriver::Uvm(OpenFile& file, std::uint32_t request, void* arg) {
         // src/nvidia/src/kernel/rmapi/nv_gpu_ops.c:7570-7573: the caller must
         // hold an open file of that GPU (osIsGpuAccessible).
         if (!CallerHoldsGpu(gpu)) return kNvErrInsufficientPermissions;
-        // UVM reaches RM through the caller's own control file and client.
-        auto client = clients_.find(p.hClient);
-        if (identify_(p.rmCtrlFd).kind != abi::DeviceKind::kCtl || client == clients_.end()) {
-          return kNvErrInvalidArgument;
-        }
-        // UVM dups the user's device into its own kernel client; the default
-        // policy lets a kernel destination dup only from the caller's own
-        // process (src/nvidia/src/kernel/rmapi/client_resource.c:219-222).
-        if (client->second.proc_id != ::getpid()) return kNvErrInsufficientPermissions;
+        // The caller's control file and client name its MIG partition, and RM
+        // reads them only when MIG is in use (src/nvidia/src/kernel/rmapi/
+        // nv_gpu_ops.c:7697-7717); the sim has no MIG, so they are not used, and
+        // CUDA passes rmCtrlFd -1 and hClient 0 (seen on an H200, 580.159.04).
         file.uvm_gpus.insert(gpu);
         p.numaEnabled = 0;
         p.numaNodeId = -1;
