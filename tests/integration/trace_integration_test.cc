@@ -145,6 +145,26 @@ TEST(ReplayBackend, NvprobeGetsTheResultsOfTheLiveRunThatRecordedTheTrace) {
   EXPECT_EQ(ProbeResults(replayed.out).size(), 39u);
 }
 
+// The trace nvgate recorded of nvprobe under compute,utility on an NVIDIA H200
+// (driver 580.159.04, docs/gpu-validation.md, run 2): replayed here, with no
+// GPU, nvprobe gets the real driver's answers and the same results, every step
+// ok but the video and 3D objects, which compute,utility does not reach.
+TEST(ReplayBackend, NvprobeReplaysTheRealDriversTrace) {
+  const std::string real =
+      std::string(NVGATE_SOURCE_DIR) + "/tests/data/traces/real/nvprobe-580.159.04-compute,utility.trace";
+  auto replayed = Nvgate({"run", "--backend", "replay", "--replay-trace", real, "--caps", "compute,utility", "--",
+                          NVPROBE_BINARY, "--json"});
+  ASSERT_EQ(replayed.status, 0) << replayed.err;
+  EXPECT_THAT(replayed.err, ::testing::Not(HasSubstr("replay:")));
+  std::vector<std::string> refused;
+  for (const std::string& result : ProbeResults(replayed.out)) {
+    if (!result.ends_with(": ok")) refused.push_back(result);
+  }
+  EXPECT_THAT(refused, ::testing::ElementsAre("video decoder 0xb8b0: refused", "JPEG decoder (NVJPG) 0xb8d1: refused",
+                                              "optical flow (OFA) 0xb8fa: refused", "3D class 0xcb97: refused"));
+  EXPECT_EQ(ProbeResults(replayed.out).size(), 39u);
+}
+
 TEST(ReplayBackend, ACallRefusedWhenRecordedAndAllowedNowIsADivergence) {
   auto r = Nvgate({"run", "--backend", "replay", "--replay-trace", kCommittedTrace, "--caps", "compute,video", "--",
                    NVPROBE_BINARY});
