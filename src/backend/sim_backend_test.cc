@@ -993,5 +993,31 @@ TEST(SimPrivilege, AClientIsAnAdministratorsWhenItsCallerHasSysAdmin) {
 }
 
 }  // namespace
+// The controls the kernel module hands to the GSP firmware unread: a legacy GSS
+// control on a subdevice and a control on an NV2081_BINAPI object. The sim
+// answers those an H200's firmware answered CUDA (NV_OK, the parameters as they
+// came), and no other: unknown answers are not made up. Found on a real driver
+// (docs/gpu-validation.md, run 1), where the sim had refused them all.
+TEST_F(SimTest, GspForwardedControlsAnswerAsTheRealFirmwareDid) {
+  NvHandle client = ClientWithGpu();
+  ASSERT_EQ(Alloc(client, 0xd0, 0xd1, kNv20Subdevice0), kNvOk);
+  ASSERT_EQ(Alloc(client, 0xd1, 0xd2, abi::kBinapiClass), kNvOk) << "an NV2081_BINAPI object under the subdevice";
+
+  std::array<std::uint8_t, 992> binapi{};
+  EXPECT_EQ(Control(client, 0xd2, 0x20810108, binapi.data(), binapi.size()), kNvOk);
+  std::array<std::uint8_t, 332> gss{};
+  gss[0] = 2;
+  gss[4] = 12;
+  std::array<std::uint8_t, 332> sent = gss;
+  EXPECT_EQ(Control(client, 0xd1, 0x20808159, gss.data(), gss.size()), kNvOk);
+  EXPECT_EQ(gss, sent) << "the parameters come back as they went";
+  std::uint8_t one = 0;
+  EXPECT_EQ(Control(client, 0xd1, 0x20808162, &one, 1), kNvOk);
+
+  EXPECT_EQ(Control(client, 0xd1, 0x20808159, gss.data(), 16), kNvErrNotSupported) << "not the size seen";
+  EXPECT_EQ(Control(client, 0xd1, 0x20808163, &one, 1), kNvErrNotSupported) << "never seen answered";
+  EXPECT_EQ(Control(client, 0xd2, 0x20810109, binapi.data(), binapi.size()), kNvErrNotSupported);
+}
+
 }  // namespace nvgate::backend
 

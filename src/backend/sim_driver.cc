@@ -136,6 +136,10 @@ constexpr ClassInfo kClasses[] = {
     {kNvb8d1VideoNvjpg, kChannelParent, false},
     {kNvb8faVideoOfa, kChannelParent, false},
     {kGt200Debugger, kDeviceParent, true},
+    // resource_list.h:439-450: under a subdevice, parameters optional; its
+    // controls go to the GSP firmware (GspForwardedAnswer). An H200's class
+    // list names it (docs/gpu-validation.md, run 2).
+    {abi::kBinapiClass, kSubdeviceParent, false},
 };
 
 const ClassInfo* FindClass(NvV32 cls) {
@@ -863,10 +867,40 @@ NvV32 SimDriver::UpdateMappingInfo(const Caller& caller, const NVOS56_PARAMETERS
   return kNvOk;
 }
 
+namespace {
+
+// A control the kernel module hands to the GSP firmware unread
+// (abi::IsGspForwardedControl): a legacy GSS control on any of a GPU's objects
+// (src/nvidia/interface/deprecated/rmapi_deprecated_control.c:130-134), any
+// control on an NV2081_BINAPI object (src/nvidia/src/kernel/rmapi/
+// binary_api.c:62). A privileged legacy one is refused below administrator
+// (rmapi_gss_legacy_control.c:56). The firmware's answers are not in the open
+// source; the sim gives those an H200's firmware gave CUDA (580.159.04,
+// docs/gpu-validation.md, run 2): NV_OK and the parameters as they came, at the
+// size CUDA passed. Any other: NV_ERR_NOT_SUPPORTED, the sim knowing no answer.
+NvV32 GspForwardedAnswer(const NVOS54_PARAMETERS& p) {
+  if ((p.cmd & abi::kGssLegacyPrivilegedBits) == abi::kGssLegacyPrivilegedBits && !CallerIsAdministrator()) {
+    return kNvErrInsufficientPermissions;
+  }
+  struct Seen {
+    NvU32 cmd;
+    NvU32 size;
+  };
+  constexpr Seen kSeenAnswered[] = {{0x20810108, 992}, {0x20808159, 332}, {0x20808162, 1}};
+  for (const Seen& seen : kSeenAnswered) {
+    if (p.cmd == seen.cmd && p.paramsSize == seen.size) return kNvOk;
+  }
+  return kNvErrNotSupported;
+}
+
+}  // namespace
+
 NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
   if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
   NvV32 object_class = ClassOf(p.hClient, p.hObject);
   if (object_class == ~NvV32{0}) return kNvErrInvalidObjectHandle;
+  if ((p.cmd & abi::kGssLegacyBit) != 0 && Find(p.hClient, p.hObject)->gpu >= 0) return GspForwardedAnswer(p);
+  if (object_class == abi::kBinapiClass) return GspForwardedAnswer(p);
   if (!Answers(object_class, p.cmd >> 16)) return kNvErrNotSupported;
   void* params = reinterpret_cast<void*>(p.params);
   if (p.paramsSize != 0 && params == nullptr) return kNvErrInvalidArgument;
