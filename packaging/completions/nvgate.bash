@@ -20,7 +20,7 @@ _nvgate() {
   local command="" i
   for ((i = 1; i < cword; i++)); do
     case ${words[i]} in
-      abi | run | doctor | trace | learn | replay | summary | oci | agent)
+      abi | run | doctor | trace | learn | replay | summary | oci | agent | config)
         command=${words[i]}
         break
         ;;
@@ -28,7 +28,7 @@ _nvgate() {
   done
 
   if [[ -z $command ]]; then
-    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent --help --version --config --log-level" -- "$cur")
+    mapfile -t COMPREPLY < <(compgen -W "abi run doctor trace learn replay summary oci agent config --help --version --config --log-level" -- "$cur")
     return
   fi
 

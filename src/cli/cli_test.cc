@@ -88,8 +88,8 @@ TEST(Cli, ConfigFileSetsDefaultsAndFlagsWin) {
 
 TEST(Cli, ConfigErrorsNameTheKey) {
   auto unknown = Nvgate({"--config", WriteConfig("nvgate-typo.toml", "[run]\nbakend = \"sim\"\n"), "run", "--", "true"});
-  EXPECT_EQ(unknown.status, 2);
-  EXPECT_THAT(unknown.err, HasSubstr("run.bakend"));
+  EXPECT_EQ(unknown.status, 125);
+  EXPECT_THAT(unknown.err, HasSubstr("nvgate-typo.toml:2: [run] bakend: no such key"));
   auto bad_value =
       Nvgate({"--config", WriteConfig("nvgate-value.toml", "[run]\nbackend = \"gpu\"\n"), "run", "--", "true"});
   EXPECT_NE(bad_value.status, 0);
@@ -97,6 +97,33 @@ TEST(Cli, ConfigErrorsNameTheKey) {
   auto missing = Nvgate({"--config", "/nonexistent/nvgate.toml", "abi"});
   EXPECT_NE(missing.status, 0);
   EXPECT_THAT(missing.err, HasSubstr("/nonexistent/nvgate.toml"));
+}
+
+// Issue 22: the file is read as TOML, and its errors name the file and line.
+TEST(Cli, ConfigIsTomlWithErrorsNamingFileAndLine) {
+  std::string arrays = WriteConfig("nvgate-array.toml",
+                                   "[run]\ncaps = [\"compute\", \"video\"]\nlog-format = \"\"\"json\"\"\"\n");
+  auto shown = Nvgate({"--config", arrays, "config", "show"});
+  ASSERT_EQ(shown.status, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("caps = 'compute,video'  # " + arrays));
+  EXPECT_THAT(shown.out, HasSubstr("log-format = 'json'  # " + arrays)) << "a multi-line string is its text";
+  EXPECT_THAT(shown.out, HasSubstr("allowed-caps = 'all'  # default"));
+  EXPECT_THAT(shown.out, HasSubstr("[oci-runtime]"));
+
+  std::string twice = WriteConfig("nvgate-twice.toml", "[run]\ncaps = \"compute\"\n[run]\nbackend = \"sim\"\n");
+  auto dup = Nvgate({"--config", twice, "abi"});
+  EXPECT_EQ(dup.status, 2);
+  EXPECT_THAT(dup.err, HasSubstr(twice + ":3: "));
+  EXPECT_EQ(Lines(dup.err), 1);
+
+  std::string nested = WriteConfig("nvgate-nested.toml", "[oci.runtime]\nruntime = \"/usr/bin/runc\"\n");
+  EXPECT_THAT(Nvgate({"--config", nested, "config", "show"}).out,
+              HasSubstr("runtime = '/usr/bin/runc'  # " + nested));
+
+  std::string table = WriteConfig("nvgate-table.toml", "[run]\ncaps = { a = 1 }\n");
+  auto bad = Nvgate({"--config", table, "doctor"});
+  EXPECT_EQ(bad.status, 3) << "doctor's 1 and 2 are verdicts";
+  EXPECT_THAT(bad.err, HasSubstr(table + ":2: [run] caps: a string, number, boolean or array of them"));
 }
 
 TEST(Cli, LogLevelDecidesWhatNvgateSays) {
@@ -196,7 +223,7 @@ TEST(Cli, UsageErrorsExitWithTheDocumentedStatusInOneLine) {
   for (const Case& c : std::vector<Case>{
            {{}, 2, "a command is required"},
            {{"--bogus"}, 2, "unknown option --bogus"},
-           {{"doctor", "--bogus"}, 2, "nvgate doctor: "},
+           {{"doctor", "--bogus"}, 3, "nvgate doctor: "},
            {{"abi", "--caps"}, 2, "--caps"},
            {{"run"}, 125, "no command to run"},
            {{"run", "--bogus", "--", "true"}, 125, "--bogus"},

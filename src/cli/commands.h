@@ -123,7 +123,10 @@ int RunAgentStatus(const AgentStatusOptions& options);
 // Exit status for nvgate's own failures before the command starts, and for a
 // replay (--backend replay) whose workload diverged from the trace.
 inline constexpr int kExitSetupFailure = 125;
-// Exit status for bad usage of `nvgate abi`.
+// Exit status for bad usage (an option or the configuration file) of every
+// command but those that start a workload (kExitSetupFailure) and doctor.
 inline constexpr int kExitUsage = 2;
+// doctor's, whose 1 and 2 are verdicts on the host.
+inline constexpr int kExitDoctorUsage = 3;
 
 }  // namespace nvgate::cli

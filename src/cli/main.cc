@@ -1,5 +1,6 @@
 // nvgate: run untrusted GPU workloads against the host's NVIDIA driver with
 // only the driver commands of their granted capabilities reachable.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -11,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
 
 namespace {
 
@@ -70,26 +72,6 @@ void AddCommand(CLI::App* cmd, nvgate::cli::RunOptions& run) {
   cmd->add_option("command", run.command, "The command and its arguments")->required()->expected(-1);
 }
 
-// CLI11 reads a nested command's table as [oci.runtime]; nvgate's
-// documentation writes it [oci-runtime], a plain table name. A section
-// "COMMAND-SUBCOMMAND" is read as COMMAND.SUBCOMMAND (no command's name has a
-// dash; an unknown one is still an error).
-class NvgateConfig : public CLI::ConfigTOML {
- public:
-  std::vector<CLI::ConfigItem> from_config(std::istream& input) const override {
-    std::vector<CLI::ConfigItem> read = CLI::ConfigTOML::from_config(input);
-    for (CLI::ConfigItem& item : read) {
-      if (item.parents.empty()) continue;
-      std::string section = item.parents.front();
-      auto dash = section.find('-');
-      if (dash == std::string::npos) continue;
-      item.parents.front() = section.substr(dash + 1);
-      item.parents.insert(item.parents.begin(), section.substr(0, dash));
-    }
-    return read;
-  }
-};
-
 // containerd (runc options BinaryName), CRI-O and Docker call a runtime with
 // runc's arguments and no others. Under the name nvgate-runtime every argument
 // goes to `nvgate oci runtime`, which reads its options from the config file
@@ -120,6 +102,16 @@ std::string CommandPath(const CLI::App& app) {
   }
 }
 
+// The status of a usage or configuration error: 125 for the commands that
+// start a workload or a runtime, as container engines answer for them; 3 for
+// doctor, whose 1 and 2 are verdicts; 2 for every other command.
+int UsageStatus(const std::string& command) {
+  if (command == "run" || command == "trace" || command == "learn" || command == "oci runtime" || command == "agent") {
+    return nvgate::cli::kExitSetupFailure;
+  }
+  return command == "doctor" ? nvgate::cli::kExitDoctorUsage : nvgate::cli::kExitUsage;
+}
+
 // A usage error: one line naming the problem and the documented exit status
 // (docs/man/nvgate.1, EXIT STATUS), never the option parser's own numbers, so
 // that a script or a container engine can tell it from the workload's status.
@@ -132,17 +124,13 @@ int UsageError(const CLI::App& app, const CLI::ParseError& e, const std::vector<
   if (command.empty() && args.size() > 1 && args[1].size() > 1 && args[1][0] == '-') {
     problem = "unknown option " + args[1];
   } else if (command.empty()) {
-    problem = "a command is required: abi, run, doctor, trace, learn, replay, summary, oci or agent";
+    problem = "a command is required: abi, run, doctor, trace, learn, replay, summary, oci, agent or config";
   } else if (problem == "command is required") {
     problem = "no command to run: nvgate " + command + " [OPTIONS] -- COMMAND [ARGS...]";
   }
-  // Commands that start a workload or a runtime answer for it with 125, as
-  // container engines do; every other command with 2.
-  const bool starts_workload = command == "run" || command == "trace" || command == "learn" ||
-                               command == "oci runtime" || command == "agent";
   std::fprintf(stderr, "nvgate%s%s: %s (see 'nvgate %s--help')\n", command.empty() ? "" : " ", command.c_str(),
                problem.c_str(), command.empty() ? "" : (command + " ").c_str());
-  return starts_workload ? nvgate::cli::kExitSetupFailure : nvgate::cli::kExitUsage;
+  return UsageStatus(command);
 }
 
 }  // namespace
@@ -168,8 +156,12 @@ int main(int argc, char** argv) {
   // Site defaults: a TOML file with a table per command ([run], [agent], ...)
   // whose keys are the long options without the dashes. Flags given on the
   // command line win; an unknown key or a bad value is an error naming it.
-  app.config_formatter(std::make_shared<NvgateConfig>());
-  app.set_config("--config", "/etc/nvgate/nvgate.toml",
+  app.config_formatter(std::make_shared<nvgate::cli::ConfigFile>(app));
+  // --help and --version work whatever the site's file holds.
+  const bool just_help = std::any_of(args.begin() + 1, args.end(), [](const std::string& a) {
+    return a == "--help" || a == "-h" || a == "--version";
+  });
+  app.set_config("--config", just_help ? "" : "/etc/nvgate/nvgate.toml",
                  "Read defaults from this TOML file: a [run], [agent], ... table per command, "
                  "keys as the long options (flags override it)");
   app.allow_config_extras(CLI::config_extras_mode::error);
@@ -423,21 +415,35 @@ int main(int argc, char** argv) {
       "  nvgate agent --metrics 127.0.0.1:9464       # then: curl http://127.0.0.1:9464/metrics\n"
       "  nvgate agent status --socket /tmp/a.sock");
 
+  CLI::App* config_cmd = app.add_subcommand("config", "Show nvgate's configuration file as nvgate reads it");
+  config_cmd->require_subcommand(1);
+  CLI::App* config_show_cmd = config_cmd->add_subcommand(
+      "show", "Print the effective configuration: every key of each command's table, with the file's value or the "
+              "default, and where it comes from");
+  config_show_cmd->footer(
+      "Examples:\n"
+      "  nvgate config show                         # /etc/nvgate/nvgate.toml and the defaults\n"
+      "  nvgate --config site.toml config show");
+
   try {
     app.parse(static_cast<int>(arg_pointers.size()), arg_pointers.data());
   } catch (const CLI::ConfigError& e) {
-    // CLI11 names the key as "table.key"; say which file, and how keys are named.
-    std::fprintf(stderr,
-                 "nvgate: config %s: %s (keys are a command's long options without the dashes, "
-                 "in that command's table, e.g. [run] allowed-caps = \"compute,utility\")\n",
-                 app.get_config_ptr()->as<std::string>().c_str(), e.what());
-    return nvgate::cli::kExitUsage;
+    // ConfigFile's errors start with the line: FILE:LINE: what.
+    std::fprintf(stderr, "nvgate: %s:%s\n", app.get_config_ptr()->as<std::string>().c_str(), e.what());
+    return UsageStatus(CommandPath(app));
   } catch (const CLI::ParseError& e) {
     return UsageError(app, e, args);
   }
   // Loggers the commands create later start at this level too.
   spdlog::set_level(spdlog::level::from_str(log_level));
 
+  if (config_show_cmd->parsed()) {
+    std::string file = app.get_config_ptr()->as<std::string>();
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) file.clear();
+    std::printf("%s", nvgate::cli::ShowConfig(app, file).c_str());
+    return 0;
+  }
   if (abi_cmd->parsed()) return nvgate::cli::RunAbi(abi);
   if (run_cmd->parsed()) return nvgate::cli::RunRun(run);
   if (doctor_cmd->parsed()) return nvgate::cli::RunDoctor(doctor);

@@ -328,8 +328,8 @@ TEST(TraceObserveOnly, IsRefusedUnderAnOperatorBound) {
   std::ofstream(turned_on) << "[trace]\nobserve-only = true\n";
   auto from_config = Nvgate({"--config", turned_on.string(), "trace", "-o", trace_file.string(), "--backend",
                              "sim", "--", NVPROBE_BINARY});
-  EXPECT_EQ(from_config.status, 2) << from_config.err;
-  EXPECT_THAT(from_config.err, HasSubstr("observe-only"));
+  EXPECT_EQ(from_config.status, 125) << from_config.err;
+  EXPECT_THAT(from_config.err, HasSubstr("[trace] observe-only: cannot be set in a configuration file"));
   EXPECT_FALSE(std::filesystem::exists(trace_file));
 }
 
