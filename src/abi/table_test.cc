@@ -294,6 +294,46 @@ TEST(EmbeddedTables, VersionLookupIsExact) {
 // The 580 table's shape: every level is present, every reachable frontend
 // escape has a size the filter can trap on, and nothing is reachable without a
 // capability.
+// What real workloads on an H200 (580.159.04, docs/gpu-validation.md) showed
+// the tags must be, in every supported version: Vulkan and EGL under graphics
+// alone make the GPU attach and architecture controls; every engine object needs
+// a channel, so graphics and video reach channels as compute does; nvidia-smi
+// and cuInit need GSP-forwarded controls at the sizes they passed.
+TEST(EmbeddedTables, TagsTheRealDriverShowed) {
+  const caps::CapSet graphics{caps::Capability::kGraphics};
+  const caps::CapSet video{caps::Capability::kVideo};
+  const caps::CapSet utility{caps::Capability::kUtility};
+  const caps::CapSet compute{caps::Capability::kCompute};
+  for (const std::string& version : SupportedVersions()) {
+    const Table* t = TableForVersion(version);
+    ASSERT_NE(t, nullptr) << version;
+    for (std::uint32_t control : {0x215u, 0x216u, 0x288u, 0x20801701u}) {
+      const Entry* e = t->Find(Level::kControl, control);
+      if (e == nullptr) {
+        EXPECT_NE(t->branch(), "580") << version << " " << std::hex << control;  // 535 has no 0x288
+        continue;
+      }
+      EXPECT_TRUE(e->mask.base) << version << " " << e->name;
+    }
+    for (const char* name : {"KEPLER_CHANNEL_GROUP_A", "HOPPER_CHANNEL_GPFIFO_A", "FERMI_CONTEXT_SHARE_A"}) {
+      const Entry* e = t->FindByName(Level::kAlloc, name);
+      ASSERT_NE(e, nullptr) << version << " " << name;
+      EXPECT_TRUE(e->mask.Reachable(graphics) && e->mask.Reachable(video) && e->mask.Reachable(compute))
+          << version << " " << name;
+      EXPECT_FALSE(e->mask.Reachable(utility)) << version << " " << name;
+    }
+    const Entry* gss = t->Find(Level::kControl, 0x20808159);
+    ASSERT_NE(gss, nullptr) << version;
+    EXPECT_EQ(gss->param_size, 332u);
+    EXPECT_TRUE(gss->mask.Reachable(compute));
+    EXPECT_FALSE(gss->mask.Reachable(utility));
+    const Entry* power = t->Find(Level::kControl, 0x2080a618);
+    ASSERT_NE(power, nullptr) << version;
+    EXPECT_TRUE(power->mask.Reachable(utility));
+    EXPECT_EQ(t->Find(Level::kControl, 0x2080c159), nullptr) << "a privileged legacy control never has a row";
+  }
+}
+
 TEST(EmbeddedTables, R580Shape) {
   const Table* t = TableForVersion("580.159.04");
   ASSERT_NE(t, nullptr);
