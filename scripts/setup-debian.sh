@@ -6,9 +6,9 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   clang libclang-rt-14-dev libfuzzer-14-dev
-  libseccomp-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libexpected-dev
+  libseccomp-dev libsystemd-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  runc busybox-static patchelf python3
+  runc busybox-static patchelf python3 lintian
 )
 
 missing=()

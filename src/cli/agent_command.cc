@@ -7,6 +7,7 @@
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
 
 #include "agent/agent.h"
 #include "backend/backend.h"
@@ -88,6 +89,8 @@ int RunAgent(const AgentOptions& options) {
     int signal = 0;
     sigwait(&stop_signals, &signal);
     spdlog::info("agent: stopping on signal {}", signal);
+    // nvgate-agent.service is Type=notify; without NOTIFY_SOCKET this does nothing.
+    sd_notify(0, "STOPPING=1");
     agent.Stop();
   });
 
@@ -98,6 +101,10 @@ int RunAgent(const AgentOptions& options) {
     metrics_server.Start();
     spdlog::info("agent: metrics on {} (GET /metrics)", metrics_server.address());
   }
+  // The socket listens since Listen(): a runtime's connect succeeds from here
+  // on, so systemd may start containerd, Docker and CRI-O (the unit is
+  // Before= them). A no-op without NOTIFY_SOCKET.
+  sd_notify(0, "READY=1");
   auto served = agent.Serve();
   // Serve() can also end on an error: release the signal waiter either way.
   pthread_kill(signal_waiter.native_handle(), SIGTERM);

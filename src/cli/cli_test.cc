@@ -1,7 +1,14 @@
 // nvgate as a user runs it: exit statuses and one-line errors.
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -184,6 +191,67 @@ TEST(Cli, AgentStopsAtStartOnAMetricsAddressItCannotServe) {
                              "agent", "--socket", socket, "--backend", "sim"});
   EXPECT_EQ(from_config.status, 125);
   EXPECT_THAT(from_config.err, HasSubstr("metrics address '[::1' is not HOST:PORT"));
+}
+
+sockaddr_un UnixAddress(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  return addr;
+}
+
+// Whether a stream connection to the Unix socket at `path` is accepted.
+bool Connects(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr = UnixAddress(path);
+  bool connected = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  close(fd);
+  return connected;
+}
+
+// The next datagram on `fd`; "" when none comes within ten seconds.
+std::string NextDatagram(int fd) {
+  pollfd readable = {fd, POLLIN, 0};
+  if (poll(&readable, 1, 10'000) != 1) return "";
+  char message[256];
+  ssize_t n = recv(fd, message, sizeof message, 0);
+  return n > 0 ? std::string(message, static_cast<std::size_t>(n)) : "";
+}
+
+// nvgate-agent.service is Type=notify and Before= the container runtimes:
+// systemd starts them once the agent says READY=1, which must therefore come
+// only when a runtime can connect. The test stands in for systemd's notify
+// socket (NOTIFY_SOCKET, a datagram socket).
+TEST(Cli, AgentTellsSystemdItIsReadyOnlyOnceItsSocketAcceptsConnections) {
+  std::string dir_template = ::testing::TempDir() + "/nvgate-notify-XXXXXX";
+  ASSERT_NE(mkdtemp(dir_template.data()), nullptr);
+  const std::filesystem::path dir = dir_template;
+  std::filesystem::create_directories(dir / "nodes");
+  const std::string notify_path = dir / "notify.sock";
+  const std::string agent_socket = dir / "agent.sock";
+  const std::string nodes = dir / "nodes";
+  int notify = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(notify, 0);
+  sockaddr_un addr = UnixAddress(notify_path);
+  ASSERT_EQ(bind(notify, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 0) << std::strerror(errno);
+
+  pid_t agent = fork();
+  ASSERT_GE(agent, 0);
+  if (agent == 0) {
+    setenv("NOTIFY_SOCKET", notify_path.c_str(), 1);
+    execl(NVGATE_BINARY, NVGATE_BINARY, "agent", "--socket", agent_socket.c_str(), "--backend", "sim",
+          "--sim-node-dir", nodes.c_str(), nullptr);
+    _exit(127);
+  }
+  EXPECT_EQ(NextDatagram(notify), "READY=1");
+  EXPECT_TRUE(Connects(agent_socket));
+  kill(agent, SIGTERM);
+  EXPECT_EQ(NextDatagram(notify), "STOPPING=1");
+  int status = 0;
+  waitpid(agent, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  close(notify);
+  std::filesystem::remove_all(dir);
 }
 
 // Issue #25: capabilities given back to a root workload are named, each with
