@@ -10,7 +10,7 @@
 #            egl_check and vulkan_queue (tools/gpu-check/gl), built here with cc, needing
 #            only glibc (vulkan_queue only where apt fetches Vulkan's headers)
 #   lib/     every shared library they need that is not glibc's (libstdc++, libgcc_s,
-#            libfmt, libspdlog), run path $ORIGIN: glibc stays the host's, and the
+#            libfmt, libspdlog, libtomlplusplus, libsystemd...), run path $ORIGIN: glibc stays the host's, and the
 #            binaries, built against Debian 12's glibc 2.36, run on any glibc >= 2.36
 #   cuda/    the CUDA programs' sources (tools/gpu-check/cuda), compiled on the GPU host
 #   python/  the PyTorch, JAX, CuPy and JPEG checks (tools/gpu-check/python)
