@@ -4,8 +4,9 @@
 #   scripts/package.sh                  # build-pkg/nvgate_<version>-<revision>_<arch>.deb
 #   scripts/package.sh --install-check  # then: lintian, and as root: dpkg -i it, run
 #                                       # `nvgate --version` and `nvgate doctor`, check
-#                                       # /etc/nvgate/nvgate.toml, enable the agent,
-#                                       # dpkg --purge, check nothing is left
+#                                       # /etc/nvgate/nvgate.toml, enable (and start,
+#                                       # where systemd runs) the agent, upgrade in
+#                                       # place, remove, purge, check nothing is left
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,10 +85,26 @@ if ((doctor_status > 2)); then
   echo "package: nvgate doctor failed with status $doctor_status" >&2
   exit 1
 fi
-# As an operator would: purge must take the link enabling the agent away.
-# (Where systemd runs, removal also stops the agent; a container has none.)
+# As an operator would: enable the agent (and start it where systemd runs),
+# upgrade in place, remove, purge. The operator's choice survives the upgrade
+# and the removal; purge takes the link enabling the agent away.
 wants=/etc/systemd/system/multi-user.target.wants/nvgate-agent.service
+systemd_runs=false
+[[ -d /run/systemd/system ]] && systemd_runs=true
 systemctl enable nvgate-agent.service
+test -L "$wants"
+if $systemd_runs; then
+  systemctl start nvgate-agent.service
+  systemctl is-active --quiet nvgate-agent.service
+fi
+dpkg -i "$deb"
+test -L "$wants"
+if $systemd_runs; then systemctl is-active --quiet nvgate-agent.service; fi
+dpkg --remove nvgate
+if $systemd_runs && systemctl is-active --quiet nvgate-agent.service; then
+  echo "package: dpkg --remove left the agent running" >&2
+  exit 1
+fi
 test -L "$wants"
 trap - EXIT
 dpkg --purge nvgate
@@ -99,4 +116,4 @@ if [[ -L $wants || -e $wants ]]; then
   echo "package: dpkg --purge left $wants behind" >&2
   exit 1
 fi
-echo "package: install check passed (nvgate doctor exit $doctor_status); nvgate purged"
+echo "package: install check passed (nvgate doctor exit $doctor_status; systemd running: $systemd_runs); nvgate upgraded in place, removed and purged"
