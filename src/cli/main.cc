@@ -38,7 +38,7 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
       ->type_name("FILE");
   cmd->add_option("--log-denials", run.log_denials,
                   "Also append a line for every denied call to FILE (stderr gets the first denial of each "
-                  "call, and a count of the rest at exit)");
+                  "call, and a count of the rest at exit); 'all': every denied call on stderr");
   cmd->add_option("--log-format", run.log_format,
                   "Denial lines on stderr and in --log-denials: text, or json (one object per line: "
                   "event, pid, level, key, message)")

@@ -179,8 +179,10 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   if (!chosen) return fail(chosen.error());
   if (!chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
 
+  // --log-denials all: every denial on stderr; --log-denials FILE: every one in FILE.
+  const bool every_on_stderr = options.log_denials == std::optional<std::string>("all");
   std::unique_ptr<std::ofstream> log_file;
-  if (options.log_denials) {
+  if (options.log_denials && !every_on_stderr) {
     log_file = std::make_unique<std::ofstream>(*options.log_denials, std::ios::app);
     if (!*log_file) return fail("cannot open --log-denials file " + *options.log_denials);
   }
@@ -188,15 +190,19 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   const bool json = options.log_format == "json";
   // On stderr the first denial of each call; in the --log-denials file every
   // one; at exit a count of each call denied more than once (DenialSummary).
+  auto to_stderr = [json](const policy::Denial& d) {
+    if (json) {
+      std::fprintf(stderr, "%s\n", DenialJson("denied", d).c_str());
+    } else {
+      spdlog::warn("denied: {}", d.line);
+    }
+  };
   policy::DenialLog denials(
       [&](const policy::Denial& d) {
-        if (json) {
-          std::fprintf(stderr, "%s\n", DenialJson("denied", d).c_str());
-        } else {
-          spdlog::warn("denied: {}", d.line);
-        }
+        if (!every_on_stderr) to_stderr(d);
       },
       [&](const policy::Denial& d) {
+        if (every_on_stderr) return to_stderr(d);
         if (!log_file) return;
         std::lock_guard lock(log_mu);
         *log_file << (json ? DenialJson("denied", d) : d.line) << '\n' << std::flush;
@@ -234,7 +240,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   };
   proxy::Executor& executor = observe_only ? static_cast<proxy::Executor&>(*observe_only) : proxy;
   auto status = supervisor::RunSupervised(launch, executor);
-  LogDenialSummary(denials, json);
+  if (!every_on_stderr) LogDenialSummary(denials, json);
   if (!status) return fail(status.error());
   if (replay != nullptr) {
     if (auto problem = replay->Outcome()) {
