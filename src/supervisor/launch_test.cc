@@ -184,6 +184,18 @@ TEST_P(LaunchTest, KeptCapabilitiesAreAddedToTheDefaultSet) {
   EXPECT_EQ(r.status, 0);
 }
 
+// The signals a batch scheduler (SLURM warns with SIGUSR1) or a terminal sends
+// reach the workload's own handlers, and the run's status is the workload's.
+TEST_P(LaunchTest, SignalsReachTheWorkloadsHandlers) {
+  Result r = Launch(Options({"catch-signals", CtlPath()}),
+                    [](const proxy::Call&, proxy::TargetMemory&, proxy::TargetFiles&) {
+                      for (int sig : {SIGUSR1, SIGHUP, SIGUSR2, SIGWINCH, SIGCONT}) kill(getpid(), sig);
+                      return proxy::Reply{.value = 0x2a};
+                    });
+  ASSERT_TRUE(r.ok) << r.error;
+  EXPECT_EQ(r.status, 42);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, LaunchTest, ::testing::Values(true, false),
                          [](const auto& p) { return p.param ? "Isolated" : "NotIsolated"; });
 

@@ -8,6 +8,8 @@
 //   supervisor_test_workload devlist       /dev holds the private set, nvidiactl included
 //   supervisor_test_workload pid           runs as pid 2 under an init of pid 1
 //   supervisor_test_workload ioctl-pause PATH   a trapped ioctl, then waits for a signal
+//   supervisor_test_workload catch-signals PATH  a trapped ioctl, then exits 42 once SIGUSR1, SIGHUP,
+//                                          SIGUSR2, SIGWINCH and SIGCONT have each reached its handler
 //   supervisor_test_workload caps MASK     holds no capability outside MASK (hex), all of it when root
 //   supervisor_test_workload host-masked   /sys and /proc/sys read-only, /proc/kcore and PCI BARs and ROMs masked,
 //                                          PCI config readable
@@ -116,6 +118,28 @@ bool ReadableNotWritable(const std::string& path) {
   return errno == EROFS;
 }
 
+// Handlers for the signals batch schedulers and terminals send: the workload
+// exits 42 once each has reached its handler.
+volatile sig_atomic_t g_caught = 0;
+constexpr int kCaughtSignals[] = {SIGUSR1, SIGHUP, SIGUSR2, SIGWINCH, SIGCONT};
+
+int CatchSignals(const char* path) {
+  for (std::size_t i = 0; i < std::size(kCaughtSignals); ++i) {
+    struct sigaction sa {};
+    sa.sa_handler = [](int sig) {
+      for (std::size_t j = 0; j < std::size(kCaughtSignals); ++j) {
+        if (kCaughtSignals[j] == sig) g_caught = g_caught | (1 << j);
+      }
+    };
+    sigaction(kCaughtSignals[i], &sa, nullptr);
+  }
+  long r = 0;
+  TrappedIoctl(path, &r);
+  const int all = (1 << std::size(kCaughtSignals)) - 1;
+  while (g_caught != all) pause();
+  return 42;
+}
+
 int HostMasked() {
   bool ok = ReadOnly("/sys") && ReadOnly("/proc/sys") && ReadOnly("/proc/sysrq-trigger") && Masked("/proc/kcore");
   if (DIR* d = opendir("/sys/bus/pci/devices")) {
@@ -153,6 +177,7 @@ int main(int argc, char** argv) {
     }
     return r == 0x2a && v == 42 ? 0 : 1;
   }
+  if (mode == "catch-signals" && argc == 3) return CatchSignals(argv[2]);
   if (mode == "enotty" && argc == 3) {
     long r = 0;
     TrappedIoctl(argv[2], &r);
