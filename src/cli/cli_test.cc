@@ -128,9 +128,23 @@ TEST(Cli, ConfigIsTomlWithErrorsNamingFileAndLine) {
               HasSubstr("runtime = '/usr/bin/runc'  # " + nested));
 
   std::string table = WriteConfig("nvgate-table.toml", "[run]\ncaps = { a = 1 }\n");
-  auto bad = Nvgate({"--config", table, "doctor"});
-  EXPECT_EQ(bad.status, 3) << "doctor's 1 and 2 are verdicts";
+  auto bad = Nvgate({"--config", table, "abi"});
+  EXPECT_EQ(bad.status, 2);
   EXPECT_THAT(bad.err, HasSubstr(table + ":2: [run] caps: a string, number, boolean or array of them"));
+
+  // A broken file does not stop --help, --version or doctor: each runs on the
+  // defaults and names the file and line; doctor as a failed check, with its
+  // verdict as the status.
+  for (std::vector<std::string> args : {std::vector<std::string>{"--help"}, {"--version"}, {"run", "--help"}}) {
+    args.insert(args.begin(), {"--config", table});
+    auto r = Nvgate(args);
+    EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(table + ":2: ")) << ::testing::PrintToString(args);
+  }
+  auto doctor = Nvgate({"--config", table, "doctor"});
+  EXPECT_LE(doctor.status, 2) << doctor.err;
+  EXPECT_THAT(doctor.out, HasSubstr("configuration"));
+  EXPECT_THAT(doctor.out, HasSubstr(table + ":2: [run] caps"));
 }
 
 TEST(Cli, LogLevelDecidesWhatNvgateSays) {
@@ -298,6 +312,10 @@ TEST(Cli, UsageErrorsExitWithTheDocumentedStatusInOneLine) {
            {{"run", "--backend", "gpu", "--", "true"}, 125, "--backend"},
            {{"trace", "--caps"}, 125, "nvgate trace: "},
            {{"oci", "runtime", "--bogus"}, 125, "nvgate oci runtime: "},
+           {{"agent", "--bogus"}, 125, "nvgate agent: "},
+           {{"agent", "--socket"}, 125, "--socket"},
+           {{"agent", "status", "--bogus"}, 2, "nvgate agent status: "},
+           {{"config"}, 2, "nvgate config: "},
        }) {
     auto r = Nvgate(c.args);
     EXPECT_EQ(r.status, c.status) << ::testing::PrintToString(c.args) << r.err;

@@ -77,6 +77,9 @@ int RunSummary(const SummaryOptions& options);
 
 struct DoctorOptions {
   bool json = false;
+  // The configuration file doctor was given, and what is wrong with it
+  // ("FILE:LINE: what"), reported as a check: doctor runs on its defaults.
+  std::optional<std::string> config_problem;
 };
 // Exit status: kDoctorHostUsable, kDoctorOnlySimUsable or kDoctorNothingUsable (cli/doctor.h).
 int RunDoctor(const DoctorOptions& options);

@@ -30,6 +30,11 @@ int RunDoctor(const DoctorOptions& options) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
   spdlog::set_pattern("nvgate: %v");
   DoctorReport report = Judge(GatherMachineFacts());
+  if (options.config_problem) {
+    report.checks.insert(report.checks.begin(),
+                         {"configuration", CheckStatus::kFail, *options.config_problem + " (doctor ran on its defaults)",
+                          "fix the file; nvgate config show prints what nvgate reads"});
+  }
   if (options.json) {
     std::printf("%s\n", DoctorJson(report).dump(2).c_str());
   } else {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -133,6 +134,48 @@ int UsageError(const CLI::App& app, const CLI::ParseError& e, const std::vector<
   return UsageStatus(command);
 }
 
+// Where --help, --version or doctor is asked for with a configuration file that
+// cannot be read: what is wrong with it ("FILE:LINE: what"), after taking the
+// file out of `args` so that the parse runs on the defaults; nullopt otherwise.
+std::optional<std::string> UnreadConfig(std::vector<std::string>& args, const CLI::App& app) {
+  bool help = false;
+  bool doctor = false;
+  std::string file = "/etc/nvgate/nvgate.toml";
+  std::size_t config_at = 0;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--") break;
+    if (a == "--help" || a == "-h" || a == "--version") help = true;
+    if (a == "--config" && i + 1 < args.size()) {
+      config_at = i;
+      file = args[++i];
+    } else if (a.rfind("--config=", 0) == 0) {
+      config_at = i;
+      file = a.substr(9);
+    } else if (a == "--log-level") {
+      ++i;
+    } else if (a == "doctor" && !doctor) {
+      doctor = true;
+    }
+  }
+  if (!help && !doctor) return std::nullopt;
+  std::ifstream in(file);
+  if (!in) {
+    if (config_at == 0) return std::nullopt;  // no site file: nothing to read
+    return file + ": cannot be read";
+  }
+  try {
+    nvgate::cli::ConfigFile(app).from_config(in);
+  } catch (const CLI::ConfigError& e) {
+    if (config_at != 0) {
+      args.erase(args.begin() + static_cast<std::ptrdiff_t>(config_at),
+                 args.begin() + static_cast<std::ptrdiff_t>(config_at) + (args[config_at] == "--config" ? 2 : 1));
+    }
+    return file + ":" + e.what();
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -157,11 +200,7 @@ int main(int argc, char** argv) {
   // whose keys are the long options without the dashes. Flags given on the
   // command line win; an unknown key or a bad value is an error naming it.
   app.config_formatter(std::make_shared<nvgate::cli::ConfigFile>(app));
-  // --help and --version work whatever the site's file holds.
-  const bool just_help = std::any_of(args.begin() + 1, args.end(), [](const std::string& a) {
-    return a == "--help" || a == "-h" || a == "--version";
-  });
-  app.set_config("--config", just_help ? "" : "/etc/nvgate/nvgate.toml",
+  app.set_config("--config", "/etc/nvgate/nvgate.toml",
                  "Read defaults from this TOML file: a [run], [agent], ... table per command, "
                  "keys as the long options (flags override it)");
   app.allow_config_extras(CLI::config_extras_mode::error);
@@ -425,6 +464,18 @@ int main(int argc, char** argv) {
       "  nvgate config show                         # /etc/nvgate/nvgate.toml and the defaults\n"
       "  nvgate --config site.toml config show");
 
+  // --help, --version and doctor work whatever the configuration file holds:
+  // they run on the defaults, and say what is wrong with the file.
+  const std::optional<std::string> config_problem = UnreadConfig(args, app);
+  const bool for_doctor = std::find(args.begin(), args.end(), "doctor") != args.end();
+  if (config_problem && !for_doctor) std::fprintf(stderr, "nvgate: %s (not read)\n", config_problem->c_str());
+  if (config_problem) {
+    app.set_config("--config", "",
+                   "Read defaults from this TOML file: a [run], [agent], ... table per command, "
+                   "keys as the long options (flags override it)");
+    arg_pointers.clear();
+    for (std::string& arg : args) arg_pointers.push_back(arg.data());
+  }
   try {
     app.parse(static_cast<int>(arg_pointers.size()), arg_pointers.data());
   } catch (const CLI::ConfigError& e) {
@@ -437,6 +488,7 @@ int main(int argc, char** argv) {
   // Loggers the commands create later start at this level too.
   spdlog::set_level(spdlog::level::from_str(log_level));
 
+  if (config_problem && doctor_cmd->parsed()) doctor.config_problem = config_problem;
   if (config_show_cmd->parsed()) {
     std::string file = app.get_config_ptr()->as<std::string>();
     std::error_code ec;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -126,6 +127,26 @@ TEST_F(OciRuntimeTest, UnderTheNameNvgateRuntimeTheConfigFileConfiguresIt) {
                                      {"NVGATE_CONFIG=" + config});
   EXPECT_EQ(refused.status, 125);
   EXPECT_THAT(refused.err, HasSubstr("nvgate-runtime: container ctr1: capability request 'video'"));
+  EXPECT_FALSE(RuntimeCalled());
+}
+
+// Issue 22: under the name nvgate-runtime (containerd and Docker call it with
+// runc's arguments), a broken configuration file or bad arguments are one
+// line naming the problem and exit 125, and runc is never called.
+TEST_F(OciRuntimeTest, UnderTheNameNvgateRuntimeUsageErrorsAreOneLineAnd125) {
+  std::string config = (dir_ / "broken.toml").string();
+  std::ofstream(config) << "[oci-runtime]\nruntime = \"" << runtime_ << "\"\nallowed-caps = [1, {}]\n";
+  ProgramResult broken = RunProgram({NVGATE_RUNTIME, "create", "--bundle", Bundle(), "ctr1"},
+                                    {"NVGATE_CONFIG=" + config});
+  EXPECT_EQ(broken.status, 125);
+  EXPECT_THAT(broken.err, HasSubstr(config + ":3: [oci-runtime] allowed-caps"));
+  EXPECT_EQ(std::count(broken.err.begin(), broken.err.end(), '\n'), 1) << broken.err;
+  EXPECT_FALSE(RuntimeCalled());
+
+  ProgramResult missing = RunProgram({NVGATE_RUNTIME, "create", "--bundle", Bundle(), "ctr1"},
+                                     {"NVGATE_CONFIG=" + (dir_ / "missing.toml").string()});
+  EXPECT_EQ(missing.status, 125);
+  EXPECT_THAT(missing.err, HasSubstr("missing.toml"));
   EXPECT_FALSE(RuntimeCalled());
 }
 
