@@ -56,6 +56,13 @@ proxy::CallRecord Record(caps::CapSet enabled, std::uint32_t escape,
   return r;
 }
 
+// The header of a trace of command "x" under compute, compute being the bound.
+TraceHeader ComputeHeader(bool with_params = false) {
+  return {.version = kFormatVersion, .nvgate_version = "0.1.0", .driver_version = "580.159.04", .backend = "sim",
+          .caps = {Capability::kCompute}, .allowed_caps = {Capability::kCompute}, .with_params = with_params,
+          .command = {"x"}, .started = UtcNow()};
+}
+
 TracedCall Traced(const proxy::CallRecord& r) { return FromRecord(r, Table(), r.started, true); }
 
 TracedCall RoundTrip(const TracedCall& c) {
@@ -132,10 +139,7 @@ TEST(TraceFormat, ReadErrorsNameTheLine) {
   // Found by fuzz_trace too: numbers that are floats, or out of range, were
   // converted unchecked.
   std::ostringstream header_only;
-  TraceWriter(header_only, {.version = kFormatVersion, .nvgate_version = "0.1.0", .driver_version = "580.159.04",
-                            .backend = "sim", .caps = {Capability::kCompute}, .allowed_caps = {Capability::kCompute},
-                            .with_params = false, .command = {"x"}, .started = UtcNow()},
-              Table());
+  TraceWriter(header_only, ComputeHeader(), Table());
   for (const char* bad : {"1e90", "2.5", "99999999999", "\"7\""}) {
     nlohmann::json call = CallToJson(Traced(Record({Capability::kCompute}, kEscCardInfo)));
     call["pid"] = nlohmann::json::parse(bad);
@@ -146,11 +150,7 @@ TEST(TraceFormat, ReadErrorsNameTheLine) {
   }
 
   std::ostringstream out;
-  TraceWriter writer(out, {.version = kFormatVersion, .nvgate_version = "0.1.0",
-                           .driver_version = "580.159.04", .backend = "sim",
-                           .caps = {Capability::kCompute}, .allowed_caps = {Capability::kCompute},
-                           .with_params = false, .command = {"x"}, .started = UtcNow()},
-                     Table());
+  TraceWriter writer(out, ComputeHeader(), Table());
   writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
   std::istringstream broken(out.str() + "{not json\n");
   EXPECT_THAT(ReadTrace(broken).error(), HasSubstr("line 3: not valid JSON"));
@@ -167,11 +167,7 @@ TEST(TraceFormat, ReadErrorsNameTheLine) {
 // with its newline, is an error.
 TEST(TraceFormat, ATraceCutShortIsReadUpToItsLastWholeLine) {
   std::ostringstream out;
-  TraceWriter writer(out, {.version = kFormatVersion, .nvgate_version = "0.1.0",
-                           .driver_version = "580.159.04", .backend = "sim",
-                           .caps = {Capability::kCompute}, .allowed_caps = {Capability::kCompute},
-                           .with_params = false, .command = {"x"}, .started = UtcNow()},
-                     Table());
+  TraceWriter writer(out, ComputeHeader(), Table());
   writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
   writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
   const std::string whole = out.str();
@@ -193,11 +189,7 @@ TEST(TraceFormat, ATraceCutShortIsReadUpToItsLastWholeLine) {
 TEST(TraceWriter, WritesTheHeaderThenOneLinePerCallInOrder) {
   std::ostringstream out;
   caps::CapSet compute{Capability::kCompute};
-  TraceWriter writer(out, {.version = kFormatVersion, .nvgate_version = "0.1.0",
-                           .driver_version = "580.159.04", .backend = "sim", .caps = compute,
-                           .allowed_caps = compute, .with_params = true, .command = {"x"},
-                           .started = UtcNow()},
-                     Table());
+  TraceWriter writer(out, ComputeHeader(/*with_params=*/true), Table());
   EXPECT_TRUE(writer.WantsParams());
   writer.Observe(Record(compute, kEscCardInfo));
   writer.Observe(Record(compute, kEscRmControl, {{abi::Level::kControl, kGrGetInfo}}));
