@@ -69,6 +69,14 @@ sigset_t ForwardedSignals() {
   return set;
 }
 
+// Sets each forwarded signal's disposition to `action`; `saved`, where given,
+// gets the previous ones.
+void SetForwardedActions(const struct sigaction& action, std::map<int, struct sigaction>* saved = nullptr) {
+  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
+    if (IsForwarded(sig)) sigaction(sig, &action, saved != nullptr ? &(*saved)[sig] : nullptr);
+  }
+}
+
 // A bind mount into the private /dev. Opened (O_PATH, which does not open the
 // device) before the tmpfs hides the host's /dev, bound through /proc/self/fd.
 struct Bind {
@@ -381,10 +389,10 @@ bool DropWorkloadCapabilities(LinuxCapMask keep) {
   if (!sent) _exit(kExitSetupFailed);
   // A signal forwarded before the exec was held (blocked since the relays'
   // fork): it now acts on this process as it would on the workload.
+  struct sigaction by_default {};
+  by_default.sa_handler = SIG_DFL;
+  SetForwardedActions(by_default);
   sigset_t forwarded = ForwardedSignals();
-  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
-    if (sigismember(&forwarded, sig) == 1) signal(sig, SIG_DFL);
-  }
   sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);
   execvp(plan.argv[0], plan.argv.data());
   Say("cannot execute '", plan.argv[0], "': ", ErrnoText(errno));
@@ -398,10 +406,8 @@ void InstallForwarding() {
   struct sigaction sa {};
   sa.sa_handler = ForwardSignal;
   sa.sa_flags = SA_RESTART;
+  SetForwardedActions(sa);
   sigset_t forwarded = ForwardedSignals();
-  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
-    if (sigismember(&forwarded, sig) == 1) sigaction(sig, &sa, nullptr);
-  }
   sigprocmask(SIG_BLOCK, &forwarded, nullptr);
 }
 
@@ -620,12 +626,9 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   struct sigaction forward {};
   forward.sa_handler = ForwardSignal;
   forward.sa_flags = SA_RESTART;
-  const sigset_t forwarded = ForwardedSignals();
   std::map<int, struct sigaction> saved;
   g_forward_to.store(child);
-  for (int sig = 1; sig <= SIGRTMAX; ++sig) {
-    if (sigismember(&forwarded, sig) == 1) sigaction(sig, &forward, &saved[sig]);
-  }
+  SetForwardedActions(forward, &saved);
   // Reaped as soon as it exits: before Linux 6.11 a zombie still counts as a
   // user of the filter, and the loop would wait for it forever.
   int status = 0;
