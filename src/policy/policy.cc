@@ -110,7 +110,6 @@ bool DenialLog::Report(const Denial& denial) {
     Tally& tally = tallies_[at->second];
     ++tally.count.count;
     if (tally.pids.size() < kMaxCountedProcesses) tally.pids.insert(denial.pid);
-    tally.count.processes = tally.pids.size();
     if (!first) return false;
   }
   first_(denial);
@@ -120,7 +119,10 @@ bool DenialLog::Report(const Denial& denial) {
 std::vector<DenialCount> DenialLog::Summary() const {
   std::lock_guard lock(mu_);
   std::vector<DenialCount> out;
-  for (const Tally& t : tallies_) out.push_back(t.count);
+  for (const Tally& t : tallies_) {
+    out.push_back(t.count);
+    out.back().processes = t.pids.size();
+  }
   return out;
 }
 

@@ -100,7 +100,7 @@ class DenialLog {
 
  private:
   struct Tally {
-    DenialCount count;
+    DenialCount count;   // its processes are counted from `pids` in Summary
     std::set<int> pids;
   };
   Sink first_;
