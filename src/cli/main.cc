@@ -134,10 +134,16 @@ int UsageError(const CLI::App& app, const CLI::ParseError& e, const std::vector<
   return UsageStatus(command);
 }
 
+// A configuration file that --help, --version or doctor runs without.
+struct UnreadConfigFile {
+  std::string problem;  // "FILE:LINE: what"
+  bool for_doctor;      // doctor reports it as a check; the others on stderr
+};
+
 // Where --help, --version or doctor is asked for with a configuration file that
-// cannot be read: what is wrong with it ("FILE:LINE: what"), after taking the
-// file out of `args` so that the parse runs on the defaults; nullopt otherwise.
-std::optional<std::string> UnreadConfig(std::vector<std::string>& args, const CLI::App& app) {
+// cannot be read: what is wrong with it, after taking the file out of `args` so
+// that the parse runs on the defaults; nullopt otherwise.
+std::optional<UnreadConfigFile> UnreadConfig(std::vector<std::string>& args, const CLI::App& app) {
   bool help = false;
   bool doctor = false;
   std::string file = "/etc/nvgate/nvgate.toml";
@@ -162,7 +168,7 @@ std::optional<std::string> UnreadConfig(std::vector<std::string>& args, const CL
   std::ifstream in(file);
   if (!in) {
     if (config_at == 0) return std::nullopt;  // no site file: nothing to read
-    return file + ": cannot be read";
+    return UnreadConfigFile{file + ": cannot be read", doctor && !help};
   }
   try {
     nvgate::cli::ConfigFile(app).from_config(in);
@@ -171,7 +177,7 @@ std::optional<std::string> UnreadConfig(std::vector<std::string>& args, const CL
       args.erase(args.begin() + static_cast<std::ptrdiff_t>(config_at),
                  args.begin() + static_cast<std::ptrdiff_t>(config_at) + (args[config_at] == "--config" ? 2 : 1));
     }
-    return file + ":" + e.what();
+    return UnreadConfigFile{file + ":" + e.what(), doctor && !help};
   }
   return std::nullopt;
 }
@@ -466,9 +472,10 @@ int main(int argc, char** argv) {
 
   // --help, --version and doctor work whatever the configuration file holds:
   // they run on the defaults, and say what is wrong with the file.
-  const std::optional<std::string> config_problem = UnreadConfig(args, app);
-  const bool for_doctor = std::find(args.begin(), args.end(), "doctor") != args.end();
-  if (config_problem && !for_doctor) std::fprintf(stderr, "nvgate: %s (not read)\n", config_problem->c_str());
+  const std::optional<UnreadConfigFile> config_problem = UnreadConfig(args, app);
+  if (config_problem && !config_problem->for_doctor) {
+    std::fprintf(stderr, "nvgate: %s (not read)\n", config_problem->problem.c_str());
+  }
   if (config_problem) {
     app.set_config("--config", "",
                    "Read defaults from this TOML file: a [run], [agent], ... table per command, "
@@ -488,7 +495,7 @@ int main(int argc, char** argv) {
   // Loggers the commands create later start at this level too.
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  if (config_problem && doctor_cmd->parsed()) doctor.config_problem = config_problem;
+  if (config_problem && doctor_cmd->parsed()) doctor.config_problem = config_problem->problem;
   if (config_show_cmd->parsed()) {
     std::string file = app.get_config_ptr()->as<std::string>();
     std::error_code ec;
