@@ -57,6 +57,8 @@ enum class Handler : std::uint8_t {
   kRootClient,     // alloc of NV01_ROOT*: the new client is recorded as this workload's
   kUvmInitialize,  // UVM_INITIALIZE: multi-process sharing mode forced and hidden
   kExportDmabuf,   // NV_ESC_EXPORT_TO_DMABUF_FD: new fd installed into the workload
+  kCallerMemory,   // runs in the calling thread's own memory context (the driver pins
+                   // pages of current->mm), with the workload's other tasks stopped
 };
 std::string_view HandlerName(Handler handler);
 std::optional<Handler> HandlerFromName(std::string_view name);

@@ -77,6 +77,8 @@ inline constexpr NvV32 kNvErrGpuUuidNotFound = 0x12;
 inline constexpr NvV32 kNvErrInsufficientPermissions = 0x1b;
 inline constexpr NvV32 kNvErrInvalidDevice = 0x26;
 inline constexpr NvV32 kNvErrInvalidLimit = 0x2e;
+inline constexpr NvV32 kNvErrInvalidAddress = 0x1e;
+inline constexpr NvV32 kNvErrInvalidFlags = 0x29;
 inline constexpr NvV32 kNvErrInvalidState = 0x40;
 inline constexpr NvV32 kNvErrNoMemory = 0x51;
 inline constexpr NvV32 kNvErrObjectNotFound = 0x57;
@@ -91,6 +93,7 @@ inline constexpr NvV32 kNv01Device0 = 0x0080;
 inline constexpr NvV32 kNv20Subdevice0 = 0x2080;
 inline constexpr NvV32 kNv01MemorySystem = 0x003e;
 inline constexpr NvV32 kNv01MemoryLocalUser = 0x0040;
+inline constexpr NvV32 kNv01MemorySystemOsDescriptor = 0x0071;
 inline constexpr NvV32 kNv01MemoryVirtual = 0x0070;
 inline constexpr NvV32 kNv50MemoryVirtual = 0x50a0;
 inline constexpr NvV32 kNv01Event = 0x0005;
@@ -172,6 +175,16 @@ inline constexpr NvU32 kNvos02FlagsMappingNoMap = 1u << 30;
 inline constexpr NvU32 kNvos02FlagsAllocNone = 1u << 16;
 inline constexpr NvU32 kNvos02FlagsAllocMask = 3u << 16;
 inline constexpr NvU32 kNvos02FlagsMappingMask = 3u << 30;
+// NVOS02_FLAGS_LOCATION (bits 11:8, PCI 0), _COHERENCY (15:12: UNCACHED 0,
+// CACHED 1, WRITE_BACK 5) and _ALLOC_USER_READ_ONLY (bit 21), which
+// RmAllocOsDescriptor reads.
+inline constexpr NvU32 kNvos02FlagsLocationMask = 0xfu << 8;
+inline constexpr NvU32 kNvos02FlagsCoherencyShift = 12;
+inline constexpr NvU32 kNvos02FlagsCoherencyMask = 0xfu << kNvos02FlagsCoherencyShift;
+inline constexpr NvU32 kNvos02FlagsCoherencyUncached = 0;
+inline constexpr NvU32 kNvos02FlagsCoherencyCached = 1;
+inline constexpr NvU32 kNvos02FlagsCoherencyWriteBack = 5;
+inline constexpr NvU32 kNvos02FlagsAllocUserReadOnly = 1u << 21;
 
 // NV_ESC_RM_VID_HEAP_CONTROL functions and the one ALLOC_SIZE flag the sim reads.
 inline constexpr NvU32 kNvos32FunctionAllocSize = 2;

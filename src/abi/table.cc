@@ -20,10 +20,11 @@ constexpr std::array<std::string_view, kLevelCount> kLevelNames = {
     "frontend", "uvm", "control", "alloc", "alloc_memory", "vid_heap",
 };
 
-constexpr std::array<std::string_view, 12> kHandlerNames = {
+constexpr std::array<std::string_view, 13> kHandlerNames = {
     "deny",      "simple",          "no_params",  "bytes",
     "rm_control", "rm_alloc",       "rm_alloc_memory", "rm_vid_heap",
     "rm_free",   "root_client",     "uvm_initialize",  "export_dmabuf",
+    "caller_memory",
 };
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
@@ -140,6 +141,8 @@ bool HandlerFitsLevel(Handler handler, Level level) {
       return level == Level::kAlloc;
     case Handler::kUvmInitialize:
       return level == Level::kUvm;
+    case Handler::kCallerMemory:
+      return level == Level::kAllocMemory;
   }
   return false;
 }

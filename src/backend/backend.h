@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -68,6 +69,18 @@ class Backend {
   // which only the replay backend uses. Returns 0 or -errno, as the ioctl
   // would. Thread-safe.
   virtual int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) = 0;
+
+  // A call the driver runs on its caller's own memory (abi::Handler::
+  // kCallerMemory: host-memory pinning takes pages of current->mm), as the
+  // workload thread `tid` that made it: its parameters at `arg` in that
+  // thread's memory, read and written there as the driver's own copies would
+  // be. nullopt where the backend cannot run a call as another process: the
+  // host's driver, for which the workload's own call runs instead
+  // (supervisor/caller_run.h). Else 0 or -errno, as the ioctl would return.
+  virtual std::optional<int> IoctlAsCaller(int /*fd*/, abi::DeviceKind /*device*/, std::uint32_t /*request*/,
+                                           std::uint64_t /*arg*/, pid_t /*tid*/) {
+    return std::nullopt;
+  }
 };
 
 // The real driver. Fails when no NVIDIA driver is loaded.

@@ -58,11 +58,20 @@ class SimBackend final : public Backend {
     return rc;
   }
 
+  std::optional<int> IoctlAsCaller(int fd, abi::DeviceKind device, std::uint32_t request, std::uint64_t arg,
+                                   pid_t tid) override {
+    std::vector<std::byte> params;
+    int rc = driver_.IoctlAsCaller(fd, device, request, arg, tid, params);
+    if (call_log_ >= 0) LogCall(device, request, params.data(), rc, fmt::format(" in_caller tid={}", tid));
+    return rc;
+  }
+
   tl::expected<void, std::string> OpenCallLog(const std::string& path) {
     call_log_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
     if (call_log_ < 0) {
       return tl::unexpected<std::string>("cannot open the sim's call log " + path + ": " + std::strerror(errno));
     }
+    driver_.SetNotes([this](const std::string& note) { WriteLine(note); });
     return {};
   }
 
@@ -70,7 +79,7 @@ class SimBackend final : public Backend {
   // One line per call the driver was handed, whatever it answered; RM
   // allocations, shares and controls also name their class, share type or
   // command and client, which is what tests look for.
-  void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc) {
+  void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc, std::string_view how = "") {
     std::string line = fmt::format("{} {:#010x} rc={}", abi::DeviceKindName(device), request, rc);
     if (abi::IsFrontend(device) && arg != nullptr) {
       std::uint32_t nr = _IOC_NR(request);
@@ -85,6 +94,10 @@ class SimBackend final : public Backend {
           std::optional<bool> admin = driver_.ClientIsAdmin(p->hObjectNew);
           if (admin) line += *admin ? " priv=admin" : " priv=user";
         }
+      } else if (nr == nv::kEscRmAllocMemory && size == sizeof(nv::nv_ioctl_nvos02_parameters_with_fd)) {
+        const auto* p = static_cast<const nv::nv_ioctl_nvos02_parameters_with_fd*>(arg);
+        line += fmt::format(" alloc_memory class={:#x} client={:#x} status={:#x}", p->params.hClass,
+                            p->params.hRoot, p->params.status);
       } else if (nr == nv::kEscRmShare && size == sizeof(nv::NVOS57_PARAMETERS)) {
         const auto* p = static_cast<const nv::NVOS57_PARAMETERS*>(arg);
         line += fmt::format(" share type={} target={:#x} client={:#x} status={:#x}", p->sharePolicy.type,
@@ -103,6 +116,11 @@ class SimBackend final : public Backend {
       }
     }
     if (device == abi::DeviceKind::kUvm && arg != nullptr) line += UvmClient(request, arg);
+    line += how;
+    WriteLine(line);
+  }
+
+  void WriteLine(std::string line) const {
     line += '\n';
     // O_APPEND and one write per line: lines from concurrent calls never interleave.
     [[maybe_unused]] ssize_t written = ::write(call_log_, line.data(), line.size());

@@ -608,6 +608,43 @@ TEST_F(SimTest, UvmNeedsInitialisation) {
   EXPECT_EQ(Uvm(0x7ff, &init), -ENOSYS) << "unrouted";
 }
 
+// RmAllocOsDescriptor (escape.c:134-270 at 580.142): flags, alignment and
+// limit first; then every page of the range must be mapped, writable unless
+// the pin is read-only, in the calling process (os-mlock.c:224-304): called
+// through Ioctl, the test's own.
+TEST_F(SimTest, OsDescriptorPinsPagesOfTheCallingProcess) {
+  NvHandle client = ClientWithGpu();
+  constexpr std::size_t kPage = 4096;
+  auto* pages = static_cast<std::uint8_t*>(::mmap(nullptr, 3 * kPage, PROT_READ | PROT_WRITE,
+                                                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  ASSERT_NE(pages, MAP_FAILED);
+  ::munmap(pages + 2 * kPage, kPage);  // a hole after two mapped pages
+  constexpr NvU32 kFlags = (kNvos02FlagsCoherencyCached << kNvos02FlagsCoherencyShift) | kNvos02FlagsMappingNoMap;
+  nv_ioctl_nvos02_parameters_with_fd pin{};
+  pin.params = {client, 0xd0, 0x310, kNv01MemorySystemOsDescriptor, kFlags, 0, 2 * kPage - 1, 0xff};
+  pin.params.pMemory = reinterpret_cast<std::uintptr_t>(pages);
+  pin.fd = -1;
+  auto status = [&](auto change) {
+    nv_ioctl_nvos02_parameters_with_fd p = pin;
+    change(p.params);
+    EXPECT_EQ(Call(kEscRmAllocMemory, &p, sizeof p, abi::DeviceKind::kGpu), 0);
+    return p.params.status;
+  };
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.flags = kNvos02FlagsMappingNoMap | (2 << kNvos02FlagsCoherencyShift); }),
+            kNvErrInvalidFlags) << "write-combined";
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.flags = kNvos02FlagsCoherencyCached << kNvos02FlagsCoherencyShift; }),
+            kNvErrInvalidFlags) << "not NO_MAP";
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.pMemory += 8; }), kNvErrNotSupported) << "not page-aligned";
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.limit = ~NvU64{0}; }), kNvErrInvalidLimit);
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.limit = 3 * kPage - 1; }), kNvErrInvalidAddress) << "into the hole";
+  ::mprotect(pages, 2 * kPage, PROT_READ);
+  EXPECT_EQ(status([](NVOS02_PARAMETERS&) {}), kNvErrInvalidAddress) << "a writable pin of read-only pages";
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.flags |= kNvos02FlagsAllocUserReadOnly; }), kNvOk);
+  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.hObjectParent = client; }), kNvErrInvalidObjectParent)
+      << "a Device is its only parent";
+  ::munmap(pages, 2 * kPage);
+}
+
 TEST_F(SimTest, SystemMemoryAllocMapAndMmap) {
   NvHandle client = ClientWithGpu();
   nv_ioctl_nvos02_parameters_with_fd mem{};

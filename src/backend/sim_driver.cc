@@ -41,6 +41,11 @@
 //        caller's MIG partition from its client, but the sim has no MIG).
 //      * the caller's fd table: allocating a device and UVM_REGISTER_GPU need an
 //        open file of that GPU in the calling process (osIsGpuAccessible).
+//      * the caller's memory: host-memory pinning (NV01_MEMORY_SYSTEM_OS_DESCRIPTOR)
+//        takes pages of the calling process's memory (current->mm); the sim
+//        checks them there and notes whose they were (SetNotes). Called
+//        through Ioctl, that process is the sim's own; IoctlAsCaller makes it
+//        the workload thread that made the call.
 //      * the caller's capabilities: a client allocated with CAP_SYS_ADMIN is an
 //        administrator's (RS_PRIV_LEVEL_USER_ROOT); the sim records it (the call
 //        log shows it) but offers no control or class that needs it.
@@ -60,14 +65,19 @@
 #include <linux/capability.h>
 #include <linux/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iterator>
+#include <span>
 #include <type_traits>
+
+#include <fmt/format.h>
 
 #include "backend/sim_controls_libs.h"
 #include "backend/sim_gpu.h"
@@ -211,6 +221,62 @@ bool CallerIsAdministrator() {
   return (data[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32))) != 0;
 }
 
+constexpr NvU64 kPageSize = 4096;
+
+// Reads (or, with `write`, writes) `buf` at `addr` in process or thread `pid`.
+bool CopyWithProcess(pid_t pid, std::uint64_t addr, std::span<std::byte> buf, bool write) {
+  if (buf.empty()) return true;
+  iovec local{buf.data(), buf.size()};
+  iovec remote{reinterpret_cast<void*>(addr), buf.size()};
+  ssize_t n = write ? ::process_vm_writev(pid, &local, 1, &remote, 1, 0)
+                    : ::process_vm_readv(pid, &local, 1, &remote, 1, 0);
+  return n == static_cast<ssize_t>(buf.size());
+}
+
+// /proc/TID/status's Tgid, or `tid` itself when it cannot be read.
+pid_t ThreadGroupOf(pid_t tid) {
+  std::ifstream status("/proc/" + std::to_string(tid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Tgid:", 0) == 0) return static_cast<pid_t>(std::atoi(line.c_str() + 5));
+  }
+  return tid;
+}
+
+// Whether [begin, begin+size) is mapped in `pid`'s memory (writable too, when
+// asked): what pin_user_pages needs of every page (FOLL_WRITE without
+// FOLL_FORCE for a writable pin). Device mappings (VM_IO, VM_PFNMAP) are not
+// told apart: the driver's os_lookup_user_io_memory fallback for them
+// (escape.c:167-175) is not modelled.
+bool MappedIn(pid_t pid, NvU64 begin, NvU64 size, bool writable) {
+  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  NvU64 covered = begin;
+  const NvU64 end = begin + size;
+  std::string line;
+  while (covered < end && std::getline(maps, line)) {
+    unsigned long lo = 0;
+    unsigned long hi = 0;
+    char perms[5] = {};
+    if (std::sscanf(line.c_str(), "%lx-%lx %4s", &lo, &hi, perms) != 3) continue;
+    if (hi <= covered) continue;
+    if (lo > covered || perms[0] != 'r' || (writable && perms[1] != 'w')) return false;
+    covered = hi;
+  }
+  return covered >= end;
+}
+
+// FNV-1a over [begin, begin+size) of `pid`'s memory; nullopt once unreadable.
+std::optional<std::uint64_t> DigestOf(pid_t pid, NvU64 begin, NvU64 size) {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  std::vector<std::byte> chunk(1u << 20);
+  for (NvU64 at = 0; at < size; at += chunk.size()) {
+    std::span<std::byte> part(chunk.data(), static_cast<std::size_t>(std::min<NvU64>(chunk.size(), size - at)));
+    if (!CopyWithProcess(pid, begin + at, part, false)) return std::nullopt;
+    for (std::byte b : part) hash = (hash ^ static_cast<std::uint8_t>(b)) * 0x100000001b3ull;
+  }
+  return hash;
+}
+
 }  // namespace
 
 SimDriver::SimDriver(std::string version, int gpu_count, std::function<NodeId(int fd)> identify)
@@ -248,7 +314,7 @@ std::optional<SimDriver::Caller> SimDriver::CallerOf(int fd, abi::DeviceKind dev
   if (is_new) file = OpenFile{.node = node};
   // Calls on a file linked by REGISTER_FD act for the control file
   // (src/nvidia/arch/nvalloc/unix/src/escape.c:308-310, clientOSInfo).
-  return Caller{*id, &file, file.ctl_link != 0 ? file.ctl_link : *id};
+  return Caller{*id, &file, file.ctl_link != 0 ? file.ctl_link : *id, ::getpid()};
 }
 
 // The driver's release callback runs when a file's last reference goes
@@ -350,6 +416,23 @@ int SimDriver::Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void
     default:
       return -ENOTTY;
   }
+}
+
+int SimDriver::IoctlAsCaller(int fd, abi::DeviceKind device, std::uint32_t request, std::uint64_t arg, pid_t tid,
+                             std::vector<std::byte>& params) {
+  params.assign(_IOC_SIZE(request), std::byte{0});
+  if (!CopyWithProcess(tid, arg, params, false)) return -EFAULT;
+  int rc;
+  {
+    std::lock_guard lock(mu_);
+    TearDownReleasedFiles();
+    std::optional<Caller> caller = CallerOf(fd, device);
+    if (!caller || !abi::IsFrontend(device)) return -EBADF;
+    caller->process = ThreadGroupOf(tid);
+    rc = Frontend(*caller, device, _IOC_NR(request), _IOC_SIZE(request), params.data());
+  }
+  if (!CopyWithProcess(tid, arg, params, true)) return -EFAULT;
+  return rc;
 }
 
 int SimDriver::Frontend(Caller& caller, abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg) {
@@ -709,13 +792,58 @@ NvV32 SimDriver::EngineObjectRunlist(const NVOS21_PARAMETERS& p, NvP64 params, N
 }
 
 NvV32 SimDriver::AllocMemory(const Caller& caller, NVOS02_PARAMETERS& p) {
-  // Of the legacy allocation path only plain system memory is modelled; OS
-  // descriptors would need the caller's pages pinned.
+  // src/nvidia/arch/nvalloc/unix/src/escape.c:328-331 at 580.142.
+  if (p.hClass == kNv01MemorySystemOsDescriptor) return AllocOsDescriptor(caller, p);
+  // Of the rest of the legacy allocation path only plain system memory is modelled.
   if (p.hClass != kNv01MemorySystem) return kNvErrInvalidClass;
   if (NvV32 s = ValidateClient(caller, p.hRoot); s != kNvOk) return s;
   if (ClassOf(p.hRoot, p.hObjectParent) != kNv01Device0) return kNvErrInvalidObjectParent;
   Object object{p.hObjectParent, p.hClass, Find(p.hRoot, p.hObjectParent)->gpu, p.limit + 1};
   return Insert(p.hRoot, p.hObjectNew, object);
+}
+
+// RmAllocOsDescriptor and RmCreateOsDescriptor
+// (src/nvidia/arch/nvalloc/unix/src/escape.c:134-270 at 580.142): the flags,
+// then the pin of pMemory..pMemory+limit in current->mm
+// (kernel-open/nvidia/os-mlock.c:216-308: every page or none), then RM's
+// allocation, which unpins again when it fails (escape.c:181-191).
+NvV32 SimDriver::AllocOsDescriptor(const Caller& caller, NVOS02_PARAMETERS& p) {
+  const NvU32 coherency = (p.flags & kNvos02FlagsCoherencyMask) >> kNvos02FlagsCoherencyShift;
+  if ((p.flags & kNvos02FlagsLocationMask) != 0 ||
+      (p.flags & kNvos02FlagsMappingMask) != kNvos02FlagsMappingNoMap) {
+    return kNvErrInvalidFlags;  // escape.c:212-218
+  }
+  if (coherency != kNvos02FlagsCoherencyCached && coherency != kNvos02FlagsCoherencyWriteBack &&
+      coherency != kNvos02FlagsCoherencyUncached) {
+    return kNvErrInvalidFlags;  // escape.c:222-231
+  }
+  if ((p.pMemory & (kPageSize - 1)) != 0) return kNvErrNotSupported;  // escape.c:142-146
+  if (p.limit + 1 == 0) return kNvErrInvalidLimit;                     // escape.c:149-153
+  const NvU64 size = p.limit + 1;
+  const bool writable = (p.flags & kNvos02FlagsAllocUserReadOnly) == 0;  // escape.c:159, 264-265
+  // os-mlock.c:224, 252-304: pin_user_pages on current->mm, all or nothing.
+  if (!MappedIn(caller.process, p.pMemory, size, writable)) return kNvErrInvalidAddress;
+  if (NvV32 s = ValidateClient(caller, p.hRoot); s != kNvOk) return s;
+  // resource_list.h:557-561: a Device is its only parent.
+  if (ClassOf(p.hRoot, p.hObjectParent) != kNv01Device0) return kNvErrInvalidObjectParent;
+  Object object{p.hObjectParent, p.hClass, Find(p.hRoot, p.hObjectParent)->gpu, size};
+  object.pinned_process = caller.process;
+  object.pinned_begin = p.pMemory;
+  if (NvV32 s = Insert(p.hRoot, p.hObjectNew, object); s != kNvOk) return s;
+  if (notes_) {
+    notes_(fmt::format("pin pid={} begin={:#x} bytes={:#x} writable={}", caller.process, p.pMemory, size,
+                       writable ? 1 : 0));
+  }
+  return kNvOk;
+}
+
+// os_unlock_user_pages (os-mlock.c:311-329): what the GPU read through the pin
+// is what the pages hold now.
+void SimDriver::Unpin(const Object& object) {
+  if (!notes_) return;
+  std::optional<std::uint64_t> digest = DigestOf(object.pinned_process, object.pinned_begin, object.size);
+  notes_(fmt::format("unpin pid={} begin={:#x} bytes={:#x} fnv={}", object.pinned_process, object.pinned_begin,
+                     object.size, digest ? fmt::format("{:#018x}", *digest) : std::string("gone")));
 }
 
 NvV32 SimDriver::VidHeap(const Caller& caller, NVOS32_PARAMETERS& p) {
@@ -762,6 +890,9 @@ NvV32 SimDriver::Free(const Caller& caller, const NVOS00_PARAMETERS& p) {
     }
   }
   std::erase_if(mappings_, [&](const auto& m) { return m.second.client == p.hRoot && doomed.contains(m.second.memory); });
+  for (NvHandle h : doomed) {
+    if (objects.at(h).pinned_process != 0) Unpin(objects.at(h));
+  }
   if (p.hObjectOld == p.hRoot) {
     clients_.erase(client);
   } else {

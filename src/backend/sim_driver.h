@@ -38,6 +38,21 @@ class SimDriver {
   // capabilities). Thread-safe.
   int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg);
 
+  // The same call made by workload thread `tid` itself, with its parameters at
+  // `arg` in that thread's memory: read and written there as nvidia_ioctl's
+  // copy_from_user and copy_to_user would (kernel-open/nvidia/nv.c:2444, 2774
+  // at 580.142), and current->mm is that thread's, for the one rule that looks
+  // at it: host-memory pinning. What Backend::IoctlAsCaller runs. `params`
+  // receives the parameters as the driver left them.
+  int IoctlAsCaller(int fd, abi::DeviceKind device, std::uint32_t request, std::uint64_t arg, pid_t tid,
+                    std::vector<std::byte>& params);
+
+  // Where the sim notes what no call's parameters show: each pin and unpin of
+  // host memory, with the process whose memory it was and, at the unpin, a
+  // digest of what the pages held (what the GPU would have read through the
+  // pin). Set before the first call.
+  void SetNotes(std::function<void(const std::string&)> notes) { notes_ = std::move(notes); }
+
   // Whether the RM client `client` exists and was allocated by a caller with
   // CAP_SYS_ADMIN (the driver's RS_PRIV_LEVEL_USER_ROOT); for the call log.
   std::optional<bool> ClientIsAdmin(nv::NvHandle client);
@@ -64,6 +79,10 @@ class SimDriver {
     // RM_SHARE policies: the clients it was shared with, or everyone.
     std::set<nv::NvHandle> shared_with{};
     bool shared_with_all = false;
+    // NV01_MEMORY_SYSTEM_OS_DESCRIPTOR: whose memory was pinned, from where
+    // (its size is `size`).
+    pid_t pinned_process = 0;
+    nv::NvU64 pinned_begin = 0;
   };
   struct Client {
     std::map<nv::NvHandle, Object> objects;
@@ -94,6 +113,7 @@ class SimDriver {
     std::uint64_t file;
     OpenFile* state;
     std::uint64_t os_info;  // the control file RM checks clients against
+    pid_t process;          // current: the calling process, whose memory a pin takes
   };
 
   int Frontend(Caller& caller, abi::DeviceKind device, std::uint32_t nr, std::uint32_t size, void* arg);
@@ -105,6 +125,8 @@ class SimDriver {
   nv::NvV32 ChannelEngine(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& engine) const;
   nv::NvV32 EngineObjectRunlist(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& runlist) const;
   nv::NvV32 AllocMemory(const Caller& caller, nv::NVOS02_PARAMETERS& p);
+  nv::NvV32 AllocOsDescriptor(const Caller& caller, nv::NVOS02_PARAMETERS& p);
+  void Unpin(const Object& object);
   nv::NvV32 VidHeap(const Caller& caller, nv::NVOS32_PARAMETERS& p);
   nv::NvV32 Free(const Caller& caller, const nv::NVOS00_PARAMETERS& p);
   nv::NvV32 Dup(const Caller& caller, nv::NVOS55_PARAMETERS& p);
@@ -150,6 +172,7 @@ class SimDriver {
   OpenFileMarks marks_;
   std::map<std::uint64_t, OpenFile> files_;  // by their mark
   nv::NvU64 next_range_group_ = 1;
+  std::function<void(const std::string&)> notes_;
 };
 
 }  // namespace nvgate::backend

@@ -47,6 +47,12 @@ bool RecordingMemory::Write(std::uint64_t addr, const void* in, std::size_t len)
   return true;
 }
 
+void RecordingMemory::WrittenByDriver(std::uint64_t addr, std::span<const std::byte> bytes) {
+  std::vector<std::byte> copy(bytes.begin(), bytes.end());
+  if (keep_all_) out_.push_back({addr, copy});
+  if (addr == top_) last_top_write_ = std::move(copy);
+}
+
 void RecordingMemory::Complete(CallRecord& record, const abi::Table& table) {
   record.in = std::move(in_);
   record.out = std::move(out_);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <vector>
 
 #include "proxy/call_record.h"
@@ -49,6 +50,10 @@ class RecordedMemory : public TargetMemory {
     const auto* bytes = static_cast<const std::byte*>(in);
     writes.push_back({addr, {bytes, bytes + len}});
     return true;
+  }
+  // What the driver wrote itself counts as written: a trace recorded it so.
+  void WrittenByDriver(std::uint64_t addr, std::span<const std::byte> bytes) override {
+    writes.push_back({addr, {bytes.begin(), bytes.end()}});
   }
   std::vector<MemoryCopy> writes;
 

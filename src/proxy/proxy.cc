@@ -2,6 +2,7 @@
 
 #include <linux/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +29,27 @@ void ClientRegistry::Remove(std::uint32_t client) {
 bool ClientRegistry::Owns(std::uint32_t client) const {
   std::lock_guard lock(mu_);
   return clients_.contains(client) || testing::Weakened(testing::Weakening::kNoClientOwnership);
+}
+
+void PinnedMemory::Add(std::uint32_t client, std::uint32_t memory, std::uint64_t begin, std::uint64_t end) {
+  std::lock_guard lock(mu_);
+  ranges_[{client, memory}] = {begin, end};
+}
+
+void PinnedMemory::Forget(std::uint32_t client, std::uint32_t handle) {
+  std::lock_guard lock(mu_);
+  ranges_.erase({client, handle});
+}
+
+void PinnedMemory::ForgetClient(std::uint32_t client) {
+  std::lock_guard lock(mu_);
+  std::erase_if(ranges_, [client](const auto& r) { return r.first.first == client; });
+}
+
+bool PinnedMemory::Overlaps(std::uint64_t begin, std::uint64_t end) const {
+  std::lock_guard lock(mu_);
+  return std::any_of(ranges_.begin(), ranges_.end(),
+                     [&](const auto& r) { return begin < r.second.second && r.second.first < end; });
 }
 
 namespace {
@@ -135,6 +157,7 @@ class Proxy::Execution {
       case abi::Handler::kExportDmabuf:
         return RunExportDmabuf();
       case abi::Handler::kRootClient:
+      case abi::Handler::kCallerMemory:
       case abi::Handler::kDeny:
         break;  // not frontend or UVM handlers; the table parser enforces it
     }
@@ -418,7 +441,59 @@ class Proxy::Execution {
       if (d.answer.error != 0 || !status_offset) return Fail(d.answer.error ? d.answer.error : EINVAL);
       return RefuseInStatus(top, *status_offset, d.answer.status);
     }
+    if (d.entry->handler == abi::Handler::kCallerMemory) return RunInCaller(top, *d.entry);
     return RunWithLayout(top, entry_->layout);
+  }
+
+  // NV_ESC_RM_ALLOC_MEMORY of a class the driver runs on its caller's own
+  // memory (NV01_MEMORY_SYSTEM_OS_DESCRIPTOR: RmAllocOsDescriptor pins
+  // pMemory..pMemory+limit of current->mm, escape.c:205 and os-mlock.c:224 at
+  // 580.142). Decided here on the copy; the workload's own call then runs only
+  // if its memory still holds exactly this copy (supervisor/caller_run.h).
+  Reply RunInCaller(std::vector<std::byte>& top, const abi::Entry& sub) {
+    constexpr std::uint32_t kStatus = offsetof(nv::NVOS02_PARAMETERS, status);
+    const auto client = Load<std::uint32_t>(top, offsetof(nv::NVOS02_PARAMETERS, hRoot));
+    if (!p_.clients_.Owns(client)) {
+      Log(abi::Level::kAllocMemory, sub.key, "client", sub.name,
+          "client: alloc_memory " + sub.name + " names RM client " + Hex(client) +
+              " that this workload did not create; denied");
+      return RefuseInStatus(top, kStatus, nv::kNvErrInvalidClient);
+    }
+    // The GPU may write memory pinned earlier whenever it likes, after every
+    // check: parameters there could change between the check and the driver's
+    // copy of them.
+    if (p_.pinned_.Overlaps(call_.arg, call_.arg + top.size()) &&
+        !testing::Weakened(testing::Weakening::kPinAnywhere)) {
+      Log(abi::Level::kAllocMemory, sub.key, "pin", sub.name,
+          "pin: alloc_memory " + sub.name + " with its parameters in host memory this workload pinned for the "
+              "GPU, which could rewrite them after the check; refused");
+      return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
+    }
+    std::vector<std::byte> result(top.size());
+    const auto driver_started =
+        record_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    CallerRun run = files_.RunInCaller(call_, p_.backend_, top, result);
+    if (!run.refused.empty()) {
+      Log(abi::Level::kAllocMemory, sub.key, "pin", sub.name,
+          "pin: alloc_memory " + sub.name + " cannot run in the workload's memory safely: " + run.refused +
+              "; refused");
+      return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
+    }
+    if (record_) {
+      record_->driver_return = static_cast<int>(run.value);
+      record_->driver_time = std::chrono::steady_clock::now() - driver_started;
+    }
+    if (run.value == 0 && Load<std::uint32_t>(result, kStatus) == nv::kNvOk) {
+      const auto begin = Load<std::uint64_t>(result, offsetof(nv::NVOS02_PARAMETERS, pMemory));
+      const auto limit = Load<std::uint64_t>(result, offsetof(nv::NVOS02_PARAMETERS, limit));
+      p_.pinned_.Add(client, Load<std::uint32_t>(result, offsetof(nv::NVOS02_PARAMETERS, hObjectNew)), begin,
+                     begin + limit + 1);
+    }
+    // The driver wrote its results into the workload's memory itself.
+    if (run.value >= 0) memory_.WrittenByDriver(call_.arg, result);
+    Reply reply = run.value < 0 ? Fail(static_cast<int>(-run.value)) : Ok(run.value);
+    reply.answered = run.answered;
+    return reply;
   }
 
   Reply RunFree() {
@@ -428,9 +503,13 @@ class Proxy::Execution {
     const std::uint32_t client = os00->hRoot;
     const bool frees_client = os00->hObjectOld == client;
     Reply reply = RunWithLayout(top, entry_->layout);
-    if (frees_client && reply.error == 0 &&
-        Load<std::uint32_t>(top, offsetof(nv::NVOS00_PARAMETERS, status)) == nv::kNvOk) {
-      p_.clients_.Remove(client);
+    if (reply.error == 0 && Load<std::uint32_t>(top, offsetof(nv::NVOS00_PARAMETERS, status)) == nv::kNvOk) {
+      if (frees_client) {
+        p_.clients_.Remove(client);
+        p_.pinned_.ForgetClient(client);
+      } else {
+        p_.pinned_.Forget(client, Load<std::uint32_t>(top, offsetof(nv::NVOS00_PARAMETERS, hObjectOld)));
+      }
     }
     return reply;
   }

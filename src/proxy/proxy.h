@@ -13,7 +13,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <map>
 #include <set>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "abi/abi.h"
 #include "abi/device.h"
@@ -31,9 +36,25 @@ class TargetMemory {
   virtual ~TargetMemory() = default;
   virtual bool Read(std::uint64_t addr, void* out, std::size_t len) = 0;
   virtual bool Write(std::uint64_t addr, const void* in, std::size_t len) = 0;
+  // Bytes the driver itself wrote at `addr`, for a call that ran in the
+  // caller's own memory (TargetFiles::RunInCaller): nothing to write, only
+  // something to note (a trace records them as the call's output).
+  virtual void WrittenByDriver(std::uint64_t /*addr*/, std::span<const std::byte> /*bytes*/) {}
 };
 
-// The calling process's file descriptors.
+struct Call;
+
+// How a call that ran in its caller's own memory went (TargetFiles::RunInCaller).
+struct CallerRun {
+  std::int64_t value = 0;  // the ioctl's return value: 0 or -errno
+  // The workload's own call ran (SECCOMP_USER_NOTIF_FLAG_CONTINUE): the kernel
+  // answered it, and nothing more may be sent.
+  bool answered = false;
+  // Not run, and why (for the denial line); `value` is then meaningless.
+  std::string refused;
+};
+
+// The calling process's file descriptors, and the calling thread itself.
 class TargetFiles {
  public:
   virtual ~TargetFiles() = default;
@@ -47,6 +68,16 @@ class TargetFiles {
   // duplicates every GPU file the calling thread's process holds, and nothing
   // else, into `fds` (closed by their owner when the call is done). 0 or -errno.
   virtual int HoldCallerGpuFiles(std::vector<int>& fds) = 0;
+  // For a call the driver runs on its caller's own memory (abi::Handler::
+  // kCallerMemory: it pins pages of current->mm): runs the workload's own call
+  // with every other task of the workload stopped, only if its parameters
+  // still read `checked` (supervisor/caller_run.h); `result` receives them as
+  // the driver left them. Refused where there is no calling thread to run
+  // it in (tests' and fuzzers' in-process fakes).
+  virtual CallerRun RunInCaller(const Call& /*call*/, backend::Backend& /*backend*/,
+                                std::span<const std::byte> /*checked*/, std::span<std::byte> /*result*/) {
+    return {.refused = "no workload thread to run it in"};
+  }
 };
 
 struct Call {
@@ -65,6 +96,8 @@ struct Reply {
   // The kernel runs the workload's own call instead (SECCOMP_USER_NOTIF_FLAG_CONTINUE):
   // only nvgate trace --observe-only answers so (trace/observe_only.h).
   bool run_natively = false;
+  // The workload's own call ran and the kernel answered it (CallerRun::answered).
+  bool answered = false;
 };
 
 // Executes trapped calls; the supervisor's only view of the proxy, so that its
@@ -90,6 +123,25 @@ class ClientRegistry {
   std::set<std::uint32_t> clients_;
 };
 
+// Host memory this workload pinned through calls that ran in its own memory
+// (NV01_MEMORY_SYSTEM_OS_DESCRIPTOR): the GPU may write it at any time, so a
+// later such call whose parameters lie in it is refused. A range is forgotten
+// when its memory object or client is freed by handle; one freed with its
+// parent stays, which only refuses more.
+class PinnedMemory {
+ public:
+  void Add(std::uint32_t client, std::uint32_t memory, std::uint64_t begin, std::uint64_t end);
+  void Forget(std::uint32_t client, std::uint32_t handle);
+  void ForgetClient(std::uint32_t client);
+  // Whether [begin, end) meets a pinned range.
+  bool Overlaps(std::uint64_t begin, std::uint64_t end) const;
+
+ private:
+  mutable std::mutex mu_;
+  // (client, memory handle) -> [begin, end)
+  std::map<std::pair<std::uint32_t, std::uint32_t>, std::pair<std::uint64_t, std::uint64_t>> ranges_;
+};
+
 class Proxy final : public Executor {
  public:
   Proxy(const abi::Table& table, caps::CapSet enabled, backend::Backend& backend,
@@ -98,6 +150,7 @@ class Proxy final : public Executor {
   Reply Execute(const Call& call, TargetMemory& memory, TargetFiles& files) override;
 
   const ClientRegistry& clients() const { return clients_; }
+  const PinnedMemory& pinned() const { return pinned_; }
 
   // Reports every call from now on to `observer` (nullptr: none). Set it
   // before the supervisor starts; it must outlive the calls.
@@ -113,6 +166,7 @@ class Proxy final : public Executor {
   backend::Backend& backend_;
   policy::DenialLog& denials_;
   ClientRegistry clients_;
+  PinnedMemory pinned_;
   CallObserver* observer_ = nullptr;
 };
 

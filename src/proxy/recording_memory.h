@@ -20,6 +20,7 @@ class RecordingMemory final : public TargetMemory {
 
   bool Read(std::uint64_t addr, void* out, std::size_t len) override;
   bool Write(std::uint64_t addr, const void* in, std::size_t len) override;
+  void WrittenByDriver(std::uint64_t addr, std::span<const std::byte> bytes) override;
 
   // Moves the copies into `record` and reads the status from the parameters
   // last written back, once `record`'s request fields are known.

@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -637,6 +638,16 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
     g_forward_to.store(0);
   });
   SupervisorOptions supervisor_options = options.supervisor;
+  // The child unshared its PID namespace and forked its pid 1 there before
+  // the workload sent the listener: the workload is the rest of that
+  // namespace. Without one of its own (isolation not possible) the workload
+  // shares nvgate's, and stays unknown.
+  std::optional<WorkloadNamespace> workload = WorkloadNamespace::ForChildrenOf(child);
+  std::optional<WorkloadNamespace> own = WorkloadNamespace::Of(getpid());
+  if (workload && own && (workload->ino != own->ino || workload->dev != own->dev)) {
+    std::ifstream children(fmt::format("/proc/{}/task/{}/children", child, child));
+    if (children >> workload->nvgate_init) supervisor_options.workload = *workload;
+  }
   for (const backend::DeviceNode& node : options.nodes) {
     if (node.rdev != 0) supervisor_options.node_opens[node.dev_path] = node.source_path;
   }

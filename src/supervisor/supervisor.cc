@@ -66,7 +66,8 @@ std::optional<std::string> ReadPath(CallTarget& target, std::uint64_t addr) {
 
 Supervisor::Supervisor(Notifier& notifier, const backend::Backend& backend,
                        proxy::Executor& executor, SupervisorOptions options)
-    : notifier_(notifier), backend_(backend), executor_(executor), options_(options) {
+    : notifier_(notifier), backend_(backend), executor_(executor), options_(options),
+      caller_runs_(options.workload) {
   if (options_.max_workers < 1) options_.max_workers = 1;
 }
 
@@ -226,7 +227,15 @@ void Supervisor::JoinThreads() {
   for (std::thread& t : threads) t.join();
 }
 
+// The caller waits in the supervisor until it is answered: a call running in
+// another caller's memory meanwhile counts on it (caller_run.h).
 void Supervisor::Handle(const Notification& n) {
+  caller_runs_.Enter(static_cast<pid_t>(n.tid));
+  HandleParked(n);
+  caller_runs_.Leave(static_cast<pid_t>(n.tid));
+}
+
+void Supervisor::HandleParked(const Notification& n) {
   const auto received = options_.meter ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   if (!options_.node_opens.empty() && n.data.arch == kNativeArch && IsOpen(n.data.nr)) {
     HandleOpen(n);
@@ -269,7 +278,8 @@ void Supervisor::Handle(const Notification& n) {
   // of its own file is the last reference and the driver releases it.
   close(fd);
   if (reply.denied) denied_.fetch_add(1, std::memory_order_relaxed);
-  Answer(n, {.value = reply.value, .error = reply.error, .continue_syscall = reply.run_natively});
+  // A call that ran in its caller's memory was answered by the kernel.
+  if (!reply.answered) Answer(n, {.value = reply.value, .error = reply.error, .continue_syscall = reply.run_natively});
   if (options_.meter) options_.meter->Answered(reply.denied, std::chrono::steady_clock::now() - received);
 }
 
@@ -309,7 +319,7 @@ void Supervisor::HandleOpen(const Notification& n) {
 
 // The caller's memory and files; answered already (or gone) when it cannot be had.
 std::optional<CallTarget> Supervisor::OpenTarget(const Notification& n) {
-  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_);
+  auto target = CallTarget::Open(notifier_, pidfds_, n, backend_, caller_runs_);
   if (target) return std::move(*target);
   if (target.error() == ENOENT || target.error() == ESRCH) {
     target_gone_.fetch_add(1, std::memory_order_relaxed);

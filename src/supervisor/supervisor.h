@@ -43,6 +43,7 @@
 
 #include "backend/backend.h"
 #include "proxy/proxy.h"
+#include "supervisor/caller_run.h"
 #include "supervisor/notifier.h"
 #include "supervisor/target.h"
 
@@ -70,6 +71,9 @@ struct SupervisorOptions {
   // path the workload opens, and the file the supervisor opens for it instead.
   // Only with TrapRules::opens, which makes open and openat reach it.
   std::map<std::string, std::string, std::less<>> node_opens = {};
+  // The workload's PID namespace: whose tasks are stopped while a call runs in
+  // its caller's own memory (caller_run.h). Unknown: such calls are refused.
+  WorkloadNamespace workload = {};
 };
 
 struct SupervisorStats {
@@ -108,6 +112,7 @@ class Supervisor {
   void JoinThreads();
 
   void Handle(const Notification& n);
+  void HandleParked(const Notification& n);
   void HandleOpen(const Notification& n);
   std::optional<CallTarget> OpenTarget(const Notification& n);
   void Answer(const Notification& n, const Response& r);
@@ -137,6 +142,7 @@ class Supervisor {
   tl::expected<void, std::string> result_;
 
   CallerPidfds pidfds_;
+  CallerRuns caller_runs_;
 
   std::atomic<std::uint64_t> executed_{0};
   std::atomic<std::uint64_t> denied_{0};

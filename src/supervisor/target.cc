@@ -96,7 +96,8 @@ void CallerPidfds::Clear() {
 }
 
 tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds& pidfds,
-                                               const Notification& notification, const backend::Backend& backend) {
+                                               const Notification& notification, const backend::Backend& backend,
+                                               CallerRuns& runs) {
   auto tid = static_cast<pid_t>(notification.tid);
   // notification.tid is 0 when the caller is in no namespace we can see.
   if (tid <= 0) return tl::unexpected(ESRCH);
@@ -121,7 +122,20 @@ tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds&
     if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
     pidfds.Keep(tid, pidfd);
   }
-  return CallTarget(notifier, notification.id, tid, std::move(pidfd), backend);
+  return CallTarget(notifier, notification.id, tid, std::move(pidfd), backend, runs);
+}
+
+proxy::CallerRun CallTarget::RunInCaller(const proxy::Call& call, backend::Backend& backend,
+                                         std::span<const std::byte> checked, std::span<std::byte> result) {
+  return supervisor::RunInCaller(runs_, notifier_, backend,
+                                 CallerCall{.id = id_,
+                                            .tid = tid_,
+                                            .thread_group = thread_group(),
+                                            .fd = call.fd,
+                                            .device = call.device,
+                                            .request = call.request,
+                                            .arg = call.arg},
+                                 checked, result);
 }
 
 bool CallTarget::Read(std::uint64_t addr, void* out, std::size_t len) {

@@ -27,6 +27,7 @@
 #include "backend/backend.h"
 #include "proxy/gpu_file_gate.h"
 #include "proxy/proxy.h"
+#include "supervisor/caller_run.h"
 #include "supervisor/notifier.h"
 
 namespace nvgate::supervisor {
@@ -92,8 +93,10 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   // Returns a positive errno on failure (ENOENT: the caller is gone). A value,
   // not a heap object: one per call.
   // `backend` tells which duplicates are GPU files (gpu_file_gate.h).
+  // `runs` is the supervisor's, for RunInCaller.
   static tl::expected<CallTarget, int> Open(Notifier& notifier, CallerPidfds& pidfds,
-                                            const Notification& notification, const backend::Backend& backend);
+                                            const Notification& notification, const backend::Backend& backend,
+                                            CallerRuns& runs);
   CallTarget(CallTarget&&) = default;
   CallTarget(const CallTarget&) = delete;
   CallTarget& operator=(const CallTarget&) = delete;
@@ -110,6 +113,8 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   int Duplicate(int target_fd, abi::DeviceKind& kind);
   int Install(int fd) override;
   int HoldCallerGpuFiles(std::vector<int>& fds) override;
+  proxy::CallerRun RunInCaller(const proxy::Call& call, backend::Backend& backend, std::span<const std::byte> checked,
+                               std::span<std::byte> result) override;
 
   pid_t tid() const { return tid_; }
   // The caller's process: its thread group id, as the supervisor sees it.
@@ -118,12 +123,13 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
 
  private:
   CallTarget(Notifier& notifier, std::uint64_t id, pid_t tid, std::shared_ptr<const Pidfd> pidfd,
-             const backend::Backend& backend)
+             const backend::Backend& backend, CallerRuns& runs)
       : notifier_(notifier),
         id_(id),
         tid_(tid),
         pidfd_(std::move(pidfd)),
         backend_(backend),
+        runs_(runs),
         gate_(proxy::GpuFileGate::OfThisProcess()) {}
 
   abi::DeviceKind KindOf(int fd) const;
@@ -133,6 +139,7 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   pid_t tid_;
   std::shared_ptr<const Pidfd> pidfd_;
   const backend::Backend& backend_;
+  CallerRuns& runs_;
   proxy::GpuFileHold gate_;
   bool holds_gpu_file_ = false;
 };

@@ -32,6 +32,9 @@ enum class Weakening {
   kEveryGpuFile,          // "every-gpu-file": GPU-checked calls run holding every GPU node, not the caller's
   kHostCapabilities,      // "host-capabilities": a root workload keeps every capability but CAP_SYS_PTRACE
   kUnmaskedPaths,         // "unmasked-paths": /sys, PCI files, /proc/kcore, /proc/sys ... are left as they are
+  kPinWithoutFreeze,      // "pin-without-freeze": a call in the caller's memory runs with the workload's other
+                          // tasks running and without comparing its parameters with the checked copy
+  kPinAnywhere,           // "pin-anywhere": a call in the caller's memory runs whatever memory its parameters lie in
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -53,6 +56,8 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kEveryGpuFile: return "every-gpu-file";
     case Weakening::kHostCapabilities: return "host-capabilities";
     case Weakening::kUnmaskedPaths: return "unmasked-paths";
+    case Weakening::kPinWithoutFreeze: return "pin-without-freeze";
+    case Weakening::kPinAnywhere: return "pin-anywhere";
   }
   return "";
 }

@@ -1,5 +1,7 @@
 #include "trace/replay_backend.h"
 
+#include <sys/uio.h>
+
 #include <linux/ioctl.h>
 
 #include <cerrno>
@@ -167,6 +169,14 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
                                      offsetof(nv::NVOS02_PARAMETERS, hClass);
       s.id.level = abi::Level::kAllocMemory;
       s.id.key = LoadAt<std::uint32_t>(top_bytes, kClass).value_or(0);
+      // Host-memory pinning names the workload's own pages, wherever this
+      // run has them.
+      const abi::Entry* memory_class = table.Find(abi::Level::kAllocMemory, s.id.key);
+      if (memory_class != nullptr && memory_class->handler == abi::Handler::kCallerMemory) {
+        MarkVarying(s.buffers[0],
+                    offsetof(nv::nv_ioctl_nvos02_parameters_with_fd, params) + offsetof(nv::NVOS02_PARAMETERS, pMemory),
+                    sizeof(nv::NvP64));
+      }
       added = add_top_layout();
       break;
     }
@@ -226,6 +236,7 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
     }
     case abi::Handler::kNoParams:
     case abi::Handler::kRootClient:
+    case abi::Handler::kCallerMemory:
     case abi::Handler::kDeny:
       break;
   }
@@ -456,6 +467,17 @@ tl::expected<std::unique_ptr<ReplayBackend>, std::string> ReplayBackend::FromTra
 }
 
 tl::expected<std::string, std::string> ReplayBackend::DriverVersion() { return matcher_->header().driver_version; }
+
+std::optional<int> ReplayBackend::IoctlAsCaller(int fd, abi::DeviceKind device, std::uint32_t request,
+                                                std::uint64_t arg, pid_t tid) {
+  std::vector<std::byte> params(_IOC_SIZE(request));
+  iovec local{params.data(), params.size()};
+  iovec remote{reinterpret_cast<void*>(arg), params.size()};
+  if (process_vm_readv(tid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(params.size())) return -EFAULT;
+  int rc = Ioctl(fd, device, request, params.data(), tid);
+  if (process_vm_writev(tid, &local, 1, &remote, 1, 0) != static_cast<ssize_t>(params.size())) return -EFAULT;
+  return rc;
+}
 
 int ReplayBackend::Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) {
   return matcher_->Answer(tid, device, request, arg);

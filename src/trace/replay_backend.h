@@ -108,6 +108,9 @@ class ReplayBackend final : public backend::Backend {
   abi::DeviceKind Classify(const struct stat& st) const override { return nodes_->Classify(st); }
   std::vector<backend::DeviceNode> Nodes() const override { return nodes_->nodes(); }
   int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) override;
+  // As Ioctl, on the parameters in `tid`'s memory, read and written there.
+  std::optional<int> IoctlAsCaller(int fd, abi::DeviceKind device, std::uint32_t request, std::uint64_t arg,
+                                   pid_t tid) override;
 
   // As ReplayMatcher::Outcome.
   std::optional<std::string> Outcome() const { return matcher_->Outcome(); }

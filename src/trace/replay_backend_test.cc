@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -38,6 +39,14 @@ class NullFiles : public proxy::TargetFiles {
   int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
   int Duplicate(int) override { return ::open("/dev/null", O_RDWR | O_CLOEXEC); }
   int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+  // The test is its own caller: the replayed driver answers the call in place.
+  proxy::CallerRun RunInCaller(const proxy::Call& call, backend::Backend& backend, std::span<const std::byte> checked,
+                               std::span<std::byte> result) override {
+    std::copy(checked.begin(), checked.end(), result.begin());
+    proxy::CallerRun run;
+    run.value = backend.Ioctl(call.fd, call.device, call.request, result.data(), call.tid);
+    return run;
+  }
 };
 
 // The trace as another run of the same program would have it: every address
@@ -160,13 +169,13 @@ TEST_F(ReplayBackendTest, ACallRefusedWhenRecordedHasNoAnswer) {
   Trace trace = CommittedTrace();
   // Video is granted now: the decoder alloc reaches the backend.
   Start(trace, caps::Resolve("compute,video", caps::CapSet::Everything()).value());
-  for (std::size_t i = 0; i < 29; ++i) Execute(trace.calls[i]);
-  auto [reply, writes] = Execute(trace.calls[29], /*zeros=*/true);
+  for (std::size_t i = 0; i < 31; ++i) Execute(trace.calls[i]);
+  auto [reply, writes] = Execute(trace.calls[31], /*zeros=*/true);
   EXPECT_EQ(reply.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 30: expected seq 30 nvidiactl alloc 0xa06c KEPLER_CHANNEL_GROUP_A via NV_ESC_RM_ALLOC, "
+              HasSubstr("call 32: expected seq 32 nvidiactl alloc 0xa06c KEPLER_CHANNEL_GROUP_A via NV_ESC_RM_ALLOC, "
                         "32 bytes, got nvidiactl alloc 0xb8b0 NVB8B0_VIDEO_DECODER via NV_ESC_RM_ALLOC, 32 bytes; the "
-                        "trace has this call at seq 29, refused when it was recorded under compute"));
+                        "trace has this call at seq 31, refused when it was recorded under compute"));
 }
 
 TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
@@ -175,7 +184,7 @@ TEST_F(ReplayBackendTest, MoreCallsThanTheTraceHasFail) {
   ExpectSameAsRecorded(trace);
   EXPECT_EQ(Execute(trace.calls[0]).first.error, EIO);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("call 35: the trace has no more driver calls for this thread (all 34 of recorded thread "));
+              HasSubstr("call 37: the trace has no more driver calls for this thread (all 36 of recorded thread "));
   EXPECT_THAT(backend_->Outcome().value(), HasSubstr("were answered), got nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
 }
 
@@ -184,7 +193,7 @@ TEST_F(ReplayBackendTest, CallsNeverMadeAreReported) {
   Start(trace, trace.header.caps);
   Execute(trace.calls[0]);
   EXPECT_THAT(backend_->Outcome().value(),
-              HasSubstr("the workload made 1 calls; 33 more recorded driver calls were never made, the first seq 1 "
+              HasSubstr("the workload made 1 calls; 35 more recorded driver calls were never made, the first seq 1 "
                         "nvidiactl frontend 0xc8 NV_ESC_CARD_INFO"));
 }
 

@@ -62,6 +62,16 @@ const std::vector<Route>& Routes() {
       // calls are in flight on a loaded machine.
       {"FlipClassDuringTheCall", "flip-class", 5000, {"double-fetch"}, "compute", false, "SYS_NICE"},
       {"SwapTheFdDuringTheCall", "swap-fd", 5000, {"continue-other-files"}},
+      // Host-memory pinning runs in the workload's own memory (issue 17): a
+      // thread, or a process sharing the memory, rewrites the pin's client;
+      // parameters in pinned or shared memory.
+      {"FlipThePinsClientFromAThread", "flip-pin", 1000, {"pin-without-freeze"}, "compute", false, "SYS_NICE"},
+      {"FlipThePinsClientFromAProcessSharingTheMemory", "flip-pin-process", 1000, {"pin-without-freeze"},
+       "compute", false, "SYS_NICE"},
+      {"FlipThePinsClientFromNewThreads", "flip-pin-new-threads", 500, {"pin-without-freeze"}},
+      {"SignalsAtThePinningThread", "pin-signal-storm", 1000, {"no-killable-recv"}},
+      {"PinParametersInPinnedMemory", "pin-in-pinned", 1, {"pin-anywhere"}},
+      {"PinParametersInSharedMemory", "pin-in-shared", 1, {"pin-anywhere"}},
       {"OtherTypeDirectionAndUpperBits", "request-bits", 1, {"exact-type", "full-request-match"}},
       {"OtherAbis", "other-abis", 1, {"no-arch-check"}},
       {"SyscallsThatReachTheSupervisor", "supervisor-reach", 1, {"no-syscall-denials", "reachable-init"}},
@@ -278,6 +288,9 @@ Outcome Attempt(const Route& route, const std::string& weakening) {
         line.find(" share type=3 target=0xc1d") == std::string::npos) {
       o.violations.push_back("driver ran a share reaching past the workload: " + line);
     }
+    if (line.find("alloc_memory class=0x71 ") != std::string::npos && line.find("status=0x19") != std::string::npos) {
+      o.violations.push_back("driver ran a pin twice: " + line);
+    }
     if (line.find("alloc class=0x41 ") != std::string::npos && line.find("status=0x19") != std::string::npos) {
       o.violations.push_back("driver ran a client allocation twice: " + line);
     }
@@ -393,6 +406,27 @@ TEST(EscapeSupervisorKilled, CallsFailClosed) {
         << fmt::format("the kernel ran trapped request {:#x} after the supervisor died", k.request);
   }
   EXPECT_THAT(output, ::testing::Not(::testing::HasSubstr("violation:"))) << output;
+}
+
+// Issue 17: a workload killed while its pins run in its own memory ends, and
+// nvgate with it, reporting the kill: no task stays stopped, the supervisor
+// does not wait for a caller that is gone, and no trapped request reached the
+// kernel.
+TEST(EscapePinKilled, TheWorkloadEndsAndNvgateReportsIt) {
+  if (NeedsRoot()) GTEST_SKIP() << "the kernel witness needs root (tracefs)";
+  std::string tag = NewTag();
+  auto witness = KernelWitness::Start(tag);
+  ASSERT_TRUE(witness) << witness.error();
+  testing::ProgramResult r = testing::RunProgram({NVGATE_BINARY, "run", "--backend", "sim", "--caps", "compute", "--",
+                                                  ESCAPE_WORKLOAD_BINARY, tag, "pin-until-killed"});
+  EXPECT_EQ(r.status, 128 + SIGKILL) << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("killing"));
+  auto kernel = (*witness)->Stop();
+  ASSERT_TRUE(kernel) << kernel.error();
+  for (const KernelIoctl& k : *kernel) {
+    EXPECT_FALSE(Traps().Traps(static_cast<std::uint32_t>(k.request)))
+        << fmt::format("the kernel itself ran trapped request {:#x}", k.request);
+  }
 }
 
 }  // namespace

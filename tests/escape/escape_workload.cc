@@ -22,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/ptrace.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -31,7 +32,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <fstream>
 #include <filesystem>
 #include <map>
@@ -135,6 +138,242 @@ int FlipClass(int iterations) {
   stop = true;
   flipper.join();
   for (auto [status, count] : statuses) std::printf("status_0x%x=%d\n", status, count);
+  return 0;
+}
+
+// Host-memory pinning (issue 17) runs the workload's own call in its own
+// memory, after nvgate checked a copy of its parameters.
+constexpr std::size_t kPage = 4096;
+constexpr NvHandle kOtherTenantClient = 0xc1000001;  // the sim's other tenant (SimDriver::kOtherTenantClient)
+
+// A file of GPU 0 linked to the workload's nvidiactl (REGISTER_FD), as CUDA
+// makes its pins: the client is named through it.
+int LinkedGpu(const Rm& rm) {
+  int gpu = OpenNode("/dev/nvidia0");
+  nv_ioctl_register_fd_t link{rm.ctl};
+  if (::ioctl(gpu, Frontend(kEscRegisterFd, sizeof link), &link) != 0) {
+    std::printf("register_fd=failed\n");
+    std::exit(3);
+  }
+  return gpu;
+}
+
+void* Pages(std::size_t count) {
+  void* p = std::aligned_alloc(kPage, count * kPage);
+  std::memset(p, 0x33, count * kPage);
+  return p;
+}
+
+void SetPin(nv_ioctl_nvos02_parameters_with_fd& pin, const Rm& rm, NvHandle handle, void* pages,
+            std::size_t bytes) {
+  std::memset(&pin, 0, sizeof pin);
+  pin.params.hRoot = rm.client;
+  pin.params.hObjectParent = rm.device;
+  pin.params.hObjectNew = handle;
+  pin.params.hClass = kNv01MemorySystemOsDescriptor;
+  pin.params.flags = (kNvos02FlagsCoherencyCached << kNvos02FlagsCoherencyShift) | kNvos02FlagsMappingNoMap;
+  pin.params.pMemory = reinterpret_cast<std::uintptr_t>(pages);
+  pin.params.limit = bytes - 1;
+  pin.fd = -1;
+}
+
+NvV32 RunPin(int gpu, nv_ioctl_nvos02_parameters_with_fd& pin) {
+  int rc = ::ioctl(gpu, Frontend(kEscRmAllocMemory, sizeof pin), &pin);
+  return rc == 0 ? pin.params.status : 0xffffffff;
+}
+
+void Unpin(const Rm& rm, NvHandle handle) {
+  NVOS00_PARAMETERS p{rm.client, rm.device, handle, 0};
+  ::ioctl(rm.ctl, Frontend(kEscRmFree, sizeof p), &p);
+}
+
+// The flipper's loop: the pin's client between the workload's own and another
+// tenant's, each held a couple of microseconds.
+void FlipClient(volatile NvHandle* client, NvHandle own, const std::atomic<bool>& stop) {
+  ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), -10);
+  bool foreign = false;
+  auto next = std::chrono::steady_clock::now();
+  while (!stop.load(std::memory_order_relaxed)) {
+    auto now = std::chrono::steady_clock::now();
+    if (now < next) continue;
+    *client = foreign ? kOtherTenantClient : own;
+    foreign = !foreign;
+    next = now + std::chrono::microseconds(2);
+  }
+}
+
+// Another thread, or another process sharing the memory (clone(CLONE_VM)
+// without CLONE_THREAD), flips the pin's client while the call is in flight:
+// the driver must run the pin exactly as nvgate checked it, never on another
+// tenant's client.
+int FlipPin(int iterations, bool from_another_process) {
+  Rm rm = OpenRm();
+  int gpu = LinkedGpu(rm);
+  void* pages = Pages(1);
+  auto* pin = new nv_ioctl_nvos02_parameters_with_fd;  // on the heap: private anonymous memory
+  SetPin(*pin, rm, 0x5e001000, pages, kPage);
+  std::atomic<bool> stop{false};
+  auto* client = reinterpret_cast<volatile NvHandle*>(&pin->params.hRoot);
+  std::thread flipper;
+  pid_t sharer = -1;
+  std::vector<std::uint8_t> stack(1 << 16);
+  struct Flip {
+    volatile NvHandle* client;
+    NvHandle own;
+    std::atomic<bool>* stop;
+  } flip{client, rm.client, &stop};
+  if (from_another_process) {
+    sharer = ::clone(
+        [](void* arg) {
+          auto* f = static_cast<Flip*>(arg);
+          FlipClient(f->client, f->own, *f->stop);
+          return 0;
+        },
+        stack.data() + stack.size(), CLONE_VM | SIGCHLD, &flip);
+  } else {
+    flipper = std::thread([&] { FlipClient(client, rm.client, stop); });
+  }
+  std::map<std::uint32_t, int> statuses;
+  for (int i = 0; i < iterations; ++i) {
+    SetPin(*pin, rm, 0x5e001000, pages, kPage);
+    NvV32 status = RunPin(gpu, *pin);
+    ++statuses[status];
+    if (status == kNvOk) Unpin(rm, 0x5e001000);
+  }
+  stop = true;
+  if (flipper.joinable()) flipper.join();
+  if (sharer > 0) ::waitpid(sharer, nullptr, 0);
+  for (auto [status, count] : statuses) std::printf("status_0x%x=%d\n", status, count);
+  if (statuses[kNvOk] == 0) {
+    std::printf("no pin ran at all\n");
+    return 3;
+  }
+  return 0;
+}
+
+// Threads created while pins are in flight, each flipping the pin's client a
+// few times: a task that appears during the stop of the others must be
+// stopped too.
+int FlipPinFromNewThreads(int iterations) {
+  Rm rm = OpenRm();
+  int gpu = LinkedGpu(rm);
+  void* pages = Pages(1);
+  auto* pin = new nv_ioctl_nvos02_parameters_with_fd;
+  SetPin(*pin, rm, 0x5e003000, pages, kPage);
+  auto* client = reinterpret_cast<volatile NvHandle*>(&pin->params.hRoot);
+  std::atomic<bool> stop{false};
+  std::thread spawner([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      std::thread([&] {
+        for (int i = 0; i < 200; ++i) *client = i % 2 ? kOtherTenantClient : rm.client;
+        *client = rm.client;
+      }).join();
+    }
+  });
+  std::map<std::uint32_t, int> statuses;
+  for (int i = 0; i < iterations; ++i) {
+    SetPin(*pin, rm, 0x5e003000, pages, kPage);
+    NvV32 status = RunPin(gpu, *pin);
+    ++statuses[status];
+    if (status == kNvOk) Unpin(rm, 0x5e003000);
+  }
+  stop = true;
+  spawner.join();
+  for (auto [status, count] : statuses) std::printf("status_0x%x=%d\n", status, count);
+  return 0;
+}
+
+// Signals at the pinning thread without pause: each pin must run once. A pin
+// run again after its caller left the wait makes the same handle twice
+// (NV_ERR_INSERT_DUPLICATE_NAME, 0x19).
+int PinSignalStorm(int iterations) {
+  struct sigaction sa {};
+  sa.sa_handler = [](int) {};
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGUSR1, &sa, nullptr);
+  Rm rm = OpenRm();
+  int gpu = LinkedGpu(rm);
+  void* pages = Pages(1);
+  pthread_t caller = ::pthread_self();
+  std::atomic<bool> stop{false};
+  // A signal about every pin's length apart, 2,000 of them: without
+  // WAIT_KILLABLE_RECV a signal that lands in a pin makes it run again, and
+  // again while the storm lasts, so the storm must end for the route to.
+  std::thread storm([&] {
+    for (int sent = 0; sent < 2000 && !stop.load(std::memory_order_relaxed); ++sent) {
+      ::pthread_kill(caller, SIGUSR1);
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  });
+  std::map<std::uint32_t, int> statuses;
+  for (int i = 0; i < iterations; ++i) {
+    auto* pin = new nv_ioctl_nvos02_parameters_with_fd;
+    NvHandle handle = 0x5e100000 + static_cast<NvHandle>(i);
+    SetPin(*pin, rm, handle, pages, kPage);
+    ++statuses[RunPin(gpu, *pin)];
+    delete pin;
+  }
+  stop = true;
+  storm.join();
+  for (auto [status, count] : statuses) {
+    std::printf("status_0x%x=%d\n", status, count);
+    if (status != kNvOk) {
+      char what[96];
+      std::snprintf(what, sizeof what, "%d pins answered 0x%x (0x19: a pin ran twice)", count, status);
+      Violation(what);
+    }
+  }
+  return 0;
+}
+
+// Pins without pause from one thread while another kills the process: the
+// supervisor must see the end of the workload, whatever it was doing.
+int PinUntilKilled() {
+  Rm rm = OpenRm();
+  int gpu = LinkedGpu(rm);
+  void* pages = Pages(16);
+  std::thread pinner([&] {
+    auto* pin = new nv_ioctl_nvos02_parameters_with_fd;
+    for (NvHandle h = 0x5e200000;; ++h) {
+      SetPin(*pin, rm, h, pages, 16 * kPage);
+      RunPin(gpu, *pin);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::printf("killing\n");
+  std::fflush(stdout);
+  ::kill(::getpid(), SIGKILL);
+  pinner.join();
+  return 0;
+}
+
+// A pin whose parameters lie in memory an earlier pin handed to the GPU (which
+// may rewrite them at any time), or in shared memory another process can
+// rewrite: refused, whatever it asks.
+int PinWithParametersIn(bool pinned) {
+  Rm rm = OpenRm();
+  int gpu = LinkedGpu(rm);
+  void* target = Pages(1);
+  nv_ioctl_nvos02_parameters_with_fd* pin = nullptr;
+  if (pinned) {
+    void* first = Pages(4);
+    nv_ioctl_nvos02_parameters_with_fd held;
+    SetPin(held, rm, 0x5e002000, first, 4 * kPage);
+    NvV32 status = RunPin(gpu, held);
+    std::printf("first_pin_status=0x%x\n", status);
+    if (status != kNvOk) return 3;
+    pin = new (static_cast<std::uint8_t*>(first) + kPage + 64) nv_ioctl_nvos02_parameters_with_fd;
+  } else {
+    void* shared = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    pin = new (shared) nv_ioctl_nvos02_parameters_with_fd;
+  }
+  SetPin(*pin, rm, 0x5e002001, target, kPage);
+  NvV32 status = RunPin(gpu, *pin);
+  std::printf("pin_status=0x%x\n", status);
+  if (status == kNvOk) {
+    Violation(pinned ? "a pin ran with its parameters in memory pinned for the GPU"
+                     : "a pin ran with its parameters in shared memory");
+  }
   return 0;
 }
 
@@ -826,6 +1065,13 @@ int main(int argc, char** argv) {
   if (scenario == "refused-class") status = RefusedClass();
   if (scenario == "flip-class") status = FlipClass(iterations);
   if (scenario == "swap-fd") status = SwapFd(iterations);
+  if (scenario == "flip-pin") status = FlipPin(iterations, false);
+  if (scenario == "flip-pin-process") status = FlipPin(iterations, true);
+  if (scenario == "flip-pin-new-threads") status = FlipPinFromNewThreads(iterations);
+  if (scenario == "pin-signal-storm") status = PinSignalStorm(iterations);
+  if (scenario == "pin-until-killed") status = PinUntilKilled();
+  if (scenario == "pin-in-pinned") status = PinWithParametersIn(true);
+  if (scenario == "pin-in-shared") status = PinWithParametersIn(false);
   if (scenario == "request-bits") status = RequestBits();
   if (scenario == "other-abis") status = OtherAbis();
   if (scenario == "supervisor-reach") status = SupervisorReach();

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -154,7 +155,7 @@ TEST(Run, NvprobeFollowsCudasOrderUnderTheDriversCallerRules) {
   auto under_nvgate = Nvprobe("all");
   nvprobe::InProcessSim sim;
   std::vector<nvprobe::Step> steps;
-  EXPECT_EQ(nvprobe::RunProbe(sim.Ops(), true, steps), 0);
+  EXPECT_EQ(nvprobe::RunProbe(sim.Ops(), {.json = true}, steps), 0);
   std::map<std::string, std::string> natively;
   for (const nvprobe::Step& step : steps) natively[step.step.substr(0, step.step.find(" 0x"))] = step.result;
   EXPECT_EQ(under_nvgate, natively);
@@ -207,6 +208,44 @@ TEST(Run, NvprobeUnderUtility) {
   EXPECT_EQ(r["GPU name NVIDIA H100 80GB HBM3 (nvgate sim)"], "ok");
   EXPECT_EQ(r["GR GPFIFO channel"], "refused");
   EXPECT_EQ(r["compute class"], "refused");
+}
+
+// Issue 17: host-memory pinning runs in the workload's own memory. nvprobe
+// pins 64 MiB of its malloc'd memory under compute, writes a pattern through
+// it and frees it; the sim's notes show the pin taken from the memory of the
+// thread that made the call, not the supervisor's, and, read through the pin
+// at the free, the workload's pattern.
+TEST(Run, PageableMemoryIsPinnedInTheWorkloadsOwnMemory) {
+  std::filesystem::path log = std::filesystem::temp_directory_path() / "nvgate-pin-test.calls";
+  std::filesystem::remove(log);
+  auto r = RunUnder("compute", {NVPROBE_BINARY}, {"--sim-call-log", log.string()});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("pageable memory pinned (64 MiB)          ok"));
+  EXPECT_THAT(r.out, HasSubstr("pinned memory released                   ok"));
+  std::ifstream in(log);
+  std::string pin;
+  std::string call;
+  std::string unpin;
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("pin ")) pin = line;
+    if (line.find("alloc_memory class=0x71") != std::string::npos) call = line;
+    if (line.starts_with("unpin ")) unpin = line;
+  }
+  ASSERT_THAT(call, HasSubstr(" in_caller tid="));
+  const std::string tid = call.substr(call.find(" in_caller tid=") + 15);
+  // nvprobe is single-threaded: its tid is its pid.
+  EXPECT_THAT(pin, HasSubstr("pin pid=" + tid + " "));
+  EXPECT_THAT(pin, HasSubstr("bytes=0x4000000 writable=1"));
+  EXPECT_THAT(unpin, HasSubstr("unpin pid=" + tid + " "));
+  EXPECT_THAT(unpin, HasSubstr(fmt::format("fnv={:#018x}", nvprobe::PinnedCopyDigest())));
+}
+
+// Without compute the pin is refused before anything runs, with a denial line
+// naming compute.
+TEST(Run, PinningNeedsCompute) {
+  auto r = RunUnder("utility", {NVPROBE_BINARY});
+  EXPECT_THAT(r.out, HasSubstr("pageable memory pinned (64 MiB)          refused"));
+  EXPECT_THAT(r.err, HasSubstr("compute: NV01_MEMORY_SYSTEM_OS_DESCRIPTOR (alloc_memory 0x71) denied"));
 }
 
 // Issue 22: a workload whose 100 children make the same refused call gets one

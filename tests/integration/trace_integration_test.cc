@@ -60,7 +60,7 @@ TEST(Learn, NamesTheCapabilitiesNvprobeNeeds) {
   auto report = TempFile("learn.json");
   auto r = Nvgate({"learn", "--json", "-o", report.string(), "--backend", "sim", "--", NVPROBE_BINARY});
   ASSERT_EQ(r.status, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("nvprobe: 39 ok, 0 refused, 0 failed")) << "ran with the whole bound";
+  EXPECT_THAT(r.out, HasSubstr("nvprobe: 41 ok, 0 refused, 0 failed")) << "ran with the whole bound";
   Json j = Json::parse(ReadFile(report));
   // GPU info (NVML) is the base tier on 580: utility is not needed.
   EXPECT_EQ(j["caps"], "compute,graphics,video");
@@ -142,7 +142,7 @@ TEST(ReplayBackend, NvprobeGetsTheResultsOfTheLiveRunThatRecordedTheTrace) {
   ASSERT_EQ(replayed.status, 0) << replayed.err;
   EXPECT_THAT(replayed.err, ::testing::Not(HasSubstr("replay:")));
   EXPECT_EQ(ProbeResults(replayed.out), ProbeResults(live.out));
-  EXPECT_EQ(ProbeResults(replayed.out).size(), 39u);
+  EXPECT_EQ(ProbeResults(replayed.out).size(), 41u);
 }
 
 // The trace nvgate recorded of nvprobe under compute,utility on an NVIDIA H200
@@ -152,8 +152,9 @@ TEST(ReplayBackend, NvprobeGetsTheResultsOfTheLiveRunThatRecordedTheTrace) {
 TEST(ReplayBackend, NvprobeReplaysTheRealDriversTrace) {
   const std::string real =
       std::string(NVGATE_SOURCE_DIR) + "/tests/data/traces/real/nvprobe-580.159.04-compute,utility.trace";
+  // Recorded before nvprobe had its pageable-copy step.
   auto replayed = Nvgate({"run", "--backend", "replay", "--replay-trace", real, "--caps", "compute,utility", "--",
-                          NVPROBE_BINARY, "--json"});
+                          NVPROBE_BINARY, "--json", "--no-pageable-copy"});
   ASSERT_EQ(replayed.status, 0) << replayed.err;
   EXPECT_THAT(replayed.err, ::testing::Not(HasSubstr("replay:")));
   std::vector<std::string> refused;
@@ -170,7 +171,7 @@ TEST(ReplayBackend, ACallRefusedWhenRecordedAndAllowedNowIsADivergence) {
                    NVPROBE_BINARY});
   EXPECT_EQ(r.status, 125);
   EXPECT_THAT(r.err, HasSubstr("nvgate run: the workload diverged from the replayed trace"));
-  EXPECT_THAT(r.err, HasSubstr("call 30: expected seq 30 nvidiactl alloc 0xa06c KEPLER_CHANNEL_GROUP_A via "
+  EXPECT_THAT(r.err, HasSubstr("call 32: expected seq 32 nvidiactl alloc 0xa06c KEPLER_CHANNEL_GROUP_A via "
                                "NV_ESC_RM_ALLOC, 32 bytes, got nvidiactl alloc 0xb8b0 NVB8B0_VIDEO_DECODER"));
   EXPECT_THAT(r.err, HasSubstr("refused when it was recorded under compute"));
   EXPECT_THAT(r.out, HasSubstr("video decoder 0xb8b0                     failed (EIO)"))
@@ -189,7 +190,7 @@ TEST(ReplayBackend, AnotherProgramIsADivergence) {
   auto none = Nvgate({"run", "--backend", "replay", "--replay-trace", kCommittedTrace, "--caps", "compute", "--",
                       "/bin/true"});
   EXPECT_EQ(none.status, 125);
-  EXPECT_THAT(none.err, HasSubstr("the workload made 0 calls; 34 more recorded driver calls were never made, the "
+  EXPECT_THAT(none.err, HasSubstr("the workload made 0 calls; 36 more recorded driver calls were never made, the "
                                   "first seq 0 nvidiactl frontend 0xd2 NV_ESC_CHECK_VERSION_STR"));
 }
 
@@ -252,7 +253,7 @@ TEST(Trace, SummaryCountsByLevelAndCommand) {
   auto r = Nvgate({"summary", "--json", kCommittedTrace});
   ASSERT_EQ(r.status, 0) << r.err;
   Json s = Json::parse(r.out);
-  EXPECT_EQ(s["calls"], 38);
+  EXPECT_EQ(s["calls"], 40);
   EXPECT_EQ(s["refused"], 4);
   EXPECT_EQ(s["levels"]["alloc"]["refused"], 4);
   EXPECT_EQ(s["levels"]["uvm"]["calls"], 4);
@@ -281,7 +282,7 @@ TEST(TraceObserveOnly, RecordsEveryCallAndRunsItWhateverTheCapabilities) {
   EXPECT_THAT(r.err, HasSubstr("OBSERVE-ONLY"));
   EXPECT_THAT(r.err, HasSubstr("protects NOTHING"));
   EXPECT_THAT(r.err, ::testing::Not(HasSubstr("denied:")));
-  EXPECT_THAT(r.out, HasSubstr("nvprobe: 39 ok, 0 refused, 0 failed"));
+  EXPECT_THAT(r.out, HasSubstr("nvprobe: 41 ok, 0 refused, 0 failed"));
   EXPECT_THAT(r.out, HasSubstr("video decoder 0xb8b0                     ok"));
 
   std::vector<Json> lines = TraceLines(trace_file);

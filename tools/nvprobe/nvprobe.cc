@@ -12,9 +12,12 @@ namespace {
 
 void Usage(FILE* out) {
   std::fprintf(out,
-               "usage: nvprobe [--json]\n"
+               "usage: nvprobe [--json] [--no-pageable-copy]\n"
                "Exercises the NVIDIA driver the way CUDA, NVML, video and graphics users do, and\n"
                "prints one line per step: ok, refused (the driver's or nvgate's refusal) or failed.\n"
+               "  --json              one JSON array of the steps at the end\n"
+               "  --no-pageable-copy  skip the step that pins 64 MiB of nvprobe's own memory, as CUDA's\n"
+               "                      pageable copies do (to replay traces recorded before it existed)\n"
                "Exit status: 0 when it ran to the end, 1 when a step failed, 2 when it could not start.\n"
                "Example:\n"
                "  nvgate run --backend sim --caps compute -- nvprobe\n");
@@ -28,11 +31,13 @@ void Usage(FILE* out) {
 extern "C" int __lsan_is_turned_off() { return 1; }
 
 int main(int argc, char** argv) {
-  bool json = false;
+  nvprobe::ProbeOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--json") {
-      json = true;
+      options.json = true;
+    } else if (a == "--no-pageable-copy") {
+      options.pageable_copy = false;
     } else if (a == "--help" || a == "-h") {
       Usage(stdout);
       return 0;
@@ -42,5 +47,5 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<nvprobe::Step> steps;
-  return nvprobe::RunProbe(nvprobe::SystemDriverOps(), json, steps);
+  return nvprobe::RunProbe(nvprobe::SystemDriverOps(), options, steps);
 }

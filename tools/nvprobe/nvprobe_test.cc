@@ -19,7 +19,7 @@ std::map<std::string, std::string> Results(const std::vector<Step>& steps) {
 TEST(NvprobeNatively, EveryStepPassesTheDriversCallerRules) {
   InProcessSim sim;
   std::vector<Step> steps;
-  EXPECT_EQ(RunProbe(sim.Ops(), true, steps), 0);
+  EXPECT_EQ(RunProbe(sim.Ops(), {.json = true}, steps), 0);
   for (const Step& s : steps) EXPECT_EQ(s.result, "ok") << s.step << ": " << s.detail;
   auto r = Results(steps);
   EXPECT_EQ(r["device"], "ok ");
@@ -33,7 +33,7 @@ TEST(NvprobeNatively, EveryStepPassesTheDriversCallerRules) {
 TEST(NvprobeNatively, WithoutTheGpusFileTheDeviceIsRefused) {
   InProcessSim sim(1, "/dev/nvidia0");
   std::vector<Step> steps;
-  RunProbe(sim.Ops(), true, steps);
+  RunProbe(sim.Ops(), {.json = true}, steps);
   auto r = Results(steps);
   EXPECT_EQ(r["device"], "failed NV_STATUS 0x1b") << "NV_ERR_INSUFFICIENT_PERMISSIONS";
 }

@@ -135,7 +135,54 @@ void MapAndTouch(Probe& probe, Driver& d, NvHandle device, NvHandle memory, NvU6
   probe.Record("base", "system memory unmapped", rc, errno, unmap.status);
 }
 
+// The byte a pageable-copy buffer holds at `i` after the GPU's turn (the
+// second pattern), so that whoever reads the pages through the pin can check them.
+constexpr NvHandle kPinnedCopyHandle = 0x5c00f001;
+
+constexpr std::uint8_t PinnedPattern(std::size_t i) { return static_cast<std::uint8_t>(i * 131 + 7); }
+
+// What CUDA does for a copy from pageable memory: pins a page-aligned stretch
+// of the caller's own malloc'd memory through RM_ALLOC_MEMORY with
+// NV01_MEMORY_SYSTEM_OS_DESCRIPTOR (the driver pins pages of the calling
+// process: RmAllocOsDescriptor, src/nvidia/arch/nvalloc/unix/src/escape.c at
+// 580.142), uses it, and frees it.
+void PinPageable(Probe& probe, Driver& d, int gpu, NvHandle device) {
+  constexpr std::size_t kBytes = kPinnedCopyBytes;
+  constexpr std::size_t kPage = 4096;
+  std::vector<std::uint8_t> owner(kBytes + kPage);
+  auto at = reinterpret_cast<std::uintptr_t>(owner.data());
+  auto* buffer = reinterpret_cast<std::uint8_t*>((at + kPage - 1) & ~(kPage - 1));
+  std::memset(buffer, 0x11, kBytes);
+  nv_ioctl_nvos02_parameters_with_fd pin;
+  std::memset(&pin, 0, sizeof pin);
+  pin.params.hRoot = d.client;
+  pin.params.hObjectParent = device;
+  // A handle of its own, outside d.next's sequence: the later steps' handles
+  // stay those of traces recorded without this step.
+  pin.params.hObjectNew = kPinnedCopyHandle;
+  pin.params.hClass = kNv01MemorySystemOsDescriptor;
+  pin.params.flags = (kNvos02FlagsCoherencyCached << kNvos02FlagsCoherencyShift) | kNvos02FlagsMappingNoMap;
+  pin.params.pMemory = reinterpret_cast<std::uintptr_t>(buffer);
+  pin.params.limit = kBytes - 1;
+  pin.fd = -1;
+  int rc = Ioctl(gpu, Esc(kEscRmAllocMemory, sizeof pin), &pin);
+  probe.Record("compute", "pageable memory pinned (64 MiB)", rc, errno, pin.params.status);
+  if (rc != 0 || pin.params.status != kNvOk) return;
+  // The pages stay the process's own: what is written now is what the GPU
+  // reads through the pin.
+  for (std::size_t i = 0; i < kBytes; ++i) buffer[i] = PinnedPattern(i);
+  NVOS00_PARAMETERS unpin{d.client, device, pin.params.hObjectNew, 0};
+  rc = Ioctl(d.ctl, Esc(kEscRmFree, sizeof unpin), &unpin);
+  probe.Record("compute", "pinned memory released", rc, errno, unpin.status);
+}
+
 }  // namespace
+
+std::uint64_t PinnedCopyDigest() {
+  std::uint64_t hash = 0xcbf29ce484222325ull;
+  for (std::size_t i = 0; i < kPinnedCopyBytes; ++i) hash = (hash ^ PinnedPattern(i)) * 0x100000001b3ull;
+  return hash;
+}
 
 DriverOps SystemDriverOps() {
   return DriverOps{
@@ -144,10 +191,10 @@ DriverOps SystemDriverOps() {
   };
 }
 
-int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
+int RunProbe(const DriverOps& ops, const ProbeOptions& options, std::vector<Step>& steps) {
   g_ops = &ops;
   Probe probe;
-  probe.json = json;
+  probe.json = options.json;
   Driver d;
   d.ctl = OpenDev("/dev/nvidiactl");
   if (d.ctl < 0) {
@@ -380,6 +427,7 @@ int RunProbe(const DriverOps& ops, bool json, std::vector<Step>& steps) {
     rc = Ioctl(gpu, Esc(kEscRmAllocMemory, sizeof mem), &mem);
     probe.Record("base", "system memory 1 MiB", rc, errno, mem.params.status);
     if (rc == 0 && mem.params.status == kNvOk) MapAndTouch(probe, d, device, mem.params.hObjectNew, 1 << 20);
+    if (options.pageable_copy) PinPageable(probe, d, gpu, device);
   }
 
   video_object("video decoder", pick(IsDecoder), "NVDEC", engine_of(kNv2080EngineTypeBsp, 8));
