@@ -19,6 +19,8 @@ inline constexpr NvV32 kNv0080CtrlCmdGpuGetVirtualizationMode = 0x800289;
 inline constexpr NvV32 kNv0080CtrlCmdHostGetCapsV2 = 0x801402;
 inline constexpr NvV32 kNv2080CtrlCmdTimerGetGpuCpuTimeCorrelationInfo = 0x20800406;
 inline constexpr NvV32 kNv2080CtrlCmdMcGetArchInfo = 0x20801701;
+inline constexpr NvV32 kNv2080CtrlCmdBusGetInfoV2 = 0x20801823;
+inline constexpr NvV32 kNv2080CtrlCmdBusGetPciBarInfo = 0x20801803;
 inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
 inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
@@ -136,6 +138,51 @@ struct NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS {
 inline constexpr NvU32 kNv2080CtrlMcArchInfoArchitectureGh100 = 0x180;
 inline constexpr NvU32 kNv2080CtrlMcArchInfoImplementationGh100 = 0x0;
 
+// NV2080_CTRL_CMD_BUS_GET_INFO_V2: a list of {index, data}, the same 52
+// entries (NV2080_CTRL_BUS_INFO_MAX_LIST_SIZE) in 535, 550 and 580.
+struct NV2080_CTRL_BUS_INFO {
+  NvU32 index;
+  NvU32 data;
+};
+struct NV2080_CTRL_BUS_GET_INFO_V2_PARAMS {
+  NvU32 busInfoListSize;
+  NV2080_CTRL_BUS_INFO busInfoList[52];
+};
+// ctrl2080bus.h (580.142): the indices and values the sim answers.
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexType = 0x00;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexIntline = 0x01;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexCaps = 0x02;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexPcieGpuLinkCaps = 0x03;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexPcieDownstreamLinkCaps = 0x06;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexCoherentDmaFlags = 0x0b;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexNoncoherentDmaFlags = 0x0c;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexGpuGartFlags = 0x0e;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexBusNumber = 0x0f;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexDeviceNumber = 0x10;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexInterfaceType = 0x13;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexDomainNumber = 0x2c;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexPcieGenInfo = 0x2d;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexGpuInterfaceType = 0x2e;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexSysmemConnectionType = 0x33;
+inline constexpr NvU32 kNv2080CtrlBusInfoIndexMax = 0x33;
+inline constexpr NvU32 kNv2080CtrlBusInfoTypePciExpress = 3;
+inline constexpr NvU32 kNv2080CtrlBusInfoDmaFlagsCtxdma = 1u << 0;
+inline constexpr NvU32 kNv2080CtrlBusInfoDmaFlagsGpugart = 1u << 2;
+inline constexpr NvU32 kNv2080CtrlBusInfoGpuGartFlagsUnified = 1u << 1;
+inline constexpr NvU32 kNv2080CtrlBusInfoSysmemConnectionTypePcie = 0;
+
+// NV2080_CTRL_CMD_BUS_GET_PCI_BAR_INFO: NV2080_CTRL_BUS_MAX_PCI_BARS (8) BARs.
+struct NV2080_CTRL_BUS_PCI_BAR_INFO {
+  NvU32 flags;
+  NvU32 barSize;  // MiB
+  alignas(8) NvU64 barSizeBytes;
+  alignas(8) NvU64 barOffset;
+};
+struct NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS {
+  NvU32 pciBarCount;
+  alignas(8) NV2080_CTRL_BUS_PCI_BAR_INFO pciBarInfo[8];
+};
+
 }  // namespace nvgate::nv
 
 #define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
@@ -155,4 +202,6 @@ inline constexpr NvU32 kNv2080CtrlMcArchInfoImplementationGh100 = 0x0;
   NV_STRUCT(NV0080_CTRL_HOST_GET_CAPS_V2_PARAMS, "NV0080_CTRL_HOST_GET_CAPS_V2_PARAMS")                       \
   NV_STRUCT(NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS,                                       \
             "NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS")                                     \
-  NV_STRUCT(NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS, "NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS")
+  NV_STRUCT(NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS, "NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS")                       \
+  NV_STRUCT(NV2080_CTRL_BUS_GET_INFO_V2_PARAMS, "NV2080_CTRL_BUS_GET_INFO_V2_PARAMS")                         \
+  NV_STRUCT(NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS, "NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS")

@@ -180,8 +180,97 @@ NvU64 ClockNs(clockid_t clock) {
   return static_cast<NvU64>(ts.tv_sec) * 1000000000u + static_cast<NvU64>(ts.tv_nsec);
 }
 
-std::optional<NvV32> SubdeviceControl(const NVOS54_PARAMETERS& p, void* params) {
+// One BUS_GET_INFO entry of GPU `gpu`: src/nvidia/src/kernel/gpu/bus/
+// kern_bus_ctrl.c:282-577 (getBusInfos, 580.142; the same cases at 535.261.03
+// :270 and 550.163.01 :273). nullopt: an index the sim has no answer for.
+std::optional<NvU32> BusInfo(int gpu, NvU32 index) {
+  switch (index) {
+    // gpuGetBusIntfType_HAL of a discrete GPU: PCI Express
+    // (src/nvidia/generated/g_gpu_nvoc.h:4633; the H200 answered 3).
+    case kNv2080CtrlBusInfoIndexType:
+    case kNv2080CtrlBusInfoIndexInterfaceType:
+    case kNv2080CtrlBusInfoIndexGpuInterfaceType:
+      return kNv2080CtrlBusInfoTypePciExpress;
+    // kern_bus_ctrl.c:47-58: CHIP_INTEGRATED only for Tegra or a GPU without
+    // framebuffer.
+    case kNv2080CtrlBusInfoIndexCaps:
+      return 0;
+    // kern_bus_ctrl.c:411-444 with src/nvidia/src/kernel/gpu/bif/kernel_bif.c:356-359
+    // and mem_mgr/arch/maxwell/virt_mem_allocator_gm107.c:3071-3077: on an I/O
+    // coherent chipset (the x86 host HOST_GET_CAPS_V2 assumes) both the
+    // context DMA and the GPU GART snoop (the H200 answered 5).
+    case kNv2080CtrlBusInfoIndexCoherentDmaFlags:
+      return kNv2080CtrlBusInfoDmaFlagsCtxdma | kNv2080CtrlBusInfoDmaFlagsGpugart;
+    // kern_bus_ctrl.c:506-514: UNIFIED, always.
+    case kNv2080CtrlBusInfoIndexGpuGartFlags:
+      return kNv2080CtrlBusInfoGpuGartFlagsUnified;
+    // kern_bus_ctrl.c:515-540 and :549-553: the function's bus, device and
+    // domain (0000:BB:00.0, sim_gpu.h).
+    case kNv2080CtrlBusInfoIndexBusNumber:
+      return NvU32{kFirstSimGpuBus} + static_cast<NvU32>(gpu);
+    case kNv2080CtrlBusInfoIndexDeviceNumber:
+    case kNv2080CtrlBusInfoIndexDomainNumber:
+      return 0;
+    // kern_bus_ctrl.c:554-568: neither NVLink nor C2C to system memory.
+    case kNv2080CtrlBusInfoIndexSysmemConnectionType:
+      return kNv2080CtrlBusInfoSysmemConnectionTypePcie;
+    // kernel_bif.c:1051-1080 (kbifControlGetPCIEInfo): read from the PCIe
+    // capability registers of the GPU and the port above it, hardware the
+    // sim has none of: the H200's answers (x16 at 32 GT/s, Gen5; no
+    // downstream port).
+    case kNv2080CtrlBusInfoIndexPcieGpuLinkCaps:
+      return 0x457905;
+    case kNv2080CtrlBusInfoIndexPcieGenInfo:
+      return 0x444000;
+    case kNv2080CtrlBusInfoIndexPcieDownstreamLinkCaps:
+      return 0;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<NvV32> SubdeviceControl(int gpu, const NVOS54_PARAMETERS& p, void* params) {
   switch (p.cmd) {
+    // kern_bus_ctrl.c:606-621 (580.142): an empty list or one past
+    // NV2080_CTRL_BUS_INFO_MAX_LIST_SIZE is NV_ERR_INVALID_ARGUMENT. An index
+    // past NV2080_CTRL_BUS_INFO_INDEX_MAX is the driver's
+    // NV_ERR_INVALID_ARGUMENT (:570-575), one the sim does not model
+    // NV_ERR_NOT_SUPPORTED; either ends the list, as getBusInfos' `break`
+    // does, the entries before it keeping their answers.
+    // kern_bus_ctrl.c:623-659 (580.142): totalPciBars BARs, then zeros.
+    // src/nvidia/src/kernel/gpu/bus/arch/maxwell/kern_bus_gm107.c:4703-4723:
+    // a discrete GPU has BUS_NUM_BARS (4): registers, framebuffer aperture,
+    // instance memory and I/O, at the addresses the OS gave the function; their
+    // sizes come from the firmware (kern_bus.c:571-597): those of sim_gpu.h,
+    // and no I/O BAR, as on the H200.
+    case kNv2080CtrlCmdBusGetPciBarInfo: {
+      auto* bars = Params<NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS>(p, params);
+      if (bars == nullptr) return kNvErrInvalidArgument;
+      const auto index = static_cast<unsigned>(gpu);
+      const NvU64 offsets[] = {SimGpuRegAddress(index), SimGpuFbAddress(index), SimGpuInstAddress(index), 0};
+      const NvU64 sizes[] = {kSimGpuRegSize, kSimGpuFbSize, kSimGpuInstSize, 0};
+      *bars = {};
+      bars->pciBarCount = std::size(offsets);
+      for (std::size_t i = 0; i < std::size(offsets); ++i) {
+        bars->pciBarInfo[i].barSize = static_cast<NvU32>(sizes[i] >> 20);
+        bars->pciBarInfo[i].barSizeBytes = sizes[i];
+        bars->pciBarInfo[i].barOffset = offsets[i];
+      }
+      return kNvOk;
+    }
+    case kNv2080CtrlCmdBusGetInfoV2: {
+      auto* bus = Params<NV2080_CTRL_BUS_GET_INFO_V2_PARAMS>(p, params);
+      if (bus == nullptr || bus->busInfoListSize == 0 || bus->busInfoListSize > std::size(bus->busInfoList)) {
+        return kNvErrInvalidArgument;
+      }
+      for (NvU32 i = 0; i < bus->busInfoListSize; ++i) {
+        NV2080_CTRL_BUS_INFO& entry = bus->busInfoList[i];
+        std::optional<NvU32> data = BusInfo(gpu, entry.index);
+        entry.data = data.value_or(0);
+        if (!data) return entry.index > kNv2080CtrlBusInfoIndexMax ? kNvErrInvalidArgument : kNvErrNotSupported;
+      }
+      return kNvOk;
+    }
     // src/nvidia/src/kernel/gpu/subdevice/subdevice_ctrl_timer_kernel.c:301
     // (580.142): at most 16 samples; the CPU's clocks (processor 0) only, the
     // GSP's being NV_ERR_NOT_SUPPORTED where RM is no firmware client (the
@@ -222,12 +311,12 @@ std::optional<NvV32> SubdeviceControl(const NVOS54_PARAMETERS& p, void* params) 
 
 }  // namespace
 
-std::optional<NvV32> LibraryControl(const SimSystem& system, NvV32 object_class, int, const NVOS54_PARAMETERS& p,
+std::optional<NvV32> LibraryControl(const SimSystem& system, NvV32 object_class, int gpu, const NVOS54_PARAMETERS& p,
                                     void* params) {
   switch (object_class) {
     case kNv01Root: return RootControl(system, p, params);
     case kNv01Device0: return DeviceControl(p, params);
-    case kNv20Subdevice0: return SubdeviceControl(p, params);
+    case kNv20Subdevice0: return SubdeviceControl(gpu, p, params);
     default: return std::nullopt;
   }
 }

@@ -20,6 +20,7 @@
 #include "abi/nv_structs_libs.h"
 #include "backend/backend.h"
 #include "backend/sim_driver_files.h"
+#include "backend/sim_gpu.h"
 
 namespace nvgate::backend {
 namespace {
@@ -50,17 +51,34 @@ class SimAsVersion {
   ~SimAsVersion() {
     for (int fd : fds_) ::close(fd);
   }
-  NvV32 RootControl(NvV32 cmd, void* params, NvU32 size) {
-    NVOS54_PARAMETERS p{client_, client_, cmd, 0, reinterpret_cast<std::uintptr_t>(params), size, 0};
+  NvV32 RootControl(NvV32 cmd, void* params, NvU32 size) { return Control(client_, cmd, params, size); }
+  // A control on GPU 0's subdevice, allocated (with its device) on first use.
+  NvV32 SubdeviceControl(NvV32 cmd, void* params, NvU32 size) {
+    if (subdevice_ == 0) {
+      NV0080_ALLOC_PARAMETERS device_params{};
+      NVOS21_PARAMETERS device{client_, client_, 0xd0, kNv01Device0, reinterpret_cast<std::uintptr_t>(&device_params), 0, 0};
+      EXPECT_EQ(Call(kEscRmAlloc, &device, sizeof device), 0);
+      EXPECT_EQ(device.status, kNvOk);
+      NVOS21_PARAMETERS subdevice{client_, 0xd0, 0x5d, kNv20Subdevice0, 0, 0, 0};
+      EXPECT_EQ(Call(kEscRmAlloc, &subdevice, sizeof subdevice), 0);
+      EXPECT_EQ(subdevice.status, kNvOk);
+      subdevice_ = 0x5d;
+    }
+    return Control(subdevice_, cmd, params, size);
+  }
+
+ private:
+  NvV32 Control(NvHandle object, NvV32 cmd, void* params, NvU32 size) {
+    NVOS54_PARAMETERS p{client_, object, cmd, 0, reinterpret_cast<std::uintptr_t>(params), size, 0};
     EXPECT_EQ(Call(kEscRmControl, &p, sizeof p), 0);
     return p.status;
   }
 
- private:
   std::unique_ptr<Backend> sim_;
   std::vector<int> fds_;
   int ctl_ = -1, uvm_ = -1;
   NvHandle client_ = 0;
+  NvHandle subdevice_ = 0;
 };
 
 TEST(SimBranch, AnswersA535ClientInItsOwnLayout) {
@@ -127,6 +145,48 @@ TEST(SimLibraryControls, PciInfoAndBuildVersionAsTheDriverAnswers) {
   EXPECT_EQ(drain.drainState, 0u);
   NV0000_CTRL_CLIENT_SET_INHERITED_SHARE_POLICY_PARAMS share{{0, 0, kRsShareTypeMax, 0}};
   EXPECT_EQ(sim.RootControl(kNv0000CtrlCmdClientSetInheritedSharePolicy, &share, sizeof share), kNvErrInvalidArgument);
+}
+
+// What CUDA's cuInit asks on every branch (535.261.03, 550.163.01), and the
+// H200's answers (docs/gpu-validation.md): what the driver source computes,
+// the PCIe link registers as the H200 read them.
+TEST(SimLibraryControls, BusInfoAsTheDriverComputesIt) {
+  SimAsVersion sim("535.261.03");
+  NV2080_CTRL_BUS_GET_INFO_V2_PARAMS bus{};
+  const NvU32 asked[] = {0x0, 0x2, 0xb, 0xf, 0x10, 0x2c, 0x2d, 0x3, 0x6};
+  for (NvU32 index : asked) bus.busInfoList[bus.busInfoListSize++] = {index, 0xdead};
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdBusGetInfoV2, &bus, sizeof bus), kNvOk);
+  const NvU32 answers[] = {3, 0, 5, 0x18, 0, 0, 0x444000, 0x457905, 0};
+  for (std::size_t i = 0; i < std::size(answers); ++i) {
+    EXPECT_EQ(bus.busInfoList[i].data, answers[i]) << "index " << asked[i];
+  }
+
+  // An index past the driver's last, and one the sim does not model (the
+  // interrupt line), end the list with the driver's and the sim's status.
+  bus.busInfoListSize = 2;
+  bus.busInfoList[1].index = 0x34;
+  EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdBusGetInfoV2, &bus, sizeof bus), kNvErrInvalidArgument);
+  EXPECT_EQ(bus.busInfoList[0].data, 3u) << "the entry before keeps its answer";
+  bus.busInfoList[1].index = 0x1;
+  EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdBusGetInfoV2, &bus, sizeof bus), kNvErrNotSupported);
+  bus.busInfoListSize = 0;
+  EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdBusGetInfoV2, &bus, sizeof bus), kNvErrInvalidArgument);
+  bus.busInfoListSize = 53;
+  EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdBusGetInfoV2, &bus, sizeof bus), kNvErrInvalidArgument);
+}
+
+TEST(SimLibraryControls, PciBarsAreTheCardsFourBars) {
+  SimAsVersion sim("550.163.01");
+  NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS bars{};
+  bars.pciBarInfo[5].barSize = 7;
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdBusGetPciBarInfo, &bars, sizeof bars), kNvOk);
+  ASSERT_EQ(bars.pciBarCount, 4u);
+  EXPECT_EQ(bars.pciBarInfo[0].barOffset, SimGpuRegAddress(0)) << "what CARD_INFO says";
+  EXPECT_EQ(bars.pciBarInfo[0].barSize, 16u);
+  EXPECT_EQ(bars.pciBarInfo[1].barSizeBytes, kSimGpuFbSize);
+  EXPECT_EQ(bars.pciBarInfo[2].barOffset, SimGpuFbAddress(0) + kSimGpuFbSize);
+  EXPECT_EQ(bars.pciBarInfo[3].barSizeBytes, 0u) << "no I/O BAR";
+  EXPECT_EQ(bars.pciBarInfo[5].barSize, 0u) << "the rest cleared";
 }
 
 std::string Read(const std::string& path) {
