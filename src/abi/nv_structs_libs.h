@@ -21,6 +21,9 @@ inline constexpr NvV32 kNv2080CtrlCmdTimerGetGpuCpuTimeCorrelationInfo = 0x20800
 inline constexpr NvV32 kNv2080CtrlCmdMcGetArchInfo = 0x20801701;
 inline constexpr NvV32 kNv2080CtrlCmdBusGetInfoV2 = 0x20801823;
 inline constexpr NvV32 kNv2080CtrlCmdBusGetPciBarInfo = 0x20801803;
+inline constexpr NvV32 kNv2080CtrlCmdGpuGetSimulationInfo = 0x20800119;
+inline constexpr NvV32 kNv2080CtrlCmdGetGpuFabricProbeInfo = 0x208001a3;
+inline constexpr NvV32 kNv0000CtrlCmdGpuGetMemopEnable = 0x27b;
 inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
 inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
@@ -183,6 +186,31 @@ struct NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS {
   alignas(8) NV2080_CTRL_BUS_PCI_BAR_INFO pciBarInfo[8];
 };
 
+// NV2080_CTRL_CMD_GPU_GET_SIMULATION_INFO
+struct NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS {
+  NvU32 type;
+};
+inline constexpr NvU32 kNv2080CtrlGpuGetSimulationInfoTypeNone = 0;
+
+// NV0000_CTRL_CMD_GPU_GET_MEMOP_ENABLE
+struct NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS {
+  NvU32 enableMask;
+};
+
+// NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO (580; 535 ends after fabricCaps,
+// 550 after fabricHealthMask: backend/sim_branch.cc).
+struct NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS {
+  std::uint8_t state;
+  NvV32 status;
+  std::uint8_t clusterUuid[16];
+  std::uint16_t fabricPartitionId;
+  alignas(8) NvU64 fabricCaps;
+  NvU32 fabricCliqueId;
+  NvU32 fabricHealthMask;
+  std::uint8_t fabricHealthSummary;
+};
+inline constexpr std::uint8_t kNv2080CtrlGpuFabricProbeStateUnsupported = 0;
+
 }  // namespace nvgate::nv
 
 #define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
@@ -204,4 +232,7 @@ struct NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS {
             "NV2080_CTRL_TIMER_GET_GPU_CPU_TIME_CORRELATION_INFO_PARAMS")                                     \
   NV_STRUCT(NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS, "NV2080_CTRL_MC_GET_ARCH_INFO_PARAMS")                       \
   NV_STRUCT(NV2080_CTRL_BUS_GET_INFO_V2_PARAMS, "NV2080_CTRL_BUS_GET_INFO_V2_PARAMS")                         \
-  NV_STRUCT(NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS, "NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS")
+  NV_STRUCT(NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS, "NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS")               \
+  NV_STRUCT(NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS, "NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS")         \
+  NV_STRUCT(NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS, "NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS")               \
+  NV_STRUCT(NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS, "NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS")

@@ -141,6 +141,15 @@ std::optional<NvV32> RootControl(const SimSystem& system, const NVOS54_PARAMETER
       drain->flags = 0;
       return kNvOk;
     }
+    // client_resource.c:5255-5271: stream memory operations are enabled only by
+    // the RmStreamMemOps registry key (src/nvidia/src/kernel/core/system.c:749-755),
+    // which the sim's driver was not given.
+    case kNv0000CtrlCmdGpuGetMemopEnable: {
+      auto* memop = Params<NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS>(p, params);
+      if (memop == nullptr) return kNvErrInvalidArgument;
+      memop->enableMask = 0;
+      return kNvOk;
+    }
     default:
       return std::nullopt;
   }
@@ -256,6 +265,24 @@ std::optional<NvV32> SubdeviceControl(int gpu, const NVOS54_PARAMETERS& p, void*
         bars->pciBarInfo[i].barSizeBytes = sizes[i];
         bars->pciBarInfo[i].barOffset = offsets[i];
       }
+      return kNvOk;
+    }
+    // src/nvidia/src/kernel/gpu/subdevice/subdevice_ctrl_gpu_kernel.c:1327-1346
+    // (580.142): silicon, not a simulator (the model is of a real H100).
+    case kNv2080CtrlCmdGpuGetSimulationInfo: {
+      auto* simulation = Params<NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS>(p, params);
+      if (simulation == nullptr) return kNvErrInvalidArgument;
+      simulation->type = kNv2080CtrlGpuGetSimulationInfoTypeNone;
+      return kNvOk;
+    }
+    // subdevice_ctrl_gpu_kernel.c:3290-3311 and src/nvidia/src/kernel/gpu/
+    // gpu_fabric_probe.c:1052-1069: without an NVSwitch fabric (a PCIe card:
+    // no NVLink, gpu.c:206-243 leaves fabricProbeRetryDelay 0) the probe is
+    // unsupported, and nothing else is written.
+    case kNv2080CtrlCmdGetGpuFabricProbeInfo: {
+      auto* probe = Params<NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS>(p, params);
+      if (probe == nullptr) return kNvErrInvalidArgument;
+      probe->state = kNv2080CtrlGpuFabricProbeStateUnsupported;
       return kNvOk;
     }
     case kNv2080CtrlCmdBusGetInfoV2: {

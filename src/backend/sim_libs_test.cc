@@ -189,6 +189,22 @@ TEST(SimLibraryControls, PciBarsAreTheCardsFourBars) {
   EXPECT_EQ(bars.pciBarInfo[5].barSize, 0u) << "the rest cleared";
 }
 
+TEST(SimLibraryControls, ASiliconPcieGpuWithoutFabricOrMemops) {
+  SimAsVersion sim("535.261.03");
+  NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS simulation{9};
+  EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGpuGetSimulationInfo, &simulation, sizeof simulation), kNvOk);
+  EXPECT_EQ(simulation.type, kNv2080CtrlGpuGetSimulationInfoTypeNone);
+  NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS memop{9};
+  EXPECT_EQ(sim.RootControl(kNv0000CtrlCmdGpuGetMemopEnable, &memop, sizeof memop), kNvOk);
+  EXPECT_EQ(memop.enableMask, 0u);
+  // 535's probe info ends after fabricCaps (40 bytes); the state is written,
+  // nothing past the struct.
+  std::vector<std::uint8_t> probe(40 + 8, 0xab);
+  EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGetGpuFabricProbeInfo, probe.data(), 40), kNvOk);
+  EXPECT_EQ(probe[0], kNv2080CtrlGpuFabricProbeStateUnsupported);
+  EXPECT_EQ(probe[40], 0xab);
+}
+
 std::string Read(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream text;
