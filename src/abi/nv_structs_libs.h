@@ -5,6 +5,7 @@
 // (abi/facts_test.cc, NVGATE_FOR_EACH_LIBRARY_STRUCT).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "abi/nv_structs.h"
@@ -24,6 +25,13 @@ inline constexpr NvV32 kNv2080CtrlCmdBusGetPciBarInfo = 0x20801803;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetSimulationInfo = 0x20800119;
 inline constexpr NvV32 kNv2080CtrlCmdGetGpuFabricProbeInfo = 0x208001a3;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetMemopEnable = 0x27b;
+inline constexpr NvV32 kNv2080CtrlCmdGrGetGpcMask = 0x2080122a;
+inline constexpr NvV32 kNv2080CtrlCmdGrGetTpcMask = 0x2080122b;
+inline constexpr NvV32 kNv2080CtrlCmdGrGetCapsV2 = 0x20801227;
+inline constexpr NvV32 kNv2080CtrlCmdCeGetAllCaps = 0x20802a0a;
+inline constexpr NvV32 kNv2080CtrlCmdGrGetSmIssueRateModifier = 0x20801230;
+inline constexpr NvV32 kNv2080CtrlCmdGrGetGlobalSmOrder = 0x2080121b;
+inline constexpr NvV32 kNv0080CtrlCmdFbGetCapsV2 = 0x801307;
 inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
 inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
@@ -211,6 +219,68 @@ struct NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS {
 };
 inline constexpr std::uint8_t kNv2080CtrlGpuFabricProbeStateUnsupported = 0;
 
+// NV2080_CTRL_GR_ROUTE_INFO: which GR engine, under MIG (the sim has none).
+struct NV2080_CTRL_GR_ROUTE_INFO {
+  NvU32 flags;
+  alignas(8) NvU64 route;
+};
+
+// NV2080_CTRL_CMD_GR_GET_GPC_MASK and NV2080_CTRL_CMD_GR_GET_TPC_MASK
+struct NV2080_CTRL_GR_GET_GPC_MASK_PARAMS {
+  NV2080_CTRL_GR_ROUTE_INFO grRouteInfo;
+  NvU32 gpcMask;
+};
+struct NV2080_CTRL_GR_GET_TPC_MASK_PARAMS {
+  NV2080_CTRL_GR_ROUTE_INFO grRouteInfo;
+  NvU32 gpcId;
+  NvU32 tpcMask;
+};
+
+// NV2080_CTRL_CMD_GR_GET_CAPS_V2 (NV0080_CTRL_GR_GET_CAPS_V2_PARAMS):
+// NV0080_CTRL_GR_CAPS_TBL_SIZE (23) bytes of caps.
+struct NV2080_CTRL_GR_GET_CAPS_V2_PARAMS {
+  std::uint8_t capsTbl[23];
+  NV2080_CTRL_GR_ROUTE_INFO grRouteInfo;
+  std::uint8_t bCapsPopulated;
+};
+
+// NV2080_CTRL_CMD_CE_GET_ALL_CAPS: two bytes of caps per copy engine and a
+// mask of those present. 550 and 580: NV2080_CTRL_MAX_CES (64) engines and a
+// 64-bit mask; 535: NV2080_CTRL_MAX_PCES (32) and a 32-bit mask
+// (src/abi/facts/535.261.03.facts: 68 bytes), which the sim writes itself
+// (sim_controls_libs.cc).
+struct NV2080_CTRL_CE_GET_ALL_CAPS_PARAMS {
+  std::uint8_t capsTbl[64][2];
+  alignas(8) NvU64 present;
+};
+inline constexpr std::size_t kCeGetAllCapsParams535Size = 68;
+
+// NV2080_CTRL_CMD_GR_GET_SM_ISSUE_RATE_MODIFIER
+struct NV2080_CTRL_GR_GET_SM_ISSUE_RATE_MODIFIER_PARAMS {
+  NV2080_CTRL_GR_ROUTE_INFO grRouteInfo;
+  std::uint8_t imla0, fmla16, dp, fmla32, ffma, imla1, imla2, imla3, imla4;
+};
+
+// NV2080_CTRL_CMD_GR_GET_GLOBAL_SM_ORDER (580): 512 entries of nine NvU16.
+// 535 and 550 have six (no ugpuId, physicalCpcId, virtualTpcId): 6168 bytes
+// (src/abi/facts/535.261.03.facts, 550.163.01.facts), which the sim writes
+// itself (sim_controls_libs.cc).
+struct NV2080_CTRL_GR_GET_GLOBAL_SM_ORDER_PARAMS {
+  struct {
+    std::uint16_t gpcId, localTpcId, localSmId, globalTpcId, virtualGpcId, migratableTpcId, ugpuId, physicalCpcId,
+        virtualTpcId;
+  } globalSmId[512];
+  std::uint16_t numSm;
+  std::uint16_t numTpc;
+  NV2080_CTRL_GR_ROUTE_INFO grRouteInfo;
+};
+inline constexpr std::size_t kGrGetGlobalSmOrderParams550Size = 6168;
+
+// NV0080_CTRL_CMD_FB_GET_CAPS_V2: NV0080_CTRL_FB_CAPS_TBL_SIZE (3) bytes.
+struct NV0080_CTRL_FB_GET_CAPS_V2_PARAMS {
+  std::uint8_t capsTbl[3];
+};
+
 }  // namespace nvgate::nv
 
 #define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
@@ -235,4 +305,11 @@ inline constexpr std::uint8_t kNv2080CtrlGpuFabricProbeStateUnsupported = 0;
   NV_STRUCT(NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS, "NV2080_CTRL_BUS_GET_PCI_BAR_INFO_PARAMS")               \
   NV_STRUCT(NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS, "NV2080_CTRL_GPU_GET_SIMULATION_INFO_PARAMS")         \
   NV_STRUCT(NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS, "NV0000_CTRL_GPU_GET_MEMOP_ENABLE_PARAMS")               \
-  NV_STRUCT(NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS, "NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS")
+  NV_STRUCT(NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS, "NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS") \
+  NV_STRUCT(NV2080_CTRL_GR_GET_GPC_MASK_PARAMS, "NV2080_CTRL_GR_GET_GPC_MASK_PARAMS")                         \
+  NV_STRUCT(NV2080_CTRL_GR_GET_TPC_MASK_PARAMS, "NV2080_CTRL_GR_GET_TPC_MASK_PARAMS")                         \
+  NV_STRUCT(NV2080_CTRL_GR_GET_CAPS_V2_PARAMS, "NV2080_CTRL_GR_GET_CAPS_V2_PARAMS")                           \
+  NV_STRUCT(NV2080_CTRL_CE_GET_ALL_CAPS_PARAMS, "NV2080_CTRL_CE_GET_ALL_CAPS_PARAMS")                         \
+  NV_STRUCT(NV2080_CTRL_GR_GET_SM_ISSUE_RATE_MODIFIER_PARAMS, "NV2080_CTRL_GR_GET_SM_ISSUE_RATE_MODIFIER_PARAMS") \
+  NV_STRUCT(NV2080_CTRL_GR_GET_GLOBAL_SM_ORDER_PARAMS, "NV2080_CTRL_GR_GET_GLOBAL_SM_ORDER_PARAMS")           \
+  NV_STRUCT(NV0080_CTRL_FB_GET_CAPS_V2_PARAMS, "NV0080_CTRL_FB_GET_CAPS_V2_PARAMS")
