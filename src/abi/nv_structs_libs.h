@@ -32,6 +32,9 @@ inline constexpr NvV32 kNv2080CtrlCmdCeGetAllCaps = 0x20802a0a;
 inline constexpr NvV32 kNv2080CtrlCmdGrGetSmIssueRateModifier = 0x20801230;
 inline constexpr NvV32 kNv2080CtrlCmdGrGetGlobalSmOrder = 0x2080121b;
 inline constexpr NvV32 kNv0080CtrlCmdFbGetCapsV2 = 0x801307;
+inline constexpr NvV32 kNv0000CtrlCmdClientGetAddrSpaceType = 0xd01;
+inline constexpr NvV32 kNv2080CtrlCmdGspGetFeatures = 0x20803601;
+inline constexpr NvV32 kNv2080CtrlCmdGpuGetShortNameString = 0x20800111;
 inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
 inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
@@ -281,6 +284,36 @@ struct NV0080_CTRL_FB_GET_CAPS_V2_PARAMS {
   std::uint8_t capsTbl[3];
 };
 
+// NV0000_CTRL_CMD_CLIENT_GET_ADDR_SPACE_TYPE
+struct NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS {
+  NvHandle hObject;
+  NvU32 mapFlags;
+  NvU32 addrSpaceType;
+};
+inline constexpr NvU32 kNv0000CtrlClientGetAddrSpaceTypeSysmem = 1;
+inline constexpr NvU32 kNv0000CtrlClientGetAddrSpaceTypeVidmem = 2;
+inline constexpr NvU32 kNv0000CtrlClientGetAddrSpaceTypeRegmem = 3;
+
+// HOPPER_USERMODE_A's allocation parameters (NV_HOPPER_USERMODE_A_PARAMS).
+struct NV_HOPPER_USERMODE_A_PARAMS {
+  std::uint8_t bBar1Mapping;
+  std::uint8_t bPriv;
+};
+
+// NV2080_CTRL_CMD_GSP_GET_FEATURES
+struct NV2080_CTRL_GSP_GET_FEATURES_PARAMS {
+  NvU32 gspFeatures;
+  std::uint8_t bValid;
+  std::uint8_t bDefaultGspRmGpu;
+  std::uint8_t firmwareVersion[64];
+};
+inline constexpr NvU32 kNv2080CtrlGspGetFeaturesUvmEnabled = 1u << 0;
+
+// NV2080_CTRL_CMD_GPU_GET_SHORT_NAME_STRING
+struct NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS {
+  std::uint8_t gpuShortNameString[64];
+};
+
 }  // namespace nvgate::nv
 
 #define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
@@ -312,4 +345,8 @@ struct NV0080_CTRL_FB_GET_CAPS_V2_PARAMS {
   NV_STRUCT(NV2080_CTRL_CE_GET_ALL_CAPS_PARAMS, "NV2080_CTRL_CE_GET_ALL_CAPS_PARAMS")                         \
   NV_STRUCT(NV2080_CTRL_GR_GET_SM_ISSUE_RATE_MODIFIER_PARAMS, "NV2080_CTRL_GR_GET_SM_ISSUE_RATE_MODIFIER_PARAMS") \
   NV_STRUCT(NV2080_CTRL_GR_GET_GLOBAL_SM_ORDER_PARAMS, "NV2080_CTRL_GR_GET_GLOBAL_SM_ORDER_PARAMS")           \
-  NV_STRUCT(NV0080_CTRL_FB_GET_CAPS_V2_PARAMS, "NV0080_CTRL_FB_GET_CAPS_V2_PARAMS")
+  NV_STRUCT(NV0080_CTRL_FB_GET_CAPS_V2_PARAMS, "NV0080_CTRL_FB_GET_CAPS_V2_PARAMS")                           \
+  NV_STRUCT(NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS, "NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS")   \
+  NV_STRUCT(NV_HOPPER_USERMODE_A_PARAMS, "NV_HOPPER_USERMODE_A_PARAMS")                                       \
+  NV_STRUCT(NV2080_CTRL_GSP_GET_FEATURES_PARAMS, "NV2080_CTRL_GSP_GET_FEATURES_PARAMS")                       \
+  NV_STRUCT(NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS, "NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS")

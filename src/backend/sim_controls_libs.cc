@@ -298,7 +298,7 @@ constexpr SimTpcOrder kSimTpcOrder[] = {
 };
 static_assert(std::size(kSimTpcOrder) == 66);
 
-std::optional<NvV32> SubdeviceControl(int gpu, const NVOS54_PARAMETERS& p, void* params) {
+std::optional<NvV32> SubdeviceControl(const SimSystem& system, int gpu, const NVOS54_PARAMETERS& p, void* params) {
   switch (p.cmd) {
     // kern_bus_ctrl.c:606-621 (580.142): an empty list or one past
     // NV2080_CTRL_BUS_INFO_MAX_LIST_SIZE is NV_ERR_INVALID_ARGUMENT. An index
@@ -417,6 +417,33 @@ std::optional<NvV32> SubdeviceControl(int gpu, const NVOS54_PARAMETERS& p, void*
       words[512 * fields + 1] = static_cast<std::uint16_t>(std::size(kSimTpcOrder));
       return kNvOk;
     }
+    // Routed to the firmware (RMCTRL_FLAGS_ROUTE_TO_PHYSICAL in its flags,
+    // src/nvidia/generated/g_subdevice_nvoc.c:9436, 580.142; the kernel's own
+    // subdevice_ctrl_gpu_kernel.c:3570-3578 answers only for a vGPU): the
+    // H200's firmware said valid, UVM enabled, GSP-RM the default, and its
+    // version, which is the driver's.
+    case kNv2080CtrlCmdGspGetFeatures: {
+      auto* gsp = Params<NV2080_CTRL_GSP_GET_FEATURES_PARAMS>(p, params);
+      if (gsp == nullptr) return kNvErrInvalidArgument;
+      *gsp = {};
+      gsp->gspFeatures = kNv2080CtrlGspGetFeaturesUvmEnabled;
+      gsp->bValid = 1;
+      gsp->bDefaultGspRmGpu = 1;
+      std::memcpy(gsp->firmwareVersion, system.version.data(),
+                  std::min(system.version.size(), sizeof gsp->firmwareVersion - 1));
+      return kNvOk;
+    }
+    // subdevice_ctrl_gpu_kernel.c:3607-3618 and src/nvidia/src/kernel/gpu/
+    // gpu_gspclient.c:293-304 (580.142): the short name in the firmware's
+    // static info; the H200's firmware, a GH100 as the sim's, named it so.
+    case kNv2080CtrlCmdGpuGetShortNameString: {
+      auto* name = Params<NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS>(p, params);
+      if (name == nullptr) return kNvErrInvalidArgument;
+      constexpr char kShortName[] = "GH100GL-A";
+      *name = {};
+      std::memcpy(name->gpuShortNameString, kShortName, sizeof kShortName);
+      return kNvOk;
+    }
     case kNv2080CtrlCmdBusGetInfoV2: {
       auto* bus = Params<NV2080_CTRL_BUS_GET_INFO_V2_PARAMS>(p, params);
       if (bus == nullptr || bus->busInfoListSize == 0 || bus->busInfoListSize > std::size(bus->busInfoList)) {
@@ -475,7 +502,7 @@ std::optional<NvV32> LibraryControl(const SimSystem& system, NvV32 object_class,
   switch (object_class) {
     case kNv01Root: return RootControl(system, p, params);
     case kNv01Device0: return DeviceControl(p, params);
-    case kNv20Subdevice0: return SubdeviceControl(gpu, p, params);
+    case kNv20Subdevice0: return SubdeviceControl(system, gpu, p, params);
     default: return std::nullopt;
   }
 }

@@ -85,6 +85,7 @@ constexpr NvU64 kFbSize = 80ull << 30;
 constexpr NvU64 kFbReserved = 1ull << 30;
 constexpr NvU64 kHeapAlignment = 64 << 10;
 constexpr NvU32 kMaxDevices = 32;  // NV_MAX_DEVICES
+constexpr NvU64 kUsermodeRegionSize = 64 << 10;  // DRF_SIZE(NVC361)
 
 // Which kinds of parent an allocated class accepts.
 enum ParentKind : unsigned {
@@ -643,6 +644,11 @@ NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params)
   if (p.hClass == kKeplerChannelGroupA || p.hClass == kHopperChannelGpfifoA) {
     if (NvV32 s = ChannelEngine(p, params, object.engine); s != kNvOk) return s;
   }
+  // src/nvidia/src/kernel/gpu/fifo/usermode_api.c:61-97 (580.142): the
+  // doorbell page mapped through BAR1 when asked, else through BAR0.
+  if (p.hClass == kHopperUsermodeA && params != 0) {
+    object.bar1_mapping = reinterpret_cast<const NV_HOPPER_USERMODE_A_PARAMS*>(params)->bBar1Mapping != 0;
+  }
   NvU32 runlist = 0;
   if (info != nullptr && info->parents == kChannelParent) {
     if (NvV32 s = EngineObjectRunlist(p, params, runlist); s != kNvOk) return s;
@@ -828,8 +834,13 @@ NvV32 SimDriver::Map(const Caller& caller, nv_ioctl_nvos33_parameters_with_fd& w
     return kNvErrInvalidObjectHandle;
   }
   const Object* memory = Find(p.hClient, p.hMemory);
-  if (memory == nullptr || !IsMemoryClass(memory->cls)) return kNvErrInvalidObjectHandle;
-  if (p.length == 0 || p.offset >= memory->size || p.length > memory->size - p.offset) return kNvErrInvalidLimit;
+  const bool usermode = memory != nullptr && memory->cls == kHopperUsermodeA;
+  if (memory == nullptr || !(IsMemoryClass(memory->cls) || usermode)) return kNvErrInvalidObjectHandle;
+  // The usermode doorbell page is a memory too: the NVC361 register range
+  // (src/nvidia/src/kernel/gpu/fifo/arch/volta/kernel_fifo_gv100.c:155-174 and
+  // :353-376), 64 KiB, mapped through the GPU's file whether through BAR0 or BAR1.
+  const NvU64 size = usermode ? kUsermodeRegionSize : memory->size;
+  if (p.length == 0 || p.offset >= size || p.length > size - p.offset) return kNvErrInvalidLimit;
   // The mapping context goes on the file the caller will mmap at offset 0:
   // system memory through a control file, video memory (BAR1) through a GPU file.
   abi::DeviceKind wanted = memory->cls == kNv01MemorySystem ? abi::DeviceKind::kCtl : abi::DeviceKind::kGpu;
@@ -857,13 +868,19 @@ NvV32 SimDriver::Unmap(const Caller& caller, const NVOS34_PARAMETERS& p) {
   return kNvOk;
 }
 
-// UPDATE_DEVICE_MAPPING_INFO looks the mapping up with the same filter as unmap.
+// UPDATE_DEVICE_MAPPING_INFO looks the mapping of hMemory up with the same
+// filter as unmap and records its new address, under which it is unmapped
+// from then on (src/nvidia/arch/nvalloc/unix/src/osapi.c:1001-1020).
 NvV32 SimDriver::UpdateMappingInfo(const Caller& caller, const NVOS56_PARAMETERS& p) {
   if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
   auto m = mappings_.find(p.pOldCpuAddress);
-  if (m == mappings_.end() || m->second.client != p.hClient || m->second.process != ::getpid()) {
+  if (m == mappings_.end() || m->second.client != p.hClient || m->second.memory != p.hMemory ||
+      m->second.process != ::getpid()) {
     return kNvErrObjectNotFound;
   }
+  auto node = mappings_.extract(m);
+  node.key() = p.pNewCpuAddress;
+  mappings_.insert(std::move(node));
   return kNvOk;
 }
 
@@ -939,8 +956,33 @@ NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
   if (p.paramsSize != sizeof(type)) return kNvErrInvalidArgument; \
   auto* name = static_cast<type*>(params)
 
+// src/nvidia/src/kernel/rmapi/client_resource.c:4950-5030 (580.142): where a
+// mapping of the object would point. An object of no client's is
+// clientGetResourceRef's NV_ERR_OBJECT_NOT_FOUND; memory answers its memory's
+// address space (src/nvidia/src/kernel/mem_mgr/mem.c:112-150: system memory,
+// video memory; the usermode doorbell is BAR0-reflected register space, or
+// BAR1-reflected video memory when allocated for a BAR1 mapping,
+// usermode_api.c:84-97). Other objects are not modelled.
+NvV32 SimDriver::AddrSpaceType(NvHandle client, NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS& p) const {
+  const Object* object = Find(client, p.hObject);
+  if (object == nullptr) return kNvErrObjectNotFound;
+  switch (object->cls) {
+    case kNv01MemorySystem: p.addrSpaceType = kNv0000CtrlClientGetAddrSpaceTypeSysmem; return kNvOk;
+    case kNv01MemoryLocalUser: p.addrSpaceType = kNv0000CtrlClientGetAddrSpaceTypeVidmem; return kNvOk;
+    case kHopperUsermodeA:
+      p.addrSpaceType =
+          object->bar1_mapping ? kNv0000CtrlClientGetAddrSpaceTypeVidmem : kNv0000CtrlClientGetAddrSpaceTypeRegmem;
+      return kNvOk;
+    default: return kNvErrNotSupported;
+  }
+}
+
 NvV32 SimDriver::ClientControl(const NVOS54_PARAMETERS& p, void* params) {
   switch (p.cmd) {
+    case kNv0000CtrlCmdClientGetAddrSpaceType: {
+      SIM_PARAMS(NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS, type);
+      return AddrSpaceType(p.hClient, *type);
+    }
     case kNv0000CtrlCmdGpuGetAttachedIds: {
       SIM_PARAMS(NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS, ids);
       for (int i = 0; i < 32; ++i) {

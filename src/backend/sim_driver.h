@@ -17,6 +17,7 @@
 
 #include "abi/device.h"
 #include "abi/nv_structs.h"
+#include "abi/nv_structs_libs.h"
 #include "backend/node_files.h"
 #include "backend/open_file_marks.h"
 #include "backend/sim_branch.h"
@@ -61,6 +62,8 @@ class SimDriver {
     nv::NvU32 engine = 0;
     // Channels: the engine whose runlist their first engine object put them on, 0 for none yet.
     nv::NvU32 runlist = 0;
+    // HOPPER_USERMODE_A: allocated for a BAR1 mapping (bBar1Mapping).
+    bool bar1_mapping = false;
     // RM_SHARE policies: the clients it was shared with, or everyone.
     std::set<nv::NvHandle> shared_with{};
     bool shared_with_all = false;
@@ -114,6 +117,7 @@ class SimDriver {
   nv::NvV32 UpdateMappingInfo(const Caller& caller, const nv::NVOS56_PARAMETERS& p);
   nv::NvV32 Control(const Caller& caller, const nv::NVOS54_PARAMETERS& p);
   nv::NvV32 ClientControl(const nv::NVOS54_PARAMETERS& p, void* params);
+  nv::NvV32 AddrSpaceType(nv::NvHandle client, nv::NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS& p) const;
   nv::NvV32 DeviceControl(const nv::NVOS54_PARAMETERS& p, void* params);
   nv::NvV32 SubdeviceControl(const nv::NVOS54_PARAMETERS& p, int gpu, void* params);
   int Uvm(OpenFile& file, std::uint32_t request, void* arg);
