@@ -35,6 +35,8 @@ inline constexpr NvV32 kNv0080CtrlCmdFbGetCapsV2 = 0x801307;
 inline constexpr NvV32 kNv0000CtrlCmdClientGetAddrSpaceType = 0xd01;
 inline constexpr NvV32 kNv2080CtrlCmdGspGetFeatures = 0x20803601;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetShortNameString = 0x20800111;
+inline constexpr NvV32 kNv50ThirdPartyP2p = 0x503c;
+inline constexpr NvV32 kNv503cCtrlCmdRegisterVaSpace = 0x503c0102;
 inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
 inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
@@ -43,6 +45,7 @@ inline constexpr NvV32 kNv0000CtrlCmdGpuAsyncAttachId = 0x289;
 inline constexpr NvV32 kNv0000CtrlCmdGpuWaitAttachId = 0x290;
 
 inline constexpr NvV32 kNvErrInvalidParamStruct = 0x3a;
+inline constexpr NvV32 kNvErrInsufficientResources = 0x1a;
 
 // NV0000_CTRL_GPU_ATTACH_ALL_PROBED_IDS / DETACH_ALL_ATTACHED_IDS in gpuIds[0].
 inline constexpr NvU32 kNv0000CtrlGpuAllIds = 0xffff;
@@ -314,6 +317,18 @@ struct NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS {
   std::uint8_t gpuShortNameString[64];
 };
 
+// NV50_THIRD_PARTY_P2P's allocation parameters and NV503C_CTRL_CMD_REGISTER_VA_SPACE
+struct NV503C_ALLOC_PARAMETERS {
+  NvU32 flags;  // TYPE in bits 1:0
+};
+inline constexpr NvU32 kNv503cAllocParametersFlagsTypeProprietary = 0;
+inline constexpr NvU32 kNv503cAllocParametersFlagsTypeBar1 = 1;
+inline constexpr NvU32 kNv503cAllocParametersFlagsTypeNvlink = 2;
+struct NV503C_CTRL_REGISTER_VA_SPACE_PARAMS {
+  NvHandle hVASpace;
+  alignas(8) NvU64 vaSpaceToken;
+};
+
 }  // namespace nvgate::nv
 
 #define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
@@ -349,4 +364,6 @@ struct NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS {
   NV_STRUCT(NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS, "NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS")   \
   NV_STRUCT(NV_HOPPER_USERMODE_A_PARAMS, "NV_HOPPER_USERMODE_A_PARAMS")                                       \
   NV_STRUCT(NV2080_CTRL_GSP_GET_FEATURES_PARAMS, "NV2080_CTRL_GSP_GET_FEATURES_PARAMS")                       \
-  NV_STRUCT(NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS, "NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS")
+  NV_STRUCT(NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS, "NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS")     \
+  NV_STRUCT(NV503C_ALLOC_PARAMETERS, "NV503C_ALLOC_PARAMETERS")                                               \
+  NV_STRUCT(NV503C_CTRL_REGISTER_VA_SPACE_PARAMS, "NV503C_CTRL_REGISTER_VA_SPACE_PARAMS")

@@ -141,6 +141,8 @@ constexpr ClassInfo kClasses[] = {
     // controls go to the GSP firmware (GspForwardedAnswer). An H200's class
     // list names it (docs/gpu-validation.md, run 2).
     {abi::kBinapiClass, kSubdeviceParent, false},
+    // resource_list.h:757-766: under a subdevice, parameters optional.
+    {kNv50ThirdPartyP2p, kSubdeviceParent, false},
 };
 
 const ClassInfo* FindClass(NvV32 cls) {
@@ -649,6 +651,17 @@ NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params)
   if (p.hClass == kHopperUsermodeA && params != 0) {
     object.bar1_mapping = reinterpret_cast<const NV_HOPPER_USERMODE_A_PARAMS*>(params)->bBar1Mapping != 0;
   }
+  // src/nvidia/src/kernel/gpu/bus/third_party_p2p.c:94-135 (580.142): the
+  // type in the flags, PROPRIETARY (0) without parameters. BAR1 is for a GPU
+  // whose CPU mappings are not coherent, as a PCIe card's; NVLINK needs
+  // coherent ones; PROPRIETARY is not supported; type 3 is no type.
+  if (p.hClass == kNv50ThirdPartyP2p) {
+    NvU32 type = params == 0 ? kNv503cAllocParametersFlagsTypeProprietary
+                             : reinterpret_cast<const NV503C_ALLOC_PARAMETERS*>(params)->flags & 0x3;
+    if (type == kNv503cAllocParametersFlagsTypeNvlink) return kNvErrInvalidState;
+    if (type == kNv503cAllocParametersFlagsTypeProprietary) return kNvErrNotSupported;
+    if (type != kNv503cAllocParametersFlagsTypeBar1) return kNvErrInvalidArgument;
+  }
   NvU32 runlist = 0;
   if (info != nullptr && info->parents == kChannelParent) {
     if (NvV32 s = EngineObjectRunlist(p, params, runlist); s != kNvOk) return s;
@@ -938,6 +951,24 @@ NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
   }
   // Channel and channel-group commands: accepted with their own sizes.
   switch (p.cmd) {
+    // src/nvidia/src/kernel/gpu/bus/third_party_p2p_ctrl.c:35-61 and
+    // third_party_p2p.c:344-398 (580.142): the VA space gets the first free
+    // token from 0xfe00; one registered already is NV_ERR_INSERT_DUPLICATE_NAME.
+    case kNv503cCtrlCmdRegisterVaSpace: {
+      if (p.paramsSize != sizeof(NV503C_CTRL_REGISTER_VA_SPACE_PARAMS)) return kNvErrInvalidArgument;
+      auto* va = As<NV503C_CTRL_REGISTER_VA_SPACE_PARAMS>(params);
+      auto& spaces = clients_.at(p.hClient).objects.at(p.hObject).p2p_va_spaces;
+      if (spaces.contains(va->hVASpace)) return kNvErrInsertDuplicateName;
+      NvU32 token = 0xfe00;
+      for (bool taken = true; taken && token < 0xff00;) {
+        taken = std::any_of(spaces.begin(), spaces.end(), [&](const auto& s) { return s.second == token; });
+        if (taken) ++token;
+      }
+      if (token == 0xff00) return kNvErrInsufficientResources;
+      spaces[va->hVASpace] = token;
+      va->vaSpaceToken = token;
+      return kNvOk;
+    }
     case kNvc36fCtrlCmdGpfifoGetWorkSubmitToken: {
       if (p.paramsSize != sizeof(NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS)) return kNvErrInvalidArgument;
       // The doorbell id the channel rings: unique per channel.

@@ -64,6 +64,8 @@ class SimDriver {
     nv::NvU32 runlist = 0;
     // HOPPER_USERMODE_A: allocated for a BAR1 mapping (bBar1Mapping).
     bool bar1_mapping = false;
+    // NV50_THIRD_PARTY_P2P: the VA spaces registered with it, and their tokens.
+    std::map<nv::NvHandle, nv::NvU32> p2p_va_spaces{};
     // RM_SHARE policies: the clients it was shared with, or everyone.
     std::set<nv::NvHandle> shared_with{};
     bool shared_with_all = false;
