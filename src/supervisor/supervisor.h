@@ -31,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -70,6 +71,11 @@ struct SupervisorOptions {
   // path the workload opens, and the file the supervisor opens for it instead.
   // Only with TrapRules::opens, which makes open and openat reach it.
   std::map<std::string, std::string, std::less<>> node_opens = {};
+  // The backend's nodes the workload's capabilities withhold from its /dev
+  // (the UVM node without compute): an open of one's exact path is refused
+  // with EACCES, and reported to its function with the calling process's pid
+  // (the denial line). Only with node_opens, which makes opens reach the supervisor.
+  std::map<std::string, std::function<void(int pid)>, std::less<>> refused_opens = {};
 };
 
 struct SupervisorStats {
