@@ -38,6 +38,7 @@ class SimAsVersion {
       int fd = ::open(node.source_path.c_str(), O_RDWR | O_CLOEXEC);
       if (node.kind == abi::DeviceKind::kCtl) ctl_ = fd;
       if (node.kind == abi::DeviceKind::kUvm) uvm_ = fd;
+      if (node.kind == abi::DeviceKind::kGpu && gpu_ < 0) gpu_ = fd;
       fds_.push_back(fd);
     }
     NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
@@ -52,8 +53,24 @@ class SimAsVersion {
     for (int fd : fds_) ::close(fd);
   }
   NvV32 RootControl(NvV32 cmd, void* params, NvU32 size) { return Control(client_, cmd, params, size); }
+  NvV32 DeviceControl(NvV32 cmd, void* params, NvU32 size) {
+    Subdevice();
+    return Control(0xd0, cmd, params, size);
+  }
+  NvV32 ObjectControl(NvHandle object, NvV32 cmd, void* params, NvU32 size) {
+    return Control(object, cmd, params, size);
+  }
+  // Allocates `handle` of `cls` under GPU 0's subdevice; its status.
+  NvV32 AllocUnderSubdevice(NvHandle handle, NvV32 cls, void* params) {
+    NVOS21_PARAMETERS alloc{client_, Subdevice(), handle, cls, reinterpret_cast<std::uintptr_t>(params), 0, 0};
+    EXPECT_EQ(Call(kEscRmAlloc, &alloc, sizeof alloc), 0);
+    return alloc.status;
+  }
+  NvHandle client() const { return client_; }
+  int gpu_fd() const { return gpu_; }
   // A control on GPU 0's subdevice, allocated (with its device) on first use.
-  NvV32 SubdeviceControl(NvV32 cmd, void* params, NvU32 size) {
+  NvV32 SubdeviceControl(NvV32 cmd, void* params, NvU32 size) { return Control(Subdevice(), cmd, params, size); }
+  NvHandle Subdevice() {
     if (subdevice_ == 0) {
       NV0080_ALLOC_PARAMETERS device_params{};
       NVOS21_PARAMETERS device{client_, client_, 0xd0, kNv01Device0, reinterpret_cast<std::uintptr_t>(&device_params), 0, 0};
@@ -64,7 +81,7 @@ class SimAsVersion {
       EXPECT_EQ(subdevice.status, kNvOk);
       subdevice_ = 0x5d;
     }
-    return Control(subdevice_, cmd, params, size);
+    return subdevice_;
   }
 
  private:
@@ -76,7 +93,7 @@ class SimAsVersion {
 
   std::unique_ptr<Backend> sim_;
   std::vector<int> fds_;
-  int ctl_ = -1, uvm_ = -1;
+  int ctl_ = -1, uvm_ = -1, gpu_ = -1;
   NvHandle client_ = 0;
   NvHandle subdevice_ = 0;
 };
@@ -203,6 +220,143 @@ TEST(SimLibraryControls, ASiliconPcieGpuWithoutFabricOrMemops) {
   EXPECT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGetGpuFabricProbeInfo, probe.data(), 40), kNvOk);
   EXPECT_EQ(probe[0], kNv2080CtrlGpuFabricProbeStateUnsupported);
   EXPECT_EQ(probe[40], 0xab);
+}
+
+// The graphics engine as the firmware reports it (the H200's: 8 GPCs, 66 TPCs,
+// 132 SMs), in 535's and 580's layouts.
+TEST(SimLibraryControls, GraphicsFloorsweepingAndSmOrder) {
+  SimAsVersion sim("550.163.01");
+  NV2080_CTRL_GR_GET_GPC_MASK_PARAMS gpcs{};
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGrGetGpcMask, &gpcs, sizeof gpcs), kNvOk);
+  EXPECT_EQ(gpcs.gpcMask, 0xffu);
+  int tpcs = 0;
+  for (NvU32 gpc = 0; gpc < 9; ++gpc) {
+    NV2080_CTRL_GR_GET_TPC_MASK_PARAMS tpc{};
+    tpc.gpcId = gpc;
+    ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGrGetTpcMask, &tpc, sizeof tpc), kNvOk);
+    tpcs += __builtin_popcount(tpc.tpcMask);
+    if (gpc == 8) {
+      EXPECT_EQ(tpc.tpcMask, 0u) << "past the GPCs: mask 0";
+    }
+  }
+  EXPECT_EQ(tpcs, 66);
+
+  NV2080_CTRL_GR_GET_CAPS_V2_PARAMS caps{};
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGrGetCapsV2, &caps, sizeof caps), kNvOk);
+  EXPECT_EQ(caps.bCapsPopulated, 1);
+  EXPECT_EQ(caps.capsTbl[0], 0xb0);
+  caps.capsTbl[0] = 0x77;
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGrGetCapsV2, &caps, sizeof caps), kNvOk);
+  EXPECT_EQ(caps.capsTbl[0], 0x77) << "a populated table is left as it is";
+
+  NV2080_CTRL_GR_GET_SM_ISSUE_RATE_MODIFIER_PARAMS rate{};
+  rate.ffma = 9;
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGrGetSmIssueRateModifier, &rate, sizeof rate), kNvOk);
+  EXPECT_EQ(rate.ffma, 0);
+
+  // 550's layout: six NvU16 per SM, the counts after 512 of them.
+  std::vector<std::uint16_t> order(kGrGetGlobalSmOrderParams550Size / 2, 0xabab);
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGrGetGlobalSmOrder, order.data(), kGrGetGlobalSmOrderParams550Size),
+            kNvOk);
+  EXPECT_EQ(order[512 * 6], 132) << "numSm";
+  EXPECT_EQ(order[512 * 6 + 1], 66) << "numTpc";
+  EXPECT_EQ(order[131 * 6 + 2], 1) << "the last SM is its TPC's second";
+  EXPECT_EQ(order[131 * 6 + 3], 65) << "of the last TPC";
+  EXPECT_EQ(order[132 * 6], 0xabab) << "entries past numSm are left";
+  auto own = std::make_unique<NV2080_CTRL_GR_GET_GLOBAL_SM_ORDER_PARAMS>();
+  SimAsVersion sim580("580.142");
+  ASSERT_EQ(sim580.SubdeviceControl(kNv2080CtrlCmdGrGetGlobalSmOrder, own.get(), sizeof *own), kNvOk);
+  EXPECT_EQ(own->numSm, 132);
+  EXPECT_EQ(own->globalSmId[124].virtualGpcId, 11) << "580 has the virtual TPC fields";
+  EXPECT_EQ(own->globalSmId[124].physicalCpcId, 1);
+}
+
+TEST(SimLibraryControls, CopyEngineAndFramebufferCaps) {
+  // 535: 32 engines and a 32-bit mask (68 bytes); 550 and later: 64 and 64 bits.
+  SimAsVersion sim535("535.261.03");
+  std::vector<std::uint8_t> ce(kCeGetAllCapsParams535Size + 4, 0xcd);
+  ASSERT_EQ(sim535.SubdeviceControl(kNv2080CtrlCmdCeGetAllCaps, ce.data(), kCeGetAllCapsParams535Size), kNvOk);
+  EXPECT_EQ(ce[0], 0xe3);
+  EXPECT_EQ(ce[1], 0x03);
+  EXPECT_EQ(ce[2], 0) << "no CE1";
+  EXPECT_EQ(ce[64], 1) << "present: CE0";
+  EXPECT_EQ(ce[kCeGetAllCapsParams535Size], 0xcd) << "past the 535 struct";
+  SimAsVersion sim550("550.163.01");
+  NV2080_CTRL_CE_GET_ALL_CAPS_PARAMS all{};
+  ASSERT_EQ(sim550.SubdeviceControl(kNv2080CtrlCmdCeGetAllCaps, &all, sizeof all), kNvOk);
+  EXPECT_EQ(all.present, 1u);
+  EXPECT_EQ(all.capsTbl[0][0], 0xe3);
+
+  NV0080_CTRL_FB_GET_CAPS_V2_PARAMS fb{};
+  ASSERT_EQ(sim550.DeviceControl(kNv0080CtrlCmdFbGetCapsV2, &fb, sizeof fb), kNvOk);
+  EXPECT_EQ(fb.capsTbl[0], 0x0b);
+  EXPECT_EQ(fb.capsTbl[1], 0x81);
+  EXPECT_EQ(fb.capsTbl[2], 0x12);
+}
+
+TEST(SimLibraryControls, FirmwareFeaturesAndShortName) {
+  SimAsVersion sim("535.216.03");
+  NV2080_CTRL_GSP_GET_FEATURES_PARAMS gsp{};
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGspGetFeatures, &gsp, sizeof gsp), kNvOk);
+  EXPECT_EQ(gsp.bValid, 1);
+  EXPECT_EQ(gsp.gspFeatures, kNv2080CtrlGspGetFeaturesUvmEnabled);
+  EXPECT_STREQ(reinterpret_cast<const char*>(gsp.firmwareVersion), "535.216.03") << "the driver's own version";
+  NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS name{};
+  ASSERT_EQ(sim.SubdeviceControl(kNv2080CtrlCmdGpuGetShortNameString, &name, sizeof name), kNvOk);
+  EXPECT_STREQ(reinterpret_cast<const char*>(name.gpuShortNameString), "GH100GL-A");
+}
+
+// The usermode doorbell page: its address space, its mapping through the GPU
+// file, and the mapping found under its new address once updated.
+TEST(SimLibraryControls, UsermodeAddressSpaceAndMapping) {
+  SimAsVersion sim("550.163.01");
+  ASSERT_EQ(sim.AllocUnderSubdevice(0x600, kHopperUsermodeA, nullptr), kNvOk);
+  NV_HOPPER_USERMODE_A_PARAMS bar1{1, 0};
+  ASSERT_EQ(sim.AllocUnderSubdevice(0x601, kHopperUsermodeA, &bar1), kNvOk);
+  NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS type{0x600, 0, 0};
+  ASSERT_EQ(sim.RootControl(kNv0000CtrlCmdClientGetAddrSpaceType, &type, sizeof type), kNvOk);
+  EXPECT_EQ(type.addrSpaceType, kNv0000CtrlClientGetAddrSpaceTypeRegmem);
+  type = {0x601, 0, 0};
+  ASSERT_EQ(sim.RootControl(kNv0000CtrlCmdClientGetAddrSpaceType, &type, sizeof type), kNvOk);
+  EXPECT_EQ(type.addrSpaceType, kNv0000CtrlClientGetAddrSpaceTypeVidmem);
+  type = {0x999, 0, 0};
+  EXPECT_EQ(sim.RootControl(kNv0000CtrlCmdClientGetAddrSpaceType, &type, sizeof type), kNvErrObjectNotFound);
+
+  nv_ioctl_nvos33_parameters_with_fd map{};
+  map.params = {sim.client(), 0xd0, 0x600, 0, 64 << 10, 0, 0, 0};
+  map.fd = sim.gpu_fd();
+  ASSERT_EQ(sim.Call(kEscRmMapMemory, &map, sizeof map), 0);
+  ASSERT_EQ(map.params.status, kNvOk);
+  map.params.length = (64 << 10) + 1;
+  ASSERT_EQ(sim.Call(kEscRmMapMemory, &map, sizeof map), 0);
+  EXPECT_EQ(map.params.status, kNvErrInvalidLimit) << "past the 64 KiB page";
+
+  NVOS56_PARAMETERS update{sim.client(), 0xd0, 0x600, map.params.pLinearAddress, 0x7f0000000000, 0};
+  ASSERT_EQ(sim.Call(kEscRmUpdateDeviceMappingInfo, &update, sizeof update), 0);
+  ASSERT_EQ(update.status, kNvOk);
+  NVOS34_PARAMETERS unmap{sim.client(), 0xd0, 0x600, map.params.pLinearAddress, 0, 0};
+  ASSERT_EQ(sim.Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
+  EXPECT_EQ(unmap.status, kNvErrObjectNotFound) << "no longer under its old address";
+  unmap.pLinearAddress = 0x7f0000000000;
+  ASSERT_EQ(sim.Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
+  EXPECT_EQ(unmap.status, kNvOk);
+}
+
+TEST(SimLibraryControls, ThirdPartyP2pOverBar1AndItsVaSpaceTokens) {
+  SimAsVersion sim("535.261.03");
+  EXPECT_EQ(sim.AllocUnderSubdevice(0x700, kNv50ThirdPartyP2p, nullptr), kNvErrNotSupported)
+      << "no parameters: PROPRIETARY";
+  NV503C_ALLOC_PARAMETERS nvlink{kNv503cAllocParametersFlagsTypeNvlink};
+  EXPECT_EQ(sim.AllocUnderSubdevice(0x700, kNv50ThirdPartyP2p, &nvlink), kNvErrInvalidState);
+  NV503C_ALLOC_PARAMETERS bar1{kNv503cAllocParametersFlagsTypeBar1};
+  ASSERT_EQ(sim.AllocUnderSubdevice(0x700, kNv50ThirdPartyP2p, &bar1), kNvOk);
+  NV503C_CTRL_REGISTER_VA_SPACE_PARAMS va{0x800, 0};
+  ASSERT_EQ(sim.ObjectControl(0x700, kNv503cCtrlCmdRegisterVaSpace, &va, sizeof va), kNvOk);
+  EXPECT_EQ(va.vaSpaceToken, 0xfe00u);
+  EXPECT_EQ(sim.ObjectControl(0x700, kNv503cCtrlCmdRegisterVaSpace, &va, sizeof va), kNvErrInsertDuplicateName);
+  va.hVASpace = 0x801;
+  ASSERT_EQ(sim.ObjectControl(0x700, kNv503cCtrlCmdRegisterVaSpace, &va, sizeof va), kNvOk);
+  EXPECT_EQ(va.vaSpaceToken, 0xfe01u);
 }
 
 std::string Read(const std::string& path) {
