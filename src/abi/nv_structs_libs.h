@@ -37,6 +37,9 @@ inline constexpr NvV32 kNv2080CtrlCmdGspGetFeatures = 0x20803601;
 inline constexpr NvV32 kNv2080CtrlCmdGpuGetShortNameString = 0x20800111;
 inline constexpr NvV32 kNv50ThirdPartyP2p = 0x503c;
 inline constexpr NvV32 kNv503cCtrlCmdRegisterVaSpace = 0x503c0102;
+inline constexpr NvV32 kNv0080CtrlCmdFifoGetChannellist = 0x80170d;
+inline constexpr NvV32 kNv906fCtrlGetClassEngineid = 0x906f0101;
+inline constexpr NvV32 kNvc36fCtrlGetClassEngineid = 0xc36f0101;  // 535 and 550 only
 inline constexpr NvV32 kNv0000CtrlCmdGpuAttachIds = 0x215;
 inline constexpr NvV32 kNv0000CtrlCmdGpuDetachIds = 0x216;
 inline constexpr NvV32 kNv0000CtrlCmdGpuGetPciInfo = 0x21b;
@@ -46,6 +49,8 @@ inline constexpr NvV32 kNv0000CtrlCmdGpuWaitAttachId = 0x290;
 
 inline constexpr NvV32 kNvErrInvalidParamStruct = 0x3a;
 inline constexpr NvV32 kNvErrInsufficientResources = 0x1a;
+inline constexpr NvV32 kNvErrInvalidAddress = 0x1e;
+inline constexpr NvV32 kNvErrUvmAddressInUse = 0x68;
 
 // NV0000_CTRL_GPU_ATTACH_ALL_PROBED_IDS / DETACH_ALL_ATTACHED_IDS in gpuIds[0].
 inline constexpr NvU32 kNv0000CtrlGpuAllIds = 0xffff;
@@ -329,6 +334,46 @@ struct NV503C_CTRL_REGISTER_VA_SPACE_PARAMS {
   alignas(8) NvU64 vaSpaceToken;
 };
 
+// UVM_CREATE_EXTERNAL_RANGE
+inline constexpr std::uint32_t kUvmCreateExternalRange = 73;
+struct UVM_CREATE_EXTERNAL_RANGE_PARAMS {
+  NvU64 base;
+  NvU64 length;
+  NvV32 rmStatus;
+};
+
+// NV_MEMORY_ALLOCATION_PARAMS (580; 535 ends before numaNode, 120 bytes: the
+// sim reads and writes nothing past `limit`).
+struct NV_MEMORY_ALLOCATION_PARAMS {
+  NvU32 owner, type, flags, width, height;
+  std::int32_t pitch;
+  NvU32 attr, attr2, format, comprCovg, zcullCovg;
+  alignas(8) NvU64 rangeLo;
+  NvU64 rangeHi, size, alignment, offset, limit;
+  NvP64 address;
+  NvU32 ctagOffset;
+  NvHandle hVASpace;
+  NvU32 internalflags, tag;
+  std::int32_t numaNode;
+};
+
+// NV0080_CTRL_CMD_FIFO_GET_CHANNELLIST: two lists of numChannels NvU32, at
+// pointers the proxy has rewritten to its own copies.
+struct NV0080_CTRL_FIFO_GET_CHANNELLIST_PARAMS {
+  NvU32 numChannels;
+  alignas(8) NvP64 pChannelHandleList;
+  alignas(8) NvP64 pChannelList;
+};
+inline constexpr NvU32 kNv0080CtrlFifoGetChannellistInvalidChannel = 0xffffffff;
+
+// NV906F_CTRL_GET_CLASS_ENGINEID (and NVC36F's, the same struct)
+struct NV906F_CTRL_GET_CLASS_ENGINEID_PARAMS {
+  NvHandle hObject;
+  NvU32 classEngineID;
+  NvU32 classID;
+  NvU32 engineID;
+};
+
 }  // namespace nvgate::nv
 
 #define NVGATE_FOR_EACH_LIBRARY_STRUCT(NV_STRUCT, NV_FIELD)                                                   \
@@ -366,4 +411,8 @@ struct NV503C_CTRL_REGISTER_VA_SPACE_PARAMS {
   NV_STRUCT(NV2080_CTRL_GSP_GET_FEATURES_PARAMS, "NV2080_CTRL_GSP_GET_FEATURES_PARAMS")                       \
   NV_STRUCT(NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS, "NV2080_CTRL_GPU_GET_SHORT_NAME_STRING_PARAMS")     \
   NV_STRUCT(NV503C_ALLOC_PARAMETERS, "NV503C_ALLOC_PARAMETERS")                                               \
-  NV_STRUCT(NV503C_CTRL_REGISTER_VA_SPACE_PARAMS, "NV503C_CTRL_REGISTER_VA_SPACE_PARAMS")
+  NV_STRUCT(NV503C_CTRL_REGISTER_VA_SPACE_PARAMS, "NV503C_CTRL_REGISTER_VA_SPACE_PARAMS")                     \
+  NV_STRUCT(UVM_CREATE_EXTERNAL_RANGE_PARAMS, "UVM_CREATE_EXTERNAL_RANGE_PARAMS")                             \
+  NV_STRUCT(NV_MEMORY_ALLOCATION_PARAMS, "NV_MEMORY_ALLOCATION_PARAMS")                                       \
+  NV_STRUCT(NV0080_CTRL_FIFO_GET_CHANNELLIST_PARAMS, "NV0080_CTRL_FIFO_GET_CHANNELLIST_PARAMS")               \
+  NV_STRUCT(NV906F_CTRL_GET_CLASS_ENGINEID_PARAMS, "NV906F_CTRL_GET_CLASS_ENGINEID_PARAMS")

@@ -62,6 +62,8 @@ class SimDriver {
     nv::NvU32 engine = 0;
     // Channels: the engine whose runlist their first engine object put them on, 0 for none yet.
     nv::NvU32 runlist = 0;
+    // Channels: their channel ID on their engine's runlist.
+    nv::NvU32 chid = 0;
     // HOPPER_USERMODE_A: allocated for a BAR1 mapping (bBar1Mapping).
     bool bar1_mapping = false;
     // NV50_THIRD_PARTY_P2P: the VA spaces registered with it, and their tokens.
@@ -93,6 +95,7 @@ class SimDriver {
     bool gpus_attached = false;      // ATTACH_GPUS_TO_FD done
     std::optional<nv::NvU64> uvm_flags{};  // UVM_INITIALIZE done, with these flags
     std::set<int> uvm_gpus{};          // UVM_REGISTER_GPU
+    std::map<nv::NvU64, nv::NvU64> uvm_ranges{};  // external VA ranges: base -> end
   };
   // The file a call is made on, and who RM takes the caller to be.
   struct Caller {
@@ -111,6 +114,7 @@ class SimDriver {
   nv::NvV32 EngineObjectRunlist(const nv::NVOS21_PARAMETERS& p, nv::NvP64 params, nv::NvU32& runlist) const;
   nv::NvV32 AllocMemory(const Caller& caller, nv::NVOS02_PARAMETERS& p);
   nv::NvV32 VidHeap(const Caller& caller, nv::NVOS32_PARAMETERS& p);
+  nv::NvV32 HeapAlloc(int gpu, nv::NvU64& size, nv::NvU64 alignment, nv::NvU64& offset);
   nv::NvV32 Free(const Caller& caller, const nv::NVOS00_PARAMETERS& p);
   nv::NvV32 Dup(const Caller& caller, nv::NVOS55_PARAMETERS& p);
   nv::NvV32 Share(const Caller& caller, const nv::NVOS57_PARAMETERS& p);
@@ -121,6 +125,7 @@ class SimDriver {
   nv::NvV32 ClientControl(const nv::NVOS54_PARAMETERS& p, void* params);
   nv::NvV32 AddrSpaceType(nv::NvHandle client, nv::NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS& p) const;
   nv::NvV32 DeviceControl(const nv::NVOS54_PARAMETERS& p, void* params);
+  nv::NvU32 FreeChid(int gpu, nv::NvU32 engine) const;
   nv::NvV32 SubdeviceControl(const nv::NVOS54_PARAMETERS& p, int gpu, void* params);
   int Uvm(OpenFile& file, std::uint32_t request, void* arg);
 

@@ -67,6 +67,12 @@ class SimAsVersion {
     return alloc.status;
   }
   NvHandle client() const { return client_; }
+  // Allocates `handle` of `cls` under `parent`; its status.
+  NvV32 Alloc(NvHandle parent, NvHandle handle, NvV32 cls, void* params) {
+    NVOS21_PARAMETERS alloc{client_, parent, handle, cls, reinterpret_cast<std::uintptr_t>(params), 0, 0};
+    EXPECT_EQ(Call(kEscRmAlloc, &alloc, sizeof alloc), 0);
+    return alloc.status;
+  }
   int gpu_fd() const { return gpu_; }
   // A control on GPU 0's subdevice, allocated (with its device) on first use.
   NvV32 SubdeviceControl(NvV32 cmd, void* params, NvU32 size) { return Control(Subdevice(), cmd, params, size); }
@@ -357,6 +363,73 @@ TEST(SimLibraryControls, ThirdPartyP2pOverBar1AndItsVaSpaceTokens) {
   va.hVASpace = 0x801;
   ASSERT_EQ(sim.ObjectControl(0x700, kNv503cCtrlCmdRegisterVaSpace, &va, sizeof va), kNvOk);
   EXPECT_EQ(va.vaSpaceToken, 0xfe01u);
+}
+
+// What cuCtxCreate makes before it asks the context buffer size: memory
+// objects of a size, UVM external ranges, a channel's ID and its objects' engines.
+TEST(SimLibraryControls, ContextCreationUpToTheContextBufferSize) {
+  SimAsVersion sim("580.142");
+  sim.Subdevice();
+  NV_MEMORY_ALLOCATION_PARAMS vidmem{};
+  vidmem.size = 0x1234;
+  ASSERT_EQ(sim.Alloc(0xd0, 0x300, kNv01MemoryLocalUser, &vidmem), kNvOk);
+  EXPECT_EQ(vidmem.size, 64u << 10) << "the heap's alignment";
+  EXPECT_GE(vidmem.offset, 1ull << 30) << "past RM's reserve";
+  EXPECT_EQ(vidmem.limit, vidmem.offset + vidmem.size - 1);
+  nv_ioctl_nvos33_parameters_with_fd map{};
+  map.params = {sim.client(), 0xd0, 0x300, 0, 64 << 10, 0, 0, 0};
+  map.fd = sim.gpu_fd();
+  ASSERT_EQ(sim.Call(kEscRmMapMemory, &map, sizeof map), 0);
+  EXPECT_EQ(map.params.status, kNvOk) << "the whole allocation maps";
+  NV_MEMORY_ALLOCATION_PARAMS sysmem{};
+  sysmem.size = 5000;
+  ASSERT_EQ(sim.Alloc(0xd0, 0x301, kNv01MemorySystem, &sysmem), kNvOk);
+  EXPECT_EQ(sysmem.limit, 8191u) << "whole pages";
+  sysmem.size = 0;
+  EXPECT_EQ(sim.Alloc(0xd0, 0x302, kNv01MemorySystem, &sysmem), kNvErrInvalidArgument);
+
+  UVM_INITIALIZE_PARAMS init{0, 0};
+  ASSERT_EQ(sim.Uvm(kUvmInitialize, &init), 0);
+  UVM_CREATE_EXTERNAL_RANGE_PARAMS range{0x200000, 0x200000, 0xff};
+  ASSERT_EQ(sim.Uvm(kUvmCreateExternalRange, &range), 0);
+  EXPECT_EQ(range.rmStatus, kNvOk);
+  range = {0x300000, 0x200000, 0xff};
+  ASSERT_EQ(sim.Uvm(kUvmCreateExternalRange, &range), 0);
+  EXPECT_EQ(range.rmStatus, kNvErrUvmAddressInUse);
+  range = {0x100000, 0x100800, 0xff};
+  ASSERT_EQ(sim.Uvm(kUvmCreateExternalRange, &range), 0);
+  EXPECT_EQ(range.rmStatus, kNvErrInvalidAddress) << "not 4K-aligned";
+  UVM_FREE_PARAMS free_range{0x200000, 0x200000, 0xff};
+  ASSERT_EQ(sim.Uvm(kUvmFree, &free_range), 0);
+  range = {0x300000, 0x200000, 0xff};
+  ASSERT_EQ(sim.Uvm(kUvmCreateExternalRange, &range), 0);
+  EXPECT_EQ(range.rmStatus, kNvOk) << "free gave the range back";
+
+  NV_CHANNEL_GROUP_ALLOCATION_PARAMETERS group{};
+  group.engineType = kNv2080EngineTypeGraphics;
+  ASSERT_EQ(sim.Alloc(0xd0, 0x400, kKeplerChannelGroupA, &group), kNvOk);
+  NV_CHANNEL_ALLOC_PARAMS channel{};
+  ASSERT_EQ(sim.Alloc(0x400, 0x401, kHopperChannelGpfifoA, &channel), kNvOk);
+  ASSERT_EQ(sim.Alloc(0x400, 0x402, kHopperChannelGpfifoA, &channel), kNvOk);
+  ASSERT_EQ(sim.Alloc(0x401, 0x403, kHopperComputeA, nullptr), kNvOk);
+  NvU32 handles[] = {0x402, 0x401, 0x403};
+  NvU32 chids[3] = {};
+  NV0080_CTRL_FIFO_GET_CHANNELLIST_PARAMS list{3, reinterpret_cast<std::uintptr_t>(handles),
+                                               reinterpret_cast<std::uintptr_t>(chids)};
+  ASSERT_EQ(sim.DeviceControl(kNv0080CtrlCmdFifoGetChannellist, &list, sizeof list), kNvOk);
+  EXPECT_EQ(chids[0], 1u);
+  EXPECT_EQ(chids[1], 0u);
+  EXPECT_EQ(chids[2], kNv0080CtrlFifoGetChannellistInvalidChannel) << "no channel";
+  NV906F_CTRL_GET_CLASS_ENGINEID_PARAMS id{0x403, 0, 0, 0};
+  ASSERT_EQ(sim.ObjectControl(0x401, kNv906fCtrlGetClassEngineid, &id, sizeof id), kNvOk);
+  EXPECT_EQ(id.classID, kHopperComputeA);
+  EXPECT_EQ(id.classEngineID, kHopperComputeA & 0xffff);
+  EXPECT_EQ(id.engineID, kNv2080EngineTypeGraphics);
+  id.hObject = 0;
+  EXPECT_EQ(sim.ObjectControl(0x401, kNv906fCtrlGetClassEngineid, &id, sizeof id), kNvErrObjectNotFound);
+  id.hObject = 0x403;
+  EXPECT_EQ(sim.ObjectControl(0x402, kNv906fCtrlGetClassEngineid, &id, sizeof id), kNvErrObjectNotFound)
+      << "another channel's object";
 }
 
 std::string Read(const std::string& path) {
