@@ -963,10 +963,12 @@ TEST_F(SimTest, MappingsBelongToTheProcessThatMadeThem) {
               return update.status == kNvErrObjectNotFound ? 0 : 6;
             }),
             0);
-  NVOS56_PARAMETERS update{client, 0xd0, 0x300, map.params.pLinearAddress, 0, 0xff};
+  // The mapping is found under its new address from then on.
+  constexpr NvP64 kNewAddress = 0x7f0000100000;
+  NVOS56_PARAMETERS update{client, 0xd0, 0x300, map.params.pLinearAddress, kNewAddress, 0xff};
   EXPECT_EQ(Call(kEscRmUpdateDeviceMappingInfo, &update, sizeof update), 0);
   EXPECT_EQ(update.status, kNvOk);
-  NVOS34_PARAMETERS unmap{client, 0xd0, 0x300, map.params.pLinearAddress, 0xff, 0};
+  NVOS34_PARAMETERS unmap{client, 0xd0, 0x300, kNewAddress, 0xff, 0};
   EXPECT_EQ(Call(kEscRmUnmapMemory, &unmap, sizeof unmap), 0);
   EXPECT_EQ(unmap.status, kNvOk);
 }

@@ -38,6 +38,7 @@ std::optional<ArrayShape> ControlShape(std::uint32_t cmd) {
                         sizeof(NV2080_CTRL_GPU_GET_INFO_V2_PARAMS)};
     case kNva06cCtrlCmdGpfifoSchedule: return Prefix<NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS>();
     case kNv0080CtrlCmdGpuGetVirtualizationMode: return Prefix<NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS>();
+    case kNv2080CtrlCmdGetGpuFabricProbeInfo: return Prefix<NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS>();
     default: return std::nullopt;
   }
 }

@@ -13,6 +13,8 @@
 //   NV2080_CTRL_GPU_GET_INFO_V2_PARAMS       gpuInfoList[64 / 65 / 70]
 //   NVA06C_CTRL_GPFIFO_SCHEDULE_PARAMS       2 / 2 / 3 bytes (a field added)
 //   NV0080_CTRL_GPU_GET_VIRTUALIZATION_MODE_PARAMS  4 / 8 / 8 (isGridBuild added)
+//   NV2080_CTRL_CMD_GET_GPU_FABRIC_PROBE_INFO_PARAMS  40 / 48 / 56 (clique id
+//       and health fields added)
 //   UVM_ALLOC_SEMAPHORE_POOL_PARAMS and UVM_MAP_EXTERNAL_ALLOCATION_PARAMS:
 //       perGpuAttributes[32] in 535 (UVM_MAX_GPUS), 256 from 550 on, then the
 //       count and rmStatus after the array

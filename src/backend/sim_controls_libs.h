@@ -1,8 +1,11 @@
 // The simulated driver's answers to the controls NVIDIA's own libraries make
 // (libnvidia-ml's nvmlInit and device queries, libcuda's cuInit), beyond those
 // of sim_driver.cc, which nvgate's own workloads make. Each models the 580.142
-// driver source cited at it; none answers a value chosen only to let a library
-// through.
+// driver source cited at it; where the source passes on what the hardware or
+// the GSP firmware reports (PCIe link registers, BAR sizes, the graphics
+// engine's floorsweeping, copy engine caps), the value is the H200's of run 2
+// (docs/gpu-validation.md), and says so. None answers a value chosen only to
+// let a library through.
 #pragma once
 
 #include <cstdint>

@@ -95,6 +95,7 @@ constexpr NvU64 kFbSize = 80ull << 30;
 constexpr NvU64 kFbReserved = 1ull << 30;
 constexpr NvU64 kHeapAlignment = 64 << 10;
 constexpr NvU32 kMaxDevices = 32;  // NV_MAX_DEVICES
+constexpr NvU64 kUsermodeRegionSize = 64 << 10;  // DRF_SIZE(NVC361)
 
 // Which kinds of parent an allocated class accepts.
 enum ParentKind : unsigned {
@@ -150,6 +151,8 @@ constexpr ClassInfo kClasses[] = {
     // controls go to the GSP firmware (GspForwardedAnswer). An H200's class
     // list names it (docs/gpu-validation.md, run 2).
     {abi::kBinapiClass, kSubdeviceParent, false},
+    // resource_list.h:757-766: under a subdevice, parameters optional.
+    {kNv50ThirdPartyP2p, kSubdeviceParent, false},
 };
 
 const ClassInfo* FindClass(NvV32 cls) {
@@ -186,10 +189,21 @@ bool IsMemoryClass(NvV32 cls) { return cls == kNv01MemorySystem || cls == kNv01M
 bool IsRootClass(NvV32 cls) { return cls == kNv01Root || cls == kNv01RootNonPriv || cls == kNv01RootClient; }
 
 // A control command belongs to the class in its top 16 bits. Objects also answer
-// the commands of the classes they derive from (a Hopper channel is a C36F one).
+// the commands of the classes they derive from (a Hopper channel is a C36F one)
+// and those every channel exports (NV906F's: src/nvidia/generated/
+// g_kernel_channel_nvoc.c:258 at 580.142).
 bool Answers(NvV32 object_class, NvV32 cmd_class) {
   if (cmd_class == object_class) return true;
-  return object_class == kHopperChannelGpfifoA && cmd_class == 0xc36f;
+  return object_class == kHopperChannelGpfifoA && (cmd_class == 0xc36f || cmd_class == 0x906f);
+}
+
+// The NV2080 engine an engine object on a channel runs on, as
+// gpuXlateEngDescToClientEngineId names its engine descriptor: graphics for
+// compute and 3D, the sim's one copy engine for copies, the video engines'
+// first instance.
+NvU32 ObjectEngine(NvV32 cls) {
+  if (NvU32 family = VideoEngineFamily(cls); family != 0) return family;
+  return cls == kHopperDmaCopyA ? kNv2080EngineTypeCopy0 : kNv2080EngineTypeGraphics;
 }
 
 // GR_GET_INFO answers of an H100 SXM (132 of 144 SMs enabled).
@@ -726,6 +740,41 @@ NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params)
   if (p.hClass == kKeplerChannelGroupA || p.hClass == kHopperChannelGpfifoA) {
     if (NvV32 s = ChannelEngine(p, params, object.engine); s != kNvOk) return s;
   }
+  if (p.hClass == kHopperChannelGpfifoA) object.chid = FreeChid(object.gpu, object.engine);
+  // src/nvidia/src/kernel/gpu/fifo/usermode_api.c:61-97 (580.142): the
+  // doorbell page mapped through BAR1 when asked, else through BAR0.
+  if (p.hClass == kHopperUsermodeA && params != 0) {
+    object.bar1_mapping = reinterpret_cast<const NV_HOPPER_USERMODE_A_PARAMS*>(params)->bBar1Mapping != 0;
+  }
+  // src/nvidia/src/kernel/gpu/bus/third_party_p2p.c:94-135 (580.142): the
+  // type in the flags, PROPRIETARY (0) without parameters. BAR1 is for a GPU
+  // whose CPU mappings are not coherent, as a PCIe card's; NVLINK needs
+  // coherent ones; PROPRIETARY is not supported; type 3 is no type.
+  if (p.hClass == kNv50ThirdPartyP2p) {
+    NvU32 type = params == 0 ? kNv503cAllocParametersFlagsTypeProprietary
+                             : reinterpret_cast<const NV503C_ALLOC_PARAMETERS*>(params)->flags & 0x3;
+    if (type == kNv503cAllocParametersFlagsTypeNvlink) return kNvErrInvalidState;
+    if (type == kNv503cAllocParametersFlagsTypeProprietary) return kNvErrNotSupported;
+    if (type != kNv503cAllocParametersFlagsTypeBar1) return kNvErrInvalidArgument;
+  }
+  // Video memory allocated as an object (src/nvidia/src/kernel/mem_mgr/
+  // video_mem.c:533, vidmemConstruct) comes from the same heap as
+  // VID_HEAP_CONTROL's; its size, offset and limit are written back as there.
+  if (p.hClass == kNv01MemoryLocalUser) {
+    auto* memory = reinterpret_cast<NV_MEMORY_ALLOCATION_PARAMS*>(params);
+    if (NvV32 s = HeapAlloc(object.gpu, memory->size, memory->alignment, memory->offset); s != kNvOk) return s;
+    object.size = memory->size;
+    memory->limit = memory->offset + memory->size - 1;
+  }
+  // System memory allocated as an object: its pages (4 KiB, RM_PAGE_SIZE, for
+  // the default page size), the limit written back
+  // (src/nvidia/src/kernel/mem_mgr/system_mem.c:144-252).
+  if (p.hClass == kNv01MemorySystem) {
+    auto* memory = reinterpret_cast<NV_MEMORY_ALLOCATION_PARAMS*>(params);
+    if (memory->size == 0) return kNvErrInvalidArgument;
+    object.size = (memory->size + 4095) / 4096 * 4096;
+    memory->limit = object.size - 1;
+  }
   NvU32 runlist = 0;
   if (info != nullptr && info->parents == kChannelParent) {
     if (NvV32 s = EngineObjectRunlist(p, params, runlist); s != kNvOk) return s;
@@ -733,6 +782,21 @@ NvV32 SimDriver::Alloc(const Caller& caller, NVOS21_PARAMETERS& p, NvP64 params)
   NvV32 s = Insert(p.hRoot, p.hObjectNew, object);
   if (s == kNvOk && runlist != 0) clients_.at(p.hRoot).objects.at(p.hObjectParent).runlist = runlist;
   return s;
+}
+
+// A new channel's ID: the lowest one no channel on the same runlist holds
+// (src/nvidia/src/kernel/gpu/fifo/kernel_fifo.c:569, kfifoChidMgrAllocChid,
+// growing up; Ampere on has a channel RAM per runlist).
+NvU32 SimDriver::FreeChid(int gpu, NvU32 engine) const {
+  std::set<NvU32> taken;
+  for (const auto& [handle, client] : clients_) {
+    for (const auto& [h, o] : client.objects) {
+      if (o.cls == kHopperChannelGpfifoA && o.gpu == gpu && o.engine == engine) taken.insert(o.chid);
+    }
+  }
+  NvU32 chid = 0;
+  while (taken.contains(chid)) ++chid;
+  return chid;
 }
 
 // The engine a channel group, or a channel, is bound to.
@@ -852,22 +916,35 @@ NvV32 SimDriver::VidHeap(const Caller& caller, NVOS32_PARAMETERS& p) {
   if (parent_class != kNv01Device0 && parent_class != kNv20Subdevice0) return kNvErrInvalidObjectParent;
   if (p.function != kNvos32FunctionAllocSize) return kNvErrNotSupported;  // the other functions are not modelled
   auto& a = p.data.AllocSize;
-  if (a.size == 0) return kNvErrInvalidArgument;
   int gpu = Find(p.hRoot, p.hObjectParent)->gpu;
+  NvU64 size = a.size, offset = 0;
   NvU64& used = vidmem_used_[static_cast<std::size_t>(gpu)];
-  NvU64 align = std::max(a.alignment, kHeapAlignment);
-  NvU64 offset = (kFbReserved + used + align - 1) / align * align;
-  NvU64 size = (a.size + kHeapAlignment - 1) / kHeapAlignment * kHeapAlignment;
-  if (offset + size > kFbSize) return kNvErrNoMemory;
+  const NvU64 used_before = used;
+  if (NvV32 s = HeapAlloc(gpu, size, a.alignment, offset); s != kNvOk) return s;
   NvHandle h = (a.flags & kNvos32AllocFlagsMemoryHandleProvided) != 0 ? a.hMemory : 0;
-  if (NvV32 s = Insert(p.hRoot, h, Object{p.hObjectParent, kNv01MemoryLocalUser, gpu, size}); s != kNvOk) return s;
-  used = offset + size - kFbReserved;
+  if (NvV32 s = Insert(p.hRoot, h, Object{p.hObjectParent, kNv01MemoryLocalUser, gpu, size}); s != kNvOk) {
+    used = used_before;
+    return s;
+  }
   a.hMemory = h;
   a.size = size;
   a.offset = offset;
   a.limit = offset + size - 1;
   p.total = kFbSize - kFbReserved;
   p.free = p.total - used;
+  return kNvOk;
+}
+
+// The heap's allocator: a size rounded up to the heap's alignment, at the
+// next offset the alignment allows; nothing is given back.
+NvV32 SimDriver::HeapAlloc(int gpu, NvU64& size, NvU64 alignment, NvU64& offset) {
+  if (size == 0) return kNvErrInvalidArgument;
+  NvU64& used = vidmem_used_[static_cast<std::size_t>(gpu)];
+  const NvU64 align = std::max(alignment, kHeapAlignment);
+  offset = (kFbReserved + used + align - 1) / align * align;
+  size = (size + kHeapAlignment - 1) / kHeapAlignment * kHeapAlignment;
+  if (offset + size > kFbSize) return kNvErrNoMemory;
+  used = offset + size - kFbReserved;
   return kNvOk;
 }
 
@@ -959,8 +1036,13 @@ NvV32 SimDriver::Map(const Caller& caller, nv_ioctl_nvos33_parameters_with_fd& w
     return kNvErrInvalidObjectHandle;
   }
   const Object* memory = Find(p.hClient, p.hMemory);
-  if (memory == nullptr || !IsMemoryClass(memory->cls)) return kNvErrInvalidObjectHandle;
-  if (p.length == 0 || p.offset >= memory->size || p.length > memory->size - p.offset) return kNvErrInvalidLimit;
+  const bool usermode = memory != nullptr && memory->cls == kHopperUsermodeA;
+  if (memory == nullptr || !(IsMemoryClass(memory->cls) || usermode)) return kNvErrInvalidObjectHandle;
+  // The usermode doorbell page is a memory too: the NVC361 register range
+  // (src/nvidia/src/kernel/gpu/fifo/arch/volta/kernel_fifo_gv100.c:155-174 and
+  // :353-376), 64 KiB, mapped through the GPU's file whether through BAR0 or BAR1.
+  const NvU64 size = usermode ? kUsermodeRegionSize : memory->size;
+  if (p.length == 0 || p.offset >= size || p.length > size - p.offset) return kNvErrInvalidLimit;
   // The mapping context goes on the file the caller will mmap at offset 0:
   // system memory through a control file, video memory (BAR1) through a GPU file.
   abi::DeviceKind wanted = memory->cls == kNv01MemorySystem ? abi::DeviceKind::kCtl : abi::DeviceKind::kGpu;
@@ -988,13 +1070,19 @@ NvV32 SimDriver::Unmap(const Caller& caller, const NVOS34_PARAMETERS& p) {
   return kNvOk;
 }
 
-// UPDATE_DEVICE_MAPPING_INFO looks the mapping up with the same filter as unmap.
+// UPDATE_DEVICE_MAPPING_INFO looks the mapping of hMemory up with the same
+// filter as unmap and records its new address, under which it is unmapped
+// from then on (src/nvidia/arch/nvalloc/unix/src/osapi.c:1001-1020).
 NvV32 SimDriver::UpdateMappingInfo(const Caller& caller, const NVOS56_PARAMETERS& p) {
   if (NvV32 s = ValidateClient(caller, p.hClient); s != kNvOk) return s;
   auto m = mappings_.find(p.pOldCpuAddress);
-  if (m == mappings_.end() || m->second.client != p.hClient || m->second.process != ::getpid()) {
+  if (m == mappings_.end() || m->second.client != p.hClient || m->second.memory != p.hMemory ||
+      m->second.process != ::getpid()) {
     return kNvErrObjectNotFound;
   }
+  auto node = mappings_.extract(m);
+  node.key() = p.pNewCpuAddress;
+  mappings_.insert(std::move(node));
   return kNvOk;
 }
 
@@ -1052,6 +1140,43 @@ NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
   }
   // Channel and channel-group commands: accepted with their own sizes.
   switch (p.cmd) {
+    // src/nvidia/src/kernel/gpu/fifo/kernel_channel.c:2937-3000 and
+    // arch/maxwell/kernel_channel_gm107.c:50-89 (550.163.01; 580.142 the
+    // same): an engine object of this channel, its class (the class field of
+    // SET_OBJECT, bits 15:0) and its engine. Handle 0 and handles that are no
+    // child of the channel are NV_ERR_OBJECT_NOT_FOUND, the client's own
+    // handle NV_ERR_INVALID_ARGUMENT.
+    case kNv906fCtrlGetClassEngineid:
+    case kNvc36fCtrlGetClassEngineid: {
+      if (p.paramsSize != sizeof(NV906F_CTRL_GET_CLASS_ENGINEID_PARAMS)) return kNvErrInvalidArgument;
+      auto* id = As<NV906F_CTRL_GET_CLASS_ENGINEID_PARAMS>(params);
+      if (id->hObject == 0) return kNvErrObjectNotFound;
+      if (id->hObject == p.hClient) return kNvErrInvalidArgument;
+      const Object* child = Find(p.hClient, id->hObject);
+      if (child == nullptr || child->parent != p.hObject) return kNvErrObjectNotFound;
+      id->classID = child->cls;
+      id->classEngineID = child->cls & 0xffff;
+      id->engineID = ObjectEngine(child->cls);
+      return kNvOk;
+    }
+    // src/nvidia/src/kernel/gpu/bus/third_party_p2p_ctrl.c:35-61 and
+    // third_party_p2p.c:344-398 (580.142): the VA space gets the first free
+    // token from 0xfe00; one registered already is NV_ERR_INSERT_DUPLICATE_NAME.
+    case kNv503cCtrlCmdRegisterVaSpace: {
+      if (p.paramsSize != sizeof(NV503C_CTRL_REGISTER_VA_SPACE_PARAMS)) return kNvErrInvalidArgument;
+      auto* va = As<NV503C_CTRL_REGISTER_VA_SPACE_PARAMS>(params);
+      auto& spaces = clients_.at(p.hClient).objects.at(p.hObject).p2p_va_spaces;
+      if (spaces.contains(va->hVASpace)) return kNvErrInsertDuplicateName;
+      NvU32 token = 0xfe00;
+      for (bool taken = true; taken && token < 0xff00;) {
+        taken = std::any_of(spaces.begin(), spaces.end(), [&](const auto& s) { return s.second == token; });
+        if (taken) ++token;
+      }
+      if (token == 0xff00) return kNvErrInsufficientResources;
+      spaces[va->hVASpace] = token;
+      va->vaSpaceToken = token;
+      return kNvOk;
+    }
     case kNvc36fCtrlCmdGpfifoGetWorkSubmitToken: {
       if (p.paramsSize != sizeof(NVC36F_CTRL_CMD_GPFIFO_GET_WORK_SUBMIT_TOKEN_PARAMS)) return kNvErrInvalidArgument;
       // The doorbell id the channel rings: unique per channel.
@@ -1070,8 +1195,33 @@ NvV32 SimDriver::Control(const Caller& caller, const NVOS54_PARAMETERS& p) {
   if (p.paramsSize != sizeof(type)) return kNvErrInvalidArgument; \
   auto* name = static_cast<type*>(params)
 
+// src/nvidia/src/kernel/rmapi/client_resource.c:4950-5030 (580.142): where a
+// mapping of the object would point. An object of no client's is
+// clientGetResourceRef's NV_ERR_OBJECT_NOT_FOUND; memory answers its memory's
+// address space (src/nvidia/src/kernel/mem_mgr/mem.c:112-150: system memory,
+// video memory; the usermode doorbell is BAR0-reflected register space, or
+// BAR1-reflected video memory when allocated for a BAR1 mapping,
+// usermode_api.c:84-97). Other objects are not modelled.
+NvV32 SimDriver::AddrSpaceType(NvHandle client, NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS& p) const {
+  const Object* object = Find(client, p.hObject);
+  if (object == nullptr) return kNvErrObjectNotFound;
+  switch (object->cls) {
+    case kNv01MemorySystem: p.addrSpaceType = kNv0000CtrlClientGetAddrSpaceTypeSysmem; return kNvOk;
+    case kNv01MemoryLocalUser: p.addrSpaceType = kNv0000CtrlClientGetAddrSpaceTypeVidmem; return kNvOk;
+    case kHopperUsermodeA:
+      p.addrSpaceType =
+          object->bar1_mapping ? kNv0000CtrlClientGetAddrSpaceTypeVidmem : kNv0000CtrlClientGetAddrSpaceTypeRegmem;
+      return kNvOk;
+    default: return kNvErrNotSupported;
+  }
+}
+
 NvV32 SimDriver::ClientControl(const NVOS54_PARAMETERS& p, void* params) {
   switch (p.cmd) {
+    case kNv0000CtrlCmdClientGetAddrSpaceType: {
+      SIM_PARAMS(NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS, type);
+      return AddrSpaceType(p.hClient, *type);
+    }
     case kNv0000CtrlCmdGpuGetAttachedIds: {
       SIM_PARAMS(NV0000_CTRL_GPU_GET_ATTACHED_IDS_PARAMS, ids);
       for (int i = 0; i < 32; ++i) {
@@ -1119,6 +1269,22 @@ NvV32 SimDriver::ClientControl(const NVOS54_PARAMETERS& p, void* params) {
 
 NvV32 SimDriver::DeviceControl(const NVOS54_PARAMETERS& p, void* params) {
   switch (p.cmd) {
+    // src/nvidia/src/kernel/gpu/fifo/kernel_fifo_ctrl.c:56-100 (580.142): an
+    // empty list is NV_ERR_INVALID_ARGUMENT; each handle a channel of the
+    // calling client gets its channel ID, any other
+    // NV0080_CTRL_FIFO_GET_CHANNELLIST_INVALID_CHANNEL.
+    case kNv0080CtrlCmdFifoGetChannellist: {
+      SIM_PARAMS(NV0080_CTRL_FIFO_GET_CHANNELLIST_PARAMS, list);
+      if (list->numChannels == 0) return kNvErrInvalidArgument;
+      const auto* handles = reinterpret_cast<const NvU32*>(list->pChannelHandleList);
+      auto* chids = reinterpret_cast<NvU32*>(list->pChannelList);
+      for (NvU32 i = 0; i < list->numChannels; ++i) {
+        const Object* channel = Find(p.hClient, handles[i]);
+        chids[i] = channel != nullptr && channel->cls == kHopperChannelGpfifoA ? channel->chid
+                                                                               : kNv0080CtrlFifoGetChannellistInvalidChannel;
+      }
+      return kNvOk;
+    }
     case kNv0080CtrlCmdGpuGetClasslistV2: {
       SIM_PARAMS(NV0080_CTRL_GPU_GET_CLASSLIST_V2_PARAMS, list);
       *list = {};
@@ -1310,8 +1476,31 @@ int SimDriver::Uvm(OpenFile& file, std::uint32_t request, void* arg) {
       return answer(As<UVM_ALLOC_SEMAPHORE_POOL_PARAMS>(arg), [](auto&) { return kNvOk; });
     case kUvmMapExternalAllocation:
       return answer(As<UVM_MAP_EXTERNAL_ALLOCATION_PARAMS>(arg), [](auto&) { return kNvOk; });
+    // kernel-open/nvidia-uvm/uvm_map_external.c:590-620 (580.142): a range
+    // 4K-aligned, not at 0, not empty, not wrapping (uvm_api.h:176-183), else
+    // NV_ERR_INVALID_ADDRESS; one overlapping a range of the file's
+    // va_space is NV_ERR_UVM_ADDRESS_IN_USE (uvm_range_tree.c:113).
+    case kUvmCreateExternalRange:
+      return answer(As<UVM_CREATE_EXTERNAL_RANGE_PARAMS>(arg), [&](auto& p) {
+        constexpr NvU64 k4k = 4096;
+        const NvU64 end = p.base + p.length;
+        if (p.base % k4k != 0 || p.length % k4k != 0 || p.base == 0 || p.length == 0 || end < p.base) {
+          return kNvErrInvalidAddress;
+        }
+        auto next = file.uvm_ranges.lower_bound(p.base);
+        const bool overlaps_next = next != file.uvm_ranges.end() && next->first < end;
+        const bool overlaps_previous = next != file.uvm_ranges.begin() && std::prev(next)->second > p.base;
+        if (overlaps_next || overlaps_previous) return kNvErrUvmAddressInUse;
+        file.uvm_ranges[p.base] = end;
+        return kNvOk;
+      });
+    // Accepted without a model of the rest of the managed address space; an
+    // external range that starts at `base` goes with it.
     case kUvmFree:
-      return answer(As<UVM_FREE_PARAMS>(arg), [](auto&) { return kNvOk; });
+      return answer(As<UVM_FREE_PARAMS>(arg), [&](auto& p) {
+        file.uvm_ranges.erase(p.base);
+        return kNvOk;
+      });
     default:
       // Unrouted numbers fall through to the test ioctls, which a release
       // driver turns off: ENOSYS.

@@ -17,6 +17,7 @@
 
 #include "abi/device.h"
 #include "abi/nv_structs.h"
+#include "abi/nv_structs_libs.h"
 #include "backend/node_files.h"
 #include "backend/open_file_marks.h"
 #include "backend/sim_branch.h"
@@ -76,6 +77,12 @@ class SimDriver {
     nv::NvU32 engine = 0;
     // Channels: the engine whose runlist their first engine object put them on, 0 for none yet.
     nv::NvU32 runlist = 0;
+    // Channels: their channel ID on their engine's runlist.
+    nv::NvU32 chid = 0;
+    // HOPPER_USERMODE_A: allocated for a BAR1 mapping (bBar1Mapping).
+    bool bar1_mapping = false;
+    // NV50_THIRD_PARTY_P2P: the VA spaces registered with it, and their tokens.
+    std::map<nv::NvHandle, nv::NvU32> p2p_va_spaces{};
     // RM_SHARE policies: the clients it was shared with, or everyone.
     std::set<nv::NvHandle> shared_with{};
     bool shared_with_all = false;
@@ -107,6 +114,7 @@ class SimDriver {
     bool gpus_attached = false;      // ATTACH_GPUS_TO_FD done
     std::optional<nv::NvU64> uvm_flags{};  // UVM_INITIALIZE done, with these flags
     std::set<int> uvm_gpus{};          // UVM_REGISTER_GPU
+    std::map<nv::NvU64, nv::NvU64> uvm_ranges{};  // external VA ranges: base -> end
   };
   // The file a call is made on, and who RM takes the caller to be.
   struct Caller {
@@ -128,6 +136,7 @@ class SimDriver {
   nv::NvV32 AllocOsDescriptor(const Caller& caller, nv::NVOS02_PARAMETERS& p);
   void Unpin(const Object& object);
   nv::NvV32 VidHeap(const Caller& caller, nv::NVOS32_PARAMETERS& p);
+  nv::NvV32 HeapAlloc(int gpu, nv::NvU64& size, nv::NvU64 alignment, nv::NvU64& offset);
   nv::NvV32 Free(const Caller& caller, const nv::NVOS00_PARAMETERS& p);
   nv::NvV32 Dup(const Caller& caller, nv::NVOS55_PARAMETERS& p);
   nv::NvV32 Share(const Caller& caller, const nv::NVOS57_PARAMETERS& p);
@@ -136,7 +145,9 @@ class SimDriver {
   nv::NvV32 UpdateMappingInfo(const Caller& caller, const nv::NVOS56_PARAMETERS& p);
   nv::NvV32 Control(const Caller& caller, const nv::NVOS54_PARAMETERS& p);
   nv::NvV32 ClientControl(const nv::NVOS54_PARAMETERS& p, void* params);
+  nv::NvV32 AddrSpaceType(nv::NvHandle client, nv::NV0000_CTRL_CLIENT_GET_ADDR_SPACE_TYPE_PARAMS& p) const;
   nv::NvV32 DeviceControl(const nv::NVOS54_PARAMETERS& p, void* params);
+  nv::NvU32 FreeChid(int gpu, nv::NvU32 engine) const;
   nv::NvV32 SubdeviceControl(const nv::NVOS54_PARAMETERS& p, int gpu, void* params);
   int Uvm(OpenFile& file, std::uint32_t request, void* arg);
 

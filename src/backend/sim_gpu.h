@@ -25,5 +25,9 @@ inline constexpr std::uint64_t SimGpuFbAddress(unsigned index) {
   return 0x200000000000ull + (std::uint64_t{index} << 37);
 }
 inline constexpr std::uint64_t kSimGpuFbSize = 128ull << 30;
+// BAR2 (instance memory) follows BAR1, as on the H200 run 2 saw; its size is
+// the H200's (docs/gpu-validation.md). There is no I/O BAR (BAR3).
+inline constexpr std::uint64_t SimGpuInstAddress(unsigned index) { return SimGpuFbAddress(index) + kSimGpuFbSize; }
+inline constexpr std::uint64_t kSimGpuInstSize = 32 << 20;
 
 }  // namespace nvgate::backend

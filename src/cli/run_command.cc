@@ -2,7 +2,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -99,6 +101,35 @@ std::vector<backend::DeviceNode> NodesFor(const backend::Backend& backend, caps:
     }
   }
   return out;
+}
+
+// The denial of an open of `node`, withheld from the workload's /dev for want
+// of compute (NodesFor): reported as a denial of the node's UVM use, key 0 (no
+// UVM command has that number), naming the capability that offers the node.
+policy::Denial WithheldNodeDenial(const backend::DeviceNode& node, caps::CapSet enabled, int pid) {
+  const std::string call = "open " + node.dev_path;
+  const caps::CapSet with_compute = enabled | caps::CapSet{caps::Capability::kCompute};
+  return {.pid = pid,
+          .level = abi::Level::kUvm,
+          .key = 0,
+          .line = fmt::format("pid {}: compute: {} (uvm 0x0) denied; enable with NVIDIA_DRIVER_CAPABILITIES={}", pid,
+                              call, with_compute.ToString()),
+          .capability = "compute",
+          .call = call};
+}
+
+// The refusals of opens of the nodes NodesFor withholds, each reported to `denials`.
+std::map<std::string, std::function<void(int)>, std::less<>> WithheldNodeOpens(const backend::Backend& backend,
+                                                                                caps::CapSet enabled,
+                                                                                policy::DenialLog& denials) {
+  std::map<std::string, std::function<void(int)>, std::less<>> refused;
+  for (const backend::DeviceNode& node : backend.Nodes()) {
+    if (node.kind != abi::DeviceKind::kUvm || enabled.Has(caps::Capability::kCompute)) continue;
+    refused[node.dev_path] = [node, enabled, &denials](int pid) {
+      denials.Report(WithheldNodeDenial(node, enabled, pid));
+    };
+  }
+  return refused;
 }
 
 // The backend --backend names; `replay` is set to it when it is the replay one.
@@ -236,7 +267,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
       .driver_files = (*backend)->DriverFiles(),
       .isolate = !options.no_isolate,
       .workload_caps = *workload_caps,
-      .supervisor = {},
+      .supervisor = {.refused_opens = WithheldNodeOpens(**backend, enabled, denials)},
   };
   proxy::Executor& executor = observe_only ? static_cast<proxy::Executor&>(*observe_only) : proxy;
   auto status = supervisor::RunSupervised(launch, executor);

@@ -297,6 +297,12 @@ void Supervisor::HandleOpen(const Notification& n) {
   std::optional<std::string> path = ReadPath(*target, n.data.args[at ? 1 : 0]);
   auto node = path ? options_.node_opens.find(*path) : options_.node_opens.end();
   if (node == options_.node_opens.end()) {
+    auto refused = path ? options_.refused_opens.find(*path) : options_.refused_opens.end();
+    if (refused != options_.refused_opens.end()) {
+      refused->second(target->thread_group());
+      Answer(n, {.error = EACCES});
+      return;
+    }
     Answer(n, {.continue_syscall = true});
     return;
   }

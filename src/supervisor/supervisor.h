@@ -31,6 +31,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -74,6 +75,11 @@ struct SupervisorOptions {
   // The workload's PID namespace: whose tasks are stopped while a call runs in
   // its caller's own memory (caller_run.h). Unknown: such calls are refused.
   WorkloadNamespace workload = {};
+  // The backend's nodes the workload's capabilities withhold from its /dev
+  // (the UVM node without compute): an open of one's exact path is refused
+  // with EACCES, and reported to its function with the calling process's pid
+  // (the denial line). Only with node_opens, which makes opens reach the supervisor.
+  std::map<std::string, std::function<void(int pid)>, std::less<>> refused_opens = {};
 };
 
 struct SupervisorStats {

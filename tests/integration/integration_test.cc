@@ -104,9 +104,11 @@ TEST(Run, UvmNeedsComputeAndHidesSharingMode) {
   auto compute = Workload("compute", {"uvm"});
   ASSERT_EQ(compute.status, 0) << compute.err;
   EXPECT_THAT(compute.out, HasSubstr("uvm_initialize=ok status=0x0 flags=0x0"));
-  // Without compute the private /dev has no UVM node at all.
+  // Without compute the private /dev has no UVM node at all, and the
+  // supervisor refuses an open of its path with a denial line naming compute.
   auto utility = Workload("utility", {"uvm"});
-  EXPECT_THAT(utility.out, HasSubstr("open_/dev/nvidia-uvm=No such file or directory"));
+  EXPECT_THAT(utility.out, HasSubstr("open_/dev/nvidia-uvm=Permission denied"));
+  EXPECT_THAT(utility.err, HasSubstr("compute: open /dev/nvidia-uvm (uvm 0x0) denied"));
 }
 
 TEST(Run, ForeignClientIsRefused) {

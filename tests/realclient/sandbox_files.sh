@@ -33,6 +33,17 @@ if [[ $(id -u) -eq 0 ]]; then
   expect "^ctl character special file c3:ff gpu character special file c3:0$"
   expect "^relative open: refused$"
 fi
+# Without compute the UVM node is withheld, and an open of it is refused with a
+# denial line naming compute (nothing else of it reaches the workload).
+utility=$("$nvgate" run --backend sim --caps utility -- sh -c '
+  true 2>/dev/null </dev/nvidia-uvm && echo "uvm open: ok" || echo "uvm open: refused"
+  test -e /dev/nvidia-uvm && echo "uvm node: present" || echo "uvm node: absent"
+' 2>&1)
+echo "$utility"
+inside=$utility
+expect "^uvm open: refused$"
+expect "^uvm node: absent$"
+expect "denied: pid [0-9]+: compute: open /dev/nvidia-uvm \\(uvm 0x0\\) denied; enable with NVIDIA_DRIVER_CAPABILITIES=compute,utility$"
 # Nothing of it outside the sandbox (on a host without NVIDIA's driver).
 if [[ ! -e /sys/module/nvidia/initstate && -e /proc/driver/nvidia ]]; then
   echo "FAIL: /proc/driver/nvidia shows outside the sandbox"
