@@ -13,6 +13,7 @@
 
 #include "abi/abi.h"
 #include "agent/container_request.h"
+#include "agent/container_supervisor.h"
 
 namespace nvgate::agent {
 namespace {
@@ -87,14 +88,8 @@ TEST(ContainerRequestTest, UnsetRequestAndLegacyCudaImages) {
 }
 
 TEST(AgentTest, AnswersStatusAndRefusesASecondAgentOnTheSameSocket) {
-  auto backend = backend::MakeSimBackend({});
-  ASSERT_TRUE(backend) << backend.error();
   std::string socket = "/tmp/nvgate-agent-test-" + std::to_string(getpid()) + ".sock";
-  AgentOptions options{.socket_path = socket,
-                       .allowed = caps::CapSet::Default(),
-                       .table = abi::TableForVersion("580.159.04"),
-                       .backend = backend->get(),
-                       .supervisor = {}};
+  AgentOptions options{.socket_path = socket, .allowed = caps::CapSet::Default(), .driver = {}};
   Agent agent(options);
   ASSERT_TRUE(agent.Listen());
   std::thread serving([&] { EXPECT_TRUE(agent.Serve()); });
@@ -147,7 +142,7 @@ TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
   meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
   meter.Answered(true, std::chrono::microseconds(20));
   meter.Answered(false, std::chrono::microseconds(20));
-  AgentTotals totals{.started = 3, .refused = 1};
+  AgentTotals totals{.started = 3, .refused = 1, .failed = 1};
   ContainerMeter gone;
   gone.Denied(DenialOf("compute", "NVC86F_CHANNEL_GPFIFO_A"));
   gone.Answered(true, std::chrono::microseconds(20));
@@ -164,6 +159,7 @@ TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
            "nvgate_supervision_latency_seconds_count{container=\"ctr\\\"1\"} 2\n",
            "nvgate_containers_started_total 3\n",
            "nvgate_containers_refused_total 1\n",
+           "nvgate_container_supervisors_failed_total 1\n",
            "nvgate_agent_calls_total{decision=\"allowed\"} 1\n",
            "nvgate_agent_calls_total{decision=\"denied\"} 2\n",
            "nvgate_agent_denials_total{capability=\"compute\"} 1\n",
@@ -184,21 +180,95 @@ TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
 }
 
 TEST(AgentMetricsTest, AnIdleAgentHasEveryFamilyAndZeroes) {
-  auto backend = backend::MakeSimBackend({});
-  ASSERT_TRUE(backend) << backend.error();
   Agent agent({.socket_path = "/tmp/nvgate-agent-metrics-test-" + std::to_string(getpid()) + ".sock",
                .allowed = caps::CapSet::Default(),
-               .table = abi::TableForVersion("580.159.04"),
-               .backend = backend->get(),
-               .supervisor = {}});
+               .driver = {}});
   metrics::Exposition out;
   agent.WriteMetrics(out);
   std::string text = out.Take();
   EXPECT_THAT(text, testing::HasSubstr("nvgate_active_containers 0\n"));
   EXPECT_THAT(text, testing::HasSubstr("nvgate_containers_started_total 0\n"));
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_container_supervisors_failed_total 0\n"));
   EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_calls_total{decision=\"denied\"} 0\n"));
   EXPECT_THAT(text, testing::HasSubstr("# TYPE nvgate_calls_total counter\n"));
   EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_supervision_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
+}
+
+TEST(ContainerSupervisorConfigTest, RoundTrips) {
+  ContainerSupervisorConfig config{.id = "ctr\"1",
+                                   .pid = 4242,
+                                   .enabled = caps::CapSet::Default(),
+                                   .refused = false,
+                                   .agent_pid = 17,
+                                   .driver = {.backend = "sim",
+                                              .sim_node_dir = "/tmp/nodes",
+                                              .sim_call_log = "/tmp/calls.log",
+                                              .abi_version = "580.159.04"}};
+  auto decoded = DecodeConfig(EncodeConfig(config));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->id, config.id);
+  EXPECT_EQ(decoded->pid, 4242);
+  EXPECT_EQ(decoded->enabled.bits(), config.enabled.bits());
+  EXPECT_FALSE(decoded->refused);
+  EXPECT_EQ(decoded->agent_pid, 17);
+  EXPECT_EQ(decoded->driver.backend, "sim");
+  EXPECT_EQ(decoded->driver.sim_node_dir, "/tmp/nodes");
+  EXPECT_EQ(decoded->driver.sim_call_log, "/tmp/calls.log");
+  EXPECT_EQ(decoded->driver.abi_version, "580.159.04");
+  EXPECT_FALSE(DecodeConfig(R"({"id":"x"})"));
+  EXPECT_FALSE(DecodeConfig("not json"));
+}
+
+TEST(ContainerReportTest, RoundTripsAMetersSnapshotAndTheDenials) {
+  ContainerMeter meter;
+  meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
+  meter.Answered(true, std::chrono::microseconds(30));
+  meter.Answered(false, std::chrono::microseconds(3));
+  ContainerReport report{.meter = meter.Read(), .executed = 2, .denied = 1, .denials = nlohmann::json::array()};
+  report.denials.push_back({{"call", "NVB8B0_VIDEO_DECODER"},
+                            {"level", "alloc"},
+                            {"key", "0xb8b0"},
+                            {"capability", "video"},
+                            {"count", 1},
+                            {"processes", 1}});
+  auto decoded = DecodeReport(EncodeReport(report));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->meter.allowed, 1u);
+  EXPECT_EQ(decoded->meter.denied, 1u);
+  EXPECT_EQ(decoded->meter.denials, report.meter.denials);
+  EXPECT_EQ(decoded->meter.latency.counts, report.meter.latency.counts);
+  EXPECT_EQ(decoded->meter.latency.sum_ns, report.meter.latency.sum_ns);
+  EXPECT_EQ(decoded->executed, 2u);
+  EXPECT_EQ(decoded->denied, 1u);
+  EXPECT_EQ(decoded->denials, report.denials);
+}
+
+// A supervisor process whose workload took it over may send anything.
+TEST(ContainerReportTest, RefusesMalformedOrOversizedReports) {
+  const ContainerReport empty;
+  nlohmann::json good = nlohmann::json::parse(EncodeReport(empty));
+  ASSERT_TRUE(DecodeReport(good.dump()));
+  EXPECT_FALSE(DecodeReport("[]"));
+  EXPECT_FALSE(DecodeReport(std::string(kMaxReportBytes + 1, ' ')));
+  for (const char* field : {"allowed", "denied_answered", "executed", "denied", "denial_series", "latency", "denials"}) {
+    nlohmann::json missing = good;
+    missing.erase(field);
+    EXPECT_FALSE(DecodeReport(missing.dump())) << field;
+  }
+  nlohmann::json negative = good;
+  negative["allowed"] = -1;
+  EXPECT_FALSE(DecodeReport(negative.dump()));
+  nlohmann::json short_histogram = good;
+  short_histogram["latency"]["counts"].erase(0);
+  EXPECT_FALSE(DecodeReport(short_histogram.dump()));
+  nlohmann::json too_many = good;
+  for (std::size_t i = 0; i <= ContainerMeter::kMaxDenialSeries + 1; ++i) {
+    too_many["denial_series"].push_back({"never", "CALL_" + std::to_string(i), 1});
+  }
+  EXPECT_FALSE(DecodeReport(too_many.dump()));
+  nlohmann::json odd_denial = good;
+  odd_denial["denials"].push_back({{"call", 7}});
+  EXPECT_FALSE(DecodeReport(odd_denial.dump()));
 }
 
 }  // namespace

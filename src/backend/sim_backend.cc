@@ -69,7 +69,9 @@ class SimBackend final : public Backend {
  private:
   // One line per call the driver was handed, whatever it answered; RM
   // allocations, shares and controls also name their class, share type or
-  // command and client, which is what tests look for.
+  // command and client, which is what tests look for. Each ends with the
+  // process that made the call, the one a driver takes for its caller: the
+  // supervisor's, never the workload's.
   void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc) {
     std::string line = fmt::format("{} {:#010x} rc={}", abi::DeviceKindName(device), request, rc);
     if (abi::IsFrontend(device) && arg != nullptr) {
@@ -103,7 +105,7 @@ class SimBackend final : public Backend {
       }
     }
     if (device == abi::DeviceKind::kUvm && arg != nullptr) line += UvmClient(request, arg);
-    line += '\n';
+    line += fmt::format(" caller_pid={}\n", ::getpid());
     // O_APPEND and one write per line: lines from concurrent calls never interleave.
     [[maybe_unused]] ssize_t written = ::write(call_log_, line.data(), line.size());
   }
