@@ -366,9 +366,12 @@ class Workload {
                             {"pid", pid},
                             {"bundle", bundle},
                             {"annotations", nlohmann::json::object()}};
-    std::string message =
-        nlohmann::json{{"ociVersion", "1.0.2"}, {"fds", {"seccompFd"}}, {"pid", pid}, {"metadata", ""}, {"state", state}}
-            .dump();
+    std::string message = nlohmann::json{{"ociVersion", "1.0.2"},
+                                         {"fds", {"seccompFd"}},
+                                         {"pid", pid},
+                                         {"metadata", ""},
+                                         {"state", state}}
+                              .dump();
     bool sent = SendToAgent(socket, message, listener);
     close(listener);
     if (!sent) return tl::unexpected("cannot hand the listener to the agent on " + socket);

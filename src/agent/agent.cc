@@ -117,7 +117,10 @@ bool SendAll(int fd, std::string_view data) {
 }
 
 std::string ExitDescription(int status) {
-  if (WIFSIGNALED(status)) return fmt::format("was killed by signal {} ({})", WTERMSIG(status), strsignal(WTERMSIG(status)));
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    return fmt::format("was killed by signal {} (SIG{})", WTERMSIG(status), name != nullptr ? name : "?");
+  }
   return fmt::format("exited with status {}", WEXITSTATUS(status));
 }
 
@@ -345,13 +348,14 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
 }
 
 bool Agent::ReadReports(Container& c) {
-  std::string buffer(kMaxReportBytes + 1, '\0');
+  // One byte more than a report may have: a longer one arrives truncated and is refused.
+  report_buffer_.resize(kMaxReportBytes + 1);
   for (;;) {
-    ssize_t n = recv(c.report_fd, buffer.data(), buffer.size(), MSG_DONTWAIT);
+    ssize_t n = recv(c.report_fd, report_buffer_.data(), report_buffer_.size(), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno == EAGAIN;
     if (n == 0) return false;
-    auto report = DecodeReport(std::string_view(buffer.data(), static_cast<std::size_t>(n)));
+    auto report = DecodeReport(std::string_view(report_buffer_.data(), static_cast<std::size_t>(n)));
     if (!report) {
       // A supervisor whose workload took it over could send anything: its
       // counts stay as they were, and the agent says so once.

@@ -105,6 +105,7 @@ class Agent {
   int listen_fd_ = -1;
   bool bound_ = false;  // the socket file is ours to remove
   int wake_fd_ = -1;  // eventfd, readable once Stop() was called
+  std::string report_buffer_;  // Serve()'s thread's, for ReadReports
 
   // Containers are added and removed by Serve()'s thread only, under mu_;
   // other threads read them under mu_.

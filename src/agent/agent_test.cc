@@ -378,7 +378,8 @@ TEST(ContainerReportTest, RefusesMalformedOrOversizedReports) {
   ASSERT_TRUE(DecodeReport(good.dump()));
   EXPECT_FALSE(DecodeReport("[]"));
   EXPECT_FALSE(DecodeReport(std::string(kMaxReportBytes + 1, ' ')));
-  for (const char* field : {"allowed", "denied_answered", "executed", "denied", "denial_series", "latency", "denials"}) {
+  for (const char* field :
+       {"allowed", "denied_answered", "executed", "denied", "denial_series", "latency", "denials"}) {
     nlohmann::json missing = good;
     missing.erase(field);
     EXPECT_FALSE(DecodeReport(missing.dump())) << field;

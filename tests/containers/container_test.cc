@@ -494,7 +494,9 @@ TEST_F(ContainerTest, EachContainerHasItsOwnSupervisorProcessAndOneKilledLeavesT
   for (std::size_t i = 0; i < ids.size(); ++i) {
     fs::path bundle = Bundle(ids[i], {"/bin/escape_workload", "looper", "call-until-killed"}, {});
     started_.push_back(ids[i]);
-    runs.emplace_back([&, i, bundle] { results[i] = Runtime({"--root", state, "run", "--bundle", bundle.string(), ids[i]}); });
+    runs.emplace_back([&, i, bundle] {
+      results[i] = Runtime({"--root", state, "run", "--bundle", bundle.string(), ids[i]});
+    });
   }
   std::map<std::string, json> by_id;
   bool both = WaitForStatus([&](const json& s) {
