@@ -311,12 +311,14 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
 
   // Everything the child needs is built before fork: after it, the child may
   // not allocate.
+  const spdlog::string_view_t log_level = spdlog::level::to_string_view(spdlog::get_level());
   std::vector<std::string> args = options_.supervisor_command;
   args.push_back(EncodeConfig({.id = id,
                                .pid = state.pid,
                                .enabled = enabled,
                                .refused = c->status.refused,
                                .agent_pid = getpid(),
+                               .log_level = std::string(log_level.data(), log_level.size()),
                                .driver = options_.driver}));
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());

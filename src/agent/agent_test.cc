@@ -328,6 +328,7 @@ TEST(ContainerSupervisorConfigTest, RoundTrips) {
                                    .enabled = caps::CapSet::Default(),
                                    .refused = false,
                                    .agent_pid = 17,
+                                   .log_level = "debug",
                                    .driver = {.backend = "sim",
                                               .sim_node_dir = "/tmp/nodes",
                                               .sim_call_log = "/tmp/calls.log",
@@ -339,6 +340,7 @@ TEST(ContainerSupervisorConfigTest, RoundTrips) {
   EXPECT_EQ(decoded->enabled.bits(), config.enabled.bits());
   EXPECT_FALSE(decoded->refused);
   EXPECT_EQ(decoded->agent_pid, 17);
+  EXPECT_EQ(decoded->log_level, "debug");
   EXPECT_EQ(decoded->driver.backend, "sim");
   EXPECT_EQ(decoded->driver.sim_node_dir, "/tmp/nodes");
   EXPECT_EQ(decoded->driver.sim_call_log, "/tmp/calls.log");

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include <fmt/format.h>
@@ -106,6 +107,7 @@ std::string EncodeConfig(const ContainerSupervisorConfig& config) {
               {"enabled", config.enabled.bits()},
               {"refused", config.refused},
               {"agent_pid", config.agent_pid},
+              {"log_level", config.log_level},
               {"backend", config.driver.backend},
               {"sim_node_dir", config.driver.sim_node_dir},
               {"sim_call_log", config.driver.sim_call_log},
@@ -122,11 +124,13 @@ tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_vi
   auto enabled = Get<std::uint16_t>(in, "enabled");
   auto refused = Get<bool>(in, "refused");
   auto agent_pid = Get<int>(in, "agent_pid");
+  auto log_level = Get<std::string>(in, "log_level");
   auto backend = Get<std::string>(in, "backend");
   auto node_dir = Get<std::string>(in, "sim_node_dir");
   auto call_log = Get<std::string>(in, "sim_call_log");
   auto abi_version = Get<std::string>(in, "abi_version");
-  if (!id || !pid || !enabled || !refused || !agent_pid || !backend || !node_dir || !call_log || !abi_version) {
+  if (!id || !pid || !enabled || !refused || !agent_pid || !log_level || !backend || !node_dir || !call_log ||
+      !abi_version) {
     return tl::unexpected(std::string("the configuration lacks a field or has one of the wrong type"));
   }
   config.id = *id;
@@ -134,6 +138,7 @@ tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_vi
   config.enabled = caps::CapSet::FromBits(*enabled);
   config.refused = *refused;
   config.agent_pid = *agent_pid;
+  config.log_level = *log_level;
   config.driver = {.backend = *backend, .sim_node_dir = *node_dir, .sim_call_log = *call_log,
                    .abi_version = *abi_version};
   return config;
@@ -196,8 +201,14 @@ int RunContainerSupervisor(const ContainerSupervisorConfig& config, int listener
     spdlog::error("agent: container {}: the agent that started its supervisor is gone", id);
     return 1;
   }
-  // The same privilege drop as `nvgate run`'s supervisor; Supervisor::Run
-  // makes the process non-dumpable.
+  // It holds the container's listener from its first instruction: no
+  // same-uid process may ptrace it or take the listener with pidfd_getfd, not
+  // even before Supervisor::Run (which sets this too).
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+    spdlog::error("agent: container {}: prctl(PR_SET_DUMPABLE, 0) failed: {}", id, std::strerror(errno));
+    return 1;
+  }
+  // The same privilege drop as `nvgate run`'s supervisor.
   if (auto dropped = supervisor::DropCapabilities(); !dropped) {
     spdlog::error("agent: container {}: {}", id, dropped.error());
     return 1;

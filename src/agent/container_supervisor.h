@@ -49,6 +49,7 @@ struct ContainerSupervisorConfig {
   caps::CapSet enabled;      // what its calls run under
   bool refused = false;      // its request was refused: every NVIDIA call is denied, none logged
   int agent_pid = 0;         // the process must end with the agent that started it
+  std::string log_level = "info";  // the agent's (spdlog's names)
   DriverAccess driver;
 };
 

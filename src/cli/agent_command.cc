@@ -130,6 +130,8 @@ int RunAgentContainer(const std::string& config) {
     std::fprintf(stderr, "nvgate agent-container: %s\n", decoded.error().c_str());
     return 1;
   }
+  // The agent's --log-level, which may not be this process's (a file's or the default).
+  spdlog::set_level(spdlog::level::from_str(decoded->log_level));
   return agent::RunContainerSupervisor(*decoded, /*listener=*/3, /*report=*/4);
 }
 
