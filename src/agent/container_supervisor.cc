@@ -201,9 +201,9 @@ int RunContainerSupervisor(const ContainerSupervisorConfig& config, int listener
     spdlog::error("agent: container {}: the agent that started its supervisor is gone", id);
     return 1;
   }
-  // It holds the container's listener from its first instruction: no
-  // same-uid process may ptrace it or take the listener with pidfd_getfd, not
-  // even before Supervisor::Run (which sets this too).
+  // It holds the container's listener: from here on, not only once
+  // Supervisor::Run (which sets this too) starts, no same-uid process may
+  // ptrace it or take the listener with pidfd_getfd.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     spdlog::error("agent: container {}: prctl(PR_SET_DUMPABLE, 0) failed: {}", id, std::strerror(errno));
     return 1;
