@@ -40,6 +40,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/ioctl.h>
@@ -54,6 +55,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -112,7 +114,7 @@ void Fail(benchmark::State& state, const std::string& why) {
 
 // ---- the workload processes ----
 
-enum class Setting { kNative, kAllowAllFilter, kTrivialResponder, kHandOffResponder, kNvgate, kNvgateHost };
+enum class Setting { kNative, kAllowAllFilter, kTrivialResponder, kHandOffResponder, kNvgate, kNvgateHost, kAgent };
 
 const char* SettingName(Setting s) {
   switch (s) {
@@ -122,6 +124,7 @@ const char* SettingName(Setting s) {
     case Setting::kHandOffResponder: return "hand-off responder";
     case Setting::kNvgate: return "nvgate";
     case Setting::kNvgateHost: return "nvgate (host)";
+    case Setting::kAgent: return "nvgate agent";
   }
   return "?";
 }
@@ -313,12 +316,103 @@ class Workload {
     return answer;
   }
 
+  // bench_workload as a container handed to the `nvgate agent` on `socket`,
+  // the way runc hands one over: the workload-to-be installs nvgate's filter
+  // with a listener and passes it up (here, to us, as runc's init passes it to
+  // runc), and we send it to the agent with a container state naming `bundle`.
+  // Returns once its RM client, device and subdevice are set up: once the
+  // agent supervises it.
+  static tl::expected<std::unique_ptr<Workload>, std::string> StartInAgent(const std::string& socket,
+                                                                         const std::string& nodes,
+                                                                         const std::string& bundle,
+                                                                         const std::string& id) {
+    // Built before fork: the child of a threaded process must not allocate.
+    auto filter = supervisor::BuildFilter(supervisor::TrapRules::FromTable(*abi::TableForVersion(kDriverVersion)));
+    if (!filter) return tl::unexpected(filter.error());
+    std::vector<std::string> env = {"BENCH_NVIDIA_DIR=" + nodes};
+    for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+    std::vector<char*> envp;
+    for (std::string& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    std::string workload = kWorkloadBinary;
+    char* argv[] = {workload.data(), nullptr};
+    int requests[2], replies[2], sock[2];
+    if (pipe2(requests, O_CLOEXEC) != 0 || pipe2(replies, O_CLOEXEC) != 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) != 0) {
+      return tl::unexpected(std::string("pipe: ") + std::strerror(errno));
+    }
+    pid_t pid = fork();
+    if (pid < 0) return tl::unexpected(std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+      dup2(requests[0], STDIN_FILENO);
+      dup2(replies[1], STDOUT_FILENO);
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(126);
+      int listener = supervisor::InstallFilter(*filter);
+      if (listener < 0 || !supervisor::SendFd(sock[1], listener)) _exit(126);
+      close(listener);
+      execve(argv[0], argv, envp.data());
+      _exit(127);
+    }
+    close(requests[0]);
+    close(replies[1]);
+    close(sock[1]);
+    auto w = std::unique_ptr<Workload>(new Workload(Setting::kAgent, pid, requests[1], fdopen(replies[0], "r")));
+    int listener = supervisor::ReceiveFd(sock[0]);
+    close(sock[0]);
+    if (listener < 0) return tl::unexpected(std::string("the workload sent no seccomp listener"));
+    nlohmann::json state = {{"ociVersion", "1.0.2"},
+                            {"id", id},
+                            {"status", "creating"},
+                            {"pid", pid},
+                            {"bundle", bundle},
+                            {"annotations", nlohmann::json::object()}};
+    std::string message = nlohmann::json{{"ociVersion", "1.0.2"},
+                                         {"fds", {"seccompFd"}},
+                                         {"pid", pid},
+                                         {"metadata", ""},
+                                         {"state", state}}
+                              .dump();
+    bool sent = SendToAgent(socket, message, listener);
+    close(listener);
+    if (!sent) return tl::unexpected("cannot hand the listener to the agent on " + socket);
+    auto setup = w->Ask("rm-setup");
+    if (!setup) return tl::unexpected(setup.error());
+    if (*setup != "ok") return tl::unexpected("rm-setup: " + *setup);
+    return w;
+  }
+
   // The process started: the workload itself, or nvgate (the supervisor).
   pid_t pid() const { return pid_; }
 
  private:
   Workload(Setting setting, pid_t pid, int requests, FILE* replies)
       : setting_(setting), pid_(pid), requests_(requests), replies_(replies) {}
+
+  // One message with the listener attached, as runc sends it to the listenerPath.
+  static bool SendToAgent(const std::string& socket, const std::string& message, int listener) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (socket.size() >= sizeof addr.sun_path) return false;
+    std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    iovec iov{const_cast<char*>(message.data()), message.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &listener, sizeof listener);
+    bool sent = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+                sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(message.size());
+    close(fd);
+    return sent;
+  }
 
   Setting setting_;
   pid_t pid_;
@@ -542,6 +636,179 @@ void SupervisorMemory(benchmark::State& state) {
   }
 }
 
+// ---- containers under `nvgate agent` ----
+
+// An `nvgate agent --backend sim` of our own, on a socket in a directory of its
+// own, with one bundle whose config.json requests compute,utility.
+class AgentProcess {
+ public:
+  static tl::expected<std::unique_ptr<AgentProcess>, std::string> Start() {
+    char tmpl[] = "/tmp/nvgate-bench-agent-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return tl::unexpected(std::string("mkdtemp: ") + std::strerror(errno));
+    auto agent = std::unique_ptr<AgentProcess>(new AgentProcess(tmpl));
+    std::filesystem::create_directories(agent->nodes());
+    std::filesystem::create_directories(agent->bundle());
+    std::ofstream(agent->bundle() + "/config.json")
+        << R"({"ociVersion":"1.0.2","process":{"env":["NVIDIA_DRIVER_CAPABILITIES=compute,utility"]}})";
+    std::vector<std::string> args = {kNvgateBinary, "agent", "--socket", agent->socket(), "--backend", "sim",
+                                     "--sim-node-dir", agent->nodes(), "--allowed-caps", "compute,utility"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t log;
+    posix_spawn_file_actions_init(&log);
+    posix_spawn_file_actions_addopen(&log, STDERR_FILENO, (agent->dir_ + "/agent.log").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int spawned = posix_spawn(&agent->pid_, argv[0], &log, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&log);
+    if (spawned != 0) return tl::unexpected("cannot run " + kNvgateBinary + " agent");
+    // The socket listens once its file exists; the sim's nodes exist before it.
+    for (int i = 0; i < 1000 && !std::filesystem::exists(agent->socket()); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!std::filesystem::exists(agent->socket())) return tl::unexpected(std::string("the agent did not start"));
+    return agent;
+  }
+
+  ~AgentProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status;
+      waitpid(pid_, &status, 0);
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  AgentProcess(const AgentProcess&) = delete;
+  AgentProcess& operator=(const AgentProcess&) = delete;
+
+  tl::expected<std::unique_ptr<Workload>, std::string> Hand(const std::string& id) {
+    return Workload::StartInAgent(socket(), nodes(), bundle(), id);
+  }
+
+  // The agent and every process it started.
+  std::vector<pid_t> Processes() const {
+    std::vector<pid_t> out = {pid_};
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      const std::string name = entry.path().filename();
+      if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream stat(entry.path() / "stat");
+      std::string line;
+      std::getline(stat, line);
+      // pid (comm) state ppid ...: comm may hold spaces, so read after its ')'.
+      std::size_t close = line.rfind(')');
+      if (close == std::string::npos) continue;
+      std::istringstream rest(line.substr(close + 1));
+      std::string state;
+      pid_t parent = 0;
+      rest >> state >> parent;
+      if (parent == pid_) out.push_back(std::stoi(name));
+    }
+    return out;
+  }
+
+ private:
+  explicit AgentProcess(std::string dir) : dir_(std::move(dir)) {}
+  std::string socket() const { return dir_ + "/agent.sock"; }
+  std::string nodes() const { return dir_ + "/nodes"; }
+  std::string bundle() const { return dir_ + "/bundle"; }
+
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+AgentProcess* SharedAgent(std::string& error) {
+  static tl::expected<std::unique_ptr<AgentProcess>, std::string> agent = AgentProcess::Start();
+  if (!agent) {
+    error = agent.error();
+    return nullptr;
+  }
+  return agent->get();
+}
+
+// Each call: one workload handed to a warm agent, its RM client, device and
+// subdevice set up through it, and ended.
+tl::expected<double, std::string> AgentContainerStarts(long calls, int) {
+  std::string error;
+  AgentProcess* agent = SharedAgent(error);
+  if (agent == nullptr) return tl::unexpected(error);
+  static long started = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < calls; ++i) {
+    auto w = agent->Hand("start-" + std::to_string(++started));
+    if (!w) return tl::unexpected(w.error());
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// The same workload under a fresh `nvgate run --backend sim` each time.
+tl::expected<double, std::string> NvgateRunStarts(long calls, int) {
+  auto start = std::chrono::steady_clock::now();
+  for (long i = 0; i < calls; ++i) {
+    auto w = Workload::Start(Setting::kNvgate);
+    if (!w) return tl::unexpected(w.error());
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Proportional set size: shared pages divided among the processes that map them.
+long ReadPssKib(pid_t pid) {
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);) {
+    if (line.rfind("Pss:", 0) == 0) return std::stol(line.substr(4));
+  }
+  return -1;
+}
+
+struct AgentMemoryUse {
+  long rss_kib = 0;
+  long pss_kib = 0;
+  std::size_t processes = 0;
+};
+
+tl::expected<AgentMemoryUse, std::string> ReadAgentMemory(const AgentProcess& agent) {
+  AgentMemoryUse use;
+  for (pid_t pid : agent.Processes()) {
+    Rss rss = ReadRss(pid);
+    long pss = ReadPssKib(pid);
+    if (rss.total_kib < 0 || pss < 0) return tl::unexpected("cannot read the memory of process " + std::to_string(pid));
+    use.rss_kib += rss.total_kib;
+    use.pss_kib += pss;
+    ++use.processes;
+  }
+  return use;
+}
+
+// A fresh agent idle, then with kAgentContainers workloads supervised (each
+// with an RM client, device and subdevice): the agent's processes' memory, all
+// of them together, and what each container added.
+constexpr int kAgentContainers = 8;
+
+void AgentMemory(benchmark::State& state) {
+  for (auto _ : state) {
+    auto agent = AgentProcess::Start();
+    if (!agent) return Fail(state, agent.error());
+    auto idle = ReadAgentMemory(**agent);
+    if (!idle) return Fail(state, idle.error());
+    std::vector<std::unique_ptr<Workload>> workloads;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kAgentContainers; ++i) {
+      auto w = (*agent)->Hand("memory-" + std::to_string(i));
+      if (!w) return Fail(state, w.error());
+      workloads.push_back(std::move(*w));
+    }
+    state.SetIterationTime(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    auto busy = ReadAgentMemory(**agent);
+    if (!busy) return Fail(state, busy.error());
+    state.counters["idle_rss_kib"] = static_cast<double>(idle->rss_kib);
+    state.counters["rss_kib"] = static_cast<double>(busy->rss_kib);
+    state.counters["pss_kib"] = static_cast<double>(busy->pss_kib);
+    state.counters["processes"] = static_cast<double>(busy->processes);
+    state.counters["per_container_rss_kib"] = static_cast<double>(busy->rss_kib - idle->rss_kib) / kAgentContainers;
+    state.counters["per_container_pss_kib"] = static_cast<double>(busy->pss_kib - idle->pss_kib) / kAgentContainers;
+  }
+}
+
 // ---- latency distributions ----
 
 struct LatencySeries {
@@ -662,6 +929,10 @@ void RegisterAll() {
            ProgramArm({"/bin/true"}), 1);
 
   benchmark::RegisterBenchmark("memory/supervisor_rss", SupervisorMemory)->Iterations(1)->UseManualTime();
+  Register("startup/agent_container:vs_nvgate_run",
+           "a workload handed to a running nvgate agent vs under its own nvgate run, until its RM device is set up",
+           AgentContainerStarts, NvgateRunStarts, 1);
+  benchmark::RegisterBenchmark("memory/agent_rss", AgentMemory)->Iterations(1)->UseManualTime();
   benchmark::RegisterBenchmark("latency/trapped", [](benchmark::State& state) {
     LatencyDistribution(state,
                         {{"nvgate: version query (executed)", Setting::kNvgate, "version", "version"},

@@ -28,6 +28,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <iostream>
@@ -71,6 +72,8 @@ struct Rm {
   NvHandle next_object = 0x5b100000;
 };
 Rm g_rm;
+// Where the NVIDIA device nodes are.
+std::string g_nvidia_dir;
 
 class Pipe {
  public:
@@ -234,8 +237,8 @@ std::string Failure(const char* what, int error, NvV32 status) {
 }
 
 std::string RmSetup() {
-  g_rm.gpu = open("/dev/nvidia0", O_RDWR | O_CLOEXEC);
-  if (g_rm.gpu < 0) return Failure("open /dev/nvidia0", errno, 0);
+  g_rm.gpu = open((g_nvidia_dir + "/nvidia0").c_str(), O_RDWR | O_CLOEXEC);
+  if (g_rm.gpu < 0) return Failure("open nvidia0", errno, 0);
   NVOS21_PARAMETERS root{0, 0, 0, kNv01RootClient, 0, 0, 0};
   int rc = ioctl(g_rm.ctl, Escape(kEscRmAlloc, sizeof root), &root);
   if (rc != 0 || root.status != kNvOk) return Failure("root client", rc == 0 ? 0 : errno, root.status);
@@ -302,9 +305,12 @@ std::string Answer(const std::string& line) {
 extern "C" int __lsan_is_turned_off() { return 1; }
 
 int main() {
-  // Under `nvgate run` the simulated driver's nodes are in /dev. Elsewhere the
-  // NVIDIA ops only ever meet the trivial responder, which answers any file.
-  g_rm.ctl = open("/dev/nvidiactl", O_RDWR | O_CLOEXEC);
+  // Under `nvgate run` the simulated driver's nodes are in /dev; a workload
+  // handed to `nvgate agent` opens them where BENCH_NVIDIA_DIR says. Elsewhere
+  // the NVIDIA ops only ever meet the trivial responder, which answers any file.
+  const char* dir = std::getenv("BENCH_NVIDIA_DIR");
+  g_nvidia_dir = dir != nullptr && *dir != '\0' ? dir : "/dev";
+  g_rm.ctl = open((g_nvidia_dir + "/nvidiactl").c_str(), O_RDWR | O_CLOEXEC);
   if (g_rm.ctl < 0) g_rm.ctl = open("/dev/null", O_RDWR | O_CLOEXEC);
   std::ios::sync_with_stdio(false);
   for (std::string line; std::getline(std::cin, line);) {

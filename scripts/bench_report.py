@@ -145,6 +145,10 @@ def markdown(report):
     if memory:
         lines += ["", "| supervisor memory (nvgate process) | KiB |", "|---|---|"]
         lines += [f"| {k} | {v:.0f} |" for k, v in memory.items()]
+    agent_memory = report["agent_memory"]
+    if agent_memory:
+        lines += ["", "| agent memory (the agent and its processes, 8 containers) | KiB or count |", "|---|---|"]
+        lines += [f"| {k} | {v:.0f} |" for k, v in agent_memory.items()]
     latency = report["latency"]
     if latency:
         lines += ["", "| trapped call latency (per call) | ns |", "|---|---|"]
@@ -203,6 +207,7 @@ def main():
         raw = json.load(f)
     rows = medians(raw)
     memory = rows.get("memory/supervisor_rss", {})
+    agent_memory = rows.get("memory/agent_rss", {})
     latency = rows.get("latency/trapped", {})
     report = {
         "machine": machine(),
@@ -210,6 +215,9 @@ def main():
         "comparisons": comparisons(rows),
         "memory": {k: memory[k] for k in ("rss_kib", "rss_anon_kib", "per_1000_objects_kib", "after_64_threads_kib")
                    if k in memory},
+        "agent_memory": {k: agent_memory[k] for k in ("idle_rss_kib", "rss_kib", "pss_kib", "processes",
+                                                       "per_container_rss_kib", "per_container_pss_kib")
+                         if k in agent_memory},
         "latency": {k: v for k, v in latency.items() if k.endswith("_ns")},
         "goals": goals(rows),
     }

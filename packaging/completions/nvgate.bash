@@ -97,7 +97,7 @@ _nvgate() {
         mapfile -t COMPREPLY < <(compgen -W "profile runtime --base --listener --caps-metadata --driver -o --output --help" -- "$cur")
       fi
       ;;
-    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --abi-version --metrics --help" -- "$cur") ;;
+    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --sim-call-log --abi-version --metrics --help" -- "$cur") ;;
   esac
 }
 

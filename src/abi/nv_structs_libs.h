@@ -49,7 +49,6 @@ inline constexpr NvV32 kNv0000CtrlCmdGpuWaitAttachId = 0x290;
 
 inline constexpr NvV32 kNvErrInvalidParamStruct = 0x3a;
 inline constexpr NvV32 kNvErrInsufficientResources = 0x1a;
-inline constexpr NvV32 kNvErrInvalidAddress = 0x1e;
 inline constexpr NvV32 kNvErrUvmAddressInUse = 0x68;
 
 // NV0000_CTRL_GPU_ATTACH_ALL_PROBED_IDS / DETACH_ALL_ATTACHED_IDS in gpuIds[0].

@@ -1,25 +1,24 @@
 #include "agent/agent.h"
 
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "agent/container_request.h"
-#include "policy/policy.h"
-#include "proxy/proxy.h"
-#include "supervisor/notifier.h"
 
 namespace nvgate::agent {
 namespace {
@@ -96,17 +95,42 @@ bool SendAll(int fd, std::string_view data) {
   return true;
 }
 
+// In the child of fork(): the agent has other threads, so only
+// async-signal-safe calls until exec. The listener becomes fd 3 and the report
+// socket fd 4; every other fd but stdin, stdout and stderr is closed, whatever
+// its close-on-exec flag says, so that no other container's listener reaches
+// this container's supervisor. The agent blocks SIGINT and SIGTERM for its
+// signal thread; the mask survives exec, so it is cleared here.
+[[noreturn]] void ExecSupervisor(char* const argv[], int listener, int report) {
+  // Above 4 first, so that neither dup2 overwrites the other's source.
+  int high_listener = fcntl(listener, F_DUPFD, 5);
+  int high_report = fcntl(report, F_DUPFD, 5);
+  if (high_listener < 0 || high_report < 0 || dup2(high_listener, 3) != 3 || dup2(high_report, 4) != 4 ||
+      syscall(SYS_close_range, 5u, ~0u, 0u) != 0) {
+    _exit(127);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  execv(argv[0], argv);
+  _exit(127);
+}
+
+std::string ExitDescription(int status) {
+  if (WIFSIGNALED(status)) {
+    const char* name = sigabbrev_np(WTERMSIG(status));
+    return fmt::format("was killed by signal {} (SIG{})", WTERMSIG(status), name != nullptr ? name : "?");
+  }
+  return fmt::format("exited with status {}", WEXITSTATUS(status));
+}
+
 }  // namespace
 
 struct Agent::Container {
-  ContainerMeter meter;  // first: the supervisor and the denial log count into it to the end
-  ContainerStatus status;
-  std::unique_ptr<supervisor::OsNotifier> notifier;
-  std::unique_ptr<policy::DenialLog> denials;
-  std::unique_ptr<proxy::Proxy> proxy;
-  std::unique_ptr<supervisor::Supervisor> supervisor;
-  std::thread thread;
-  std::atomic<bool> finished{false};
+  ContainerStatus status;  // its counts are the report's
+  ContainerReport report;  // the newest its process sent
+  int report_fd = -1;
+  bool bad_report_logged = false;
 };
 
 Agent::Agent(AgentOptions options) : options_(std::move(options)) {}
@@ -119,7 +143,10 @@ Agent::~Agent() {
     containers.swap(containers_);
   }
   for (auto& c : containers) {
-    if (c->thread.joinable()) c->thread.join();
+    close(c->report_fd);
+    int status;
+    while (waitpid(c->status.supervisor_pid, &status, 0) < 0 && errno == EINTR) {
+    }
   }
   if (listen_fd_ >= 0) close(listen_fd_);
   if (bound_) unlink(options_.socket_path.c_str());
@@ -158,13 +185,26 @@ tl::expected<void, std::string> Agent::Listen() {
 tl::expected<void, std::string> Agent::Serve() {
   if (listen_fd_ < 0) return tl::unexpected(std::string("Serve() before Listen()"));
   for (;;) {
-    pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
-    // Wakes now and then to join the threads of containers that are gone.
-    int n = poll(fds, 2, 1000);
+    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    // Only this thread adds or removes containers: the pointers stay valid.
+    std::vector<Container*> polled;
+    {
+      std::lock_guard lock(mu_);
+      for (auto& c : containers_) {
+        fds.push_back({c->report_fd, POLLIN, 0});
+        polled.push_back(c.get());
+      }
+    }
+    int n = poll(fds.data(), fds.size(), -1);
     if (n < 0 && errno != EINTR) return tl::unexpected(Errno("poll"));
-    ReapFinished();
     if (n <= 0) continue;
     if (fds[1].revents) return {};
+    for (std::size_t i = 0; i < polled.size(); ++i) {
+      if (fds[i + 2].revents == 0 || ReadReports(*polled[i])) continue;
+      Reap(*polled[i]);
+      std::lock_guard lock(mu_);
+      containers_.remove_if([gone = polled[i]](const std::unique_ptr<Container>& c) { return c.get() == gone; });
+    }
     if (!(fds[0].revents & POLLIN)) continue;
     int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (connection < 0) {
@@ -184,7 +224,8 @@ void Agent::Stop() {
     [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
   }
   std::lock_guard lock(mu_);
-  for (auto& c : containers_) c->supervisor->Stop();
+  // Not reaped yet, so each pid is still that child's.
+  for (auto& c : containers_) kill(c->status.supervisor_pid, SIGTERM);
 }
 
 void Agent::HandleConnection(int connection) {
@@ -201,6 +242,7 @@ void Agent::HandleConnection(int connection) {
       for (const ContainerStatus& c : Containers()) {
         reply["containers"].push_back({{"id", c.id},
                                        {"pid", c.pid},
+                                       {"supervisor_pid", c.supervisor_pid},
                                        {"requested", c.requested},
                                        {"source", c.source},
                                        {"enabled", c.enabled},
@@ -254,88 +296,108 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
     }
   }
   const std::string id = state.id;
-  auto count = [meter = &c->meter](const policy::Denial& d) { meter->Denied(d); };
   if (refusal.empty()) {
     c->status.enabled = enabled.ToString();
-    c->denials = std::make_unique<policy::DenialLog>(
-        [id](const policy::Denial& d) { spdlog::warn("denied: container {}: {}", id, d.line); }, count);
     spdlog::info("agent: container {} (pid {}): supervising with capabilities {} (from {})", id, state.pid,
                  c->status.enabled, c->status.source);
   } else {
     // One line for the container; none per call.
     c->status.refused = true;
-    c->denials = std::make_unique<policy::DenialLog>([](const policy::Denial&) {}, count);
     spdlog::error("agent: container {} (pid {}): capability request '{}' ({}) refused: {}; allowed: {}; every "
                   "NVIDIA call of this container is refused",
                   id, state.pid, c->status.requested, c->status.source.empty() ? "unknown" : c->status.source,
                   refusal, options_.allowed.ToString());
   }
 
-  auto notifier = supervisor::OsNotifier::Create(listener);
-  if (!notifier) {
-    spdlog::error("agent: container {}: {}", id, notifier.error());
+  // Everything the child needs is built before fork: after it, the child may
+  // not allocate.
+  const spdlog::string_view_t log_level = spdlog::level::to_string_view(spdlog::get_level());
+  std::vector<std::string> args = options_.supervisor_command;
+  args.push_back(EncodeConfig({.id = id,
+                               .pid = state.pid,
+                               .enabled = enabled,
+                               .refused = c->status.refused,
+                               .agent_pid = getpid(),
+                               .log_level = std::string(log_level.data(), log_level.size()),
+                               .driver = options_.driver}));
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  int report[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) {
+    spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Errno("socketpair"));
+    close(listener);
     return;
   }
-  c->notifier = std::move(*notifier);
-  c->notifier->SetSyncWakeUp();
-  c->proxy = std::make_unique<proxy::Proxy>(*options_.table, enabled, *options_.backend, *c->denials);
-  supervisor::SupervisorOptions supervision = options_.supervisor;
-  supervision.meter = &c->meter;
-  c->supervisor =
-      std::make_unique<supervisor::Supervisor>(*c->notifier, *options_.backend, *c->proxy, supervision);
-  Container* raw = c.get();
+  pid_t child = fork();
+  if (child == 0) ExecSupervisor(argv.data(), listener, report[1]);
+  // The child's is the only listener left: if it dies, the container's calls
+  // fail at once instead of waiting for an answer from us.
+  close(listener);
+  close(report[1]);
+  if (child < 0) {
+    spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Errno("fork"));
+    close(report[0]);
+    return;
+  }
+  c->status.supervisor_pid = child;
+  c->report_fd = report[0];
+  spdlog::info("agent: container {}: supervisor process {}", id, child);
   std::lock_guard lock(mu_);
   ++totals_.started;
-  if (raw->status.refused) ++totals_.refused;
-  raw->thread = std::thread([raw] {
-    auto result = raw->supervisor->Run();
-    if (!result) {
-      spdlog::error("agent: container {}: supervision ended: {}", raw->status.id, result.error());
-    } else {
-      spdlog::info("agent: container {} is gone ({} calls executed)", raw->status.id,
-                   raw->supervisor->stats().executed);
-    }
-    raw->finished = true;
-  });
+  if (c->status.refused) ++totals_.refused;
   containers_.push_back(std::move(c));
 }
 
-void Agent::ReapFinished() {
-  std::list<std::unique_ptr<Container>> finished;
-  {
-    std::lock_guard lock(mu_);
-    for (auto it = containers_.begin(); it != containers_.end();) {
-      if ((*it)->finished) {
-        totals_.Add((*it)->meter.Read());
-        finished.push_back(std::move(*it));
-        it = containers_.erase(it);
-      } else {
-        ++it;
+bool Agent::ReadReports(Container& c) {
+  // One byte more than a report may have: a longer one arrives truncated and is refused.
+  report_buffer_.resize(kMaxReportBytes + 1);
+  for (;;) {
+    ssize_t n = recv(c.report_fd, report_buffer_.data(), report_buffer_.size(), MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno == EAGAIN;
+    if (n == 0) return false;
+    auto report = DecodeReport(std::string_view(report_buffer_.data(), static_cast<std::size_t>(n)));
+    if (!report) {
+      // A supervisor whose workload took it over could send anything: its
+      // counts stay as they were, and the agent says so once.
+      if (!c.bad_report_logged) {
+        spdlog::error("agent: container {}: its supervisor process {} sent a report the agent ignores: {}",
+                      c.status.id, c.status.supervisor_pid, report.error());
       }
+      c.bad_report_logged = true;
+      continue;
     }
+    std::lock_guard lock(mu_);
+    c.report = std::move(*report);
   }
-  for (auto& c : finished) c->thread.join();
+}
+
+void Agent::Reap(const Container& c) {
+  close(c.report_fd);
+  int status = 0;
+  while (waitpid(c.status.supervisor_pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  const bool failed = !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+  if (failed) {
+    spdlog::error("agent: container {}: its supervisor process {} {}; the container's NVIDIA calls now fail "
+                  "(ENOSYS), other containers are not affected",
+                  c.status.id, c.status.supervisor_pid, ExitDescription(status));
+  }
+  std::lock_guard lock(mu_);
+  totals_.Add(c.report.meter);
+  if (failed) ++totals_.failed;
 }
 
 std::vector<ContainerStatus> Agent::Containers() const {
   std::vector<ContainerStatus> out;
   std::lock_guard lock(mu_);
   for (const auto& c : containers_) {
-    if (c->finished) continue;
     ContainerStatus s = c->status;
-    supervisor::SupervisorStats stats = c->supervisor->stats();
-    s.executed = stats.executed;
-    s.denied = stats.denied;
+    s.executed = c->report.executed;
+    s.denied = c->report.denied;
     // Each call denied, with how often: the log shows only its first denial.
-    s.denials = nlohmann::json::array();
-    for (const policy::DenialCount& d : c->denials->Summary()) {
-      s.denials.push_back({{"call", d.call},
-                           {"level", abi::LevelName(d.level)},
-                           {"key", fmt::format("{:#x}", d.key)},
-                           {"capability", d.capability},
-                           {"count", d.count},
-                           {"processes", d.processes}});
-    }
+    s.denials = c->report.denials;
     out.push_back(std::move(s));
   }
   return out;
@@ -348,9 +410,8 @@ void Agent::WriteMetrics(metrics::Exposition& out) const {
     std::lock_guard lock(mu_);
     totals = totals_;
     for (const auto& c : containers_) {
-      ContainerMeter::Snapshot snapshot = c->meter.Read();
-      totals.Add(snapshot);
-      if (!c->finished) live.push_back({c->status.id, std::move(snapshot)});
+      totals.Add(c->report.meter);
+      live.push_back({c->status.id, c->report.meter});
     }
   }
   WriteAgentMetrics(out, live, totals);

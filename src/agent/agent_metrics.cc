@@ -74,6 +74,11 @@ void WriteAgentMetrics(metrics::Exposition& out, const std::vector<ContainerSamp
              "Containers whose capability request was refused: every NVIDIA call of theirs is denied.",
              Type::kCounter);
   out.Sample("nvgate_containers_refused_total", {}, value(totals.refused));
+  out.Family("nvgate_container_supervisors_failed_total",
+             "Containers whose supervisor process crashed, was killed or failed: their NVIDIA calls then fail "
+             "(ENOSYS); its counts until its last report stay in the agent's totals.",
+             Type::kCounter);
+  out.Sample("nvgate_container_supervisors_failed_total", {}, value(totals.failed));
   out.Family("nvgate_agent_calls_total", "NVIDIA calls of every container, those gone included.", Type::kCounter);
   out.Sample("nvgate_agent_calls_total", {{"decision", "allowed"}}, value(totals.allowed));
   out.Sample("nvgate_agent_calls_total", {{"decision", "denied"}}, value(totals.denied));

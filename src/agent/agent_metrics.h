@@ -1,7 +1,8 @@
 // The agent's metrics (docs/containers.md, "Metrics"): each container's
-// supervisor counts its answered calls and their latency into the container's
+// supervisor process counts its answered calls and their latency into a
 // ContainerMeter (atomics, on every call), and its DenialLog counts each
-// denial by capability and call (under the meter's mutex: denials only).
+// denial by capability and call (under the meter's mutex: denials only); the
+// process reports the meter's snapshots to the agent (container_supervisor.h).
 // When a container is gone its series go too, and its counts stay in the
 // agent's totals.
 //
@@ -61,6 +62,7 @@ class ContainerMeter final : public supervisor::CallMeter {
 struct AgentTotals {
   std::uint64_t started = 0;  // containers handed to the agent
   std::uint64_t refused = 0;  // of those, with their capability request refused
+  std::uint64_t failed = 0;   // supervisor processes that crashed, were killed or failed
   std::uint64_t allowed = 0;
   std::uint64_t denied = 0;
   std::map<std::string, std::uint64_t> denials_by_capability{};

@@ -1,8 +1,16 @@
 #include "agent/agent.h"
 
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
+#include <functional>
+#include <iterator>
+#include <set>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -13,6 +21,7 @@
 
 #include "abi/abi.h"
 #include "agent/container_request.h"
+#include "agent/container_supervisor.h"
 
 namespace nvgate::agent {
 namespace {
@@ -87,14 +96,8 @@ TEST(ContainerRequestTest, UnsetRequestAndLegacyCudaImages) {
 }
 
 TEST(AgentTest, AnswersStatusAndRefusesASecondAgentOnTheSameSocket) {
-  auto backend = backend::MakeSimBackend({});
-  ASSERT_TRUE(backend) << backend.error();
   std::string socket = "/tmp/nvgate-agent-test-" + std::to_string(getpid()) + ".sock";
-  AgentOptions options{.socket_path = socket,
-                       .allowed = caps::CapSet::Default(),
-                       .table = abi::TableForVersion("580.159.04"),
-                       .backend = backend->get(),
-                       .supervisor = {}};
+  AgentOptions options{.socket_path = socket, .allowed = caps::CapSet::Default(), .driver = {}};
   Agent agent(options);
   ASSERT_TRUE(agent.Listen());
   std::thread serving([&] { EXPECT_TRUE(agent.Serve()); });
@@ -106,6 +109,126 @@ TEST(AgentTest, AnswersStatusAndRefusesASecondAgentOnTheSameSocket) {
   auto refused = second.Listen();
   ASSERT_FALSE(refused);
   EXPECT_THAT(refused.error(), testing::HasSubstr("another agent listens"));
+  agent.Stop();
+  serving.join();
+}
+
+// Sends `message` to the agent on `socket` with `fd` attached, as runc sends a
+// container's listener.
+bool HandOver(const std::string& socket, const std::string& message, int fd) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
+  int connection = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  iovec iov{const_cast<char*>(message.data()), message.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  bool sent = connect(connection, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+              sendmsg(connection, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(message.size());
+  close(connection);
+  return sent;
+}
+
+std::string ReadText(const fs::path& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Asks for the agent's status until `done` holds (at most 20 s).
+nlohmann::json StatusWhen(const std::string& socket, const std::function<bool(const nlohmann::json&)>& done) {
+  nlohmann::json status;
+  for (int i = 0; i < 400; ++i) {
+    auto reply = QueryStatus(socket);
+    if (reply) status = nlohmann::json::parse(*reply, nullptr, false);
+    if (status.is_object() && done(status)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return status;
+}
+
+// The fds process `pid` holds, once it runs `sleep`.
+std::set<int> FdsOnceSleeping(int pid) {
+  const fs::path proc = "/proc/" + std::to_string(pid);
+  for (int i = 0; i < 400 && ReadText(proc / "comm") != "sleep\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::set<int> fds;
+  for (const auto& fd : fs::directory_iterator(proc / "fd")) fds.insert(std::stoi(fd.path().filename().string()));
+  return fds;
+}
+
+// The agent's side of a container's supervisor process, with a shell standing
+// in for `nvgate agent-container`: it records its configuration, sends one
+// report and becomes `sleep`. (container_test runs the real one, under runc.)
+TEST(AgentTest, EachContainerGetsAProcessOfItsOwnWithOnlyItsListenerAndItsReportSocket) {
+  BundleDir bundle(R"(["PATH=/bin"])");
+  const fs::path dir = bundle.path();
+  ContainerMeter meter;
+  meter.Answered(false, std::chrono::microseconds(10));
+  meter.Answered(false, std::chrono::microseconds(10));
+  const std::string report =
+      EncodeReport({.meter = meter.Read(), .executed = 2, .denied = 0, .denials = nlohmann::json::array()});
+  const std::string script = "printf '%s' \"$1\" > " + (dir / "config-").string() + "$$; printf '%s' '" + report +
+                             "' >&4; exec sleep 1000";
+  const std::string socket = (dir / "agent.sock").string();
+  Agent agent({.socket_path = socket,
+               .allowed = caps::CapSet::Default(),
+               .driver = {},
+               .supervisor_command = {"/bin/sh", "-c", script, "stand-in"}});
+  ASSERT_TRUE(agent.Listen());
+  std::thread serving([&] { EXPECT_TRUE(agent.Serve()); });
+
+  for (const char* id : {"first", "second"}) {
+    int stand_in_listener = eventfd(0, EFD_CLOEXEC);
+    std::string message = R"({"ociVersion":"1.0.2","fds":["seccompFd"],"pid":4242,"metadata":"","state":{"id":")" +
+                          std::string(id) + R"(","pid":4242,"bundle":")" + bundle.path() + R"(","annotations":{}}})";
+    EXPECT_TRUE(HandOver(socket, message, stand_in_listener));
+    close(stand_in_listener);
+  }
+  nlohmann::json status = StatusWhen(socket, [](const nlohmann::json& s) {
+    int reported = 0;
+    for (const auto& c : s["containers"]) reported += c["executed"] == 2;
+    return reported == 2;
+  });
+  ASSERT_EQ(status["containers"].size(), 2u) << status.dump();
+  std::set<int> supervisors;
+  for (const auto& c : status["containers"]) {
+    EXPECT_EQ(c["executed"], 2) << status.dump();
+    const int pid = c["supervisor_pid"].get<int>();
+    supervisors.insert(pid);
+    // Only stdin, stdout, stderr, its own listener and its report socket:
+    // never the agent's socket or the other container's listener.
+    EXPECT_EQ(FdsOnceSleeping(pid), (std::set<int>{0, 1, 2, 3, 4})) << c["id"];
+    auto config = DecodeConfig(ReadText(dir / ("config-" + std::to_string(pid))));
+    ASSERT_TRUE(config) << config.error();
+    EXPECT_EQ(config->id, c["id"].get<std::string>());
+    EXPECT_EQ(config->agent_pid, getpid());
+    EXPECT_EQ(config->enabled.bits(), caps::CapSet::Default().bits());
+    EXPECT_FALSE(config->refused);
+  }
+  ASSERT_EQ(supervisors.size(), 2u);
+
+  // One supervisor killed: its container goes, the other stays, the agent counts it.
+  ASSERT_EQ(kill(*supervisors.begin(), SIGKILL), 0);
+  status = StatusWhen(socket, [](const nlohmann::json& s) { return s["containers"].size() == 1; });
+  ASSERT_EQ(status["containers"].size(), 1u) << status.dump();
+  EXPECT_EQ(status["containers"][0]["supervisor_pid"], *supervisors.rbegin());
+  metrics::Exposition out;
+  agent.WriteMetrics(out);
+  std::string text = out.Take();
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_container_supervisors_failed_total 1\n"));
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_active_containers 1\n"));
+  // The killed one's reported calls stay in the totals.
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_calls_total{decision=\"allowed\"} 4\n"));
   agent.Stop();
   serving.join();
 }
@@ -147,7 +270,7 @@ TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
   meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
   meter.Answered(true, std::chrono::microseconds(20));
   meter.Answered(false, std::chrono::microseconds(20));
-  AgentTotals totals{.started = 3, .refused = 1};
+  AgentTotals totals{.started = 3, .refused = 1, .failed = 1};
   ContainerMeter gone;
   gone.Denied(DenialOf("compute", "NVC86F_CHANNEL_GPFIFO_A"));
   gone.Answered(true, std::chrono::microseconds(20));
@@ -164,6 +287,7 @@ TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
            "nvgate_supervision_latency_seconds_count{container=\"ctr\\\"1\"} 2\n",
            "nvgate_containers_started_total 3\n",
            "nvgate_containers_refused_total 1\n",
+           "nvgate_container_supervisors_failed_total 1\n",
            "nvgate_agent_calls_total{decision=\"allowed\"} 1\n",
            "nvgate_agent_calls_total{decision=\"denied\"} 2\n",
            "nvgate_agent_denials_total{capability=\"compute\"} 1\n",
@@ -184,21 +308,98 @@ TEST(AgentMetricsTest, PerContainerSeriesAndTotals) {
 }
 
 TEST(AgentMetricsTest, AnIdleAgentHasEveryFamilyAndZeroes) {
-  auto backend = backend::MakeSimBackend({});
-  ASSERT_TRUE(backend) << backend.error();
   Agent agent({.socket_path = "/tmp/nvgate-agent-metrics-test-" + std::to_string(getpid()) + ".sock",
                .allowed = caps::CapSet::Default(),
-               .table = abi::TableForVersion("580.159.04"),
-               .backend = backend->get(),
-               .supervisor = {}});
+               .driver = {}});
   metrics::Exposition out;
   agent.WriteMetrics(out);
   std::string text = out.Take();
   EXPECT_THAT(text, testing::HasSubstr("nvgate_active_containers 0\n"));
   EXPECT_THAT(text, testing::HasSubstr("nvgate_containers_started_total 0\n"));
+  EXPECT_THAT(text, testing::HasSubstr("nvgate_container_supervisors_failed_total 0\n"));
   EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_calls_total{decision=\"denied\"} 0\n"));
   EXPECT_THAT(text, testing::HasSubstr("# TYPE nvgate_calls_total counter\n"));
   EXPECT_THAT(text, testing::HasSubstr("nvgate_agent_supervision_latency_seconds_bucket{le=\"+Inf\"} 0\n"));
+}
+
+TEST(ContainerSupervisorConfigTest, RoundTrips) {
+  ContainerSupervisorConfig config{.id = "ctr\"1",
+                                   .pid = 4242,
+                                   .enabled = caps::CapSet::Default(),
+                                   .refused = false,
+                                   .agent_pid = 17,
+                                   .log_level = "debug",
+                                   .driver = {.backend = "sim",
+                                              .sim_node_dir = "/tmp/nodes",
+                                              .sim_call_log = "/tmp/calls.log",
+                                              .abi_version = "580.159.04"}};
+  auto decoded = DecodeConfig(EncodeConfig(config));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->id, config.id);
+  EXPECT_EQ(decoded->pid, 4242);
+  EXPECT_EQ(decoded->enabled.bits(), config.enabled.bits());
+  EXPECT_FALSE(decoded->refused);
+  EXPECT_EQ(decoded->agent_pid, 17);
+  EXPECT_EQ(decoded->log_level, "debug");
+  EXPECT_EQ(decoded->driver.backend, "sim");
+  EXPECT_EQ(decoded->driver.sim_node_dir, "/tmp/nodes");
+  EXPECT_EQ(decoded->driver.sim_call_log, "/tmp/calls.log");
+  EXPECT_EQ(decoded->driver.abi_version, "580.159.04");
+  EXPECT_FALSE(DecodeConfig(R"({"id":"x"})"));
+  EXPECT_FALSE(DecodeConfig("not json"));
+}
+
+TEST(ContainerReportTest, RoundTripsAMetersSnapshotAndTheDenials) {
+  ContainerMeter meter;
+  meter.Denied(DenialOf("video", "NVB8B0_VIDEO_DECODER"));
+  meter.Answered(true, std::chrono::microseconds(30));
+  meter.Answered(false, std::chrono::microseconds(3));
+  ContainerReport report{.meter = meter.Read(), .executed = 2, .denied = 1, .denials = nlohmann::json::array()};
+  report.denials.push_back({{"call", "NVB8B0_VIDEO_DECODER"},
+                            {"level", "alloc"},
+                            {"key", "0xb8b0"},
+                            {"capability", "video"},
+                            {"count", 1},
+                            {"processes", 1}});
+  auto decoded = DecodeReport(EncodeReport(report));
+  ASSERT_TRUE(decoded) << decoded.error();
+  EXPECT_EQ(decoded->meter.allowed, 1u);
+  EXPECT_EQ(decoded->meter.denied, 1u);
+  EXPECT_EQ(decoded->meter.denials, report.meter.denials);
+  EXPECT_EQ(decoded->meter.latency.counts, report.meter.latency.counts);
+  EXPECT_EQ(decoded->meter.latency.sum_ns, report.meter.latency.sum_ns);
+  EXPECT_EQ(decoded->executed, 2u);
+  EXPECT_EQ(decoded->denied, 1u);
+  EXPECT_EQ(decoded->denials, report.denials);
+}
+
+// A supervisor process whose workload took it over may send anything.
+TEST(ContainerReportTest, RefusesMalformedOrOversizedReports) {
+  const ContainerReport empty;
+  nlohmann::json good = nlohmann::json::parse(EncodeReport(empty));
+  ASSERT_TRUE(DecodeReport(good.dump()));
+  EXPECT_FALSE(DecodeReport("[]"));
+  EXPECT_FALSE(DecodeReport(std::string(kMaxReportBytes + 1, ' ')));
+  for (const char* field :
+       {"allowed", "denied_answered", "executed", "denied", "denial_series", "latency", "denials"}) {
+    nlohmann::json missing = good;
+    missing.erase(field);
+    EXPECT_FALSE(DecodeReport(missing.dump())) << field;
+  }
+  nlohmann::json negative = good;
+  negative["allowed"] = -1;
+  EXPECT_FALSE(DecodeReport(negative.dump()));
+  nlohmann::json short_histogram = good;
+  short_histogram["latency"]["counts"].erase(0);
+  EXPECT_FALSE(DecodeReport(short_histogram.dump()));
+  nlohmann::json too_many = good;
+  for (std::size_t i = 0; i <= ContainerMeter::kMaxDenialSeries + 1; ++i) {
+    too_many["denial_series"].push_back({"never", "CALL_" + std::to_string(i), 1});
+  }
+  EXPECT_FALSE(DecodeReport(too_many.dump()));
+  nlohmann::json odd_denial = good;
+  odd_denial["denials"].push_back({{"call", 7}});
+  EXPECT_FALSE(DecodeReport(odd_denial.dump()));
 }
 
 }  // namespace

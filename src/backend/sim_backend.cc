@@ -62,7 +62,7 @@ class SimBackend final : public Backend {
                                    pid_t tid) override {
     std::vector<std::byte> params;
     int rc = driver_.IoctlAsCaller(fd, device, request, arg, tid, params);
-    if (call_log_ >= 0) LogCall(device, request, params.data(), rc, fmt::format(" in_caller tid={}", tid));
+    if (call_log_ >= 0) LogCall(device, request, params.data(), rc, fmt::format(" in_caller tid={}", tid), tid);
     return rc;
   }
 
@@ -78,8 +78,12 @@ class SimBackend final : public Backend {
  private:
   // One line per call the driver was handed, whatever it answered; RM
   // allocations, shares and controls also name their class, share type or
-  // command and client, which is what tests look for.
-  void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc, std::string_view how = "") {
+  // command and client, which is what tests look for. Each ends with the
+  // process that made the call, the one a driver takes for its caller: the
+  // supervisor's, but for a call run as the workload's thread (IoctlAsCaller:
+  // `how` says so, and `caller` is that thread).
+  void LogCall(abi::DeviceKind device, std::uint32_t request, const void* arg, int rc, std::string_view how = "",
+               pid_t caller = ::getpid()) {
     std::string line = fmt::format("{} {:#010x} rc={}", abi::DeviceKindName(device), request, rc);
     if (abi::IsFrontend(device) && arg != nullptr) {
       std::uint32_t nr = _IOC_NR(request);
@@ -117,6 +121,7 @@ class SimBackend final : public Backend {
     }
     if (device == abi::DeviceKind::kUvm && arg != nullptr) line += UvmClient(request, arg);
     line += how;
+    line += fmt::format(" caller_pid={}", caller);
     WriteLine(line);
   }
 

@@ -184,6 +184,7 @@ TEST(SimBackend, CallLogNamesEveryExecutedCallWithItsClassOrCommand) {
   EXPECT_NE(alloc.find("nvidiactl 0xc020462b rc=0 alloc class=0x41 client=0x0 status=0x0"), std::string::npos) << alloc;
   EXPECT_NE(control.find("control cmd=0x201 client="), std::string::npos) << control;
   EXPECT_NE(control.find(" params=null params_size=0x0 status="), std::string::npos) << control;
+  EXPECT_NE(control.find(" caller_pid=" + std::to_string(::getpid())), std::string::npos) << control;
   std::filesystem::remove_all(dir);
 }
 
@@ -640,7 +641,10 @@ TEST_F(SimTest, OsDescriptorPinsPagesOfTheCallingProcess) {
   ::mprotect(pages, 2 * kPage, PROT_READ);
   EXPECT_EQ(status([](NVOS02_PARAMETERS&) {}), kNvErrInvalidAddress) << "a writable pin of read-only pages";
   EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.flags |= kNvos02FlagsAllocUserReadOnly; }), kNvOk);
-  EXPECT_EQ(status([](NVOS02_PARAMETERS& p) { p.hObjectParent = client; }), kNvErrInvalidObjectParent)
+  EXPECT_EQ(status([client](NVOS02_PARAMETERS& p) {
+    p.flags |= kNvos02FlagsAllocUserReadOnly;
+    p.hObjectParent = client;
+  }), kNvErrInvalidObjectParent)
       << "a Device is its only parent";
   ::munmap(pages, 2 * kPage);
 }

@@ -2,6 +2,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <thread>
 
@@ -35,6 +36,7 @@ int RunAgent(const AgentOptions& options) {
   auto allowed = caps::ParseAllowed(options.allowed_caps);
   if (!allowed) return Fail("--allowed-caps: " + allowed.error());
   if (options.sim_node_dir && options.backend != "sim") return Fail("--sim-node-dir needs --backend sim");
+  if (options.sim_call_log && options.backend != "sim") return Fail("--sim-call-log needs --backend sim");
   std::optional<metrics::ListenAddress> metrics_address;
   if (options.metrics) {
     auto parsed = metrics::ParseListenAddress(*options.metrics);
@@ -53,11 +55,17 @@ int RunAgent(const AgentOptions& options) {
   if (!chosen) return Fail(chosen.error());
   if (!chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
 
-  agent::Agent agent({.socket_path = options.socket,
-                      .allowed = *allowed,
-                      .table = chosen->table,
-                      .backend = backend->get(),
-                      .supervisor = {}});
+  // Each container's supervisor process opens the driver (or the sim's node
+  // files) itself. The sim's files are the agent's: created here, in
+  // --sim-node-dir or a directory of the agent's own, and bound into containers.
+  agent::DriverAccess driver{.backend = options.backend,
+                             .sim_node_dir = "",
+                             .sim_call_log = options.sim_call_log.value_or(""),
+                             .abi_version = chosen->version};
+  if (options.backend == "sim") {
+    driver.sim_node_dir = std::filesystem::path((*backend)->Nodes().front().source_path).parent_path();
+  }
+  agent::Agent agent({.socket_path = options.socket, .allowed = *allowed, .driver = driver});
   if (auto listening = agent.Listen(); !listening) return Fail(listening.error());
   // Declared after the agent, whose counters it renders: it stops first.
   metrics::HttpServer metrics_server([&] {
@@ -112,6 +120,19 @@ int RunAgent(const AgentOptions& options) {
   metrics_server.Stop();
   if (!served) return Fail(served.error());
   return 0;
+}
+
+int RunAgentContainer(const std::string& config) {
+  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
+  spdlog::set_pattern("nvgate: %v");
+  auto decoded = agent::DecodeConfig(config);
+  if (!decoded) {
+    std::fprintf(stderr, "nvgate agent-container: %s\n", decoded.error().c_str());
+    return 1;
+  }
+  // The agent's --log-level, which may not be this process's (a file's or the default).
+  spdlog::set_level(spdlog::level::from_str(decoded->log_level));
+  return agent::RunContainerSupervisor(*decoded, /*listener=*/3, /*report=*/4);
 }
 
 int RunAgentStatus(const AgentStatusOptions& options) {

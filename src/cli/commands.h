@@ -113,10 +113,16 @@ struct AgentOptions {
   std::string allowed_caps = "all";
   std::string backend = "host";
   std::optional<std::string> sim_node_dir;
+  std::optional<std::string> sim_call_log;
   std::optional<std::string> abi_version;
   std::optional<std::string> metrics;  // HOST:PORT or unix:PATH
 };
 int RunAgent(const AgentOptions& options);
+
+// `nvgate agent-container CONFIG`, hidden: one container's supervisor process,
+// started by the agent with the container's listener on fd 3 and its report
+// socket on fd 4 (agent/container_supervisor.h).
+int RunAgentContainer(const std::string& config);
 
 struct AgentStatusOptions {
   std::string socket = "/run/nvgate/agent.sock";

@@ -438,6 +438,9 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--sim-node-dir", agent.sim_node_dir,
                         "With --backend sim: create the sim's node files (nvidiactl, nvidia0, "
                         "nvidia-uvm) in DIR, to bind-mount into containers as /dev/...");
+  agent_cmd->add_option("--sim-call-log", agent.sim_call_log,
+                        "With --backend sim: append one line per call the simulated driver executes to FILE, "
+                        "naming the process that made it (each container's supervisor process)");
   agent_cmd->add_option("--abi-version", agent.abi_version,
                         "Use this supported version's table whatever the driver is (warns)");
   agent_cmd->add_option("--metrics", agent.metrics,
@@ -459,6 +462,12 @@ int main(int argc, char** argv) {
       "  nvgate agent --socket /tmp/a.sock --backend sim --sim-node-dir /tmp/nvsim\n"
       "  nvgate agent --metrics 127.0.0.1:9464       # then: curl http://127.0.0.1:9464/metrics\n"
       "  nvgate agent status --socket /tmp/a.sock");
+
+  // Not for people: the process `nvgate agent` starts for each container.
+  std::string agent_container_config;
+  CLI::App* agent_container_cmd = app.add_subcommand("agent-container", "");
+  agent_container_cmd->group("");
+  agent_container_cmd->add_option("config", agent_container_config)->required();
 
   CLI::App* config_cmd = app.add_subcommand("config", "Show nvgate's configuration file as nvgate reads it");
   config_cmd->require_subcommand(1);
@@ -520,5 +529,6 @@ int main(int argc, char** argv) {
   }
   if (agent_status_cmd->parsed()) return nvgate::cli::RunAgentStatus(agent_status);
   if (agent_cmd->parsed()) return nvgate::cli::RunAgent(agent);
+  if (agent_container_cmd->parsed()) return nvgate::cli::RunAgentContainer(agent_container_config);
   return 2;
 }

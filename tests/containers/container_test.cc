@@ -156,8 +156,10 @@ class ContainerTest : public ::testing::Test {
       freopen(log.c_str(), "a", stderr);
       std::string nodes = (dir_ / "nodes").string();
       std::string metrics = "unix:" + metrics_socket_;
+      std::string calls = CallLog();
       execl(NVGATE_BINARY, NVGATE_BINARY, "agent", "--socket", socket_.c_str(), "--backend", "sim",
-            "--sim-node-dir", nodes.c_str(), "--allowed-caps", kBound, "--metrics", metrics.c_str(), nullptr);
+            "--sim-node-dir", nodes.c_str(), "--sim-call-log", calls.c_str(), "--allowed-caps", kBound, "--metrics",
+            metrics.c_str(), nullptr);
       _exit(127);
     }
     // The metrics socket is bound after the agent's own.
@@ -178,6 +180,8 @@ class ContainerTest : public ::testing::Test {
   }
 
   std::string AgentLog() const { return ReadFile(dir_ / "agent.log"); }
+  // The simulated driver's call log, appended to by every container's supervisor process.
+  std::string CallLog() const { return (dir_ / "calls.log").string(); }
   std::string State() const { return (dir_ / "state").string(); }
 
   // A bundle whose process runs `args` with `env`, the sim's nodes bound in;
@@ -440,6 +444,122 @@ TEST_F(ContainerTest, TwoContainersAtOnceAndAKilledOneReleasesEverything) {
   EXPECT_THAT(AgentLog(), testing::HasSubstr("container looper-b is gone"));
 }
 
+std::string Dump(const std::map<std::string, double>& samples) {
+  std::string out;
+  for (const auto& [key, value] : samples) out += fmt::format("{} {}\n", key, value);
+  return out;
+}
+
+// The pids the simulated driver saw make each of its calls (caller_pid=),
+// but for the calls it ran as the workload's own thread (in_caller: host-memory
+// pinning), whose caller is the workload by design.
+std::set<int> CallerPids(const std::string& call_log) {
+  std::set<int> pids;
+  std::stringstream lines(call_log);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" in_caller ") != std::string::npos) continue;
+    std::size_t at = line.find(" caller_pid=");
+    if (at != std::string::npos) pids.insert(std::stoi(line.substr(at + 12)));
+  }
+  return pids;
+}
+
+// How many seccomp listeners process `pid` holds.
+int SeccompListeners(int pid) {
+  int listeners = 0;
+  std::error_code ec;
+  for (const auto& fd : fs::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    if (fs::read_symlink(fd.path(), ec).string() == "anon_inode:seccomp notify") ++listeners;
+  }
+  return listeners;
+}
+
+int ParentOf(int pid) {
+  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  std::size_t close = stat.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  int parent = -1;
+  rest >> state >> parent;
+  return parent;
+}
+
+// Each container gets a supervisor process of its own, which the driver sees
+// as the caller of that container's calls; killing one leaves the other's
+// calls answered, and the killed one's workload gets ENOSYS (the looper
+// counts anything else as a violation).
+TEST_F(ContainerTest, EachContainerHasItsOwnSupervisorProcessAndOneKilledLeavesTheOtherAnswered) {
+  const std::string state = State();
+  std::vector<std::string> ids = {"tenant-a", "tenant-b"};
+  std::vector<std::thread> runs;
+  std::vector<ProgramResult> results(ids.size());
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    fs::path bundle = Bundle(ids[i], {"/bin/escape_workload", "looper", "call-until-killed"}, {});
+    started_.push_back(ids[i]);
+    runs.emplace_back([&, i, bundle] {
+      results[i] = Runtime({"--root", state, "run", "--bundle", bundle.string(), ids[i]});
+    });
+  }
+  std::map<std::string, json> by_id;
+  bool both = WaitForStatus([&](const json& s) {
+    by_id.clear();
+    for (const json& c : s["containers"]) {
+      if (c["executed"].get<std::uint64_t>() > 100) by_id[c["id"].get<std::string>()] = c;
+    }
+    return by_id.size() == 2;
+  });
+  ASSERT_TRUE(both) << Status().dump() << AgentLog();
+  const int a = by_id["tenant-a"]["supervisor_pid"].get<int>();
+  const int b = by_id["tenant-b"]["supervisor_pid"].get<int>();
+  EXPECT_GT(a, 0);
+  EXPECT_GT(b, 0);
+  EXPECT_NE(a, b);
+  EXPECT_NE(a, agent_pid_);
+  EXPECT_NE(b, agent_pid_);
+  EXPECT_EQ(ParentOf(a), agent_pid_);
+  EXPECT_EQ(ParentOf(b), agent_pid_);
+  // Every call the driver ran came from one of the two, both made some, the agent none.
+  EXPECT_EQ(CallerPids(ReadFile(CallLog())), (std::set<int>{a, b}));
+  // Each holds its own container's listener; the agent holds none, so that
+  // nothing is left to answer a container whose supervisor is gone.
+  EXPECT_EQ(SeccompListeners(agent_pid_), 0);
+  EXPECT_EQ(SeccompListeners(a), 1);
+  EXPECT_EQ(SeccompListeners(b), 1);
+
+  ASSERT_EQ(kill(a, SIGKILL), 0);
+  EXPECT_TRUE(WaitForStatus([&](const json& s) {
+    return s["containers"].size() == 1 && s["containers"][0]["id"] == "tenant-b";
+  })) << Status().dump();
+  const std::uint64_t before = Status()["containers"][0]["executed"].get<std::uint64_t>();
+  EXPECT_TRUE(WaitForStatus([&](const json& s) {
+    return s["containers"].size() == 1 && s["containers"][0]["executed"].get<std::uint64_t>() > before + 100;
+  })) << Status().dump();
+  EXPECT_THAT(AgentLog(), testing::HasSubstr(fmt::format(
+                              "agent: container tenant-a: its supervisor process {} was killed by signal 9", a)));
+  std::map<std::string, double> metrics = Scrape();
+  EXPECT_EQ(metrics["nvgate_container_supervisors_failed_total"], 1) << Dump(metrics);
+  EXPECT_EQ(metrics["nvgate_active_containers"], 1) << Dump(metrics);
+  EXPECT_GT((metrics[R"(nvgate_calls_total{container="tenant-b",decision="allowed"})"]), 100) << Dump(metrics);
+  EXPECT_EQ(WithPrefix(metrics, R"(nvgate_calls_total{container="tenant-a")").size(), 0u) << Dump(metrics);
+  // Its calls counted until its last report stay in the agent's totals.
+  EXPECT_GT((metrics[R"(nvgate_agent_calls_total{decision="allowed"})"]),
+            (metrics[R"(nvgate_calls_total{container="tenant-b",decision="allowed"})"]))
+      << Dump(metrics);
+
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    EXPECT_EQ(RunProgram({runc_, "--root", state, "kill", ids[i], "KILL"}).status, 0);
+    runs[i].join();
+    EXPECT_EQ(results[i].status, 128 + SIGKILL) << results[i].err;
+    EXPECT_THAT(results[i].out, testing::Not(testing::HasSubstr("violation"))) << ids[i];
+  }
+  // What the workload whose supervisor was killed saw: its calls failed with ENOSYS.
+  EXPECT_THAT(results[0].out, testing::HasSubstr("failing: ENOSYS"));
+  EXPECT_THAT(results[1].out, testing::Not(testing::HasSubstr("failing")));
+  EXPECT_TRUE(WaitForStatus([](const json& s) { return s["containers"].empty(); })) << Status().dump();
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("container tenant-b is gone"));
+}
+
 TEST_F(ContainerTest, WorkloadCannotReachTheSupervisorOrSlipRequestsPast) {
   for (const char* scenario : {"supervisor-reach", "request-bits"}) {
     std::string id = std::string("escape-") + scenario;
@@ -447,12 +567,6 @@ TEST_F(ContainerTest, WorkloadCannotReachTheSupervisorOrSlipRequestsPast) {
     EXPECT_EQ(r.status, 0) << scenario << ": " << r.out << r.err;
     EXPECT_THAT(r.out, testing::HasSubstr("violations=0")) << scenario << ": " << r.out;
   }
-}
-
-std::string Dump(const std::map<std::string, double>& samples) {
-  std::string out;
-  for (const auto& [key, value] : samples) out += fmt::format("{} {}\n", key, value);
-  return out;
 }
 
 TEST_F(ContainerTest, MetricsCountEveryCallAndDenialOfAContainerExactly) {

@@ -234,7 +234,8 @@ TEST(Run, PageableMemoryIsPinnedInTheWorkloadsOwnMemory) {
     if (line.starts_with("unpin ")) unpin = line;
   }
   ASSERT_THAT(call, HasSubstr(" in_caller tid="));
-  const std::string tid = call.substr(call.find(" in_caller tid=") + 15);
+  std::string tid = call.substr(call.find(" in_caller tid=") + 15);
+  tid = tid.substr(0, tid.find(' '));
   // nvprobe is single-threaded: its tid is its pid.
   EXPECT_THAT(pin, HasSubstr("pin pid=" + tid + " "));
   EXPECT_THAT(pin, HasSubstr("bytes=0x4000000 writable=1"));
