@@ -914,6 +914,10 @@ void RegisterAll() {
   Register("copy/list_1MiB:vs_version_query", "nvgate control with a 1 MiB list vs 72 B escape",
            WorkloadArm(Setting::kNvgate, "list-1m", 0, nv::kNvErrNotSupported), version, 20);
 
+  Register("copy/pin_4MiB_and_free:vs_version_query",
+           "nvgate pin of 4 MiB in the workload's memory and its free vs 72 B escape",
+           WorkloadArm(Setting::kNvgate, "pin-4m", 0), version, 200);
+
   for (int threads : {1, 2, 8, 64}) {
     long per_thread = std::max(50L, 4'000L / threads);
     Register("threads/version_query/" + std::to_string(threads), "nvgate vs trivial responder, same threads",

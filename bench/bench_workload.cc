@@ -163,6 +163,31 @@ Caller MakeCaller(const std::string& op) {
       return FromRc(ioctl(g_rm.ctl, Escape(kEscCardInfo, static_cast<std::uint32_t>(cards->size())), cards->data()));
     };
   }
+  if (op == "pin-4m") {
+    // Host-memory pinning as CUDA's copies from pageable memory make it: a
+    // 4 MiB page-aligned stretch of malloc'd memory pinned, then freed. The
+    // pin runs in the workload's own memory with its other threads stopped
+    // (docs/security.md, "Host-memory pinning").
+    constexpr std::size_t kBytes = 4u << 20;
+    auto owner = std::make_shared<std::vector<std::byte>>(kBytes + 4096);
+    auto start = (reinterpret_cast<std::uintptr_t>(owner->data()) + 4095) & ~std::uintptr_t{4095};
+    return [owner, start] {
+      nv_ioctl_nvos02_parameters_with_fd pin{};
+      pin.params.hRoot = g_rm.client;
+      pin.params.hObjectParent = g_rm.device;
+      pin.params.hObjectNew = g_rm.next_object;
+      pin.params.hClass = kNv01MemorySystemOsDescriptor;
+      pin.params.flags = (kNvos02FlagsCoherencyCached << kNvos02FlagsCoherencyShift) | kNvos02FlagsMappingNoMap;
+      pin.params.pMemory = start;
+      pin.params.limit = kBytes - 1;
+      pin.fd = -1;
+      if (ioctl(g_rm.gpu, Escape(kEscRmAllocMemory, sizeof pin), &pin) != 0) return Outcome{errno, 0};
+      if (pin.params.status != kNvOk) return Outcome{0, pin.params.status};
+      NVOS00_PARAMETERS unpin{g_rm.client, g_rm.device, g_rm.next_object, 0};
+      if (ioctl(g_rm.ctl, Escape(kEscRmFree, sizeof unpin), &unpin) != 0) return Outcome{errno, 0};
+      return Outcome{0, unpin.status};
+    };
+  }
   if (op == "list-10k") return NestedListControl(10'000);
   if (op == "list-1m") return NestedListControl(kMaxParamCopySize / 8);
   return {};

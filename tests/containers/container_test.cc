@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "testing/run_program.h"
+#include "tools/nvprobe/probe_steps.h"
 
 namespace {
 
@@ -297,6 +298,31 @@ TEST_F(ContainerTest, DefaultCapabilitiesAreComputeAndUtility) {
   EXPECT_EQ(ResultsFor(results, "graphics"), std::set<std::string>{"refused"});
   EXPECT_THAT(AgentLog(), testing::HasSubstr("container default (pid"));
   EXPECT_THAT(AgentLog(), testing::HasSubstr("supervising with capabilities compute,utility (from default)"));
+}
+
+// Issue 17 in a real runc container: nvprobe's pageable-copy step pins 64 MiB
+// of its malloc'd memory through the agent's supervisor process. The sim
+// saw the pin made by the container's own thread, from its own memory, and
+// read nvprobe's pattern through it at the free.
+TEST_F(ContainerTest, PageableMemoryIsPinnedInTheContainersOwnMemory) {
+  auto results = Probe("pinning", {});
+  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"ok"});
+  std::stringstream lines(ReadFile(CallLog()));
+  std::string pin;
+  std::string unpin;
+  std::string tid;
+  for (std::string line; std::getline(lines, line);) {
+    std::size_t at = line.find(" in_caller tid=");
+    if (line.find("alloc_memory class=0x71 ") != std::string::npos && at != std::string::npos) {
+      tid = line.substr(at + 15, line.find(' ', at + 15) - at - 15);
+    }
+    if (line.starts_with("pin ")) pin = line;
+    if (line.starts_with("unpin ")) unpin = line;
+  }
+  ASSERT_FALSE(tid.empty()) << "no pin ran in the caller";
+  EXPECT_NE(std::stoi(tid), agent_pid_);
+  EXPECT_THAT(pin, testing::HasSubstr("pin pid=" + tid + " "));
+  EXPECT_THAT(unpin, testing::HasSubstr(fmt::format("fnv={:#018x}", nvprobe::PinnedCopyDigest())));
 }
 
 TEST_F(ContainerTest, ComputeOnlyThroughOciRuntimeWithOptions) {
