@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <charconv>
@@ -21,6 +22,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -224,7 +226,8 @@ class Freeze {
       // run is over: a call the supervisor holds (its wait is killable only,
       // and no call executes until the run ends), or vfork's wait for a child.
       const long nr = BlockedIn(tid);
-      if (runs_.Holds(tid) || nr == __NR_vfork || (nr == __NR_clone && TaskState(tid) == 'D')) {
+      const bool in_vfork = nr == __NR_vfork || ((nr == __NR_clone || nr == __NR_clone3) && TaskState(tid) == 'D');
+      if (runs_.Holds(tid) || in_vfork) {
         parked_.insert(tid);
         return "";
       }
@@ -381,8 +384,12 @@ proxy::CallerRun RunInCaller(CallerRuns& runs, Notifier& notifier, backend::Back
   proxy::CallerRun run;
   // ptrace belongs to the thread that attached: a thread of its own, whose
   // exit detaches whatever it still traces.
-  std::thread tracer([&] { run = RunFrozen(runs, notifier, backend, call, checked, result); });
-  tracer.join();
+  try {
+    std::thread tracer([&] { run = RunFrozen(runs, notifier, backend, call, checked, result); });
+    tracer.join();
+  } catch (const std::system_error& e) {
+    run.refused = fmt::format("no thread could be started to stop the workload's other tasks ({})", e.what());
+  }
   return run;
 }
 

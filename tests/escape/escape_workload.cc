@@ -202,11 +202,14 @@ void FlipClient(volatile NvHandle* client, NvHandle own, const std::atomic<bool>
   }
 }
 
-// Another thread, or another process sharing the memory (clone(CLONE_VM)
-// without CLONE_THREAD), flips the pin's client while the call is in flight:
-// the driver must run the pin exactly as nvgate checked it, never on another
-// tenant's client.
-int FlipPin(int iterations, bool from_another_process) {
+// Who flips the pin's client while the call is in flight: another thread, a
+// process sharing the memory (clone(CLONE_VM) without CLONE_THREAD), or a
+// vfork child (CLONE_VM | CLONE_VFORK: its parent thread waits in the kernel
+// until it exits). The driver must run the pin exactly as nvgate checked it,
+// never on another tenant's client.
+enum class Flipper { kThread, kProcess, kVforkChild };
+
+int FlipPin(int iterations, Flipper who) {
   Rm rm = OpenRm();
   int gpu = LinkedGpu(rm);
   void* pages = Pages(1);
@@ -222,14 +225,19 @@ int FlipPin(int iterations, bool from_another_process) {
     NvHandle own;
     std::atomic<bool>* stop;
   } flip{client, rm.client, &stop};
-  if (from_another_process) {
-    sharer = ::clone(
-        [](void* arg) {
-          auto* f = static_cast<Flip*>(arg);
-          FlipClient(f->client, f->own, *f->stop);
-          return 0;
-        },
-        stack.data() + stack.size(), CLONE_VM | SIGCHLD, &flip);
+  auto flip_in_child = [](void* arg) {
+    auto* f = static_cast<Flip*>(arg);
+    FlipClient(f->client, f->own, *f->stop);
+    return 0;
+  };
+  if (who == Flipper::kProcess) {
+    sharer = ::clone(flip_in_child, stack.data() + stack.size(), CLONE_VM | SIGCHLD, &flip);
+  } else if (who == Flipper::kVforkChild) {
+    // The thread that vforks waits until the child exits, at the end.
+    flipper = std::thread([&] {
+      pid_t child = ::clone(flip_in_child, stack.data() + stack.size(), CLONE_VM | CLONE_VFORK | SIGCHLD, &flip);
+      if (child > 0) ::waitpid(child, nullptr, 0);
+    });
   } else {
     flipper = std::thread([&] { FlipClient(client, rm.client, stop); });
   }
@@ -248,6 +256,26 @@ int FlipPin(int iterations, bool from_another_process) {
     std::printf("no pin ran at all\n");
     return 3;
   }
+  return 0;
+}
+
+// A pin whose parameters lie in a mapping of a GPU node (here the sim's
+// nvidiactl, mapped as a workload maps the driver's memory): what a device can
+// write is no place for parameters nvgate checked.
+int PinWithParametersInDeviceMapping() {
+  Rm rm = OpenRm();
+  int gpu = LinkedGpu(rm);
+  void* target = Pages(1);
+  void* mapped = ::mmap(nullptr, kPage, PROT_READ | PROT_WRITE, MAP_SHARED, rm.ctl, 0);
+  if (mapped == MAP_FAILED) {
+    std::printf("mmap_nvidiactl=failed\n");
+    return 3;
+  }
+  auto* pin = new (mapped) nv_ioctl_nvos02_parameters_with_fd;
+  SetPin(*pin, rm, 0x5e002002, target, kPage);
+  NvV32 status = RunPin(gpu, *pin);
+  std::printf("pin_status=0x%x\n", status);
+  if (status == kNvOk) Violation("a pin ran with its parameters in a device mapping");
   return 0;
 }
 
@@ -1071,8 +1099,10 @@ int main(int argc, char** argv) {
   if (scenario == "refused-class") status = RefusedClass();
   if (scenario == "flip-class") status = FlipClass(iterations);
   if (scenario == "swap-fd") status = SwapFd(iterations);
-  if (scenario == "flip-pin") status = FlipPin(iterations, false);
-  if (scenario == "flip-pin-process") status = FlipPin(iterations, true);
+  if (scenario == "flip-pin") status = FlipPin(iterations, Flipper::kThread);
+  if (scenario == "flip-pin-process") status = FlipPin(iterations, Flipper::kProcess);
+  if (scenario == "flip-pin-vfork") status = FlipPin(iterations, Flipper::kVforkChild);
+  if (scenario == "pin-in-device-mapping") status = PinWithParametersInDeviceMapping();
   if (scenario == "flip-pin-new-threads") status = FlipPinFromNewThreads(iterations);
   if (scenario == "pin-signal-storm") status = PinSignalStorm(iterations);
   if (scenario == "pin-until-killed") status = PinUntilKilled();
