@@ -203,7 +203,13 @@ class Freeze {
     stopped_.clear();
   }
 
-  void NoteStopped(pid_t tid) { stopped_.insert(tid); }
+  // `tid`, stopped with `status` (waitpid's) by this thread.
+  void NoteStopped(pid_t tid, int status) {
+    stopped_.insert(tid);
+    // A signal-delivery-stop (no event in the upper bits) holds back the
+    // signal; it is handed back at the detach.
+    if ((status >> 16) == 0) pending_signal_[tid] = WSTOPSIG(status);
+  }
 
  private:
   std::string AwaitStop(pid_t tid, std::chrono::steady_clock::time_point deadline) {
@@ -214,10 +220,7 @@ class Freeze {
       if (got == tid) {
         if (WIFEXITED(status) || WIFSIGNALED(status)) return "";
         if (WIFSTOPPED(status)) {
-          stopped_.insert(tid);
-          // A signal-delivery-stop (no event in the upper bits) holds back
-          // the signal; it is handed back at the detach.
-          if ((status >> 16) == 0) pending_signal_[tid] = WSTOPSIG(status);
+          NoteStopped(tid, status);
           return "";
         }
       }
@@ -300,7 +303,7 @@ proxy::CallerRun RunFrozen(CallerRuns& runs, Notifier& notifier, backend::Backen
     got = waitpid(call.tid, &status, __WALL);
   } while (got < 0 && errno == EINTR);
   if (got == call.tid && WIFSTOPPED(status)) {
-    freeze.NoteStopped(call.tid);
+    freeze.NoteStopped(call.tid, status);
     std::int64_t value = ReturnValue(call.tid).value_or(-EIO);
     // Interrupted before the driver ran it: it is entered again, and checked
     // again, once resumed.

@@ -12,9 +12,11 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -119,6 +121,77 @@ TEST_F(SupervisorTest, CallFromAnotherThreadNamesItsProcess) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].first.pid, static_cast<int>(seen[0].second)) << "the workload's getpid()";
   EXPECT_NE(seen[0].first.tid, seen[0].first.pid);
+}
+
+// Issue 17 on the host's path, with a real kernel: a call the driver runs in
+// its caller's memory is the workload's own call, let through with CONTINUE
+// while the workload's other thread is stopped. The fake backend cannot run it
+// as the caller, so the kernel runs it (a regular file answers ENOTTY): the
+// supervisor reads that answer from the caller, stopped on its way out, and
+// sends nothing more; the workload's other thread runs on afterwards.
+TEST_F(SupervisorTest, ACallInTheCallersMemoryRunsAsTheWorkloadsOwnCall) {
+  if (geteuid() != 0) GTEST_SKIP() << "a PID namespace of the workload's own needs root";
+  std::vector<proxy::CallerRun> runs;
+  FakeExecutor executor([&](const proxy::Call& call, proxy::TargetMemory& m, proxy::TargetFiles& f) {
+    std::vector<std::byte> checked(32);
+    std::vector<std::byte> result(32);
+    if (!m.Read(call.arg, checked.data(), checked.size())) return proxy::Reply{.value = -1, .error = EFAULT};
+    proxy::CallerRun run = f.RunInCaller(call, backend_, checked, result);
+    runs.push_back(run);
+    proxy::Reply reply{.value = run.value < 0 ? -1 : run.value, .error = run.value < 0 ? static_cast<int>(-run.value) : 0};
+    reply.answered = run.answered;
+    return reply;
+  });
+  auto w = testing::StartWorkloadInPidNamespace(rules_, [&] {
+    int fd = open(backend_.ctl_path().c_str(), O_RDWR | O_CLOEXEC);
+    std::atomic<bool> stop{false};
+    std::atomic<long> spins{0};
+    std::thread spinner([&] {
+      while (!stop.load()) spins.fetch_add(1);
+    });
+    while (spins.load() == 0) std::this_thread::yield();  // the other thread runs
+    std::uint64_t params[4] = {1, 2, 3, 4};
+    long r = Ioctl(fd, kRmControl, params);
+    const long before = spins.load();
+    while (spins.load() == before) std::this_thread::yield();  // and runs on after the call
+    stop = true;
+    spinner.join();
+    return r == -ENOTTY ? 0 : 2;
+  });
+  ASSERT_GE(w.listener, 0);
+  auto notifier = OsNotifier::Create(w.listener);
+  ASSERT_TRUE(notifier) << notifier.error();
+  std::optional<WorkloadNamespace> workload = WorkloadNamespace::ForChildrenOf(w.pid);
+  ASSERT_TRUE(workload);
+  Supervisor sup(**notifier, backend_, executor, {.workload = *workload});
+  auto ran = sup.Run();
+  EXPECT_TRUE(ran) << ran.error();
+  EXPECT_EQ(testing::WaitExit(w.pid), 0);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].refused, "");
+  EXPECT_TRUE(runs[0].answered);
+  EXPECT_EQ(runs[0].value, -ENOTTY) << "the kernel's own answer, read from the caller";
+}
+
+// Without a PID namespace of its own the workload's other tasks cannot be told
+// from the host's: such a call is refused, and nothing runs.
+TEST_F(SupervisorTest, ACallInTheCallersMemoryNeedsTheWorkloadsPidNamespace) {
+  std::vector<proxy::CallerRun> runs;
+  FakeExecutor executor([&](const proxy::Call& call, proxy::TargetMemory&, proxy::TargetFiles& f) {
+    std::vector<std::byte> checked(32);
+    std::vector<std::byte> result(32);
+    runs.push_back(f.RunInCaller(call, backend_, checked, result));
+    return proxy::Reply{.value = -1, .error = EPERM};
+  });
+  auto out = Supervise(executor, [&] {
+    int fd = open(backend_.ctl_path().c_str(), O_RDWR | O_CLOEXEC);
+    std::uint64_t params[4] = {};
+    return Ioctl(fd, kRmControl, params) == -EPERM ? 0 : 1;
+  });
+  EXPECT_EQ(out.exit_code, 0);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_THAT(runs[0].refused, ::testing::HasSubstr("no PID namespace of its own"));
+  EXPECT_FALSE(runs[0].answered);
 }
 
 // Counts what the agent's metrics count.

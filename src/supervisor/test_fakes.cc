@@ -1,6 +1,7 @@
 #include "supervisor/test_fakes.h"
 
 #include <dirent.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -81,6 +82,36 @@ Workload StartWorkload(const TrapRules& rules, const std::function<int()>& body)
     close(listener);
     close(socks[1]);
     _exit(body());
+  }
+  close(socks[1]);
+  Workload w{pid, -1};
+  w.listener = ReceiveFd(socks[0]);
+  close(socks[0]);
+  return w;
+}
+
+Workload StartWorkloadInPidNamespace(const TrapRules& rules, const std::function<int()>& body) {
+  auto program = BuildFilter(rules);
+  if (!program) std::abort();
+  int socks[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) std::abort();
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(socks[0]);
+    if (unshare(CLONE_NEWPID) != 0) _exit(119);
+    pid_t init = fork();
+    if (init < 0) _exit(119);
+    if (init == 0) {
+      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(120);
+      int listener = InstallFilter(*program);
+      if (listener < 0) _exit(121);
+      if (!SendFd(socks[1], listener)) _exit(122);
+      close(listener);
+      close(socks[1]);
+      _exit(body());
+    }
+    close(socks[1]);
+    _exit(WaitExit(init));
   }
   close(socks[1]);
   Workload w{pid, -1};

@@ -78,6 +78,12 @@ struct Workload {
 // `rules`, hands its listener over, runs `body` and exits with what it returns.
 Workload StartWorkload(const TrapRules& rules, const std::function<int()>& body);
 
+// As StartWorkload, with the workload as pid 1 of a PID namespace of its own
+// (which needs CAP_SYS_ADMIN): `pid` is the process outside that waits for it
+// and exits with its status; WorkloadNamespace::ForChildrenOf(pid) names the
+// namespace. listener -1 when the namespace cannot be made.
+Workload StartWorkloadInPidNamespace(const TrapRules& rules, const std::function<int()>& body);
+
 // Waits for `pid`; its exit code, or 128 + signal.
 int WaitExit(pid_t pid);
 
