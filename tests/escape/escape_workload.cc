@@ -279,8 +279,8 @@ int PinWithParametersInDeviceMapping() {
   return 0;
 }
 
-// Threads created while pins are in flight, each flipping the pin's client a
-// few times: a task that appears during the stop of the others must be
+// Threads created while pins are in flight, each flipping the pin's client
+// for a while: a task that appears during the stop of the others must be
 // stopped too.
 int FlipPinFromNewThreads(int iterations) {
   Rm rm = OpenRm();
@@ -290,11 +290,20 @@ int FlipPinFromNewThreads(int iterations) {
   SetPin(*pin, rm, 0x5e003000, pages, kPage);
   auto* client = reinterpret_cast<volatile NvHandle*>(&pin->params.hRoot);
   std::atomic<bool> stop{false};
+  // Each thread flips for about 300 us, a pin's length, so that some thread
+  // is always flipping, and each is a new one.
   std::thread spawner([&] {
     while (!stop.load(std::memory_order_relaxed)) {
       std::thread([&] {
-        for (int i = 0; i < 200; ++i) *client = i % 2 ? kOtherTenantClient : rm.client;
-        *client = rm.client;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(300);
+        bool foreign = false;
+        auto next = std::chrono::steady_clock::now();
+        for (auto now = next; now < until; now = std::chrono::steady_clock::now()) {
+          if (now < next) continue;
+          *client = foreign ? kOtherTenantClient : rm.client;
+          foreign = !foreign;
+          next = now + std::chrono::microseconds(2);
+        }
       }).join();
     }
   });
