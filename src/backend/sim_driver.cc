@@ -1276,6 +1276,11 @@ NvV32 SimDriver::DeviceControl(const NVOS54_PARAMETERS& p, void* params) {
     case kNv0080CtrlCmdFifoGetChannellist: {
       SIM_PARAMS(NV0080_CTRL_FIFO_GET_CHANNELLIST_PARAMS, list);
       if (list->numChannels == 0) return kNvErrInvalidArgument;
+      // Both lists are embedded parameters RM copies in
+      // (src/nvidia/src/kernel/rmapi/embedded_param_copy.c:290-306); a null
+      // pointer with a size is NV_ERR_INVALID_ARGUMENT there
+      // (src/nvidia/src/kernel/rmapi/param_copy.c:43-51).
+      if (list->pChannelHandleList == 0 || list->pChannelList == 0) return kNvErrInvalidArgument;
       const auto* handles = reinterpret_cast<const NvU32*>(list->pChannelHandleList);
       auto* chids = reinterpret_cast<NvU32*>(list->pChannelList);
       for (NvU32 i = 0; i < list->numChannels; ++i) {
