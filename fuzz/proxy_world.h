@@ -6,8 +6,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <algorithm>
-
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -19,6 +17,7 @@
 #include "abi/abi.h"
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
+#include "proxy/memory_fakes.h"
 #include "proxy/proxy.h"
 
 namespace nvgate::fuzzing {
@@ -58,14 +57,10 @@ class NodeFiles : public proxy::TargetFiles {
     return ::fcntl(fds_[target_fd], F_DUPFD_CLOEXEC, 0);
   }
   int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
-  // The fuzzer is its own caller: the sim runs the call on the checked copy,
-  // pinning (or refusing to pin) this process's pages.
+  // The fuzzer is its own caller.
   proxy::CallerRun RunInCaller(const proxy::Call& call, backend::Backend& backend, std::span<const std::byte> checked,
                                std::span<std::byte> result) override {
-    std::copy(checked.begin(), checked.end(), result.begin());
-    proxy::CallerRun run;
-    run.value = backend.Ioctl(call.fd, call.device, call.request, result.data(), call.tid);
-    return run;
+    return proxy::RunOnTheCheckedCopy(call, backend, checked, result);
   }
 
  private:

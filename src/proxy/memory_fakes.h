@@ -5,6 +5,7 @@
 //   proxy::RecordedMemory replay(call.in);   // what a trace recorded the call read
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -61,5 +62,16 @@ class RecordedMemory : public TargetMemory {
   const std::vector<MemoryCopy>& reads_;
   const bool zero_fill_;
 };
+
+// TargetFiles::RunInCaller for a "workload" that is this process: the backend
+// runs the call on the checked copy, which `result` receives (the sim pins
+// this process's own pages).
+inline CallerRun RunOnTheCheckedCopy(const Call& call, backend::Backend& backend, std::span<const std::byte> checked,
+                                     std::span<std::byte> result) {
+  std::copy(checked.begin(), checked.end(), result.begin());
+  CallerRun run;
+  run.value = backend.Ioctl(call.fd, call.device, call.request, result.data(), call.tid);
+  return run;
+}
 
 }  // namespace nvgate::proxy

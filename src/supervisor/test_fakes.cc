@@ -67,21 +67,30 @@ proxy::Reply FakeExecutor::Increment(const proxy::Call& call, proxy::TargetMemor
   return {.value = call.request & 0xff};
 }
 
-Workload StartWorkload(const TrapRules& rules, const std::function<int()>& body) {
-  auto program = BuildFilter(rules);
-  if (!program) std::abort();
+namespace {
+
+// In the forked workload: the filter installed, its listener sent up
+// `sock`, then `body`. Never returns.
+[[noreturn]] void RunFiltered(const Program& program, int sock, const std::function<int()>& body) {
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(120);
+  int listener = InstallFilter(program);
+  if (listener < 0) _exit(121);
+  if (!SendFd(sock, listener)) _exit(122);
+  close(listener);
+  close(sock);
+  _exit(body());
+}
+
+// Forks `child` with one end of a socketpair and takes the listener it sends
+// up the other.
+Workload Start(const std::function<void(int sock)>& child) {
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) std::abort();
   pid_t pid = fork();
   if (pid == 0) {
     close(socks[0]);
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(120);
-    int listener = InstallFilter(*program);
-    if (listener < 0) _exit(121);
-    if (!SendFd(socks[1], listener)) _exit(122);
-    close(listener);
-    close(socks[1]);
-    _exit(body());
+    child(socks[1]);
+    _exit(123);
   }
   close(socks[1]);
   Workload w{pid, -1};
@@ -90,34 +99,25 @@ Workload StartWorkload(const TrapRules& rules, const std::function<int()>& body)
   return w;
 }
 
+}  // namespace
+
+Workload StartWorkload(const TrapRules& rules, const std::function<int()>& body) {
+  auto program = BuildFilter(rules);
+  if (!program) std::abort();
+  return Start([&](int sock) { RunFiltered(*program, sock, body); });
+}
+
 Workload StartWorkloadInPidNamespace(const TrapRules& rules, const std::function<int()>& body) {
   auto program = BuildFilter(rules);
   if (!program) std::abort();
-  int socks[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) std::abort();
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(socks[0]);
+  return Start([&](int sock) {
     if (unshare(CLONE_NEWPID) != 0) _exit(119);
     pid_t init = fork();
     if (init < 0) _exit(119);
-    if (init == 0) {
-      if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(120);
-      int listener = InstallFilter(*program);
-      if (listener < 0) _exit(121);
-      if (!SendFd(socks[1], listener)) _exit(122);
-      close(listener);
-      close(socks[1]);
-      _exit(body());
-    }
-    close(socks[1]);
+    if (init == 0) RunFiltered(*program, sock, body);
+    close(sock);
     _exit(WaitExit(init));
-  }
-  close(socks[1]);
-  Workload w{pid, -1};
-  w.listener = ReceiveFd(socks[0]);
-  close(socks[0]);
-  return w;
+  });
 }
 
 int WaitExit(pid_t pid) {

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -42,10 +41,7 @@ class NullFiles : public proxy::TargetFiles {
   // The test is its own caller: the replayed driver answers the call in place.
   proxy::CallerRun RunInCaller(const proxy::Call& call, backend::Backend& backend, std::span<const std::byte> checked,
                                std::span<std::byte> result) override {
-    std::copy(checked.begin(), checked.end(), result.begin());
-    proxy::CallerRun run;
-    run.value = backend.Ioctl(call.fd, call.device, call.request, result.data(), call.tid);
-    return run;
+    return proxy::RunOnTheCheckedCopy(call, backend, checked, result);
   }
 };
 
