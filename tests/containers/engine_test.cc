@@ -346,12 +346,23 @@ class ContainerdTest : public EngineTest {
   }
 
   // `ctr run` of the fixture's rootfs through the snippet's runtime, with the
-  // sim's nodes and `options`.
+  // sim's nodes and `options`; runc's state and the IO FIFOs in the test's
+  // directory (containerd 1.6's shims put their sockets in
+  // /run/containerd/s whatever the configuration says).
   ProgramResult CtrRun(const std::string& id, const std::vector<std::string>& options,
                        const std::vector<std::string>& command) {
     ctr_started_.push_back(id);
-    std::vector<std::string> args = {"run",           "--rm",        "--rootfs", "--runtime", "io.containerd.runc.v2",
-                                     "--runc-binary", NVGATE_RUNTIME};
+    std::vector<std::string> args = {"run",
+                                     "--rm",
+                                     "--rootfs",
+                                     "--runtime",
+                                     "io.containerd.runc.v2",
+                                     "--runc-binary",
+                                     NVGATE_RUNTIME,
+                                     "--runc-root",
+                                     (dir_ / "containerd" / "runc").string(),
+                                     "--fifo-dir",
+                                     (dir_ / "containerd" / "fifo").string()};
     for (const auto& [host, container] : Nodes()) {
       args.insert(args.end(), {"--mount", fmt::format("type=bind,src={},dst={},options=rbind:rw", host, container)});
     }
