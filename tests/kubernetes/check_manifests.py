@@ -2,6 +2,11 @@
 """Checks packaging/kubernetes without a cluster.
 
   tests/kubernetes/check_manifests.py [PACKAGING_DIR]
+  tests/kubernetes/check_manifests.py --self-test [PACKAGING_DIR]
+
+--self-test checks the checker: each of a few broken copies of the directory
+(a misspelt field, a field in the wrong place, another handler, the agent's
+socket off the node) must fail, naming what is wrong.
 
 - Every YAML document is validated against manifest_schema.json, the part of
   the Kubernetes API the manifests use (closed objects: an unknown, misspelt or
@@ -17,14 +22,18 @@
 """
 import json
 import pathlib
+import shutil
 import sys
+import tempfile
 import tomllib
 
 import jsonschema
 import yaml
 
 HERE = pathlib.Path(__file__).resolve().parent
-PACKAGING = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else HERE.parent.parent / "packaging" / "kubernetes"
+SELF_TEST = len(sys.argv) > 1 and sys.argv[1] == "--self-test"
+ARGS = sys.argv[2:] if SELF_TEST else sys.argv[1:]
+PACKAGING = pathlib.Path(ARGS[0]) if ARGS else HERE.parent.parent / "packaging" / "kubernetes"
 RUNTIME = "nvgate"
 SHIM = "/usr/bin/nvgate-runtime"
 SOCKET = "/run/nvgate/agent.sock"
@@ -45,16 +54,16 @@ def load_schema():
     return kinds
 
 
-def documents():
-    for path in sorted(PACKAGING.glob("*.yaml")):
+def documents(packaging):
+    for path in sorted(packaging.glob("*.yaml")):
         for index, doc in enumerate(yaml.safe_load_all(path.read_text())):
             if doc is not None:
                 yield f"{path.name}[{index}]", doc
 
 
-def validate(kinds):
+def validate(kinds, packaging):
     objects = {}
-    for where, doc in documents():
+    for where, doc in documents(packaging):
         if not isinstance(doc, dict):
             fail(where, "not a mapping")
             continue
@@ -70,10 +79,10 @@ def validate(kinds):
     return objects
 
 
-def snippets():
-    containerd = tomllib.loads((PACKAGING / "containerd-nvgate.toml").read_text())
+def snippets(packaging):
+    containerd = tomllib.loads((packaging / "containerd-nvgate.toml").read_text())
     runtimes = containerd["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]
-    crio = tomllib.loads((PACKAGING / "crio-nvgate.conf").read_text())["crio"]["runtime"]["runtimes"]
+    crio = tomllib.loads((packaging / "crio-nvgate.conf").read_text())["crio"]["runtime"]["runtimes"]
     if RUNTIME not in runtimes:
         fail("containerd-nvgate.toml", f"no runtime '{RUNTIME}'")
     else:
@@ -89,7 +98,7 @@ def snippets():
     return runtimes.get(RUNTIME, {}), crio.get(RUNTIME, {})
 
 
-def agree(objects, containerd, crio):
+def agree(objects, containerd, crio, packaging):
     for where, rc in objects.get("RuntimeClass", []):
         if rc.get("handler") != RUNTIME:
             fail(where, f"handler is not '{RUNTIME}', the runtime the snippets define")
@@ -102,7 +111,7 @@ def agree(objects, containerd, crio):
                     fail(where, f"{ANNOTATION} would not pass {name}")
     daemonsets = objects.get("DaemonSet", [])
     if not daemonsets:
-        fail(str(PACKAGING), "no DaemonSet for the agent")
+        fail(str(packaging), "no DaemonSet for the agent")
     for where, ds in daemonsets:
         spec = ds["spec"]["template"]["spec"]
         if "runtimeClassName" in spec:
@@ -121,16 +130,58 @@ def agree(objects, containerd, crio):
             fail(where, f"{socket_dir} is not the node's {socket_dir} (a hostPath volume)")
 
 
-def main():
-    kinds = load_schema()
-    objects = validate(kinds)
-    containerd, crio = snippets()
-    agree(objects, containerd, crio)
-    for error in errors:
-        print(f"check_manifests: {error}", file=sys.stderr)
-    if errors:
+def check(packaging):
+    """The errors found in `packaging`, and how many manifests it holds."""
+    errors.clear()
+    objects = validate(load_schema(), packaging)
+    containerd, crio = snippets(packaging)
+    agree(objects, containerd, crio, packaging)
+    return list(errors), sum(len(v) for v in objects.values())
+
+
+# (file, text replaced, its replacement, what the error must say)
+BREAKAGES = [
+    ("agent-daemonset.yaml", "hostPID: true", "hostPid: true", "'hostPid' was unexpected"),
+    ("agent-daemonset.yaml", "      priorityClassName:", "      runtimeClass:", "'runtimeClass' was unexpected"),
+    ("runtimeclass.yaml", "handler: nvgate", "handler: nvgate-other", "handler is not 'nvgate'"),
+    ("agent-daemonset.yaml", "path: /run/nvgate\n", "path: /var/run/nvgate-elsewhere\n",
+     "is not the node's /run/nvgate"),
+    ("containerd-nvgate.toml", 'BinaryName = "/usr/bin/nvgate-runtime"', 'BinaryName = "/usr/bin/runc"',
+     "options.BinaryName is not"),
+    ("example-pod.yaml", "runtimeClassName: nvgate", "runtimeClassName: Nvgate", "does not match"),
+]
+
+
+def self_test():
+    failures = []
+    for name, old, new, expected in BREAKAGES:
+        with tempfile.TemporaryDirectory() as scratch:
+            broken = pathlib.Path(scratch) / "kubernetes"
+            shutil.copytree(PACKAGING, broken)
+            text = (broken / name).read_text()
+            if old not in text:
+                failures.append(f"{name} no longer holds {old!r}: update BREAKAGES")
+                continue
+            (broken / name).write_text(text.replace(old, new, 1))
+            found, _ = check(broken)
+            if not any(expected in error for error in found):
+                failures.append(f"{name} with {new!r}: expected an error with {expected!r}, got {found}")
+    for failure in failures:
+        print(f"check_manifests: self-test: {failure}", file=sys.stderr)
+    if failures:
         return 1
-    count = sum(len(v) for v in objects.values())
+    print(f"check_manifests: self-test: {len(BREAKAGES)} broken copies each refused")
+    return 0
+
+
+def main():
+    if SELF_TEST:
+        return self_test()
+    found, count = check(PACKAGING)
+    for error in found:
+        print(f"check_manifests: {error}", file=sys.stderr)
+    if found:
+        return 1
     print(f"check_manifests: {count} manifests and 2 runtime snippets in {PACKAGING} are consistent")
     return 0
 
