@@ -82,11 +82,12 @@ class EngineTest : public ContainerTest {
   }
 };
 
-// podman, rootful, with crun behind the shim. conmon starts the runtime with
-// an environment of its own, so NVGATE_CONFIG cannot reach the shim from
-// podman's: podman's runtime is a two-line script that names the shim's
-// configuration and execs nvgate-runtime, as an operator's
-// /etc/nvgate/nvgate.toml would be found without one.
+// podman, rootful, with crun behind the shim, the runtime `nvgate` of the
+// test's containers.conf (docs/containers.md, podman). conmon starts the
+// runtime with an environment of its own, so NVGATE_CONFIG cannot reach the
+// shim from podman's: the runtime `nvgate` is a two-line script that names
+// the shim's configuration and execs nvgate-runtime, as an operator's
+// /etc/nvgate/nvgate.toml is found without one.
 class PodmanTest : public EngineTest {
  protected:
   void SetUp() override {
@@ -122,7 +123,6 @@ class PodmanTest : public EngineTest {
         "events_logger = \"file\"\n"
         "events_logfile_path = \"{}\"\n"
         "tmp_dir = \"{}\"\n"
-        "runtime = \"nvgate\"\n"
         "runtime_supports_json = [\"nvgate\"]\n"
         "[engine.runtimes]\n"
         "nvgate = [\"{}\"]\n",
@@ -166,10 +166,12 @@ class PodmanTest : public EngineTest {
     return RunProgram(argv, {"CONTAINERS_CONF=" + (dir_ / "containers.conf").string()});
   }
 
-  // `podman run` of the imported image with the sim's nodes and `options`.
+  // `podman run --runtime RUNTIME` of the imported image with the sim's
+  // nodes and `options`: the shim by its name in containers.conf, as a
+  // container opts in, unless another runtime is given.
   ProgramResult PodmanRun(const std::string& name, const std::vector<std::string>& options,
-                          const std::vector<std::string>& command) {
-    std::vector<std::string> args = {"run", "--rm", "--name", name, "--network", "none"};
+                          const std::vector<std::string>& command, const std::string& runtime = "nvgate") {
+    std::vector<std::string> args = {"run", "--runtime", runtime, "--rm", "--name", name, "--network", "none"};
     for (const auto& [host, container] : Nodes()) args.insert(args.end(), {"-v", host + ":" + container});
     args.insert(args.end(), options.begin(), options.end());
     args.push_back(kImage);
@@ -191,7 +193,7 @@ TEST_F(PodmanTest, PodmansOwnProfileStaysTheBase) {
   // podman's default seccomp profile (containers-common's seccomp.json)
   // allows ioctl unconditionally; the shim rewrites that rule under nvgate's
   // and keeps the rest. Created, then started, so that its bundle stays.
-  std::vector<std::string> create = {"create", "--name", "base", "--network", "none"};
+  std::vector<std::string> create = {"create", "--runtime", "nvgate", "--name", "base", "--network", "none"};
   for (const auto& [host, container] : Nodes()) create.insert(create.end(), {"-v", host + ":" + container});
   create.insert(create.end(), {kImage, "/bin/nvprobe", "--json"});
   ProgramResult created = Podman(create);
@@ -253,9 +255,9 @@ TEST_F(PodmanTest, AnnotationOverridesTheEnvironment) {
 TEST_F(PodmanTest, AgentOnlyRouteWithSecurityOpt) {
   const std::string profile = (dir_ / "gpu-seccomp.json").string();
   std::ofstream(profile) << profile_.dump();
-  ProgramResult r = PodmanRun(
-      "by-hand", {"--runtime", crun_, "--security-opt", "seccomp=" + profile, "-e", "NVIDIA_DRIVER_CAPABILITIES=video"},
-      {"/bin/nvprobe", "--json"});
+  ProgramResult r =
+      PodmanRun("by-hand", {"--security-opt", "seccomp=" + profile, "-e", "NVIDIA_DRIVER_CAPABILITIES=video"},
+                {"/bin/nvprobe", "--json"}, crun_);
   ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
   auto results = ProbeResults(r.out);
   EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"ok"});
