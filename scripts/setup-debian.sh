@@ -9,6 +9,7 @@ packages=(
   libseccomp-dev libsystemd-dev libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libexpected-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   runc busybox-static patchelf python3 lintian
+  podman crun containerd python3-yaml python3-jsonschema
 )
 
 missing=()
