@@ -7,7 +7,7 @@
 //   std::cout << profile->dump(2);
 //
 // The profile holds, before any rule of the base profile:
-//   - the workload-side denials of the native filter (DESIGN invariant 7):
+//   - the workload-side denials of the native filter (docs/security.md, invariant 7):
 //     ptrace, process_vm_readv/writev, pidfd_getfd, kcmp, userfaultfd -> EPERM;
 //     io_uring_* -> ENOSYS; seccomp() asking for a new listener -> EPERM;
 //   - SCMP_ACT_NOTIFY for every ioctl request TrapRules::Traps, each family one

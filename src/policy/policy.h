@@ -17,8 +17,8 @@
 
 namespace nvgate::policy {
 
-// How a refused call is answered, by level (DESIGN.md section 4): frontend and
-// UVM ioctls fail with EINVAL; RM controls and allocs return 0 with a status.
+// How a refused call is answered, by level: frontend and UVM ioctls fail with
+// EINVAL; RM controls and allocs return 0 with a status.
 struct Answer {
   int error = 0;            // positive errno, or 0
   std::uint32_t status = 0; // NV_STATUS to write into the params, when error == 0

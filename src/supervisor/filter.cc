@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "supervisor/filter_assembler.h"
 #include "testing/weakening.h"
 
 namespace nvgate::supervisor {
@@ -54,7 +55,7 @@ struct Denial {
   int error;
 };
 
-// Ways out of the sandbox, or into the supervisor (research/seccomp-unotify.md §6):
+// Ways out of the sandbox, or into the supervisor (docs/security.md, invariant 7):
 // ptrace-gated access to other processes, io_uring (its operations bypass
 // seccomp; ENOSYS so that libraries fall back), and userfaultfd (a registered
 // page stalls the supervisor's reads of workload memory).
@@ -66,68 +67,41 @@ constexpr Denial kDenials[] = {
     {__NR_io_uring_register, ENOSYS},
 };
 
-class Emitter {
- public:
-  void Stmt(std::uint16_t code, std::uint32_t k) { prog_.push_back(BPF_STMT(code, k)); }
-  void Jump(std::uint16_t code, std::uint32_t k, std::uint8_t jt, std::uint8_t jf) {
-    prog_.push_back(BPF_JUMP(code, k, jt, jf));
-  }
-  void Ret(std::uint32_t action) { Stmt(BPF_RET | BPF_K, action); }
-  void Load(std::uint32_t offset) { Stmt(BPF_LD | BPF_W | BPF_ABS, offset); }
-  // if (A == k) return action; every match returns on the spot, so no jump is
-  // ever longer than one instruction, however many rows the table has.
-  void ReturnIfEqual(std::uint32_t k, std::uint32_t action) {
-    Jump(BPF_JMP | BPF_JEQ | BPF_K, k, 0, 1);
-    Ret(action);
-  }
-  // if (A is one of `values`) return action; else go on after the search.
-  // `values` sorted and unique. A binary search, so that a request matching
-  // none of them (a terminal's or a socket's ioctl, most of those a workload
-  // makes) costs about log2(n) compares rather than n.
-  void ReturnIfAnyOf(std::span<const std::uint32_t> values, std::uint32_t action) {
-    std::vector<std::size_t> to_end;
-    Search(values, action, to_end);
-    for (std::size_t at : to_end) prog_[at].k = static_cast<std::uint32_t>(prog_.size() - at - 1);
-  }
+// if (A == k) return action; every match returns on the spot, so no jump is
+// ever longer than one instruction, however many rows the table has.
+void ReturnIfEqual(BpfAssembler& b, std::uint32_t k, std::uint32_t action) {
+  BpfLabel other = b.NewLabel();
+  b.Branch(BPF_JEQ, k, kNextInstruction, other);
+  b.Return(action);
+  b.Bind(other);
+}
 
-  std::size_t size() const { return prog_.size(); }
-  // Points the jump at `at` (a JA) to the next instruction to be emitted.
-  void PatchJumpToHere(std::size_t at) { prog_[at].k = static_cast<std::uint32_t>(prog_.size() - at - 1); }
-  Program Take() { return std::move(prog_); }
+constexpr std::size_t kLinearSearchMax = 4;  // below this a scan beats more branches
 
- private:
-  static constexpr std::size_t kLinearMax = 4;   // below this a scan beats more branches
-  static constexpr std::size_t kMaxShortJump = 255;  // jt and jf are 8 bits
-
-  // Instructions Search() emits for n values.
-  static std::size_t SearchLength(std::size_t n) {
-    if (n <= kLinearMax) return 2 * n + 1;
-    std::size_t lower = SearchLength(n / 2);
-    return 1 + (lower > kMaxShortJump ? 1 : 0) + lower + SearchLength(n - n / 2);
+void Search(BpfAssembler& b, std::span<const std::uint32_t> values, std::uint32_t action, BpfLabel none) {
+  if (values.size() <= kLinearSearchMax) {
+    for (std::uint32_t v : values) ReturnIfEqual(b, v, action);
+    b.Goto(none);
+    return;
   }
+  std::size_t mid = values.size() / 2;
+  BpfLabel upper = b.NewLabel();
+  // A >= values[mid]: the upper half, else the lower half, which comes first.
+  b.Branch(BPF_JGE, values[mid], upper, kNextInstruction);
+  Search(b, values.first(mid), action, none);
+  b.Bind(upper);
+  Search(b, values.subspan(mid), action, none);
+}
 
-  void Search(std::span<const std::uint32_t> values, std::uint32_t action, std::vector<std::size_t>& to_end) {
-    if (values.size() <= kLinearMax) {
-      for (std::uint32_t v : values) ReturnIfEqual(v, action);
-      to_end.push_back(prog_.size());
-      Stmt(BPF_JMP | BPF_JA, 0);
-      return;
-    }
-    std::size_t mid = values.size() / 2;
-    std::size_t lower = SearchLength(mid);
-    // A >= values[mid]: the upper half, else the lower half, which comes first.
-    if (lower <= kMaxShortJump) {
-      Jump(BPF_JMP | BPF_JGE | BPF_K, values[mid], static_cast<std::uint8_t>(lower), 0);
-    } else {
-      Jump(BPF_JMP | BPF_JGE | BPF_K, values[mid], 0, 1);
-      Stmt(BPF_JMP | BPF_JA, static_cast<std::uint32_t>(lower));
-    }
-    Search(values.first(mid), action, to_end);
-    Search(values.subspan(mid), action, to_end);
-  }
-
-  Program prog_;
-};
+// if (A is one of `values`) return action; else go on after the search.
+// `values` sorted and unique. A binary search, so that a request matching
+// none of them (a terminal's or a socket's ioctl, most of those a workload
+// makes) costs about log2(n) compares rather than n.
+void ReturnIfAnyOf(BpfAssembler& b, std::span<const std::uint32_t> values, std::uint32_t action) {
+  BpfLabel none = b.NewLabel();
+  Search(b, values, action, none);
+  b.Bind(none);
+}
 
 }  // namespace
 
@@ -188,52 +162,64 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   constexpr std::uint32_t kAllow = SECCOMP_RET_ALLOW;
   auto errno_action = [](int e) { return SECCOMP_RET_ERRNO | (static_cast<std::uint32_t>(e) & SECCOMP_RET_DATA); };
 
-  Emitter b;
+  BpfAssembler b;
   // 1. Other ABIs: another arch (i386 `int $0x80` has ioctl = 54, not 16)
   //    would walk past every syscall-number check below.
   if (!testing::Weakened(testing::Weakening::kNoArchCheck)) {
+    BpfLabel native_arch = b.NewLabel();
     b.Load(offsetof(seccomp_data, arch));
-    b.Jump(BPF_JMP | BPF_JEQ | BPF_K, kNativeArch, 1, 0);
-    b.Ret(errno_action(ENOSYS));
+    b.Branch(BPF_JEQ, kNativeArch, native_arch, kNextInstruction);
+    b.Return(errno_action(ENOSYS));
+    b.Bind(native_arch);
   }
   b.Load(offsetof(seccomp_data, nr));
 #if defined(__x86_64__)
   if (!testing::Weakened(testing::Weakening::kNoArchCheck)) {
-    b.Jump(BPF_JMP | BPF_JSET | BPF_K, kX32Bit, 0, 1);
-    b.Ret(errno_action(ENOSYS));
+    BpfLabel native_abi = b.NewLabel();
+    b.Branch(BPF_JSET, kX32Bit, kNextInstruction, native_abi);
+    b.Return(errno_action(ENOSYS));
+    b.Bind(native_abi);
   }
 #endif
 
   // 2. ioctl first: it is the one frequent syscall the kernel cannot answer
   //    from its per-syscall cache of constant verdicts, so it runs this program
-  //    every time; every other syscall skips to 3.
-  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 1, 0);
-  std::size_t to_other_syscalls = b.size();
-  b.Stmt(BPF_JMP | BPF_JA, 0);
+  //    every time; every other syscall skips to 3, through a `ja` whatever the
+  //    length of the ioctl part, so that the program's shape does not depend
+  //    on the table's size.
+  BpfLabel ioctl = b.NewLabel();
+  BpfLabel other_syscalls = b.NewLabel();
+  b.Branch(BPF_JEQ, __NR_ioctl, ioctl, kNextInstruction);
+  b.Goto(other_syscalls);
+  b.Bind(ioctl);
 
   //    Only the low word of the request, which is all the kernel hands a
   //    driver (`unsigned int cmd`); garbage in the upper word changes nothing.
   if (testing::Weakened(testing::Weakening::kFullRequestMatch)) {
+    BpfLabel upper_word_zero = b.NewLabel();
     b.Load(kArgLow(1) + 4);
-    b.Jump(BPF_JMP | BPF_JEQ | BPF_K, 0, 1, 0);
-    b.Ret(kAllow);
+    b.Branch(BPF_JEQ, 0, upper_word_zero, kNextInstruction);
+    b.Return(kAllow);
+    b.Bind(upper_word_zero);
   }
   b.Load(kArgLow(1));
   if (rules.uvm_below > 0) {
-    b.Jump(BPF_JMP | BPF_JGE | BPF_K, rules.uvm_below, 1, 0);
-    b.Ret(kNotify);
+    BpfLabel not_below = b.NewLabel();
+    b.Branch(BPF_JGE, rules.uvm_below, not_below, kNextInstruction);
+    b.Return(kNotify);
+    b.Bind(not_below);
   }
   std::vector<std::uint32_t> uvm_values;
   for (std::uint32_t v : rules.uvm_values) {
     if (v >= rules.uvm_below) uvm_values.push_back(v);
   }
-  b.ReturnIfAnyOf(uvm_values, kNotify);
-  b.Stmt(BPF_MISC | BPF_TAX, 0);  // X keeps the request for the masked compares
+  ReturnIfAnyOf(b, uvm_values, kNotify);
+  b.Statement(BPF_MISC | BPF_TAX, 0);  // X keeps the request for the masked compares
   if (!rules.frontend_nrs.empty()) {
     std::vector<std::uint32_t> type_and_nr;
     for (std::uint8_t nr : rules.frontend_nrs) type_and_nr.push_back((kFrontendType << kIocTypeShift) | nr);
-    b.Stmt(BPF_ALU | BPF_AND | BPF_K, 0xffff);
-    b.ReturnIfAnyOf(type_and_nr, kNotify);
+    b.Statement(BPF_ALU | BPF_AND | BPF_K, 0xffff);
+    ReturnIfAnyOf(b, type_and_nr, kNotify);
   }
   std::vector<std::uint32_t> size_and_nr;
   std::vector<std::uint32_t> any_size_nr;
@@ -246,83 +232,61 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   }
   std::sort(size_and_nr.begin(), size_and_nr.end());
   if (!size_and_nr.empty()) {
-    b.Stmt(BPF_MISC | BPF_TXA, 0);
+    b.Statement(BPF_MISC | BPF_TXA, 0);
     if (testing::Weakened(testing::Weakening::kExactTypeAndDirection)) {
       constexpr std::uint32_t kDirAndType = (_IOC_DIRMASK << _IOC_DIRSHIFT) | (0xffu << kIocTypeShift);
       constexpr std::uint32_t kReadWriteF = ((_IOC_READ | _IOC_WRITE) << _IOC_DIRSHIFT) | (kFrontendType << kIocTypeShift);
-      b.Stmt(BPF_ALU | BPF_AND | BPF_K, kDirAndType);
-      b.Jump(BPF_JMP | BPF_JEQ | BPF_K, kReadWriteF, 1, 0);
-      b.Ret(kAllow);
-      b.Stmt(BPF_MISC | BPF_TXA, 0);
+      BpfLabel read_write_f = b.NewLabel();
+      b.Statement(BPF_ALU | BPF_AND | BPF_K, kDirAndType);
+      b.Branch(BPF_JEQ, kReadWriteF, read_write_f, kNextInstruction);
+      b.Return(kAllow);
+      b.Bind(read_write_f);
+      b.Statement(BPF_MISC | BPF_TXA, 0);
     }
-    b.Stmt(BPF_ALU | BPF_AND | BPF_K, (kIocSizeMask << kIocSizeShift) | kIocNrMask);
-    b.ReturnIfAnyOf(size_and_nr, kNotify);
+    b.Statement(BPF_ALU | BPF_AND | BPF_K, (kIocSizeMask << kIocSizeShift) | kIocNrMask);
+    ReturnIfAnyOf(b, size_and_nr, kNotify);
   }
   if (!any_size_nr.empty()) {
-    b.Stmt(BPF_MISC | BPF_TXA, 0);
-    b.Stmt(BPF_ALU | BPF_AND | BPF_K, kIocNrMask);
-    b.ReturnIfAnyOf(any_size_nr, kNotify);
+    b.Statement(BPF_MISC | BPF_TXA, 0);
+    b.Statement(BPF_ALU | BPF_AND | BPF_K, kIocNrMask);
+    ReturnIfAnyOf(b, any_size_nr, kNotify);
   }
-  b.Ret(kAllow);
+  b.Return(kAllow);
 
   // 3. Denials.
-  b.PatchJumpToHere(to_other_syscalls);
+  b.Bind(other_syscalls);
   if (!testing::Weakened(testing::Weakening::kNoSyscallDenials)) {
-    for (const Denial& d : kDenials) b.ReturnIfEqual(static_cast<std::uint32_t>(d.nr), errno_action(d.error));
+    for (const Denial& d : kDenials) ReturnIfEqual(b, static_cast<std::uint32_t>(d.nr), errno_action(d.error));
   }
   // 4. The sim's character-device nodes: the supervisor opens them itself.
   //    (Before the seccomp() check, which leaves an argument in A.)
   if (rules.opens) {
-    b.ReturnIfEqual(static_cast<std::uint32_t>(__NR_openat), kNotify);
+    ReturnIfEqual(b, static_cast<std::uint32_t>(__NR_openat), kNotify);
 #ifdef __NR_open
-    b.ReturnIfEqual(static_cast<std::uint32_t>(__NR_open), kNotify);
+    ReturnIfEqual(b, static_cast<std::uint32_t>(__NR_open), kNotify);
 #endif
   }
   // A second listener in the chain is already refused by the kernel (EBUSY);
   // this says so before the kernel is asked, whatever the kernel version.
-  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 5);
+  BpfLabel allow = b.NewLabel();
+  b.Branch(BPF_JEQ, __NR_seccomp, kNextInstruction, allow);
   b.Load(kArgLow(0));
-  b.Jump(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_SET_MODE_FILTER, 0, 3);
+  b.Branch(BPF_JEQ, SECCOMP_SET_MODE_FILTER, kNextInstruction, allow);
   b.Load(kArgLow(1));
-  b.Jump(BPF_JMP | BPF_JSET | BPF_K, SECCOMP_FILTER_FLAG_NEW_LISTENER, 0, 1);
-  b.Ret(errno_action(EPERM));
+  b.Branch(BPF_JSET, SECCOMP_FILTER_FLAG_NEW_LISTENER, kNextInstruction, allow);
+  b.Return(errno_action(EPERM));
   // 5. Everything else runs natively (so does a seccomp() that adds no listener).
-  b.Ret(kAllow);
+  b.Bind(allow);
+  b.Return(kAllow);
 
-  Program program = b.Take();
+  auto assembled = b.Assemble();
+  if (!assembled) return tl::unexpected("seccomp program: " + assembled.error());
+  Program program = std::move(*assembled);
   if (program.size() > BPF_MAXINSNS) {
     return tl::unexpected(fmt::format("seccomp program has {} instructions, the kernel takes {}",
                                       program.size(), BPF_MAXINSNS));
   }
   return program;
-}
-
-tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program,
-                                                        const seccomp_data& data) {
-  std::uint32_t a = 0;
-  std::uint32_t x = 0;
-  for (std::size_t pc = 0; pc < program.size(); ++pc) {
-    const sock_filter& in = program[pc];
-    switch (in.code) {
-      case BPF_LD | BPF_W | BPF_ABS:
-        if (in.k % 4 != 0 || in.k + 4 > sizeof(data)) {
-          return tl::unexpected(fmt::format("pc {}: load at {} outside seccomp_data", pc, in.k));
-        }
-        std::memcpy(&a, reinterpret_cast<const char*>(&data) + in.k, 4);
-        break;
-      case BPF_ALU | BPF_AND | BPF_K: a &= in.k; break;
-      case BPF_MISC | BPF_TAX: x = a; break;
-      case BPF_MISC | BPF_TXA: a = x; break;
-      case BPF_JMP | BPF_JA: pc += in.k; break;
-      case BPF_JMP | BPF_JEQ | BPF_K: pc += (a == in.k) ? in.jt : in.jf; break;
-      case BPF_JMP | BPF_JGE | BPF_K: pc += (a >= in.k) ? in.jt : in.jf; break;
-      case BPF_JMP | BPF_JGT | BPF_K: pc += (a > in.k) ? in.jt : in.jf; break;
-      case BPF_JMP | BPF_JSET | BPF_K: pc += (a & in.k) ? in.jt : in.jf; break;
-      case BPF_RET | BPF_K: return in.k;
-      default: return tl::unexpected(fmt::format("pc {}: opcode {:#x} not interpreted", pc, in.code));
-    }
-  }
-  return tl::unexpected(std::string("program ran off its end"));
 }
 
 int InstallFilter(const Program& program) {

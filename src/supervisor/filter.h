@@ -16,8 +16,9 @@
 //   5. everything else -> ALLOW, with no notification.
 //
 // `TrapRules::Traps` answers step 3 in userspace from the same data, and
-// `EvaluateFilter` runs the built program itself, so tests can check both
-// against each other and against the kernel.
+// `EvaluateFilter` (filter_evaluator.h) runs the built program itself, so tests
+// can check both against each other and against the kernel;
+// `DisassembleFilter` (filter_disassembler.h) prints it.
 #pragma once
 
 #include <linux/filter.h>
@@ -30,6 +31,8 @@
 #include <tl/expected.hpp>
 
 #include "abi/abi.h"
+#include "supervisor/filter_evaluator.h"
+#include "supervisor/filter_program.h"
 
 namespace nvgate::supervisor {
 
@@ -61,15 +64,8 @@ struct TrapRules {
   bool Traps(std::uint32_t request) const;
 };
 
-using Program = std::vector<sock_filter>;
-
 // The whole seccomp program for the workload, as classic BPF.
 tl::expected<Program, std::string> BuildFilter(const TrapRules& rules);
-
-// What `program` returns for one syscall (the full SECCOMP_RET_* value): a
-// userspace interpreter of the classic BPF subset BuildFilter emits.
-tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program,
-                                                        const seccomp_data& data);
 
 // Installs `program` on the calling thread with
 // SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV and

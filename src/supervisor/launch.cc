@@ -26,6 +26,7 @@
 
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
+#include "supervisor/filter_disassembler.h"
 #include "supervisor/linux_caps.h"
 #include "supervisor/notifier.h"
 #include "testing/weakening.h"
@@ -507,6 +508,10 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
   auto filter = BuildFilter(rules);
   if (!filter) return tl::unexpected(filter.error());
   plan.filter = std::move(*filter);
+  if (spdlog::should_log(spdlog::level::debug)) {
+    spdlog::debug("supervisor: the workload's seccomp filter ({} instructions):\n{}", plan.filter.size(),
+                  DisassembleFilter(plan.filter));
+  }
   plan.isolate = options.isolate;
   plan.uid_map = fmt::format("{0} {0} 1", getuid());
   plan.gid_map = fmt::format("{0} {0} 1", getgid());

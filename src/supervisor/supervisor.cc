@@ -75,7 +75,7 @@ Supervisor::~Supervisor() { JoinThreads(); }
 
 tl::expected<void, std::string> Supervisor::Run() {
   // A same-uid workload could otherwise ptrace us, read our memory or take our
-  // listener with pidfd_getfd (research/seccomp-unotify.md §6). Our own access
+  // listener with pidfd_getfd (docs/security.md, invariant 7). Our own access
   // to the workload is unaffected: it is checked against the target.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     return tl::unexpected(fmt::format("prctl(PR_SET_DUMPABLE, 0) failed: {}", std::strerror(errno)));

@@ -14,7 +14,9 @@
 // it becomes the leader and another follower stands by; the old leader, its
 // call done, becomes a follower. After a period without calls the standby
 // sleeps until the leader begins one. Only one thread ever waits in RECV: more
-// would all be woken by every notification (research/seccomp-unotify.md §2.3).
+// would all be woken by every notification (the kernel wakes every thread
+// polling the listener for each one: kernel/seccomp.c, wake_up_poll on the
+// filter's wait queue).
 //
 // Per notification (on the leader, or on a deposed leader finishing its call):
 //   the calling thread's pidfd (kept across its calls), ID_VALID ->

@@ -1,5 +1,6 @@
-// The escape suite (DESIGN.md §5): each route around nvgate, tried by a hostile
-// workload under `nvgate run --backend sim --caps compute`, and judged three ways:
+// The escape suite (docs/security.md, "Invariants and their tests"): each
+// route around nvgate, tried by a hostile workload under
+// `nvgate run --backend sim --caps compute`, and judged three ways:
 //
 //   - the workload's own "violation:" lines (what it got that nvgate never allows);
 //   - the simulated driver's call log: a refused class, another tenant's client,
@@ -376,8 +377,8 @@ INSTANTIATE_TEST_SUITE_P(Routes, EscapeWeakened, ::testing::ValuesIn(WeakenedRou
   return name;
 });
 
-// DESIGN invariant 6: when the supervisor dies, trapped calls fail; none runs
-// in the kernel instead.
+// docs/security.md, invariant 6: when the supervisor dies, trapped calls
+// fail; none runs in the kernel instead.
 TEST(EscapeSupervisorKilled, CallsFailClosed) {
   if (NeedsRoot()) GTEST_SKIP() << "the kernel witness needs root (tracefs)";
   std::string tag = NewTag();

@@ -47,7 +47,7 @@ TEST(Run, TrappedCallIsExecutedBySupervisor) {
   EXPECT_THAT(r.out, HasSubstr("version=ok:580.159.04"));
 }
 
-// DESIGN invariant 2: the frontend decodes only nr and size.
+// docs/security.md, invariant 2: the frontend decodes only nr and size.
 TEST(Run, TypeDirectionAndUpperBitsDoNotBypass) {
   auto r = Workload("compute", {"request-bits"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -55,7 +55,7 @@ TEST(Run, TypeDirectionAndUpperBitsDoNotBypass) {
   EXPECT_THAT(r.out, HasSubstr("upper_bits=ok:580.159.04"));
 }
 
-// DESIGN invariant 3: a trapped call on another file is refused, never continued.
+// docs/security.md, invariant 3: a trapped call on another file is refused, never continued.
 TEST(Run, TrappedRequestOnOtherFileIsRefusedUntrappedWorks) {
   auto r = Workload("compute", {"not-nvidia"});
   ASSERT_EQ(r.status, 0) << r.err;
@@ -63,7 +63,7 @@ TEST(Run, TrappedRequestOnOtherFileIsRefusedUntrappedWorks) {
   EXPECT_THAT(r.out, HasSubstr("fionread_on_pipe=ok"));
 }
 
-// DESIGN invariant 7.
+// docs/security.md, invariant 7.
 TEST(Run, WorkloadCannotReachTheSupervisor) {
   auto r = Workload("compute", {"escape-syscalls"});
   ASSERT_EQ(r.status, 0) << r.err;

@@ -1,4 +1,4 @@
-// Load and churn under `nvgate run --backend sim` (DESIGN invariant 9): 64
+// Load and churn under `nvgate run --backend sim` (docs/security.md, invariant 9): 64
 // threads and 32 processes calling at once, processes killed at random points,
 // 100,000 open/call/close cycles. Afterwards the supervisor holds as many fds
 // as before, its memory has not grown with the load, and the simulated driver

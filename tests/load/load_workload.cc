@@ -1,4 +1,4 @@
-// Load and churn under nvgate (DESIGN invariant 9): run as
+// Load and churn under nvgate (docs/security.md, invariant 9): run as
 // `load_workload OPEN_CLOSE_CYCLES` under `nvgate run --backend sim`.
 //
 // Prints "baseline" when it holds its steady state and waits for a line on
