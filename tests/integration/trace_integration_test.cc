@@ -1,11 +1,14 @@
 // nvgate trace, learn, replay, summary and run --audit end to end on the
 // simulated driver, with nvprobe as the workload and the committed trace of it
 // (tests/data/traces) as the reference.
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+
+#include <stdlib.h>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -22,8 +25,30 @@ using Json = nlohmann::json;
 const std::string kCommittedTrace =
     std::string(NVGATE_SOURCE_DIR) + "/tests/data/traces/nvprobe-sim-compute.trace";
 
+// A directory of this process's own keeps concurrent test runs (two checkouts,
+// or ctest -j) off each other's files; it goes when the process ends.
+class TempDirectory {
+ public:
+  TempDirectory() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "nvgate-trace-test-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDirectory(const TempDirectory&) = delete;
+  TempDirectory& operator=(const TempDirectory&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
 std::filesystem::path TempFile(const std::string& name) {
-  return std::filesystem::temp_directory_path() / ("nvgate-trace-test-" + name);
+  static const TempDirectory directory;
+  return directory.path() / name;
 }
 
 std::string ReadFile(const std::filesystem::path& path) {
