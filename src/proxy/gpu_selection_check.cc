@@ -83,7 +83,11 @@ std::uint32_t LoadU32(std::span<const std::byte> params, std::size_t offset) {
 
 }  // namespace
 
-bool NamesGpus(abi::Level level, std::string_view name) { return Find(level, name) != nullptr; }
+std::vector<std::pair<abi::Level, std::string_view>> GpuNamingCalls() {
+  std::vector<std::pair<abi::Level, std::string_view>> out;
+  for (const GpuNamingCall& call : kGpuNamingCalls) out.emplace_back(call.level, call.name);
+  return out;
+}
 
 std::optional<std::string> GpuOutsideScope(const abi::Entry& entry, std::span<const std::byte> params,
                                            const GpuScope& scope) {

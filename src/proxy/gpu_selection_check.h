@@ -22,6 +22,8 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "abi/abi.h"
@@ -42,7 +44,7 @@ struct GpuScope {
 std::optional<std::string> GpuOutsideScope(const abi::Entry& entry, std::span<const std::byte> params,
                                            const GpuScope& scope);
 
-// Whether the table call `name` at `level` is one GpuOutsideScope reads.
-bool NamesGpus(abi::Level level, std::string_view name);
+// The calls GpuOutsideScope reads, by level and table name.
+std::vector<std::pair<abi::Level, std::string_view>> GpuNamingCalls();
 
 }  // namespace nvgate::proxy
