@@ -131,7 +131,7 @@ TEST(ContainerRequestTest, GpusOutsideTheBoundOrTheMachineAreRefused) {
               testing::HasSubstr("NVIDIA_VISIBLE_DEVICES: GPU '0' (GPU 0, GPU-6e766761-7465-2d73-696d-000000000000) "
                                  "is outside the operator's bound on GPUs (1"));
   EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=1"}, {"/dev/nvidia0"}), "1"),
-              testing::HasSubstr("device /dev/nvidia0: GPU '0' (GPU 0,"));
+              testing::HasSubstr("device /dev/nvidia0: GPU '/dev/nvidia0' (GPU 0,"));
   EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=3"})), testing::HasSubstr("'3' names no GPU"));
   EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=MIG-1234"})), testing::HasSubstr("MIG device"));
   // Where the machine's GPUs are unknown, an unbounded request is left to the agent.

@@ -1,5 +1,6 @@
 #include "agent/container_request.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -164,11 +165,13 @@ tl::expected<gpus::Selection, std::string> ResolveGpuRequest(const GpuRequest& r
   if (!from_env) return tl::unexpected("NVIDIA_VISIBLE_DEVICES: " + from_env.error());
   if (request.node_gpus.empty() || !from_env->restricted()) return from_env;
   std::vector<gpus::Gpu> both = from_env->gpus();
+  // A node names the GPU of its minor number.
   for (int n : request.node_gpus) {
-    const std::string node = std::to_string(n);
-    auto gpu = gpus::Resolve({.kind = gpus::RequestKind::kList, .devices = {node}}, machine, bound);
-    if (!gpu) return tl::unexpected("device /dev/nvidia" + node + ": " + gpu.error());
-    both.insert(both.end(), gpu->gpus().begin(), gpu->gpus().end());
+    const std::string node = "/dev/nvidia" + std::to_string(n);
+    auto gpu = std::find_if(machine.begin(), machine.end(), [n](const gpus::Gpu& g) { return g.index == n; });
+    if (gpu == machine.end()) return tl::unexpected("device " + node + ": no GPU of this machine has that node");
+    if (!bound.ByIndex(n)) return tl::unexpected("device " + node + ": " + gpus::OutsideBound(node, *gpu, bound));
+    both.push_back(*gpu);
   }
   return gpus::Selection::Of(gpus::RequestKind::kList, std::move(both), machine.size());
 }

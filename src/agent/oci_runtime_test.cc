@@ -202,7 +202,7 @@ TEST_F(AddProfileTest, AGpuOutsideTheBoundIsRefusedAtCreate) {
   auto by_device = AddProfile(Config({"PATH=/bin"}, {{"devices", {{{"path", "/dev/nvidia0"}, {"type", "c"}}}}}),
                               rules_, options_);
   ASSERT_FALSE(by_device);
-  EXPECT_THAT(by_device.error(), HasSubstr("device /dev/nvidia0: GPU '0'"));
+  EXPECT_THAT(by_device.error(), HasSubstr("device /dev/nvidia0: GPU '/dev/nvidia0' (GPU 0"));
 }
 
 TEST_F(AddProfileTest, ConfigsThatCannotCarryTheProfileAreErrors) {

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <tuple>
 
 namespace nvgate::gpus {
 namespace {
@@ -152,14 +153,25 @@ tl::expected<Gpu, std::string> Find(std::string_view device, std::span<const Gpu
       if (g.pci_bus_id == *bus_id) return g;
     }
   }
-  if (auto index = Index(device)) {
-    for (const Gpu& g : machine) {
-      if (g.index == *index) return g;
-    }
+  // An index counts GPUs as libnvidia-container does, in NVML's order, which
+  // is PCI bus order (the order nvidia-smi lists them in); usually, not always,
+  // the order of their minor numbers.
+  if (auto index = Index(device); index && static_cast<std::size_t>(*index) < machine.size()) {
+    std::vector<const Gpu*> ordered;
+    for (const Gpu& g : machine) ordered.push_back(&g);
+    std::sort(ordered.begin(), ordered.end(), [](const Gpu* a, const Gpu* b) {
+      return std::tie(a->pci_bus_id, a->index) < std::tie(b->pci_bus_id, b->index);
+    });
+    return *ordered[static_cast<std::size_t>(*index)];
   }
   return tl::unexpected("GPU '" + std::string(device) + "' names no GPU of this machine (" +
                         std::to_string(machine.size()) + " GPU" + (machine.size() == 1 ? "" : "s") +
                         ": give an index, a full GPU-... UUID or a PCI bus id)");
+}
+
+std::string OutsideBound(std::string_view device, const Gpu& gpu, const Selection& bound) {
+  return "GPU '" + std::string(device) + "' (GPU " + std::to_string(gpu.index) + ", " + gpu.uuid +
+         ") is outside the operator's bound on GPUs (" + bound.ToString() + "; widen it with --allowed-gpus)";
 }
 
 tl::expected<Selection, std::string> ResolveBound(std::string_view text, std::span<const Gpu> machine) {
@@ -199,11 +211,7 @@ tl::expected<Selection, std::string> Resolve(const Request& request, std::span<c
   for (const std::string& device : request.devices) {
     auto gpu = Find(device, machine);
     if (!gpu) return tl::unexpected(gpu.error());
-    if (!bound.ByIndex(gpu->index)) {
-      return tl::unexpected("GPU '" + device + "' (GPU " + std::to_string(gpu->index) + ", " + gpu->uuid +
-                            ") is outside the operator's bound on GPUs (" + bound.ToString() +
-                            "; widen it with --allowed-gpus)");
-    }
+    if (!bound.ByIndex(gpu->index)) return tl::unexpected(OutsideBound(device, *gpu, bound));
     selected.push_back(*gpu);
   }
   return Selection::Of(RequestKind::kList, std::move(selected), machine.size());

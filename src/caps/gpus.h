@@ -14,9 +14,10 @@
 //  - "void", or set but empty: as if no NVIDIA runtime were used, no NVIDIA
 //    node at all;
 //  - otherwise a comma-separated list, whitespace around items and empty items
-//    ignored, each item a GPU index ("1"), a full GPU UUID ("GPU-..."; case
-//    does not matter, no prefixes), or a PCI bus id ("0000:18:00.0"); an item
-//    naming no GPU is an error, as in libnvidia-container.
+//    ignored, each item a GPU index ("1", counting GPUs in PCI bus order, as
+//    NVML and nvidia-smi do), a full GPU UUID ("GPU-..."; case does not
+//    matter, no prefixes), or a PCI bus id ("0000:18:00.0"); an item naming no
+//    GPU is an error, as in libnvidia-container.
 // MIG devices ("MIG-<uuid>", "<gpu>:<instance>") are refused with an error:
 // nvgate does not select MIG instances yet.
 #pragma once
@@ -34,7 +35,7 @@ namespace nvgate::gpus {
 
 // One GPU of the machine, as the backend reports it.
 struct Gpu {
-  int index = 0;            // its minor number: /dev/nvidia<index>
+  int index = 0;            // its minor number, /dev/nvidia<index>: "GPU <index>" in messages
   std::uint32_t gpu_id = 0; // RM's gpuId, as NV0000 controls and NV_ESC_ATTACH_GPUS_TO_FD name it
   std::string uuid;         // "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as the driver prints it
   std::string pci_bus_id;   // "0000:18:00.0", lowercase
@@ -87,6 +88,9 @@ class Selection {
 
 // The GPU of `machine` that `device` (one list item) names, or an error naming it.
 tl::expected<Gpu, std::string> Find(std::string_view device, std::span<const Gpu> machine);
+
+// Why `gpu`, which `device` named, may not be selected under `bound`.
+std::string OutsideBound(std::string_view device, const Gpu& gpu, const Selection& bound);
 
 // The operator's bound: a list (as a request reads it) of the GPUs workloads
 // may be given. "all" is every GPU; "none" and "void" allow no GPU.

@@ -57,6 +57,16 @@ TEST(Gpus, ListItemsNameGpusByIndexUuidOrBusId) {
   EXPECT_NE(one->ByUuid("GPU-6e766761-7465-2d73-696d-000000000001"), nullptr);
 }
 
+// An index counts in PCI bus order, as NVML's does, whatever the minor numbers.
+TEST(Gpus, IndicesCountInPciBusOrder) {
+  std::vector<Gpu> swapped = kMachine;
+  swapped[0].pci_bus_id = "0000:19:00.0";
+  swapped[1].pci_bus_id = "0000:18:00.0";
+  auto first = Resolve(ParseRequest("0"), swapped, Selection::All(swapped));
+  ASSERT_TRUE(first) << first.error();
+  EXPECT_EQ(first->ToString(), "1");
+}
+
 TEST(Gpus, UnknownPrefixAndMigNamesAreErrors) {
   EXPECT_THAT(Resolved("2"), HasSubstr("'2' names no GPU"));
   EXPECT_THAT(Resolved("GPU-6e766761"), HasSubstr("names no GPU"));  // no prefixes, as libnvidia-container
