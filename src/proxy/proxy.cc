@@ -206,7 +206,7 @@ class Proxy::Execution {
   // call is logged as refused, naming the GPU.
   bool OutsideGpus(const abi::Entry& entry, std::span<const std::byte> params) {
     auto outside = GpuOutsideScope(entry, params, p_.gpus_);
-    if (!outside) return false;
+    if (!outside || testing::Weakened(testing::Weakening::kNoGpuSelection)) return false;
     Log(entry.level, entry.key, "gpu", entry.name,
         "gpu: " + entry.name + " names " + *outside + ", outside this workload's GPUs (" +
             p_.gpus_.selection.ToString() + "); denied");
