@@ -639,7 +639,9 @@ void SupervisorMemory(benchmark::State& state) {
 // ---- containers under `nvgate agent` ----
 
 // An `nvgate agent --backend sim` of our own, on a socket in a directory of its
-// own, with one bundle whose config.json requests compute,utility.
+// own, with one bundle whose config.json requests compute,utility and every GPU
+// (as `docker run --gpus all` writes it: its workload opens the sim's nodes
+// where they are, not through a device list).
 class AgentProcess {
  public:
   static tl::expected<std::unique_ptr<AgentProcess>, std::string> Start() {
@@ -649,7 +651,8 @@ class AgentProcess {
     std::filesystem::create_directories(agent->nodes());
     std::filesystem::create_directories(agent->bundle());
     std::ofstream(agent->bundle() + "/config.json")
-        << R"({"ociVersion":"1.0.2","process":{"env":["NVIDIA_DRIVER_CAPABILITIES=compute,utility"]}})";
+        << R"({"ociVersion":"1.0.2","process":{"env":["NVIDIA_DRIVER_CAPABILITIES=compute,utility",)"
+           R"("NVIDIA_VISIBLE_DEVICES=all"]}})";
     std::vector<std::string> args = {kNvgateBinary, "agent", "--socket", agent->socket(), "--backend", "sim",
                                      "--sim-node-dir", agent->nodes(), "--allowed-caps", "compute,utility"};
     std::vector<char*> argv;

@@ -27,7 +27,7 @@ case "$mode" in
     ;;
   --fuzz)
     # One per decoder, then one per handler kind; committed seeds in fuzz/corpus.
-    targets=(caps table facts proxy metrics trace config)
+    targets=(caps gpus table facts proxy metrics trace config)
     for handler in deny simple no_params bytes rm_control rm_alloc rm_alloc_memory rm_vid_heap rm_free \
                    root_client uvm_initialize export_dmabuf caller_memory; do
       targets+=("handler_$handler")

@@ -84,20 +84,20 @@ _nvgate() {
 
   case $command in
     abi) mapfile -t COMPREPLY < <(compgen -W "--driver --caps --json --diff --diff-versions --abi-version --summary-markdown --help" -- "$cur") ;;
-    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --audit --help --" -- "$cur") ;;
-    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --observe-only --caps --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --help --" -- "$cur") ;;
-    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --help --" -- "$cur"); _filedir ;;
+    run) mapfile -t COMPREPLY < <(compgen -W "--caps --allowed-caps --gpus --allowed-gpus --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --audit --help --" -- "$cur") ;;
+    trace) mapfile -t COMPREPLY < <(compgen -W "-o --output --with-params --observe-only --caps --allowed-caps --gpus --allowed-gpus --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --help --" -- "$cur") ;;
+    learn) mapfile -t COMPREPLY < <(compgen -W "--json -o --output --allowed-caps --allowed-gpus --backend --log-denials --log-format --abi-version --no-isolate --keep-caps --sim-call-log --sim-gpus --sim-driver --replay-trace --help --" -- "$cur"); _filedir ;;
     replay) mapfile -t COMPREPLY < <(compgen -W "--caps --driver --json --help" -- "$cur"); _filedir ;;
     summary) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur"); _filedir ;;
     doctor) mapfile -t COMPREPLY < <(compgen -W "--json --help" -- "$cur") ;;
     oci)
       if $oci_runtime; then
-        mapfile -t COMPREPLY < <(compgen -W "--runtime --allowed-caps --socket --base --driver --allow-privileged --help --" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "--runtime --allowed-caps --allowed-gpus --sim-gpus --socket --base --driver --allow-privileged --help --" -- "$cur")
       else
         mapfile -t COMPREPLY < <(compgen -W "profile runtime --base --listener --caps-metadata --driver -o --output --help" -- "$cur")
       fi
       ;;
-    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --backend --sim-node-dir --sim-call-log --abi-version --metrics --help" -- "$cur") ;;
+    agent) mapfile -t COMPREPLY < <(compgen -W "status --socket --allowed-caps --allowed-gpus --backend --sim-node-dir --sim-gpus --sim-call-log --abi-version --metrics --help" -- "$cur") ;;
   esac
 }
 

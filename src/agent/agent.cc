@@ -246,6 +246,7 @@ void Agent::HandleConnection(int connection) {
                                        {"requested", c.requested},
                                        {"source", c.source},
                                        {"enabled", c.enabled},
+                                       {"gpus", c.gpus},
                                        {"refused", c.refused},
                                        {"executed", c.executed},
                                        {"denied", c.denied},
@@ -295,11 +296,36 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
       enabled = *resolved;
     }
   }
-  const std::string id = state.id;
+  // The GPUs its config gives it, within the operator's bound (container_request.h).
+  std::optional<std::vector<int>> gpu_indices;
+  std::string gpu_refusal;
+  c->status.gpus = "all";
   if (refusal.empty()) {
+    tl::expected<gpus::Selection, std::string> selected = tl::unexpected(std::string());
+    if (auto gpu_request = ReadGpuRequest(state); !gpu_request) {
+      selected = tl::unexpected(gpu_request.error());
+    } else {
+      selected = ResolveGpuRequest(*gpu_request, options_.machine, options_.allowed_gpus);
+    }
+    if (!selected) {
+      gpu_refusal = selected.error();
+      enabled = caps::CapSet{};  // an empty set reaches no call: every one is refused
+    } else if (selected->restricted()) {
+      gpu_indices.emplace();
+      for (const gpus::Gpu& gpu : selected->gpus()) gpu_indices->push_back(gpu.index);
+      c->status.gpus = selected->ToString();
+    }
+  }
+  const std::string id = state.id;
+  if (!gpu_refusal.empty()) {
+    c->status.refused = true;
+    spdlog::error("agent: container {} (pid {}): GPU request refused: {}; every NVIDIA call of this container is "
+                  "refused",
+                  id, state.pid, gpu_refusal);
+  } else if (refusal.empty()) {
     c->status.enabled = enabled.ToString();
-    spdlog::info("agent: container {} (pid {}): supervising with capabilities {} (from {})", id, state.pid,
-                 c->status.enabled, c->status.source);
+    spdlog::info("agent: container {} (pid {}): supervising with capabilities {} (from {}) and GPUs {}", id,
+                 state.pid, c->status.enabled, c->status.source, c->status.gpus);
   } else {
     // One line for the container; none per call.
     c->status.refused = true;
@@ -317,6 +343,7 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
                                .pid = state.pid,
                                .enabled = enabled,
                                .refused = c->status.refused,
+                               .gpus = gpu_indices,
                                .agent_pid = getpid(),
                                .log_level = std::string(log_level.data(), log_level.size()),
                                .driver = options_.driver}));

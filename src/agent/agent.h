@@ -42,12 +42,17 @@
 #include "agent/agent_metrics.h"
 #include "agent/container_supervisor.h"
 #include "caps/caps.h"
+#include "caps/gpus.h"
 
 namespace nvgate::agent {
 
 struct AgentOptions {
   std::string socket_path;
   caps::CapSet allowed;  // the operator's bound
+  // The machine's GPUs and the operator's bound on them; with no GPUs known
+  // and an unrestricted bound, containers' GPU requests are not checked.
+  std::vector<gpus::Gpu> machine{};
+  gpus::Selection allowed_gpus{};
   DriverAccess driver;   // how each container's supervisor process reaches the driver
   // The program and first arguments of a container's supervisor process; the
   // agent adds its configuration (EncodeConfig) as the last argument. `nvgate`
@@ -63,6 +68,7 @@ struct ContainerStatus {
   std::string requested;  // the request as written ("" when unset)
   std::string source;     // where it came from
   std::string enabled;    // what calls run under; "" when every call is refused
+  std::string gpus;       // the GPUs its calls may name (gpus::Selection::ToString); "all" for every one
   bool refused = false;   // the request was outside the bound, or unreadable
   std::uint64_t executed = 0;  // NVIDIA calls handed to the proxy
   std::uint64_t denied = 0;    // of those, denied and answered

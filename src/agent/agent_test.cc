@@ -84,6 +84,63 @@ TEST(ContainerRequestTest, RequestPrecedenceIsMetadataThenAnnotationThenEnvironm
   EXPECT_EQ(from_metadata->source, "listenerMetadata");
 }
 
+// A two-GPU machine as the sim's (backend::SimGpus(2)).
+std::vector<gpus::Gpu> TwoGpus() {
+  return {{.index = 0, .gpu_id = 0x100, .uuid = "GPU-6e766761-7465-2d73-696d-000000000000",
+           .pci_bus_id = "0000:18:00.0", .device_instance = 0},
+          {.index = 1, .gpu_id = 0x101, .uuid = "GPU-6e766761-7465-2d73-696d-000000000001",
+           .pci_bus_id = "0000:19:00.0", .device_instance = 1}};
+}
+
+std::string GpusOf(const nlohmann::ordered_json& config, const std::string& bound = "all") {
+  auto machine = TwoGpus();
+  auto selected = ResolveGpuRequest(GpuRequestFromConfig(config), machine, *gpus::ResolveBound(bound, machine));
+  if (!selected) return "error: " + selected.error();
+  return selected->restricted() ? selected->ToString() : "all";
+}
+
+nlohmann::ordered_json GpuConfig(const std::vector<std::string>& env, const std::vector<std::string>& devices = {},
+                                 const std::vector<std::string>& mounts = {}) {
+  nlohmann::ordered_json config = {{"process", {{"env", env}}}, {"linux", {{"devices", nlohmann::ordered_json::array()}}}};
+  for (const std::string& d : devices) config["linux"]["devices"].push_back({{"path", d}, {"type", "c"}});
+  config["mounts"] = nlohmann::ordered_json::array();
+  for (const std::string& m : mounts) config["mounts"].push_back({{"destination", m}, {"type", "bind"}});
+  return config;
+}
+
+TEST(ContainerRequestTest, GpusAreTheConfigsNodesAndItsNvidiaVisibleDevices) {
+  // The toolkit's reading of NVIDIA_VISIBLE_DEVICES: unset or void gives no GPU,
+  // a legacy CUDA image every GPU.
+  EXPECT_EQ(GpusOf(GpuConfig({"PATH=/bin"})), "void");
+  EXPECT_EQ(GpusOf(GpuConfig({"CUDA_VERSION=11.0"})), "all");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=all"})), "all");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=none"})), "none");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=1"})), "1");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=GPU-6e766761-7465-2d73-696d-000000000001"})), "1");
+  // Nodes the config lists, as devices or mounts, are given too.
+  EXPECT_EQ(GpusOf(GpuConfig({"PATH=/bin"}, {"/dev/nvidia1", "/dev/nvidiactl"})), "1");
+  EXPECT_EQ(GpusOf(GpuConfig({"PATH=/bin"}, {}, {"/dev/nvidia1", "/dev/nvidia-uvm"})), "1");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=0"}, {"/dev/nvidia1"})), "all");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=none"}, {}, {"/dev/nvidia0"})), "0");
+}
+
+TEST(ContainerRequestTest, GpusOutsideTheBoundOrTheMachineAreRefused) {
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=1"}), "1"), "1");
+  EXPECT_EQ(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=all"}), "1"), "1");
+  EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=0"}), "1"),
+              testing::HasSubstr("NVIDIA_VISIBLE_DEVICES: GPU '0' (GPU 0, GPU-6e766761-7465-2d73-696d-000000000000) "
+                                 "is outside the operator's bound on GPUs (1"));
+  EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=1"}, {"/dev/nvidia0"}), "1"),
+              testing::HasSubstr("device /dev/nvidia0: GPU '/dev/nvidia0' (GPU 0,"));
+  EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=3"})), testing::HasSubstr("'3' names no GPU"));
+  EXPECT_THAT(GpusOf(GpuConfig({"NVIDIA_VISIBLE_DEVICES=MIG-1234"})), testing::HasSubstr("MIG device"));
+  // Where the machine's GPUs are unknown, an unbounded request is left to the agent.
+  auto unknown = ResolveGpuRequest(GpuRequestFromConfig(GpuConfig({"NVIDIA_VISIBLE_DEVICES=3"})), {},
+                                   *gpus::ResolveBound("all", {}));
+  ASSERT_TRUE(unknown) << unknown.error();
+  EXPECT_FALSE(unknown->restricted());
+}
+
 TEST(ContainerRequestTest, UnsetRequestAndLegacyCudaImages) {
   BundleDir plain(R"(["PATH=/bin"])");
   auto unset = ReadCapsRequest(*ParseContainerProcessState(RuncMessage(plain.path())));
@@ -327,12 +384,14 @@ TEST(ContainerSupervisorConfigTest, RoundTrips) {
                                    .pid = 4242,
                                    .enabled = caps::CapSet::Default(),
                                    .refused = false,
+                                   .gpus = std::vector<int>{1},
                                    .agent_pid = 17,
                                    .log_level = "debug",
                                    .driver = {.backend = "sim",
                                               .sim_node_dir = "/tmp/nodes",
                                               .sim_call_log = "/tmp/calls.log",
-                                              .abi_version = "580.159.04"}};
+                                              .abi_version = "580.159.04",
+                                              .sim_gpus = 2}};
   auto decoded = DecodeConfig(EncodeConfig(config));
   ASSERT_TRUE(decoded) << decoded.error();
   EXPECT_EQ(decoded->id, config.id);
@@ -345,6 +404,12 @@ TEST(ContainerSupervisorConfigTest, RoundTrips) {
   EXPECT_EQ(decoded->driver.sim_node_dir, "/tmp/nodes");
   EXPECT_EQ(decoded->driver.sim_call_log, "/tmp/calls.log");
   EXPECT_EQ(decoded->driver.abi_version, "580.159.04");
+  EXPECT_EQ(decoded->driver.sim_gpus, 2);
+  EXPECT_EQ(decoded->gpus, std::vector<int>{1});
+  config.gpus.reset();
+  auto every_gpu = DecodeConfig(EncodeConfig(config));
+  ASSERT_TRUE(every_gpu) << every_gpu.error();
+  EXPECT_FALSE(every_gpu->gpus);
   EXPECT_FALSE(DecodeConfig(R"({"id":"x"})"));
   EXPECT_FALSE(DecodeConfig("not json"));
 }

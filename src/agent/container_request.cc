@@ -1,5 +1,6 @@
 #include "agent/container_request.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -23,6 +24,48 @@ std::optional<std::string> EnvValue(const Json& env, std::string_view name) {
     }
   }
   return value;
+}
+
+// The bundle's config.json, or an empty object without a bundle.
+tl::expected<Json, std::string> ReadBundleConfig(const ContainerProcessState& state) {
+  Json config = Json::object();
+  if (state.bundle.empty()) return config;
+  std::string path = state.bundle + "/config.json";
+  std::ifstream in(path);
+  if (!in) return tl::unexpected("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  config = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
+  if (config.is_discarded() || !config.is_object()) return tl::unexpected(path + " is not JSON");
+  return config;
+}
+
+Json ProcessEnv(const Json& config) {
+  if (config.is_object() && config.contains("process") && config["process"].is_object() &&
+      config["process"].contains("env")) {
+    return config["process"]["env"];
+  }
+  return Json::array();
+}
+
+bool LegacyCudaImage(const Json& env) {
+  auto cuda_version = EnvValue(env, "CUDA_VERSION");
+  auto require_cuda = EnvValue(env, "NVIDIA_REQUIRE_CUDA");
+  return cuda_version && !cuda_version->empty() && !(require_cuda && !require_cuda->empty());
+}
+
+// N of a GPU node path "/dev/nvidiaN".
+std::optional<int> GpuNode(const Json& path) {
+  if (!path.is_string()) return std::nullopt;
+  constexpr std::string_view kPrefix = "/dev/nvidia";
+  std::string_view p = path.get_ref<const std::string&>();
+  if (!p.starts_with(kPrefix) || p.size() == kPrefix.size() || p.size() > kPrefix.size() + 3) return std::nullopt;
+  int n = 0;
+  for (char c : p.substr(kPrefix.size())) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  return n;
 }
 
 }  // namespace
@@ -55,15 +98,9 @@ tl::expected<ContainerProcessState, std::string> ParseContainerProcessState(std:
 
 CapsRequest RequestFromConfig(const Json& config, const std::map<std::string, std::string>& annotations,
                               std::string_view metadata) {
-  Json env = Json::array();
-  if (config.is_object() && config.contains("process") && config["process"].is_object() &&
-      config["process"].contains("env")) {
-    env = config["process"]["env"];
-  }
+  const Json env = ProcessEnv(config);
   CapsRequest out;
-  auto cuda_version = EnvValue(env, "CUDA_VERSION");
-  auto require_cuda = EnvValue(env, "NVIDIA_REQUIRE_CUDA");
-  out.legacy_cuda_image = cuda_version && !cuda_version->empty() && !(require_cuda && !require_cuda->empty());
+  out.legacy_cuda_image = LegacyCudaImage(env);
   if (!metadata.empty()) {
     out.text = std::string(metadata);
     out.source = "listenerMetadata";
@@ -80,17 +117,9 @@ CapsRequest RequestFromConfig(const Json& config, const std::map<std::string, st
 }
 
 tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state) {
-  Json config = Json::object();
-  if (!state.bundle.empty()) {
-    std::string path = state.bundle + "/config.json";
-    std::ifstream in(path);
-    if (!in) return tl::unexpected("cannot read " + path);
-    std::stringstream text;
-    text << in.rdbuf();
-    config = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-    if (config.is_discarded() || !config.is_object()) return tl::unexpected(path + " is not JSON");
-  }
-  return RequestFromConfig(config, state.annotations, state.metadata);
+  auto config = ReadBundleConfig(state);
+  if (!config) return tl::unexpected(config.error());
+  return RequestFromConfig(*config, state.annotations, state.metadata);
 }
 
 tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& request, caps::CapSet allowed) {
@@ -98,6 +127,53 @@ tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& reques
   if (!resolved) return tl::unexpected(resolved.error());
   if (resolved->empty()) return tl::unexpected(std::string("no driver capability is enabled"));
   return *resolved;
+}
+
+GpuRequest GpuRequestFromConfig(const Json& config) {
+  const Json env = ProcessEnv(config);
+  GpuRequest out;
+  out.visible_devices = EnvValue(env, "NVIDIA_VISIBLE_DEVICES");
+  out.legacy_cuda_image = LegacyCudaImage(env);
+  auto add = [&](const Json& list, const char* field) {
+    if (!list.is_array()) return;
+    for (const Json& item : list) {
+      if (!item.is_object() || !item.contains(field)) continue;
+      if (auto n = GpuNode(item[field])) out.node_gpus.push_back(*n);
+    }
+  };
+  if (config.is_object() && config.contains("linux") && config["linux"].is_object() &&
+      config["linux"].contains("devices")) {
+    add(config["linux"]["devices"], "path");
+  }
+  if (config.is_object() && config.contains("mounts")) add(config["mounts"], "destination");
+  return out;
+}
+
+tl::expected<GpuRequest, std::string> ReadGpuRequest(const ContainerProcessState& state) {
+  auto config = ReadBundleConfig(state);
+  if (!config) return tl::unexpected(config.error());
+  return GpuRequestFromConfig(*config);
+}
+
+tl::expected<gpus::Selection, std::string> ResolveGpuRequest(const GpuRequest& request,
+                                                             const std::vector<gpus::Gpu>& machine,
+                                                             const gpus::Selection& bound) {
+  if (machine.empty() && !bound.restricted()) return gpus::Selection::All({});
+  const gpus::Request env = gpus::ParseRequest(
+      request.visible_devices, request.legacy_cuda_image ? gpus::RequestKind::kAll : gpus::RequestKind::kVoid);
+  auto from_env = gpus::Resolve(env, machine, bound);
+  if (!from_env) return tl::unexpected("NVIDIA_VISIBLE_DEVICES: " + from_env.error());
+  if (request.node_gpus.empty() || !from_env->restricted()) return from_env;
+  std::vector<gpus::Gpu> both = from_env->gpus();
+  // A node names the GPU of its minor number.
+  for (int n : request.node_gpus) {
+    const std::string node = "/dev/nvidia" + std::to_string(n);
+    auto gpu = std::find_if(machine.begin(), machine.end(), [n](const gpus::Gpu& g) { return g.index == n; });
+    if (gpu == machine.end()) return tl::unexpected("device " + node + ": no GPU of this machine has that node");
+    if (!bound.ByIndex(n)) return tl::unexpected("device " + node + ": " + gpus::OutsideBound(node, *gpu, bound));
+    both.push_back(*gpu);
+  }
+  return gpus::Selection::Of(gpus::RequestKind::kList, std::move(both), machine.size());
 }
 
 }  // namespace nvgate::agent

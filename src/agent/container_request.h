@@ -28,6 +28,7 @@
 #include <tl/expected.hpp>
 
 #include "caps/caps.h"
+#include "caps/gpus.h"
 
 namespace nvgate::agent {
 
@@ -71,5 +72,29 @@ tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessSta
 // request outside the bound (the error names the capabilities and the bound),
 // or one that leaves nothing enabled.
 tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& request, caps::CapSet allowed);
+
+// The GPUs a container's config gives it: the /dev/nvidia<N> nodes it lists
+// (linux.devices paths and mount destinations: what a runtime or a CDI spec puts
+// in the container) and the GPUs its process.env NVIDIA_VISIBLE_DEVICES selects
+// (what the NVIDIA container toolkit's hook would mount), read as the toolkit
+// reads it: unset is "void", or "all" on a legacy CUDA image.
+struct GpuRequest {
+  std::optional<std::string> visible_devices;  // NVIDIA_VISIBLE_DEVICES as written
+  bool legacy_cuda_image = false;
+  std::vector<int> node_gpus;                  // N of each /dev/nvidiaN listed, in order
+};
+GpuRequest GpuRequestFromConfig(const nlohmann::ordered_json& config);
+
+// GpuRequestFromConfig of the bundle's config.json; an error when it cannot be read.
+tl::expected<GpuRequest, std::string> ReadGpuRequest(const ContainerProcessState& state);
+
+// The GPUs a container reaches: those its nodes and its NVIDIA_VISIBLE_DEVICES
+// name, together, on `machine` within `bound`; an error naming a GPU outside
+// the bound or one the machine does not have. Where the machine's GPUs are
+// not known (the shim on a host without a driver) and the bound is every GPU,
+// every GPU: the agent, which knows them, resolves the request again.
+tl::expected<gpus::Selection, std::string> ResolveGpuRequest(const GpuRequest& request,
+                                                             const std::vector<gpus::Gpu>& machine,
+                                                             const gpus::Selection& bound);
 
 }  // namespace nvgate::agent

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -103,6 +104,8 @@ ContainerReport Snapshot(const ContainerMeter& meter, const supervisor::Supervis
 
 std::string EncodeConfig(const ContainerSupervisorConfig& config) {
   return json{{"id", config.id},
+              {"gpus", config.gpus ? json(*config.gpus) : json(nullptr)},
+              {"sim_gpus", config.driver.sim_gpus},
               {"pid", config.pid},
               {"enabled", config.enabled.bits()},
               {"refused", config.refused},
@@ -129,8 +132,16 @@ tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_vi
   auto node_dir = Get<std::string>(in, "sim_node_dir");
   auto call_log = Get<std::string>(in, "sim_call_log");
   auto abi_version = Get<std::string>(in, "abi_version");
+  auto sim_gpus = Get<int>(in, "sim_gpus");
+  auto gpus = in.find("gpus");
+  const bool gpus_valid =
+      gpus != in.end() &&
+      (gpus->is_null() ||
+       (gpus->is_array() && std::all_of(gpus->begin(), gpus->end(), [](const json& g) {
+          return g.is_number_integer() && g.get<int>() >= 0;
+        })));
   if (!id || !pid || !enabled || !refused || !agent_pid || !log_level || !backend || !node_dir || !call_log ||
-      !abi_version) {
+      !abi_version || !sim_gpus || !gpus_valid) {
     return tl::unexpected(std::string("the configuration lacks a field or has one of the wrong type"));
   }
   config.id = *id;
@@ -140,7 +151,8 @@ tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_vi
   config.agent_pid = *agent_pid;
   config.log_level = *log_level;
   config.driver = {.backend = *backend, .sim_node_dir = *node_dir, .sim_call_log = *call_log,
-                   .abi_version = *abi_version};
+                   .abi_version = *abi_version, .sim_gpus = *sim_gpus};
+  if (!gpus->is_null()) config.gpus = gpus->get<std::vector<int>>();
   return config;
 }
 
@@ -218,7 +230,9 @@ int RunContainerSupervisor(const ContainerSupervisorConfig& config, int listener
     spdlog::error("agent: container {}: no ABI table for {}", id, config.driver.abi_version);
     return 1;
   }
-  backend::SimOptions sim{.node_dir = config.driver.sim_node_dir, .call_log = config.driver.sim_call_log};
+  backend::SimOptions sim{.gpu_count = config.driver.sim_gpus,
+                          .node_dir = config.driver.sim_node_dir,
+                          .call_log = config.driver.sim_call_log};
   auto backend = config.driver.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
   if (!backend) {
     spdlog::error("agent: container {}: {}", id, backend.error());
@@ -238,6 +252,18 @@ int RunContainerSupervisor(const ContainerSupervisorConfig& config, int listener
           : policy::DenialLog([&id](const policy::Denial& d) { spdlog::warn("denied: container {}: {}", id, d.line); },
                               count);
   proxy::Proxy proxy(*table, config.enabled, **backend, denials);
+  if (config.gpus) {
+    std::vector<gpus::Gpu> machine = (*backend)->Gpus();
+    std::vector<gpus::Gpu> selected;
+    for (const gpus::Gpu& gpu : machine) {
+      if (std::find(config.gpus->begin(), config.gpus->end(), gpu.index) != config.gpus->end()) {
+        selected.push_back(gpu);
+      }
+    }
+    const std::size_t machine_gpus = machine.size();
+    proxy.SetGpus({.selection = gpus::Selection::Of(gpus::RequestKind::kList, std::move(selected), machine_gpus),
+                   .machine = std::move(machine)});
+  }
   supervisor::SupervisorOptions options{.meter = &meter};
   // The container's PID namespace is its workload's, unless it shares the
   // host's: then calls that run in the caller's own memory are refused.

@@ -24,8 +24,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
@@ -41,6 +43,7 @@ struct DriverAccess {
   std::string sim_node_dir;      // the sim's node files, shared by every container
   std::string sim_call_log;      // the sim's call log ("" for none), appended to by every container
   std::string abi_version;       // the ABI table the agent chose
+  int sim_gpus = 1;              // how many GPUs the sim drives
 };
 
 struct ContainerSupervisorConfig {
@@ -48,6 +51,9 @@ struct ContainerSupervisorConfig {
   int pid = 0;               // the container's first process, for logs
   caps::CapSet enabled;      // what its calls run under
   bool refused = false;      // its request was refused: every NVIDIA call is denied, none logged
+  // The indices of the GPUs its calls may name (agent::ResolveGpuRequest);
+  // nullopt: every GPU.
+  std::optional<std::vector<int>> gpus{};
   int agent_pid = 0;         // the process must end with the agent that started it
   std::string log_level = "info";  // the agent's (spdlog's names)
   DriverAccess driver;

@@ -278,11 +278,14 @@ tl::expected<ProfiledConfig, std::string> AddProfile(Json config, const supervis
                                        : fmt::format("the default capability request (none set) refused: {}",
                                                      enabled.error()));
   }
+  auto gpus = ResolveGpuRequest(GpuRequestFromConfig(config), options.machine, options.allowed_gpus);
+  if (!gpus) return tl::unexpected("GPU request refused: " + gpus.error());
   config["linux"]["seccomp"] = std::move(*profile);
   return ProfiledConfig{.config = std::move(config),
                         .request = request.text.value_or(""),
                         .source = request.source,
-                        .enabled = enabled->ToString()};
+                        .enabled = enabled->ToString(),
+                        .gpus = gpus->restricted() ? gpus->ToString() : "all"};
 }
 
 tl::expected<ProfiledConfig, std::string> InstallProfile(const std::string& bundle,

@@ -28,6 +28,7 @@
 #include <tl/expected.hpp>
 
 #include "caps/caps.h"
+#include "caps/gpus.h"
 #include "supervisor/filter.h"
 
 namespace nvgate::agent {
@@ -46,6 +47,9 @@ tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::s
 
 struct ShimOptions {
   caps::CapSet allowed;                // the operator's bound
+  // The machine's GPUs and the operator's bound on them (agent::ResolveGpuRequest).
+  std::vector<gpus::Gpu> machine{};
+  gpus::Selection allowed_gpus{};
   std::string listener_path = "/run/nvgate/agent.sock";
   // The base profile for a bundle without linux.seccomp; none: allow the rest.
   std::optional<nlohmann::ordered_json> default_base;
@@ -65,6 +69,7 @@ struct ProfiledConfig {
   std::string request;            // the request as written ("" when unset)
   std::string source;             // where it came from
   std::string enabled;            // the capabilities the agent will enable
+  std::string gpus;               // the GPUs it will let the container name (gpus::Selection::ToString)
 };
 
 // `config` (a whole config.json) with nvgate's profile as linux.seccomp, built

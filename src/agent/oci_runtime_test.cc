@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "abi/abi.h"
+#include "backend/backend.h"
 
 namespace nvgate::agent {
 namespace {
@@ -185,6 +186,23 @@ TEST_F(AddProfileTest, ARequestOutsideTheBoundNamesItAndTheBound) {
   auto default_refused = AddProfile(Config({"PATH=/bin"}), rules_, options_);
   ASSERT_FALSE(default_refused);
   EXPECT_THAT(default_refused.error(), HasSubstr("default capability request (none set)"));
+}
+
+TEST_F(AddProfileTest, AGpuOutsideTheBoundIsRefusedAtCreate) {
+  options_.machine = backend::SimGpus(2);
+  options_.allowed_gpus = *gpus::ResolveBound("1", options_.machine);
+  auto one = AddProfile(Config({"NVIDIA_VISIBLE_DEVICES=1"}), rules_, options_);
+  ASSERT_TRUE(one) << one.error();
+  EXPECT_EQ(one->gpus, "1");
+  auto zero = AddProfile(Config({"NVIDIA_VISIBLE_DEVICES=GPU-6e766761-7465-2d73-696d-000000000000"}), rules_, options_);
+  ASSERT_FALSE(zero);
+  EXPECT_THAT(zero.error(), HasSubstr("GPU request refused: NVIDIA_VISIBLE_DEVICES: GPU "
+                                      "'GPU-6e766761-7465-2d73-696d-000000000000' (GPU 0"));
+  EXPECT_THAT(zero.error(), HasSubstr("outside the operator's bound on GPUs (1"));
+  auto by_device = AddProfile(Config({"PATH=/bin"}, {{"devices", {{{"path", "/dev/nvidia0"}, {"type", "c"}}}}}),
+                              rules_, options_);
+  ASSERT_FALSE(by_device);
+  EXPECT_THAT(by_device.error(), HasSubstr("device /dev/nvidia0: GPU '/dev/nvidia0' (GPU 0"));
 }
 
 TEST_F(AddProfileTest, ConfigsThatCannotCarryTheProfileAreErrors) {

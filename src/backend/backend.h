@@ -21,6 +21,7 @@
 #include <tl/expected.hpp>
 
 #include "abi/device.h"
+#include "caps/gpus.h"
 
 namespace nvgate::backend {
 
@@ -58,6 +59,10 @@ class Backend {
 
   // The NVIDIA device nodes this backend serves.
   virtual std::vector<DeviceNode> Nodes() const = 0;
+
+  // The GPUs this backend drives, in index order; empty where it cannot tell
+  // (a replayed trace), where only "all", "none" and "void" select.
+  virtual std::vector<gpus::Gpu> Gpus() const { return {}; }
 
   // The driver files the workload should see besides the nodes; the real
   // driver's are already there.
@@ -97,5 +102,11 @@ struct SimOptions {
   std::string call_log;
 };
 tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOptions& options);
+
+// The GPUs a sim of `gpu_count` GPUs drives (its Backend::Gpus()), known
+// without making one: the shim resolves containers' GPU names with it.
+std::vector<gpus::Gpu> SimGpus(int gpu_count);
+// The GPUs of the host's driver (the host backend's Gpus()); empty without one.
+std::vector<gpus::Gpu> HostGpus();
 
 }  // namespace nvgate::backend

@@ -8,7 +8,10 @@
 
 #include <linux/ioctl.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -101,6 +104,8 @@ class HostBackend final : public Backend {
     return out;
   }
 
+  std::vector<gpus::Gpu> Gpus() const override { return HostGpus(); }
+
   int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg, int) override {
     return ::ioctl(fd, request, arg) == 0 ? 0 : -errno;
   }
@@ -111,6 +116,44 @@ class HostBackend final : public Backend {
 };
 
 }  // namespace
+
+// The driver's GPUs, from /proc/driver/nvidia/gpus/*/information
+// (kernel-open/nvidia/nv-procfs.c:139-160 at 580.142). RM's gpuId is the
+// PCI domain's low 16 bits, bus and slot (gpuGenerate32BitId,
+// src/nvidia/src/kernel/gpu/gpu.c:283 and NVGPU_BUSDEVICE_* in
+// src/nvidia/generated/g_gpu_nvoc.h:483-485 at 580.142).
+std::vector<gpus::Gpu> HostGpus() {
+  std::vector<gpus::Gpu> out;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/driver/nvidia/gpus", ec)) {
+    std::ifstream in(entry.path() / "information");
+    std::string line;
+    gpus::Gpu gpu;
+    gpu.index = -1;
+    unsigned domain = 0, bus = 0, slot = 0, function = 0;
+    while (std::getline(in, line)) {
+      const auto colon = line.find(':');
+      if (colon == std::string::npos) continue;
+      const std::string key = line.substr(0, colon);
+      std::string value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      if (key == "GPU UUID") {
+        gpu.uuid = value;
+      } else if (key == "Device Minor") {
+        gpu.index = std::atoi(value.c_str());
+      } else if (key == "Bus Location" &&
+                 std::sscanf(value.c_str(), "%x:%x:%x.%x", &domain, &bus, &slot, &function) == 4) {
+        char bus_id[32];
+        std::snprintf(bus_id, sizeof bus_id, "%04x:%02x:%02x.%x", domain, bus, slot, function);
+        gpu.pci_bus_id = bus_id;
+        gpu.gpu_id = ((domain & 0xffff) << 16) | ((bus & 0xff) << 8) | (slot & 0xff);
+      }
+    }
+    if (gpu.index >= 0 && !gpu.uuid.empty()) out.push_back(std::move(gpu));
+  }
+  std::sort(out.begin(), out.end(), [](const gpus::Gpu& a, const gpus::Gpu& b) { return a.index < b.index; });
+  return out;
+}
 
 tl::expected<std::unique_ptr<Backend>, std::string> MakeHostBackend() {
   // Both come with a loaded driver; without them there is nothing to serve.

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -22,6 +23,7 @@
 #include "backend/node_files.h"
 #include "backend/sim_driver.h"
 #include "backend/sim_driver_files.h"
+#include "backend/sim_gpu.h"
 
 namespace nvgate::backend {
 namespace {
@@ -34,6 +36,7 @@ class SimBackend final : public Backend {
         nodes_(std::move(nodes)),
         files_dir_(std::move(files_dir)),
         files_(std::move(files)),
+        gpu_count_(options.gpu_count),
         driver_(options.driver_version, options.gpu_count,
                 [this](int fd) { return nodes_->IdentifyFd(fd); }) {}
 
@@ -51,6 +54,8 @@ class SimBackend final : public Backend {
   std::vector<DeviceNode> Nodes() const override { return WithDriverNumbers(nodes_->nodes()); }
 
   std::vector<DriverFileTree> DriverFiles() const override { return files_; }
+
+  std::vector<gpus::Gpu> Gpus() const override { return SimGpus(gpu_count_); }
 
   int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
     int rc = driver_.Ioctl(fd, device, request, arg);
@@ -166,11 +171,28 @@ class SimBackend final : public Backend {
   const std::unique_ptr<NodeFiles> nodes_;
   const std::string files_dir_;
   const std::vector<DriverFileTree> files_;
+  const int gpu_count_;
   SimDriver driver_;
   int call_log_ = -1;
 };
 
 }  // namespace
+
+// The identities the sim's driver model answers with (sim_gpu.h, SimDriver::GpuUuid).
+std::vector<gpus::Gpu> SimGpus(int gpu_count) {
+  std::vector<gpus::Gpu> out;
+  for (int i = 0; i < gpu_count; ++i) {
+    std::vector<std::uint8_t> uuid = SimDriver::GpuUuid(i);
+    char bus_id[32];
+    std::snprintf(bus_id, sizeof bus_id, "0000:%02x:00.0", (kFirstSimGpuBus + i) & 0xff);
+    out.push_back({.index = i,
+                   .gpu_id = kFirstSimGpuId + static_cast<std::uint32_t>(i),
+                   .uuid = gpus::UuidText(std::span<const std::uint8_t, 16>(uuid.data(), 16)),
+                   .pci_bus_id = bus_id,
+                   .device_instance = i});
+  }
+  return out;
+}
 
 tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOptions& options) {
   if (options.gpu_count < 1 || options.gpu_count > 8) {

@@ -13,6 +13,7 @@
 #include "agent/agent.h"
 #include "backend/backend.h"
 #include "caps/caps.h"
+#include "caps/gpus.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "metrics/exposition.h"
@@ -37,6 +38,7 @@ int RunAgent(const AgentOptions& options) {
   if (!allowed) return Fail("--allowed-caps: " + allowed.error());
   if (options.sim_node_dir && options.backend != "sim") return Fail("--sim-node-dir needs --backend sim");
   if (options.sim_call_log && options.backend != "sim") return Fail("--sim-call-log needs --backend sim");
+  if (options.sim_gpus && options.backend != "sim") return Fail("--sim-gpus needs --backend sim");
   std::optional<metrics::ListenAddress> metrics_address;
   if (options.metrics) {
     auto parsed = metrics::ParseListenAddress(*options.metrics);
@@ -47,6 +49,7 @@ int RunAgent(const AgentOptions& options) {
 
   backend::SimOptions sim;
   if (options.sim_node_dir) sim.node_dir = *options.sim_node_dir;
+  if (options.sim_gpus) sim.gpu_count = *options.sim_gpus;
   auto backend = options.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
   if (!backend) return Fail(backend.error());
   auto detected = (*backend)->DriverVersion();
@@ -61,11 +64,19 @@ int RunAgent(const AgentOptions& options) {
   agent::DriverAccess driver{.backend = options.backend,
                              .sim_node_dir = "",
                              .sim_call_log = options.sim_call_log.value_or(""),
-                             .abi_version = chosen->version};
+                             .abi_version = chosen->version,
+                             .sim_gpus = sim.gpu_count};
   if (options.backend == "sim") {
     driver.sim_node_dir = std::filesystem::path((*backend)->Nodes().front().source_path).parent_path();
   }
-  agent::Agent agent({.socket_path = options.socket, .allowed = *allowed, .driver = driver});
+  std::vector<gpus::Gpu> machine = (*backend)->Gpus();
+  auto allowed_gpus = gpus::ResolveBound(options.allowed_gpus, machine);
+  if (!allowed_gpus) return Fail("--allowed-gpus: " + allowed_gpus.error());
+  agent::Agent agent({.socket_path = options.socket,
+                      .allowed = *allowed,
+                      .machine = std::move(machine),
+                      .allowed_gpus = *allowed_gpus,
+                      .driver = driver});
   if (auto listening = agent.Listen(); !listening) return Fail(listening.error());
   // Declared after the agent, whose counters it renders: it stops first.
   metrics::HttpServer metrics_server([&] {

@@ -21,6 +21,10 @@ int RunAbi(const AbiOptions& options);
 struct RunOptions {
   std::optional<std::string> caps;
   std::string allowed_caps = "all";
+  // The GPUs the workload gets (caps/gpus.h): --gpus, else the command's
+  // NVIDIA_VISIBLE_DEVICES, else every GPU; always within allowed_gpus.
+  std::optional<std::string> gpus;
+  std::string allowed_gpus = "all";
   std::string backend = "host";
   std::optional<std::string> log_denials;
   std::string log_format = "text";  // or "json"
@@ -96,6 +100,8 @@ int RunOciProfile(const OciProfileOptions& options);
 struct OciRuntimeOptions {
   std::string runtime = "runc";  // a path, or a name looked up in PATH
   std::string allowed_caps = "all";
+  std::string allowed_gpus = "all";
+  std::optional<int> sim_gpus;    // resolve GPU names on the sim's GPUs, not the host driver's
   std::string socket = "/run/nvgate/agent.sock";
   std::optional<std::string> base;  // for bundles without linux.seccomp
   std::optional<std::string> driver;
@@ -111,6 +117,8 @@ int RunOciRuntime(const OciRuntimeOptions& options);
 struct AgentOptions {
   std::string socket = "/run/nvgate/agent.sock";
   std::string allowed_caps = "all";
+  std::string allowed_gpus = "all";
+  std::optional<int> sim_gpus;
   std::string backend = "host";
   std::optional<std::string> sim_node_dir;
   std::optional<std::string> sim_call_log;

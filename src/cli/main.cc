@@ -28,6 +28,17 @@ void AddRunOptions(CLI::App* cmd, nvgate::cli::RunOptions& run, bool with_caps) 
                   with_caps ? "The operator's bound: a requested capability outside it is an error"
                             : "The operator's bound: every call within it is executed")
       ->default_str("all");
+  if (with_caps) {
+    cmd->add_option("--gpus", run.gpus,
+                    "GPUs to give the workload, as NVIDIA_VISIBLE_DEVICES reads: all, none (no GPU node, "
+                    "nvidiactl stays), void (no NVIDIA node), or indices, GPU-... UUIDs and PCI bus ids, "
+                    "comma-separated (default: the command's NVIDIA_VISIBLE_DEVICES, else all)")
+        ->type_name("LIST");
+  }
+  cmd->add_option("--allowed-gpus", run.allowed_gpus,
+                  "The operator's bound on GPUs, as --gpus reads: a selection outside it is an error")
+      ->type_name("LIST")
+      ->default_str("all");
   cmd->add_option("--backend", run.backend,
                   "host: the real driver; sim: the simulated 580 driver (no GPU needed); replay: "
                   "the answers of a trace recorded with --with-params (needs --replay-trace)")
@@ -262,6 +273,7 @@ int main(int argc, char** argv) {
       "  nvgate run -- nvidia-smi                       # utility,compute by default\n"
       "  NVIDIA_DRIVER_CAPABILITIES=video nvgate run -- ffmpeg -hwaccel cuda ...\n"
       "  nvgate run --backend sim --caps compute -- nvprobe\n"
+      "  nvgate run --gpus 1 --allowed-gpus 1,2 -- app       # /dev/nvidia1 only; calls naming another GPU refused\n"
       "  nvgate run --backend replay --replay-trace probe.trace --caps compute -- nvprobe\n"
       "  nvgate run --audit --caps compute --allowed-caps compute,video -- app   # log, don't refuse");
 
@@ -392,6 +404,15 @@ int main(int argc, char** argv) {
                               "The operator's bound: a container requesting more is not created (give the "
                               "agent's --allowed-caps)")
       ->default_str("all");
+  oci_runtime_cmd->add_option("--allowed-gpus", oci_runtime.allowed_gpus,
+                              "The operator's bound on GPUs: a container whose devices or NVIDIA_VISIBLE_DEVICES "
+                              "name another GPU is not created (give the agent's --allowed-gpus)")
+      ->type_name("LIST")
+      ->default_str("all");
+  oci_runtime_cmd->add_option("--sim-gpus", oci_runtime.sim_gpus,
+                              "Resolve GPU names on the GPUs of an agent run with --backend sim --sim-gpus N "
+                              "instead of the host driver's")
+      ->check(CLI::Range(1, 8));
   oci_runtime_cmd->add_option("--socket", oci_runtime.socket, "The agent's socket (the profile's listenerPath)")
       ->default_str("/run/nvgate/agent.sock");
   oci_runtime_cmd->add_option("--base", oci_runtime.base,
@@ -411,7 +432,8 @@ int main(int argc, char** argv) {
   oci_runtime_cmd->footer(
       "For create and run, reads the bundle's config.json, resolves the container's request\n"
       "as 'nvgate agent' will, and refuses (exit 125, runtime not called) a request outside\n"
-      "--allowed-caps, or one asking for --privileged-like settings (unless --allow-privileged);\n"
+      "--allowed-caps or naming a GPU outside --allowed-gpus, or one asking for --privileged-like\n"
+      "settings (unless --allow-privileged);\n"
       "otherwise replaces linux.seccomp with nvgate's profile built on it.\n"
       "Every other command goes to the runtime untouched. Under the name nvgate-runtime all\n"
       "arguments are the runtime's and options come from the config file's [oci-runtime]\n"
@@ -431,6 +453,11 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--allowed-caps", agent.allowed_caps,
                         "The operator's bound: a container requesting more gets every NVIDIA call refused")
       ->default_str("all");
+  agent_cmd->add_option("--allowed-gpus", agent.allowed_gpus,
+                        "The operator's bound on GPUs (as NVIDIA_VISIBLE_DEVICES reads): a container whose "
+                        "devices or NVIDIA_VISIBLE_DEVICES name another GPU gets every NVIDIA call refused")
+      ->type_name("LIST")
+      ->default_str("all");
   agent_cmd->add_option("--backend", agent.backend,
                         "host: the real driver; sim: the simulated 580 driver (no GPU needed)")
       ->check(CLI::IsMember({"host", "sim"}))
@@ -438,6 +465,9 @@ int main(int argc, char** argv) {
   agent_cmd->add_option("--sim-node-dir", agent.sim_node_dir,
                         "With --backend sim: create the sim's node files (nvidiactl, nvidia0, "
                         "nvidia-uvm) in DIR, to bind-mount into containers as /dev/...");
+  agent_cmd->add_option("--sim-gpus", agent.sim_gpus,
+                        "With --backend sim: how many GPUs the simulated driver offers (1 to 8, default 1)")
+      ->check(CLI::Range(1, 8));
   agent_cmd->add_option("--sim-call-log", agent.sim_call_log,
                         "With --backend sim: append one line per call the simulated driver executes to FILE, "
                         "naming the process that made it (each container's supervisor process)");
@@ -456,10 +486,13 @@ int main(int argc, char** argv) {
   agent_cmd->footer(
       "Capabilities per container, first of: the profile's listenerMetadata, the annotation\n"
       "io.nvgate.driver-capabilities, NVIDIA_DRIVER_CAPABILITIES in the bundle's config.json,\n"
-      "else compute,utility; always within --allowed-caps. Runs until SIGINT or SIGTERM.\n"
+      "else compute,utility; always within --allowed-caps. GPUs per container: the /dev/nvidiaN\n"
+      "its config.json lists (devices, mounts) and those its NVIDIA_VISIBLE_DEVICES selects (unset:\n"
+      "none, as the NVIDIA toolkit reads it); always within --allowed-gpus. Runs until SIGINT or SIGTERM.\n"
       "Examples:\n"
       "  nvgate agent --socket /run/nvgate/agent.sock --allowed-caps compute,utility,video\n"
       "  nvgate agent --socket /tmp/a.sock --backend sim --sim-node-dir /tmp/nvsim\n"
+      "  nvgate agent --allowed-gpus 0,1      # containers may be given GPUs 0 and 1 only\n"
       "  nvgate agent --metrics 127.0.0.1:9464       # then: curl http://127.0.0.1:9464/metrics\n"
       "  nvgate agent status --socket /tmp/a.sock");
 

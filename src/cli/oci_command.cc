@@ -15,8 +15,10 @@
 #include "abi/abi.h"
 #include "agent/oci_profile.h"
 #include "agent/oci_runtime.h"
+#include "backend/backend.h"
 #include "backend/version.h"
 #include "caps/caps.h"
+#include "caps/gpus.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "supervisor/filter.h"
@@ -137,6 +139,10 @@ int RunOciRuntime(const OciRuntimeOptions& options) {
     auto allowed = caps::ParseAllowed(options.allowed_caps);
     if (!allowed) return Refuse(options, *call, "--allowed-caps: " + allowed.error());
     shim.allowed = *allowed;
+    shim.machine = options.sim_gpus ? backend::SimGpus(*options.sim_gpus) : backend::HostGpus();
+    auto allowed_gpus = gpus::ResolveBound(options.allowed_gpus, shim.machine);
+    if (!allowed_gpus) return Refuse(options, *call, "--allowed-gpus: " + allowed_gpus.error());
+    shim.allowed_gpus = *allowed_gpus;
     shim.allow_privileged = options.allow_privileged;
     if (options.base) {
       auto base = ReadBaseProfile(*options.base);
@@ -148,9 +154,10 @@ int RunOciRuntime(const OciRuntimeOptions& options) {
     auto profiled = agent::InstallProfile(call->bundle, *rules, shim);
     if (!profiled) return Refuse(options, *call, profiled.error());
     if (spdlog::get_level() <= spdlog::level::debug) {
-      std::fprintf(stderr, "%s: container %s: capabilities %s (from %s); nvgate's profile is in %s/config.json\n",
+      std::fprintf(stderr,
+                   "%s: container %s: capabilities %s (from %s), GPUs %s; nvgate's profile is in %s/config.json\n",
                    options.program.c_str(), call->container_id.c_str(), profiled->enabled.c_str(),
-                   profiled->source.c_str(), call->bundle.c_str());
+                   profiled->source.c_str(), profiled->gpus.c_str(), call->bundle.c_str());
     }
   }
   std::vector<char*> argv;

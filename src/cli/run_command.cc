@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -15,6 +16,7 @@
 
 #include "backend/backend.h"
 #include "caps/caps.h"
+#include "caps/gpus.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "cli/supervised_run.h"
@@ -80,15 +82,54 @@ tl::expected<caps::CapSet, std::string> ResolveCaps(const RunOptions& options, c
   return caps::Resolve(env ? std::optional<std::string_view>(env) : std::nullopt, allowed, legacy);
 }
 
-// The NVIDIA nodes the workload's /dev gets: the control node and the GPUs for
-// any capability, the UVM node only with compute (every UVM command is compute's).
-std::vector<backend::DeviceNode> NodesFor(const backend::Backend& backend, caps::CapSet enabled) {
+// The command's GPU selection: --gpus, else its NVIDIA_VISIBLE_DEVICES, else
+// every GPU (where the toolkit would read an unset variable as "void" on a
+// non-legacy image: nvgate run is asked for a GPU workload by being used),
+// within --allowed-gpus.
+tl::expected<gpus::Selection, std::string> ResolveGpus(const RunOptions& options,
+                                                       const std::vector<gpus::Gpu>& machine) {
+  auto bound = gpus::ResolveBound(options.allowed_gpus, machine);
+  if (!bound) return tl::unexpected("--allowed-gpus: " + bound.error());
+  if (options.gpus) {
+    auto selected = gpus::Resolve(gpus::ParseRequest(*options.gpus), machine, *bound);
+    if (!selected) return tl::unexpected("--gpus: " + selected.error());
+    return selected;
+  }
+  const char* env = std::getenv("NVIDIA_VISIBLE_DEVICES");
+  auto selected = gpus::Resolve(gpus::ParseRequest(env ? std::optional<std::string_view>(env) : std::nullopt),
+                                machine, *bound);
+  if (!selected) return tl::unexpected("NVIDIA_VISIBLE_DEVICES: " + selected.error());
+  return selected;
+}
+
+// The GPU index of a GPU node, from its name: /dev/nvidia<index>.
+std::optional<int> GpuNodeIndex(const backend::DeviceNode& node) {
+  constexpr std::string_view kPrefix = "/dev/nvidia";
+  std::string_view path = node.dev_path;
+  if (!path.starts_with(kPrefix)) return std::nullopt;
+  path.remove_prefix(kPrefix.size());
+  int index = -1;
+  auto [end, ec] = std::from_chars(path.data(), path.data() + path.size(), index);
+  if (ec != std::errc() || end != path.data() + path.size()) return std::nullopt;
+  return index;
+}
+
+// The NVIDIA nodes the workload's /dev gets: the control node for any
+// capability and the selected GPUs' nodes, the UVM node only with compute
+// (every UVM command is compute's); none at all for the selection "void".
+std::vector<backend::DeviceNode> NodesFor(const backend::Backend& backend, caps::CapSet enabled,
+                                          const gpus::Selection& selected) {
   std::vector<backend::DeviceNode> out;
+  if (!selected.any_nodes()) return out;
   for (const backend::DeviceNode& node : backend.Nodes()) {
     switch (node.kind) {
       case abi::DeviceKind::kCtl:
-      case abi::DeviceKind::kGpu:
         out.push_back(node);
+        break;
+      case abi::DeviceKind::kGpu:
+        if (auto index = GpuNodeIndex(node); !selected.restricted() || (index && selected.ByIndex(*index))) {
+          out.push_back(node);
+        }
         break;
       case abi::DeviceKind::kUvm:
         if (enabled.Has(caps::Capability::kCompute)) out.push_back(node);
@@ -239,7 +280,17 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
         *log_file << (json ? DenialJson("denied", d) : d.line) << '\n' << std::flush;
       });
 
+  const std::vector<gpus::Gpu> machine = (*backend)->Gpus();
+  auto selected_gpus = ResolveGpus(options, machine);
+  if (!selected_gpus) return fail(selected_gpus.error());
+  if (options.no_isolate && (selected_gpus->restricted() || !selected_gpus->any_nodes())) {
+    return fail("the GPU selection " + selected_gpus->ToString() +
+                " leaves GPU nodes out of the workload's own /dev, which --no-isolate does not give it; "
+                "drop --no-isolate");
+  }
+
   proxy::Proxy proxy(*chosen->table, enabled, **backend, denials);
+  proxy.SetGpus({.selection = *selected_gpus, .machine = machine});
   std::unique_ptr<trace::ObserveOnlyExecutor> observe_only;
   if (observe) {
     auto observer = observe(RunSetup{.table = *chosen->table,
@@ -263,8 +314,9 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
       .argv = options.command,
       .table = chosen->table,
       .backend = backend->get(),
-      .nodes = NodesFor(**backend, enabled),
-      .driver_files = (*backend)->DriverFiles(),
+      .nodes = NodesFor(**backend, enabled, *selected_gpus),
+      .driver_files = selected_gpus->any_nodes() ? (*backend)->DriverFiles()
+                                                 : std::vector<backend::DriverFileTree>{},
       .isolate = !options.no_isolate,
       .workload_caps = *workload_caps,
       .supervisor = {.refused_opens = WithheldNodeOpens(**backend, enabled, denials)},

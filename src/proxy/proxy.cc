@@ -202,6 +202,17 @@ class Proxy::Execution {
                         .call = std::move(call_name)});
   }
 
+  // Whether the call names a GPU outside the workload's selection; such a
+  // call is logged as refused, naming the GPU.
+  bool OutsideGpus(const abi::Entry& entry, std::span<const std::byte> params) {
+    auto outside = GpuOutsideScope(entry, params, p_.gpus_);
+    if (!outside || testing::Weakened(testing::Weakening::kNoGpuSelection)) return false;
+    Log(entry.level, entry.key, "gpu", entry.name,
+        "gpu: " + entry.name + " names " + *outside + ", outside this workload's GPUs (" +
+            p_.gpus_.selection.ToString() + "); denied");
+    return true;
+  }
+
   // A refusal answered in a status field: the ioctl succeeds and the status
   // says what the driver would say.
   Reply RefuseInStatus(std::span<std::byte> top, std::uint32_t status_offset,
@@ -263,6 +274,7 @@ class Proxy::Execution {
   Reply RunSimple() {
     std::vector<std::byte> top;
     if (!ReadTop(top)) return Fail(EFAULT);
+    if (OutsideGpus(*entry_, top)) return Fail(EINVAL);
     return RunWithLayout(top, entry_->layout);
   }
 
@@ -282,6 +294,7 @@ class Proxy::Execution {
     if (size_ == 0 || size_ > nv::kMaxIoctlSize) return Fail(EINVAL);
     std::vector<std::byte> buf;
     if (!ReadTop(buf)) return Fail(EFAULT);
+    if (OutsideGpus(*entry_, buf)) return Fail(EINVAL);
     return WriteBack(buf, Backend(buf.data()));
   }
 
@@ -343,6 +356,9 @@ class Proxy::Execution {
     std::vector<std::byte> params(target_params == 0 ? 0 : nested_size);
     if (!params.empty() && !memory_.Read(target_params, params.data(), params.size())) {
       return Fail(EFAULT);
+    }
+    if (OutsideGpus(nested_entry, params)) {
+      return RefuseInStatus(top, status_offset, nv::kNvErrInsufficientPermissions);
     }
     FdSet fds;
     Marshal m(nested_entry.layout, memory_, files_, p_.clients_, fds);

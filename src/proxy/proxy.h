@@ -26,6 +26,7 @@
 #include "caps/caps.h"
 #include "policy/policy.h"
 #include "proxy/call_record.h"
+#include "proxy/gpu_selection_check.h"
 
 namespace nvgate::proxy {
 
@@ -156,6 +157,10 @@ class Proxy final : public Executor {
   // before the supervisor starts; it must outlive the calls.
   void SetObserver(CallObserver* observer) { observer_ = observer; }
 
+  // Refuses every call naming a GPU outside `scope` (gpu_selection_check.h).
+  // Set it before the supervisor starts; without it every GPU may be named.
+  void SetGpus(GpuScope scope) { gpus_ = std::move(scope); }
+
  private:
   class Execution;
 
@@ -168,6 +173,7 @@ class Proxy final : public Executor {
   ClientRegistry clients_;
   PinnedMemory pinned_;
   CallObserver* observer_ = nullptr;
+  GpuScope gpus_;
 };
 
 }  // namespace nvgate::proxy

@@ -16,6 +16,9 @@ ProgramResult RunProgram(const std::vector<std::string>& argv, const std::vector
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) {
     std::string entry(*e);
+    // A GPU machine's own selection (a Kubernetes pod's NVIDIA_VISIBLE_DEVICES=GPU-...)
+    // names no GPU of the simulated driver: a test that wants one passes it.
+    if (entry.starts_with("NVIDIA_VISIBLE_DEVICES=")) continue;
     bool overridden = false;
     for (const std::string& o : env) {
       if (entry.substr(0, entry.find('=') + 1) == o.substr(0, o.find('=') + 1)) overridden = true;

@@ -13,8 +13,8 @@ struct ProgramResult {
   std::string err;
 };
 
-// Runs argv[0] (searched in PATH) with the current environment plus `env`
-// ("NAME=value" entries override).
+// Runs argv[0] (searched in PATH) with the current environment, less
+// NVIDIA_VISIBLE_DEVICES, plus `env` ("NAME=value" entries override).
 ProgramResult RunProgram(const std::vector<std::string>& argv,
                          const std::vector<std::string>& env = {});
 

@@ -35,6 +35,7 @@ enum class Weakening {
   kPinWithoutFreeze,      // "pin-without-freeze": a call in the caller's memory runs with the workload's other
                           // tasks running and without comparing its parameters with the checked copy
   kPinAnywhere,           // "pin-anywhere": a call in the caller's memory runs whatever memory its parameters lie in
+  kNoGpuSelection,        // "no-gpu-selection": calls naming a GPU outside the workload's selection run
 };
 
 #if defined(NVGATE_TEST_WEAKENINGS)
@@ -58,6 +59,7 @@ inline const char* WeakeningName(Weakening w) {
     case Weakening::kUnmaskedPaths: return "unmasked-paths";
     case Weakening::kPinWithoutFreeze: return "pin-without-freeze";
     case Weakening::kPinAnywhere: return "pin-anywhere";
+    case Weakening::kNoGpuSelection: return "no-gpu-selection";
   }
   return "";
 }

@@ -129,6 +129,7 @@ class ContainerTest : public ::testing::Test {
     for (const char* d : {"proc", "dev", "sys", "tmp"}) fs::create_directories(dir_ / "rootfs" / d);
     fs::copy_file(NVPROBE_STATIC, dir_ / "rootfs/bin/nvprobe");
     fs::copy_file(ESCAPE_WORKLOAD_STATIC, dir_ / "rootfs/bin/escape_workload");
+    fs::copy_file(WORKLOAD_STATIC, dir_ / "rootfs/bin/workload");
     fs::create_directories(dir_ / "nodes");
     fs::create_directories(dir_ / "state");
     socket_ = (dir_ / "agent.sock").string();
@@ -148,6 +149,9 @@ class ContainerTest : public ::testing::Test {
     if (!dir_.empty()) fs::remove_all(dir_);
   }
 
+  // Flags a fixture adds to the agent's.
+  virtual std::vector<std::string> ExtraAgentFlags() const { return {}; }
+
   // Each agent appends to agent.log, so a restarted one's lines follow the first's.
   void StartAgent() {
     agent_pid_ = fork();
@@ -157,9 +161,14 @@ class ContainerTest : public ::testing::Test {
       std::string nodes = (dir_ / "nodes").string();
       std::string metrics = "unix:" + metrics_socket_;
       std::string calls = CallLog();
-      execl(NVGATE_BINARY, NVGATE_BINARY, "agent", "--socket", socket_.c_str(), "--backend", "sim",
-            "--sim-node-dir", nodes.c_str(), "--sim-call-log", calls.c_str(), "--allowed-caps", kBound, "--metrics",
-            metrics.c_str(), nullptr);
+      std::vector<std::string> args = {NVGATE_BINARY, "agent",       "--socket",       socket_,      "--backend",
+                                       "sim",         "--sim-node-dir", nodes,         "--sim-call-log", calls,
+                                       "--allowed-caps", kBound,     "--metrics",      metrics};
+      for (const std::string& flag : ExtraAgentFlags()) args.push_back(flag);
+      std::vector<char*> argv;
+      for (std::string& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      execv(NVGATE_BINARY, argv.data());
       _exit(127);
     }
     // The metrics socket is bound after the agent's own.

@@ -378,4 +378,68 @@ TEST_F(ContainerTest, MetricsCountEveryCallAndDenialOfAContainerExactly) {
   EXPECT_EQ(after["nvgate_containers_started_total"], 1);
 }
 
+// GPU selection through a container's config: an agent on a simulated
+// two-GPU machine that may give containers GPU 1 only.
+class TwoGpuContainerTest : public ContainerTest {
+ protected:
+  std::vector<std::string> ExtraAgentFlags() const override { return {"--sim-gpus", "2", "--allowed-gpus", "1"}; }
+
+  // A bundle running `workload gpu INDEX` with GPU 1's node (not GPU 0's) bound in.
+  fs::path GpuBundle(const std::string& id, const std::string& index, const std::vector<std::string>& env) {
+    fs::path bundle = Bundle(id, {"/bin/workload", "gpu", index}, env);
+    json config = json::parse(ReadFile(bundle / "config.json"));
+    for (json& mount : config["mounts"]) {
+      if (mount["destination"] == "/dev/nvidia0") {
+        mount["destination"] = "/dev/nvidia1";
+        mount["source"] = (dir_ / "nodes" / "nvidia1").string();
+      }
+    }
+    std::ofstream(bundle / "config.json") << config.dump(1);
+    return bundle;
+  }
+
+  ProgramResult RunThroughShim(const std::string& id, const fs::path& bundle) {
+    started_.push_back(id);
+    return RunProgram({NVGATE_BINARY, "oci", "runtime", "--runtime", runc_, "--socket", socket_, "--allowed-caps",
+                       kBound, "--sim-gpus", "2", "--allowed-gpus", "1", "--", "--root", State(), "run", "-b",
+                       bundle.string(), id});
+  }
+};
+
+TEST_F(TwoGpuContainerTest, AContainerGivenGpu1CannotAllocateADeviceOnGpu0) {
+  ProgramResult on0 = RunThroughShim("on0", GpuBundle("on0", "0", {"NVIDIA_VISIBLE_DEVICES=1"}));
+  ASSERT_EQ(on0.status, 0) << on0.out << on0.err << AgentLog();
+  EXPECT_THAT(on0.out, testing::HasSubstr("nodes=nvidia-uvm,nvidia1,nvidiactl\n"));
+  EXPECT_THAT(on0.out, testing::HasSubstr("device=0x1b"));
+  EXPECT_THAT(on0.out, testing::HasSubstr("uvm_register=EINVAL"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("supervising with capabilities compute,utility (from default) and GPUs 1"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("denied: container on0: pid"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("gpu: NV01_DEVICE_0 names GPU 0 (GPU-6e766761-7465-2d73-696d-000000000000), "
+                                             "outside this workload's GPUs (1); denied"));
+
+  ProgramResult on1 = RunThroughShim("on1", GpuBundle("on1", "1", {"NVIDIA_VISIBLE_DEVICES=1"}));
+  ASSERT_EQ(on1.status, 0) << on1.out << on1.err << AgentLog();
+  EXPECT_THAT(on1.out, testing::HasSubstr("device=0x0"));
+  EXPECT_THAT(on1.out, testing::HasSubstr("uvm_register=ok status=0x0"));
+  EXPECT_THAT(AgentLog(), testing::Not(testing::HasSubstr("denied: container on1")));
+}
+
+TEST_F(TwoGpuContainerTest, AGpuOutsideTheBoundIsRefusedAtCreate) {
+  fs::path bundle = GpuBundle("greedy", "0", {"NVIDIA_VISIBLE_DEVICES=0"});
+  ProgramResult r = RunThroughShim("greedy", bundle);
+  EXPECT_EQ(r.status, 125);
+  EXPECT_THAT(r.err, testing::HasSubstr("container greedy: GPU request refused: NVIDIA_VISIBLE_DEVICES: GPU '0' (GPU 0, "
+                                        "GPU-6e766761-7465-2d73-696d-000000000000) is outside the operator's bound on "
+                                        "GPUs (1"))
+      << r.err;
+  EXPECT_THAT(AgentLog(), testing::Not(testing::HasSubstr("greedy")));
+  // Without the shim the agent refuses every call of the container instead.
+  ProgramResult agent_only = RunWithoutShim(
+      "greedy2", Bundle("greedy2", {"/bin/nvprobe"}, {"NVIDIA_VISIBLE_DEVICES=0"}, json::object(), profile_));
+  EXPECT_THAT(agent_only.out, testing::ContainsRegex("root client +refused"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("container greedy2 (pid"));
+  EXPECT_THAT(AgentLog(), testing::HasSubstr("GPU request refused: NVIDIA_VISIBLE_DEVICES: GPU '0'"));
+}
+
 }  // namespace
+

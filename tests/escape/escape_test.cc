@@ -54,6 +54,8 @@ struct Route {
   bool with_neighbour = false;
   // nvgate run --keep-caps, when not empty.
   std::string keep_caps = "";
+  // nvgate run --gpus, when not empty (the sim has two GPUs).
+  std::string gpus = "";
 };
 
 const std::vector<Route>& Routes() {
@@ -87,6 +89,9 @@ const std::vector<Route>& Routes() {
       {"DmabufOfAnotherTenant", "dmabuf-other-tenant", 1, {"no-client-ownership"}, "compute,rdma"},
       {"MalformedParameters", "malformed", 1, {"no-size-checks"}},
       {"AGpuTheWorkloadNeverOpened", "gpu-not-opened", 1, {"every-gpu-file"}},
+      // Selected GPU 1 only, the workload names GPU 0 where the driver does
+      // not ask for its node.
+      {"AGpuOutsideTheSelection", "gpu-outside-selection", 1, {"no-gpu-selection"}, "compute", false, "", "1"},
       {"ShareClientOfAnotherTenant", "embedded-client:hClientShare", 1, {"no-client-ownership"}},
       {"TargetClientOfAnotherTenant", "embedded-client:hTargetClient", 1, {"no-client-ownership"}},
       {"EventParentClientOfAnotherTenant", "embedded-client:hParentClient", 1, {"no-client-ownership"}},
@@ -258,6 +263,7 @@ Outcome Attempt(const Route& route, const std::string& weakening) {
                                    "run", "--backend", "sim", "--sim-gpus", "2", "--caps", route.caps,
                                    "--allowed-caps", "all,rdma", "--sim-call-log", call_log};
   if (!route.keep_caps.empty()) argv.insert(argv.end(), {"--keep-caps", route.keep_caps});
+  if (!route.gpus.empty()) argv.insert(argv.end(), {"--gpus", route.gpus});
   argv.insert(argv.end(), {"--", ESCAPE_WORKLOAD_BINARY, tag, route.scenario, std::to_string(route.iterations)});
   std::optional<Neighbour> neighbour = route.with_neighbour ? Neighbour::Start() : std::optional<Neighbour>{};
   if (route.with_neighbour) {

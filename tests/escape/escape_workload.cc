@@ -782,6 +782,31 @@ int GpuNotOpened() {
   return 0;
 }
 
+// Under --gpus 1 on two simulated GPUs: GPU 0 (gpuId 0x100) named where the
+// driver asks for no node of it (its id info, attaching it to a file), and
+// where it does (a device, a UVM registration).
+int GpuOutsideSelection() {
+  if (::open("/dev/nvidia0", O_RDWR | O_CLOEXEC) >= 0) Violation("/dev/nvidia0 is in the workload's /dev");
+  int ctl = OpenNode("/dev/nvidiactl");
+  NvHandle client = AllocClient(ctl);
+  NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS info{};
+  info.gpuId = 0x100;
+  std::uint32_t status = Control(ctl, client, client, kNv0000CtrlCmdGpuGetIdInfoV2, &info, sizeof info);
+  std::printf("id_info_gpu0=0x%x\n", status);
+  if (status == kNvOk) Violation("RM answered GET_ID_INFO_V2 on GPU 0, outside the selection");
+  NvU32 ids[4] = {0x100, 0, 0, 0};
+  int attach_ctl = OpenNode("/dev/nvidiactl");
+  int rc = ::ioctl(attach_ctl, Frontend(kEscAttachGpusToFd, sizeof ids), ids);
+  std::printf("attach_gpu0=%s\n", rc == 0 ? "ok" : strerrorname_np(errno));
+  if (rc == 0) Violation("attached GPU 0, outside the selection, to a file");
+  NV0080_ALLOC_PARAMETERS device{};
+  device.deviceId = 0;
+  status = Alloc(ctl, client, client, 0x5e0000d0, kNv01Device0, &device, sizeof device);
+  std::printf("device_gpu0=0x%x\n", status);
+  if (status == kNvOk) Violation("allocated a device on GPU 0, outside the selection");
+  return 0;
+}
+
 // Fields inside parameters that name a client RM follows, whoever owns it
 // (RM sees only the supervisor): each set to another tenant's client.
 int EmbeddedClient(const std::string& field) {
@@ -1128,6 +1153,7 @@ int main(int argc, char** argv) {
   if (scenario == "call-until-killed") status = CallUntilKilled();
   if (scenario == "refused-class-then-wait") status = RefusedClassThenWait();
   if (scenario == "gpu-not-opened") status = GpuNotOpened();
+  if (scenario == "gpu-outside-selection") status = GpuOutsideSelection();
   if (scenario.rfind("embedded-client:", 0) == 0) status = EmbeddedClient(scenario.substr(16));
   if (scenario == "tenant-memory") status = TenantMemory(argc > 4 ? argv[4] : "");
   if (scenario == "neighbour") status = Neighbour();

@@ -304,5 +304,100 @@ TEST(Run, DenialsAsJsonLinesForMachines) {
   EXPECT_EQ(denials, 1) << r.err;
 }
 
+// GPU selection on a simulated two-GPU machine (docs/security.md, "GPU
+// selection"): the sim's GPU 0 is gpuId 0x100, GPU 1 gpuId 0x101.
+constexpr const char* kSimGpu1Uuid = "GPU-6e766761-7465-2d73-696d-000000000001";
+
+testing::ProgramResult OnTwoGpus(const std::string& gpu, std::vector<std::string> flags,
+                                 const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv = {NVGATE_BINARY, "run", "--backend", "sim", "--sim-gpus", "2", "--caps", "compute"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.insert(argv.end(), {"--", WORKLOAD_BINARY, "gpu", gpu});
+  return testing::RunProgram(argv, env);
+}
+
+void ExpectOnlyGpu1(const testing::ProgramResult& on0, const testing::ProgramResult& on1) {
+  ASSERT_EQ(on0.status, 0) << on0.err;
+  EXPECT_THAT(on0.out, HasSubstr("nodes=nvidia-uvm,nvidia1,nvidiactl\n"));
+  EXPECT_THAT(on0.out, HasSubstr("open_gpu=ENOENT"));
+  // RM's answer for a GPU its caller may not use: NV_ERR_INSUFFICIENT_PERMISSIONS.
+  EXPECT_THAT(on0.out, HasSubstr("device=0x1b"));
+  EXPECT_THAT(on0.out, HasSubstr("id_info=0x1b"));
+  EXPECT_THAT(on0.out, HasSubstr("attach=EINVAL"));
+  EXPECT_THAT(on0.out, HasSubstr("uvm_register=EINVAL"));
+  EXPECT_THAT(on0.err, HasSubstr("gpu: NV01_DEVICE_0 names GPU 0 (GPU-6e766761-7465-2d73-696d-000000000000), "
+                                 "outside this workload's GPUs (1); denied"));
+  EXPECT_THAT(on0.err, HasSubstr("gpu: NV0000_CTRL_CMD_GPU_GET_ID_INFO_V2 names GPU 0"));
+  EXPECT_THAT(on0.err, HasSubstr("gpu: NV_ESC_ATTACH_GPUS_TO_FD names GPU 0"));
+  EXPECT_THAT(on0.err, HasSubstr("gpu: UVM_REGISTER_GPU names GPU 0"));
+
+  ASSERT_EQ(on1.status, 0) << on1.err;
+  EXPECT_THAT(on1.out, Not(HasSubstr("open_gpu=")));
+  EXPECT_THAT(on1.out, HasSubstr("device=0x0"));
+  EXPECT_THAT(on1.out, HasSubstr("id_info=0x0"));
+  EXPECT_THAT(on1.out, HasSubstr("attach=ok"));
+  EXPECT_THAT(on1.out, HasSubstr("uvm_register=ok status=0x0"));
+  EXPECT_THAT(on1.err, Not(HasSubstr("gpu: ")));
+}
+
+TEST(Run, GpuSelectedByIndexLeavesTheOtherOut) {
+  ExpectOnlyGpu1(OnTwoGpus("0", {"--gpus", "1"}), OnTwoGpus("1", {"--gpus", "1"}));
+}
+
+TEST(Run, GpuSelectedByUuidLeavesTheOtherOut) {
+  ExpectOnlyGpu1(OnTwoGpus("0", {"--gpus", kSimGpu1Uuid}), OnTwoGpus("1", {"--gpus", kSimGpu1Uuid}));
+}
+
+TEST(Run, GpuSelectedByNvidiaVisibleDevices) {
+  ExpectOnlyGpu1(OnTwoGpus("0", {}, {"NVIDIA_VISIBLE_DEVICES=1"}), OnTwoGpus("1", {}, {"NVIDIA_VISIBLE_DEVICES=1"}));
+}
+
+TEST(Run, EveryGpuByDefault) {
+  auto r = OnTwoGpus("0", {});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("nodes=nvidia-uvm,nvidia0,nvidia1,nvidiactl\n"));
+  EXPECT_THAT(r.out, HasSubstr("device=0x0"));
+  EXPECT_THAT(r.out, HasSubstr("uvm_register=ok status=0x0"));
+}
+
+// The toolkit's "none": the driver's control node, no GPU; "void": as if no
+// NVIDIA runtime were used, no NVIDIA node at all.
+TEST(Run, GpusNoneAndVoidAreTheToolkits) {
+  auto none = OnTwoGpus("0", {"--gpus", "none"});
+  ASSERT_EQ(none.status, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("nodes=nvidia-uvm,nvidiactl\n"));
+  EXPECT_THAT(none.out, HasSubstr("device=0x1b"));
+  EXPECT_THAT(none.err, HasSubstr("gpu: NV01_DEVICE_0 names GPU 0 (GPU-6e766761-7465-2d73-696d-000000000000), "
+                                  "outside this workload's GPUs (none); denied"));
+  auto void_run = OnTwoGpus("0", {}, {"NVIDIA_VISIBLE_DEVICES=void"});
+  ASSERT_EQ(void_run.status, 0) << void_run.err;
+  EXPECT_THAT(void_run.out, HasSubstr("nodes=\n"));
+  auto empty = OnTwoGpus("0", {"--gpus", ""});
+  ASSERT_EQ(empty.status, 0) << empty.err;
+  EXPECT_THAT(empty.out, HasSubstr("nodes=\n"));
+}
+
+TEST(Run, GpuSelectionOutsideTheBoundIsRefusedAtStart) {
+  auto outside = OnTwoGpus("0", {"--gpus", "0", "--allowed-gpus", "1"});
+  EXPECT_EQ(outside.status, 125);
+  EXPECT_THAT(outside.err, HasSubstr("--gpus: GPU '0' (GPU 0, GPU-6e766761-7465-2d73-696d-000000000000) is outside "
+                                     "the operator's bound on GPUs (1"));
+  EXPECT_THAT(outside.out, Not(HasSubstr("nodes=")));
+  auto by_env = OnTwoGpus("0", {"--allowed-gpus", kSimGpu1Uuid}, {"NVIDIA_VISIBLE_DEVICES=0,1"});
+  EXPECT_EQ(by_env.status, 125);
+  EXPECT_THAT(by_env.err, HasSubstr("NVIDIA_VISIBLE_DEVICES: GPU '0' (GPU 0,"));
+  auto unknown = OnTwoGpus("0", {"--gpus", "2"});
+  EXPECT_EQ(unknown.status, 125);
+  EXPECT_THAT(unknown.err, HasSubstr("'2' names no GPU"));
+  auto mig = OnTwoGpus("0", {"--gpus", "0:1"});
+  EXPECT_EQ(mig.status, 125);
+  EXPECT_THAT(mig.err, HasSubstr("MIG device"));
+  // "all" is every GPU of the bound.
+  auto all = OnTwoGpus("0", {"--gpus", "all", "--allowed-gpus", "1"});
+  ASSERT_EQ(all.status, 0) << all.err;
+  EXPECT_THAT(all.out, HasSubstr("nodes=nvidia-uvm,nvidia1,nvidiactl\n"));
+  EXPECT_THAT(all.out, HasSubstr("device=0x1b"));
+}
+
 }  // namespace
 }  // namespace nvgate

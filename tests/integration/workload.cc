@@ -1,6 +1,7 @@
 // A test workload that talks to the NVIDIA device nodes through the driver's
 // real ABI, one scenario per argument. Run under `nvgate run`; prints one
 // "key=value" line per observation for the test to check.
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/ioctl.h>
 #include <sys/ioctl.h>
@@ -9,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -84,6 +86,52 @@ int Run(const std::string& scenario, int argc, char** argv) {
       std::uint32_t cls = static_cast<std::uint32_t>(std::strtoul(argv[i], nullptr, 16));
       std::uint8_t params[512] = {};
       std::printf("class_0x%x=0x%x\n", cls, Alloc(ctl, client, 0x5d, next++, cls, params, sizeof params));
+    }
+    return 0;
+  }
+  if (scenario == "gpu") {
+    // gpu INDEX: the NVIDIA nodes in /dev, then each call that names GPU
+    // INDEX (sim gpuId 0x100 + INDEX, UUID "nvgate-sim" and INDEX), with the
+    // GPU's node opened first where /dev has it.
+    const int index = argc > 0 ? std::atoi(argv[0]) : 0;
+    std::string nodes;
+    if (DIR* dev = ::opendir("/dev")) {
+      std::vector<std::string> names;
+      while (dirent* entry = ::readdir(dev)) {
+        if (std::strncmp(entry->d_name, "nvidia", 6) == 0) names.emplace_back(entry->d_name);
+      }
+      ::closedir(dev);
+      std::sort(names.begin(), names.end());
+      for (const std::string& name : names) nodes += (nodes.empty() ? "" : ",") + name;
+    }
+    std::printf("nodes=%s\n", nodes.c_str());
+    if (::access("/dev/nvidiactl", F_OK) != 0) return 0;
+    int ctl = OpenNode("/dev/nvidiactl");
+    const std::string node = "/dev/nvidia" + std::to_string(index);
+    if (::open(node.c_str(), O_RDWR | O_CLOEXEC) < 0) std::printf("open_gpu=%s\n", strerrorname_np(errno));
+    NvHandle client = AllocClient(ctl);
+    const NvU32 gpu_id = 0x100 + static_cast<NvU32>(index);
+    NV0000_CTRL_GPU_GET_ID_INFO_V2_PARAMS info{};
+    info.gpuId = gpu_id;
+    std::printf("id_info=0x%x\n", Control(ctl, client, client, kNv0000CtrlCmdGpuGetIdInfoV2, &info, sizeof info));
+    NvU32 ids[4] = {gpu_id, 0, 0, 0};
+    int attach_ctl = OpenNode("/dev/nvidiactl");
+    int rc = ::ioctl(attach_ctl, Frontend(kEscAttachGpusToFd, sizeof ids), ids);
+    std::printf("attach=%s\n", rc == 0 ? "ok" : strerrorname_np(errno));
+    NV0080_ALLOC_PARAMETERS device{};
+    device.deviceId = static_cast<NvU32>(index);
+    std::printf("device=0x%x\n", Alloc(ctl, client, client, 0xd0, kNv01Device0, &device, sizeof device));
+    if (::access("/dev/nvidia-uvm", F_OK) == 0) {
+      int uvm = OpenNode("/dev/nvidia-uvm");
+      UVM_INITIALIZE_PARAMS init{.flags = 0, .rmStatus = 0};
+      if (::ioctl(uvm, kUvmInitialize, &init) != 0) return 3;
+      UVM_REGISTER_GPU_PARAMS reg{};
+      const std::uint8_t uuid[16] = {0x6e, 0x76, 0x67, 0x61, 0x74, 0x65, 0x2d, 0x73,
+                                     0x69, 0x6d, 0,    0,    0,    0,    0,    static_cast<std::uint8_t>(index)};
+      std::memcpy(reg.gpu_uuid, uuid, sizeof uuid);
+      reg.rmCtrlFd = -1;
+      rc = ::ioctl(uvm, kUvmRegisterGpu, &reg);
+      std::printf("uvm_register=%s status=0x%x\n", rc == 0 ? "ok" : strerrorname_np(errno), reg.rmStatus);
     }
     return 0;
   }

@@ -9,6 +9,8 @@
 # lines on stderr). An EXPECT starting with "!" must match no line. Exits 77
 # (a ctest skip) when the library was not fetched (scripts/fetch-nvidia-libs.sh).
 set -uo pipefail
+# A GPU machine's own selection (NVIDIA_VISIBLE_DEVICES=GPU-...) names no GPU of the sim.
+unset NVIDIA_VISIBLE_DEVICES
 nvgate=$1 client=$2 libs=$3 version=$4 library=$5 caps=$6
 shift 6
 

@@ -4,6 +4,8 @@
 # none of it shows outside:
 #   sandbox_files.sh NVGATE
 set -uo pipefail
+# A GPU machine's own selection (NVIDIA_VISIBLE_DEVICES=GPU-...) names no GPU of the sim.
+unset NVIDIA_VISIBLE_DEVICES
 nvgate=$1
 
 inside=$("$nvgate" run --backend sim --sim-driver 535.261.03 --caps compute,utility -- sh -c '
