@@ -17,7 +17,7 @@ class OwnedFd {
   OwnedFd() = default;
   // Takes ownership of fd; a negative fd means "none".
   explicit OwnedFd(int fd) : fd_(fd) {}
-  ~OwnedFd() { Close(); }
+  ~OwnedFd() { CloseKeepingErrno(); }
 
   OwnedFd(const OwnedFd&) = delete;
   OwnedFd& operator=(const OwnedFd&) = delete;
@@ -35,14 +35,19 @@ class OwnedFd {
 
   // Closes the descriptor held (if any) and takes ownership of fd.
   void reset(int fd = -1) {
-    Close();
+    CloseKeepingErrno();
     fd_ = fd;
   }
+
+  // Closes now and says whether close() succeeded, with errno set where it did
+  // not: for a file written through this descriptor, whose write errors
+  // close() may be the first to report. Holds nothing afterwards either way.
+  [[nodiscard]] bool Close() { return fd_ < 0 || ::close(std::exchange(fd_, -1)) == 0; }
 
  private:
   // Keeps errno as it was: callers close descriptors on error paths, after the
   // failing call set the errno they report.
-  void Close() {
+  void CloseKeepingErrno() {
     if (fd_ < 0) return;
     const int saved_errno = errno;
     ::close(fd_);

@@ -85,5 +85,14 @@ TEST(OwnedFd, ClosingKeepsErrno) {
   EXPECT_EQ(errno, EAGAIN);
 }
 
+TEST(OwnedFd, CloseReportsTheResult) {
+  int raw = OpenNull();
+  OwnedFd fd(raw);
+  EXPECT_TRUE(fd.Close());
+  EXPECT_FALSE(fd);
+  EXPECT_FALSE(IsOpen(raw));
+  EXPECT_TRUE(fd.Close());  // nothing held: nothing to fail
+}
+
 }  // namespace
 }  // namespace nvgate::fd
