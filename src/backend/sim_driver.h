@@ -111,7 +111,7 @@ class SimDriver {
     // REGISTER_FD: the control file this file speaks for, and the reference
     // the driver keeps on it until this file is released.
     std::uint64_t ctl_link = 0;
-    fd::OwnedFd ctl_link_fd;
+    fd::OwnedFd ctl_link_fd{};
     bool gpus_attached = false;      // ATTACH_GPUS_TO_FD done
     std::optional<nv::NvU64> uvm_flags{};  // UVM_INITIALIZE done, with these flags
     std::set<int> uvm_gpus{};          // UVM_REGISTER_GPU
