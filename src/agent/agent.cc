@@ -44,7 +44,7 @@ tl::expected<sockaddr_un, std::string> SocketAddress(const std::string& path) {
 
 struct Received {
   std::string data;
-  std::vector<int> fds;
+  std::vector<fd::OwnedFd> fds;
 };
 
 // Reads one JSON document (runc keeps its side open after sending it), keeping
@@ -62,26 +62,20 @@ tl::expected<Received, std::string> ReceiveAll(int connection) {
     msg.msg_controllen = sizeof control;
     ssize_t n = recvmsg(connection, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      for (int fd : out.fds) close(fd);
-      return tl::unexpected(Errno("recvmsg"));
-    }
+    if (n < 0) return tl::unexpected(Errno("recvmsg"));
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (std::size_t i = 0; i < count; ++i) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        out.fds.push_back(fd);
+        out.fds.emplace_back(fd);
       }
     }
     if (n == 0) return out;
     out.data.append(buffer, static_cast<std::size_t>(n));
     if (nlohmann::json::accept(out.data)) return out;
-    if (out.data.size() > kMaxMessage) {
-      for (int fd : out.fds) close(fd);
-      return tl::unexpected(std::string("message larger than 1 MiB"));
-    }
+    if (out.data.size() > kMaxMessage) return tl::unexpected(std::string("message larger than 1 MiB"));
   }
 }
 
@@ -129,7 +123,7 @@ std::string ExitDescription(int status) {
 struct Agent::Container {
   ContainerStatus status;  // its counts are the report's
   ContainerReport report;  // the newest its process sent
-  int report_fd = -1;
+  fd::OwnedFd report_fd;
   bool bad_report_logged = false;
 };
 
@@ -143,55 +137,57 @@ Agent::~Agent() {
     containers.swap(containers_);
   }
   for (auto& c : containers) {
-    close(c->report_fd);
+    c->report_fd.reset();
     int status;
     while (waitpid(c->status.supervisor_pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  if (listen_fd_ >= 0) close(listen_fd_);
+  listen_fd_.reset();
   if (bound_) unlink(options_.socket_path.c_str());
-  if (wake_fd_ >= 0) close(wake_fd_);
+  wake_fd_.reset();
 }
 
 tl::expected<void, std::string> Agent::Listen() {
   auto addr = SocketAddress(options_.socket_path);
   if (!addr) return tl::unexpected(addr.error());
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return tl::unexpected(Errno("eventfd"));
-  listen_fd_ = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return tl::unexpected(Errno("socket"));
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_fd_) return tl::unexpected(Errno("eventfd"));
+  listen_fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!listen_fd_) return tl::unexpected(Errno("socket"));
   // A socket left by an agent that died; a live agent still answers on it.
   struct stat st;
   if (lstat(options_.socket_path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       return tl::unexpected(fmt::format("{} exists and is not a socket", options_.socket_path));
     }
-    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool alive = probe >= 0 && connect(probe, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) == 0;
-    if (probe >= 0) close(probe);
+    bool alive = false;
+    {
+      fd::OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      alive = probe && connect(probe.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) == 0;
+    }
     if (alive) return tl::unexpected(fmt::format("another agent listens on {}", options_.socket_path));
     unlink(options_.socket_path.c_str());
   }
   // Only root (the runtime) may hand the agent containers.
   mode_t old_umask = umask(0177);
-  int rc = bind(listen_fd_, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
+  int rc = bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
   umask(old_umask);
   if (rc != 0) return tl::unexpected(Errno(("bind " + options_.socket_path).c_str()));
   bound_ = true;
-  if (listen(listen_fd_, 64) != 0) return tl::unexpected(Errno("listen"));
+  if (listen(listen_fd_.get(), 64) != 0) return tl::unexpected(Errno("listen"));
   return {};
 }
 
 tl::expected<void, std::string> Agent::Serve() {
-  if (listen_fd_ < 0) return tl::unexpected(std::string("Serve() before Listen()"));
+  if (!listen_fd_) return tl::unexpected(std::string("Serve() before Listen()"));
   for (;;) {
-    std::vector<pollfd> fds = {{listen_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+    std::vector<pollfd> fds = {{listen_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
     // Only this thread adds or removes containers: the pointers stay valid.
     std::vector<Container*> polled;
     {
       std::lock_guard lock(mu_);
       for (auto& c : containers_) {
-        fds.push_back({c->report_fd, POLLIN, 0});
+        fds.push_back({c->report_fd.get(), POLLIN, 0});
         polled.push_back(c.get());
       }
     }
@@ -206,22 +202,21 @@ tl::expected<void, std::string> Agent::Serve() {
       containers_.remove_if([gone = polled[i]](const std::unique_ptr<Container>& c) { return c.get() == gone; });
     }
     if (!(fds[0].revents & POLLIN)) continue;
-    int connection = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (connection < 0) {
+    fd::OwnedFd connection(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    if (!connection) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
       return tl::unexpected(Errno("accept"));
     }
     timeval timeout{kReceiveTimeoutSeconds, 0};
-    setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    HandleConnection(connection);
-    close(connection);
+    setsockopt(connection.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    HandleConnection(connection.get());
   }
 }
 
 void Agent::Stop() {
-  if (wake_fd_ >= 0) {
+  if (wake_fd_) {
     std::uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+    [[maybe_unused]] ssize_t n = write(wake_fd_.get(), &one, sizeof one);
   }
   std::lock_guard lock(mu_);
   // Not reaped yet, so each pid is still that child's.
@@ -259,24 +254,21 @@ void Agent::HandleConnection(int connection) {
     return;
   }
   auto state = ParseContainerProcessState(received->data);
-  int listener = -1;
+  fd::OwnedFd listener;
   if (state && state->seccomp_fd_index < static_cast<int>(received->fds.size())) {
-    listener = received->fds[static_cast<std::size_t>(state->seccomp_fd_index)];
+    listener = std::move(received->fds[static_cast<std::size_t>(state->seccomp_fd_index)]);
   }
-  for (int fd : received->fds) {
-    if (fd != listener) close(fd);
-  }
-  if (!state || listener < 0) {
+  received->fds.clear();
+  if (!state || !listener) {
     // The container's trapped calls fail (ENOSYS) once the runtime closes its copy.
     spdlog::error("agent: a runtime's message was not understood ({}); its container's NVIDIA calls will fail",
                   state ? "fewer fds than named" : state.error());
-    if (listener >= 0) close(listener);
     return;
   }
-  StartContainer(listener, *state);
+  StartContainer(std::move(listener), *state);
 }
 
-void Agent::StartContainer(int listener, const ContainerProcessState& state) {
+void Agent::StartContainer(fd::OwnedFd listener, const ContainerProcessState& state) {
   auto c = std::make_unique<Container>();
   c->status.id = state.id;
   c->status.pid = state.pid;
@@ -353,22 +345,23 @@ void Agent::StartContainer(int listener, const ContainerProcessState& state) {
   int report[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) {
     spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Errno("socketpair"));
-    close(listener);
     return;
   }
+  fd::OwnedFd report_agent_end(report[0]);
+  fd::OwnedFd report_child_end(report[1]);
   pid_t child = fork();
-  if (child == 0) ExecSupervisor(argv.data(), listener, report[1]);
+  // After fork the child execs (or _exits) at once: no destructor runs there.
+  if (child == 0) ExecSupervisor(argv.data(), listener.get(), report_child_end.get());
   // The child's is the only listener left: if it dies, the container's calls
   // fail at once instead of waiting for an answer from us.
-  close(listener);
-  close(report[1]);
+  listener.reset();
+  report_child_end.reset();
   if (child < 0) {
     spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Errno("fork"));
-    close(report[0]);
     return;
   }
   c->status.supervisor_pid = child;
-  c->report_fd = report[0];
+  c->report_fd = std::move(report_agent_end);
   spdlog::info("agent: container {}: supervisor process {}", id, child);
   std::lock_guard lock(mu_);
   ++totals_.started;
@@ -380,7 +373,7 @@ bool Agent::ReadReports(Container& c) {
   // One byte more than a report may have: a longer one arrives truncated and is refused.
   report_buffer_.resize(kMaxReportBytes + 1);
   for (;;) {
-    ssize_t n = recv(c.report_fd, report_buffer_.data(), report_buffer_.size(), MSG_DONTWAIT);
+    ssize_t n = recv(c.report_fd.get(), report_buffer_.data(), report_buffer_.size(), MSG_DONTWAIT);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno == EAGAIN;
     if (n == 0) return false;
@@ -400,8 +393,8 @@ bool Agent::ReadReports(Container& c) {
   }
 }
 
-void Agent::Reap(const Container& c) {
-  close(c.report_fd);
+void Agent::Reap(Container& c) {
+  c.report_fd.reset();
   int status = 0;
   while (waitpid(c.status.supervisor_pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -447,27 +440,22 @@ void Agent::WriteMetrics(metrics::Exposition& out) const {
 tl::expected<std::string, std::string> QueryStatus(const std::string& socket_path) {
   auto addr = SocketAddress(socket_path);
   if (!addr) return tl::unexpected(addr.error());
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return tl::unexpected(Errno("socket"));
+  fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) return tl::unexpected(Errno("socket"));
   std::string reply;
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    std::string error = Errno(("connect " + socket_path).c_str());
-    close(fd);
-    return tl::unexpected(error);
+  if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
+    return tl::unexpected(Errno(("connect " + socket_path).c_str()));
   }
-  if (!SendAll(fd, R"({"request":"status"})") || shutdown(fd, SHUT_WR) != 0) {
-    std::string error = Errno("send");
-    close(fd);
-    return tl::unexpected(error);
+  if (!SendAll(fd.get(), R"({"request":"status"})") || shutdown(fd.get(), SHUT_WR) != 0) {
+    return tl::unexpected(Errno("send"));
   }
   char buffer[4096];
   for (;;) {
-    ssize_t n = read(fd, buffer, sizeof buffer);
+    ssize_t n = read(fd.get(), buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     reply.append(buffer, static_cast<std::size_t>(n));
   }
-  close(fd);
   if (reply.empty()) return tl::unexpected("the agent on " + socket_path + " sent no reply");
   return reply;
 }

@@ -43,6 +43,7 @@
 #include "agent/container_supervisor.h"
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "fd/owned_fd.h"
 
 namespace nvgate::agent {
 
@@ -101,16 +102,16 @@ class Agent {
   struct Container;
 
   void HandleConnection(int connection);
-  void StartContainer(int listener, const struct ContainerProcessState& state);
+  void StartContainer(fd::OwnedFd listener, const struct ContainerProcessState& state);
   // Takes the reports waiting on `c`'s socket; false once its process is gone.
   bool ReadReports(Container& c);
   // Waits for `c`'s process, logs how it ended and moves its counts to the totals.
-  void Reap(const Container& c);
+  void Reap(Container& c);
 
   AgentOptions options_;
-  int listen_fd_ = -1;
+  fd::OwnedFd listen_fd_;
   bool bound_ = false;  // the socket file is ours to remove
-  int wake_fd_ = -1;  // eventfd, readable once Stop() was called
+  fd::OwnedFd wake_fd_;  // eventfd, readable once Stop() was called
   std::string report_buffer_;  // Serve()'s thread's, for ReadReports
 
   // Containers are added and removed by Serve()'s thread only, under mu_;

@@ -19,6 +19,7 @@
 
 #include "agent/container_request.h"
 #include "agent/oci_profile.h"
+#include "fd/owned_fd.h"
 #include "supervisor/linux_caps.h"
 
 namespace nvgate::agent {
@@ -136,13 +137,13 @@ tl::expected<void, std::string> ReplaceFile(const std::string& path, const std::
   struct stat st;
   if (stat(path.c_str(), &st) != 0) return tl::unexpected(Errno("stat " + path));
   std::string temp = path + ".nvgate-XXXXXX";
-  int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) return tl::unexpected(Errno("mkostemp " + temp));
+  fd::OwnedFd fd(mkostemp(temp.data(), O_CLOEXEC));
+  if (!fd) return tl::unexpected(Errno("mkostemp " + temp));
   std::string_view rest = text;
   std::string error;
-  if (fchmod(fd, st.st_mode & 07777) != 0) error = Errno("fchmod " + temp);
+  if (fchmod(fd.get(), st.st_mode & 07777) != 0) error = Errno("fchmod " + temp);
   while (error.empty() && !rest.empty()) {
-    ssize_t n = write(fd, rest.data(), rest.size());
+    ssize_t n = write(fd.get(), rest.data(), rest.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       error = Errno("write " + temp);
@@ -150,7 +151,7 @@ tl::expected<void, std::string> ReplaceFile(const std::string& path, const std::
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (close(fd) != 0 && error.empty()) error = Errno("close " + temp);
+  if (!fd.Close() && error.empty()) error = Errno("close " + temp);
   if (error.empty() && rename(temp.c_str(), path.c_str()) != 0) error = Errno("rename " + temp + " " + path);
   if (!error.empty()) {
     unlink(temp.c_str());

@@ -23,6 +23,7 @@
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
 #include "backend/version.h"
+#include "fd/owned_fd.h"
 
 namespace nvgate::backend {
 namespace {
@@ -55,13 +56,13 @@ class HostBackend final : public Backend {
   std::string_view Name() const override { return "host"; }
 
   tl::expected<std::string, std::string> DriverVersion() override {
-    int fd = ::open("/dev/nvidiactl", O_RDWR | O_CLOEXEC);
-    if (fd >= 0) {
+    fd::OwnedFd fd(::open("/dev/nvidiactl", O_RDWR | O_CLOEXEC));
+    if (fd) {
       nv::nv_ioctl_rm_api_version_t v{};
       v.cmd = nv::kRmApiVersionCmdQuery;
-      int rc = ::ioctl(fd, _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nv::kEscCheckVersionStr, sizeof v), &v);
+      int rc = ::ioctl(fd.get(), _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nv::kEscCheckVersionStr, sizeof v), &v);
       int err = errno;
-      ::close(fd);
+      fd.reset();
       v.versionString[sizeof v.versionString - 1] = '\0';
       if (rc == 0 && v.versionString[0] != '\0') return std::string(v.versionString);
       spdlog::debug("NV_ESC_CHECK_VERSION_STR query on /dev/nvidiactl failed ({}); reading /proc/driver/nvidia/version",

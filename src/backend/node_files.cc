@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "fd/owned_fd.h"
+
 namespace nvgate::backend {
 namespace {
 
@@ -54,15 +56,14 @@ NodeFiles::~NodeFiles() {
 tl::expected<void, std::string> NodeFiles::Add(std::string_view owner, const std::string& name, NodeId id,
                                                off_t size) {
   std::string path = dir_ + "/" + name;
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
   struct stat st;
-  if (fd < 0 || ::ftruncate(fd, size) != 0 || ::fstat(fd, &st) != 0) {
-    int err = errno;
-    if (fd >= 0) ::close(fd);
-    return tl::unexpected("cannot create the " + std::string(owner) + "'s node " + path + ": " +
-                          std::strerror(err));
+  {
+    fd::OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
+    if (!fd || ::ftruncate(fd.get(), size) != 0 || ::fstat(fd.get(), &st) != 0) {
+      return tl::unexpected("cannot create the " + std::string(owner) + "'s node " + path + ": " +
+                            std::strerror(errno));
+    }
   }
-  ::close(fd);
   // Every workload user may open the nodes, as with the driver's 0666 nodes.
   ::chmod(path.c_str(), 0666);
   nodes_.push_back({"/dev/" + name, path, id.kind});

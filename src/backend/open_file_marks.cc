@@ -37,10 +37,6 @@ struct flock OneByte(short type, std::uint64_t offset) {
 
 OpenFileMarks::OpenFileMarks() : base_(RandomBase()) {}
 
-OpenFileMarks::~OpenFileMarks() {
-  for (const auto& [node, fd] : probes_) ::close(fd);
-}
-
 std::optional<std::uint64_t> OpenFileMarks::Identify(int fd, bool& is_new) {
   is_new = false;
   struct stat st;
@@ -50,12 +46,13 @@ std::optional<std::uint64_t> OpenFileMarks::Identify(int fd, bool& is_new) {
   // (fs/locks.c, show_fd_locks): "lock:\t1: OFDLCK ADVISORY  READ -1 MAJ:MIN:INO START END".
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
-  int info = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (info < 0) return std::nullopt;
   std::string text;
-  char buf[1024];
-  for (ssize_t n; (n = ::read(info, buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
-  ::close(info);
+  {
+    fd::OwnedFd info(::open(path, O_RDONLY | O_CLOEXEC));
+    if (!info) return std::nullopt;
+    char buf[1024];
+    for (ssize_t n; (n = ::read(info.get(), buf, sizeof buf)) > 0;) text.append(buf, static_cast<std::size_t>(n));
+  }
 
   std::vector<std::uint64_t> owned;
   for (std::size_t at = text.find("lock:"); at != std::string::npos; at = text.find("lock:", at + 5)) {
@@ -101,7 +98,7 @@ bool OpenFileMarks::Alive(std::uint64_t id) const {
   auto probe = probes_.find({mark->second.dev, mark->second.ino});
   if (probe == probes_.end()) return false;
   struct flock fl = OneByte(F_WRLCK, base_ + id);
-  if (::fcntl(probe->second, F_OFD_GETLK, &fl) != 0) return true;  // cannot tell: keep it
+  if (::fcntl(probe->second.get(), F_OFD_GETLK, &fl) != 0) return true;  // cannot tell: keep it
   return fl.l_type != F_UNLCK;
 }
 
@@ -109,19 +106,18 @@ void OpenFileMarks::Forget(std::uint64_t id) { marks_.erase(id); }
 
 std::vector<int> OpenFileMarks::ProbeFds() const {
   std::vector<int> out;
-  for (const auto& [node, fd] : probes_) out.push_back(fd);
+  for (const auto& [node, fd] : probes_) out.push_back(fd.get());
   return out;
 }
 
 int OpenFileMarks::ProbeFor(int fd, const Mark& node) {
   auto it = probes_.find({node.dev, node.ino});
-  if (it != probes_.end()) return it->second;
+  if (it != probes_.end()) return it->second.get();
   char path[64];
   std::snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-  int probe = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (probe < 0) return -1;
-  probes_.emplace(std::make_pair(node.dev, node.ino), probe);
-  return probe;
+  fd::OwnedFd probe(::open(path, O_RDONLY | O_CLOEXEC));
+  if (!probe) return -1;
+  return probes_.emplace(std::make_pair(node.dev, node.ino), std::move(probe)).first->second.get();
 }
 
 }  // namespace nvgate::backend

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "fd/owned_fd.h"
+
 namespace nvgate::backend {
 
 class OpenFileMarks {
@@ -36,7 +38,6 @@ class OpenFileMarks {
   OpenFileMarks();
   OpenFileMarks(const OpenFileMarks&) = delete;
   OpenFileMarks& operator=(const OpenFileMarks&) = delete;
-  ~OpenFileMarks();
 
   // The id of `fd`'s description: the one it already carries, or a new one
   // marked on it now (`is_new` says which). nullopt when it cannot be marked
@@ -67,7 +68,7 @@ class OpenFileMarks {
   std::map<std::uint64_t, Mark> marks_;
   // One read-only file per node, opened through /proc/self/fd of the first fd
   // seen on it (a new description, so its probes see every mark).
-  std::map<std::pair<dev_t, ino_t>, int> probes_;
+  std::map<std::pair<dev_t, ino_t>, fd::OwnedFd> probes_;
 };
 
 }  // namespace nvgate::backend

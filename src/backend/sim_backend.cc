@@ -24,6 +24,7 @@
 #include "backend/sim_driver.h"
 #include "backend/sim_driver_files.h"
 #include "backend/sim_gpu.h"
+#include "fd/owned_fd.h"
 
 namespace nvgate::backend {
 namespace {
@@ -41,7 +42,7 @@ class SimBackend final : public Backend {
                 [this](int fd) { return nodes_->IdentifyFd(fd); }) {}
 
   ~SimBackend() override {
-    if (call_log_ >= 0) ::close(call_log_);
+    call_log_.reset();
     std::error_code ec;
     std::filesystem::remove_all(files_dir_, ec);
   }
@@ -59,7 +60,7 @@ class SimBackend final : public Backend {
 
   int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int) override {
     int rc = driver_.Ioctl(fd, device, request, arg);
-    if (call_log_ >= 0) LogCall(device, request, arg, rc);
+    if (call_log_) LogCall(device, request, arg, rc);
     return rc;
   }
 
@@ -67,13 +68,13 @@ class SimBackend final : public Backend {
                                    pid_t tid) override {
     std::vector<std::byte> params;
     int rc = driver_.IoctlAsCaller(fd, device, request, arg, tid, params);
-    if (call_log_ >= 0) LogCall(device, request, params.data(), rc, fmt::format(" in_caller tid={}", tid), tid);
+    if (call_log_) LogCall(device, request, params.data(), rc, fmt::format(" in_caller tid={}", tid), tid);
     return rc;
   }
 
   tl::expected<void, std::string> OpenCallLog(const std::string& path) {
-    call_log_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-    if (call_log_ < 0) {
+    call_log_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+    if (!call_log_) {
       return tl::unexpected<std::string>("cannot open the sim's call log " + path + ": " + std::strerror(errno));
     }
     driver_.SetNotes([this](const std::string& note) { WriteLine(note); });
@@ -133,7 +134,7 @@ class SimBackend final : public Backend {
   void WriteLine(std::string line) const {
     line += '\n';
     // O_APPEND and one write per line: lines from concurrent calls never interleave.
-    [[maybe_unused]] ssize_t written = ::write(call_log_, line.data(), line.size());
+    [[maybe_unused]] ssize_t written = ::write(call_log_.get(), line.data(), line.size());
   }
 
   // The other clients an allocation's parameters name, which RM follows: the
@@ -173,7 +174,7 @@ class SimBackend final : public Backend {
   const std::vector<DriverFileTree> files_;
   const int gpu_count_;
   SimDriver driver_;
-  int call_log_ = -1;
+  fd::OwnedFd call_log_;
 };
 
 }  // namespace

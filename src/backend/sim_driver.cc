@@ -305,11 +305,7 @@ SimDriver::SimDriver(std::string version, int gpu_count, std::function<NodeId(in
   clients_[kOtherTenantClient].proc_id = -1;
 }
 
-SimDriver::~SimDriver() {
-  for (auto& [id, file] : files_) {
-    if (file.ctl_link_fd >= 0) ::close(file.ctl_link_fd);
-  }
-}
+SimDriver::~SimDriver() = default;
 
 std::optional<bool> SimDriver::ClientIsAdmin(NvHandle client) {
   std::lock_guard lock(mu_);
@@ -345,7 +341,7 @@ void SimDriver::TearDownReleasedFiles() {
     }
     for (std::uint64_t id : gone) {
       // Dropping a REGISTER_FD reference can release its control file in turn.
-      released |= files_[id].ctl_link_fd >= 0;
+      released |= static_cast<bool>(files_[id].ctl_link_fd);
       ReleaseFile(id);
     }
   }
@@ -361,7 +357,6 @@ void SimDriver::ReleaseFile(std::uint64_t id) {
       ++c;
     }
   }
-  if (files_[id].ctl_link_fd >= 0) ::close(files_[id].ctl_link_fd);
   files_.erase(id);
   marks_.Forget(id);
 }
@@ -650,10 +645,10 @@ int SimDriver::RegisterFd(Caller& caller, const nv_ioctl_register_fd_t& r) {
   OpenFile& ctl_file = files_[*ctl];
   if (is_new) ctl_file = OpenFile{.node = identify_(r.ctl_fd)};
   if (ctl_file.ctl_link != 0) return -EINVAL;
-  int reference = ::fcntl(r.ctl_fd, F_DUPFD_CLOEXEC, 0);
-  if (reference < 0) return -ENOMEM;
+  fd::OwnedFd reference(::fcntl(r.ctl_fd, F_DUPFD_CLOEXEC, 0));
+  if (!reference) return -ENOMEM;
   caller.state->ctl_link = *ctl;
-  caller.state->ctl_link_fd = reference;
+  caller.state->ctl_link_fd = std::move(reference);
   return 0;
 }
 

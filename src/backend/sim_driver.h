@@ -21,6 +21,7 @@
 #include "backend/node_files.h"
 #include "backend/open_file_marks.h"
 #include "backend/sim_branch.h"
+#include "fd/owned_fd.h"
 
 namespace nvgate::backend {
 
@@ -110,7 +111,7 @@ class SimDriver {
     // REGISTER_FD: the control file this file speaks for, and the reference
     // the driver keeps on it until this file is released.
     std::uint64_t ctl_link = 0;
-    int ctl_link_fd = -1;
+    fd::OwnedFd ctl_link_fd{};
     bool gpus_attached = false;      // ATTACH_GPUS_TO_FD done
     std::optional<nv::NvU64> uvm_flags{};  // UVM_INITIALIZE done, with these flags
     std::set<int> uvm_gpus{};          // UVM_REGISTER_GPU

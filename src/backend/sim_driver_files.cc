@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "backend/sim_gpu.h"
+#include "fd/owned_fd.h"
 
 namespace nvgate::backend {
 namespace {
@@ -27,11 +28,11 @@ tl::expected<void, std::string> MakeDir(const std::string& path) {
 }
 
 tl::expected<void, std::string> WriteFile(const std::string& path, std::string_view content) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
-  if (fd < 0) return tl::unexpected(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
-  bool ok = ::write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  fd::OwnedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
+  if (!fd) return tl::unexpected(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  bool ok = ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
   int err = errno;
-  ::close(fd);
+  fd.reset();
   if (!ok) return tl::unexpected(fmt::format("cannot write {}: {}", path, std::strerror(err)));
   ::chmod(path.c_str(), 0444);
   return {};

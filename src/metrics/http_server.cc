@@ -158,7 +158,7 @@ tl::expected<ListenAddress, std::string> ParseListenAddress(std::string_view tex
 
 struct HttpServer::Client {
   enum class State : std::uint8_t { kReading, kWriting, kDraining, kDone };
-  int fd = -1;
+  fd::OwnedFd fd;
   std::chrono::steady_clock::time_point deadline{};
   State state = State::kReading;
   std::string in{};
@@ -172,15 +172,15 @@ HttpServer::HttpServer(Render render, HttpServerOptions options)
 
 HttpServer::~HttpServer() {
   Stop();
-  if (listen_fd_ >= 0) close(listen_fd_);
-  if (wake_fd_ >= 0) close(wake_fd_);
+  listen_fd_.reset();
+  wake_fd_.reset();
   if (!unix_path_.empty()) unlink(unix_path_.c_str());
 }
 
 tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address) {
-  if (listen_fd_ >= 0) return tl::unexpected(std::string("already listening"));
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake_fd_ < 0) return tl::unexpected(Errno("eventfd"));
+  if (listen_fd_) return tl::unexpected(std::string("already listening"));
+  wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_fd_) return tl::unexpected(Errno("eventfd"));
 
   if (!address.unix_path.empty()) {
     const std::string& path = address.unix_path;
@@ -192,26 +192,24 @@ tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address)
     if (lstat(path.c_str(), &st) == 0) {
       if (!S_ISSOCK(st.st_mode)) return tl::unexpected(fmt::format("{} exists and is not a socket", path));
       // A socket left by a process that died; a live one still answers on it.
-      int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      bool alive = probe >= 0 && connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
-      if (probe >= 0) close(probe);
+      bool alive = false;
+      {
+        fd::OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        alive = probe && connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+      }
       if (alive) return tl::unexpected(fmt::format("another process serves on {}", path));
       unlink(path.c_str());
     }
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) return tl::unexpected(Errno("socket(AF_UNIX)"));
-    if (bind(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-      std::string error = Errno("bind " + path);
-      close(fd);
-      return tl::unexpected(error);
+    fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) return tl::unexpected(Errno("socket(AF_UNIX)"));
+    if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+      return tl::unexpected(Errno("bind " + path));
     }
     unix_path_ = path;
-    if (chmod(path.c_str(), 0666) != 0 || listen(fd, kBacklog) != 0) {
-      std::string error = Errno("listen " + path);
-      close(fd);
-      return tl::unexpected(error);
+    if (chmod(path.c_str(), 0666) != 0 || listen(fd.get(), kBacklog) != 0) {
+      return tl::unexpected(Errno("listen " + path));
     }
-    listen_fd_ = fd;
+    listen_fd_ = std::move(fd);
     bound_address_ = "unix:" + path;
     return {};
   }
@@ -227,8 +225,8 @@ tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address)
   }
   std::string error = fmt::format("'{}' has no address", address.host);
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0) {
+    fd::OwnedFd fd(socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) {
       const bool family_forbidden = errno == EAFNOSUPPORT;
       error = Errno("socket");
       // systemd's RestrictAddressFamilies= (nvgate-agent.service has AF_UNIX only).
@@ -236,33 +234,32 @@ tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address)
       continue;
     }
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, kBacklog) != 0) {
+    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd.get(), kBacklog) != 0) {
       error = Errno(fmt::format("bind {}:{}", address.host, address.port));
-      close(fd);
       continue;
     }
-    listen_fd_ = fd;
+    listen_fd_ = std::move(fd);
     break;
   }
   freeaddrinfo(found);
-  if (listen_fd_ < 0) return tl::unexpected(error);
+  if (!listen_fd_) return tl::unexpected(error);
   sockaddr_storage bound{};
   socklen_t length = sizeof bound;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &length);
+  getsockname(listen_fd_.get(), reinterpret_cast<sockaddr*>(&bound), &length);
   bound_address_ = SocketName(bound);
   return {};
 }
 
 void HttpServer::Start() {
-  if (listen_fd_ < 0 || thread_.joinable()) return;
+  if (!listen_fd_ || thread_.joinable()) return;
   thread_ = std::thread([this] { Serve(); });
 }
 
 void HttpServer::Stop() {
   if (!thread_.joinable()) return;
   std::uint64_t one = 1;
-  [[maybe_unused]] ssize_t n = write(wake_fd_, &one, sizeof one);
+  [[maybe_unused]] ssize_t n = write(wake_fd_.get(), &one, sizeof one);
   thread_.join();
 }
 
@@ -276,7 +273,7 @@ void HttpServer::Serve() {
   // Moves one client on as far as it goes without blocking.
   auto progress = [&](Client& c) {
     while (c.state == State::kReading) {
-      ssize_t n = recv(c.fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      ssize_t n = recv(c.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       if (n < 0 || (n == 0 && c.in.empty())) {
@@ -299,7 +296,7 @@ void HttpServer::Serve() {
       c.state = State::kWriting;
     }
     while (c.state == State::kWriting) {
-      ssize_t n = send(c.fd, c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+      ssize_t n = send(c.fd.get(), c.out.data() + c.sent, c.out.size() - c.sent, MSG_DONTWAIT | MSG_NOSIGNAL);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       if (n < 0) {
@@ -310,12 +307,12 @@ void HttpServer::Serve() {
       if (c.sent == c.out.size()) {
         // Read what the client still sends until it closes: closing with
         // unread data would reset the connection, and could lose the answer.
-        shutdown(c.fd, SHUT_WR);
+        shutdown(c.fd.get(), SHUT_WR);
         c.state = State::kDraining;
       }
     }
     while (c.state == State::kDraining) {
-      ssize_t n = recv(c.fd, buffer, sizeof buffer, MSG_DONTWAIT);
+      ssize_t n = recv(c.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       if (n > 0) c.drained += static_cast<std::size_t>(n);
@@ -330,14 +327,14 @@ void HttpServer::Serve() {
     const Clock::time_point now = Clock::now();
     const bool accepting = now >= accept_after;
     fds.clear();
-    fds.push_back({wake_fd_, POLLIN, 0});
-    fds.push_back({listen_fd_, static_cast<short>(accepting ? POLLIN : 0), 0});
+    fds.push_back({wake_fd_.get(), POLLIN, 0});
+    fds.push_back({listen_fd_.get(), static_cast<short>(accepting ? POLLIN : 0), 0});
     int timeout = -1;
     if (!accepting) {
       timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(accept_after - now).count());
     }
     for (const Client& c : clients) {
-      fds.push_back({c.fd, static_cast<short>(c.state == State::kWriting ? POLLOUT : POLLIN), 0});
+      fds.push_back({c.fd.get(), static_cast<short>(c.state == State::kWriting ? POLLOUT : POLLIN), 0});
       auto left = std::chrono::ceil<std::chrono::milliseconds>(c.deadline - now).count();
       int wait = static_cast<int>(std::max<decltype(left)>(left, 0));
       timeout = timeout < 0 ? wait : std::min(timeout, wait);
@@ -353,34 +350,26 @@ void HttpServer::Serve() {
       Client& c = clients[i];
       if (ready > 0 && fds[i + 2].revents != 0) progress(c);
       if (c.state != State::kDone && after >= c.deadline) c.state = State::kDone;
-      if (c.state == State::kDone) {
-        close(c.fd);
-        c.fd = -1;
-      }
+      if (c.state == State::kDone) c.fd.reset();
     }
-    std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+    std::erase_if(clients, [](const Client& c) { return !c.fd; });
     if (ready <= 0 || !(fds[1].revents & POLLIN)) continue;
     // At most a backlog's worth at a time: a flood of connections must not
     // keep the clients already accepted waiting.
     for (int accepted = 0; accepted < kBacklog; ++accepted) {
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd < 0 && (errno == EMFILE || errno == ENFILE)) accept_after = after + std::chrono::milliseconds(100);
-      if (fd < 0) break;  // EAGAIN: none left; anything else: that client is gone already
+      fd::OwnedFd fd(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+      if (!fd && (errno == EMFILE || errno == ENFILE)) accept_after = after + std::chrono::milliseconds(100);
+      if (!fd) break;  // EAGAIN: none left; anything else: that client is gone already
       if (clients.size() >= options_.max_clients) {
         const std::string busy = Error(503, "Service Unavailable");
-        [[maybe_unused]] ssize_t n = send(fd, busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        close(fd);
+        [[maybe_unused]] ssize_t n = send(fd.get(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         continue;
       }
-      clients.push_back({.fd = fd, .deadline = after + options_.timeout});
+      clients.push_back({.fd = std::move(fd), .deadline = after + options_.timeout});
       progress(clients.back());
-      if (clients.back().state == State::kDone) {
-        close(fd);
-        clients.pop_back();
-      }
+      if (clients.back().state == State::kDone) clients.pop_back();
     }
   }
-  for (const Client& c : clients) close(c.fd);
 }
 
 }  // namespace nvgate::metrics

@@ -25,6 +25,8 @@
 
 #include <tl/expected.hpp>
 
+#include "fd/owned_fd.h"
+
 namespace nvgate::metrics {
 
 // Where to listen: HOST:PORT (127.0.0.1:9464, [::1]:9464, localhost:9464;
@@ -73,8 +75,8 @@ class HttpServer {
 
   Render render_;
   HttpServerOptions options_;
-  int listen_fd_ = -1;
-  int wake_fd_ = -1;
+  fd::OwnedFd listen_fd_;
+  fd::OwnedFd wake_fd_;
   std::string unix_path_;  // to remove, once bound
   std::string bound_address_;
   std::thread thread_;

@@ -1,15 +1,9 @@
 #include "proxy/marshal.h"
 
-#include <unistd.h>
-
 #include "abi/nv_structs.h"
 #include "testing/weakening.h"
 
 namespace nvgate::proxy {
-
-FdSet::~FdSet() {
-  for (int fd : fds_) ::close(fd);
-}
 
 MarshalError Marshal::In(std::span<std::byte> params) {
   using Kind = abi::LayoutItem::Kind;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "abi/abi.h"
+#include "fd/owned_fd.h"
 #include "proxy/proxy.h"
 
 namespace nvgate::proxy {
@@ -30,15 +31,13 @@ void Store(std::span<std::byte> buf, std::size_t offset, T v) {
 // Owns the supervisor-side duplicates of fds found in parameters.
 class FdSet {
  public:
-  FdSet() = default;
-  FdSet(const FdSet&) = delete;
-  FdSet& operator=(const FdSet&) = delete;
-  ~FdSet();
-  void Adopt(int fd) { fds_.push_back(fd); }
-  void Adopt(const std::vector<int>& fds) { fds_.insert(fds_.end(), fds.begin(), fds.end()); }
+  void Adopt(int fd) { fds_.emplace_back(fd); }
+  void Adopt(const std::vector<int>& fds) {
+    for (int fd : fds) fds_.emplace_back(fd);
+  }
 
  private:
-  std::vector<int> fds_;
+  std::vector<fd::OwnedFd> fds_;
 };
 
 enum class MarshalError : std::uint8_t {

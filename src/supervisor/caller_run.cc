@@ -28,6 +28,7 @@
 
 #include <fmt/format.h>
 
+#include "fd/owned_fd.h"
 #include "testing/weakening.h"
 
 namespace nvgate::supervisor {
@@ -56,18 +57,15 @@ bool InWorkload(pid_t pid, const WorkloadNamespace& workload) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) return false;  // gone, or not ours to look at
   if (SameNamespace(st, workload)) return true;
-  int ns = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (ns < 0) return false;
+  fd::OwnedFd ns(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) return false;
   bool below = false;
   for (int depth = 0; depth < kMaxNamespaceDepth && !below; ++depth) {
     // EPERM once the parent lies outside the supervisor's own namespace.
-    int parent = ioctl(ns, NS_GET_PARENT);
-    close(ns);
-    ns = parent;
-    if (ns < 0) break;
-    below = fstat(ns, &st) == 0 && SameNamespace(st, workload);
+    ns.reset(ioctl(ns.get(), NS_GET_PARENT));
+    if (!ns) break;
+    below = fstat(ns.get(), &st) == 0 && SameNamespace(st, workload);
   }
-  if (ns >= 0) close(ns);
   return below;
 }
 

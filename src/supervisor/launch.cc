@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "fd/owned_fd.h"
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
 #include "supervisor/filter_disassembler.h"
@@ -131,6 +132,7 @@ const char* ErrnoText(int e) {
   return s ? s : "unknown error";
 }
 
+// after fork: the child's, which keeps raw descriptors (it runs no destructors).
 bool WriteFile(const char* path, const std::string& text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -211,6 +213,7 @@ bool MaskHostPaths(const ChildPlan& plan) {
   return true;
 }
 
+// after fork: the child's, which keeps raw descriptors (it runs no destructors).
 bool SetUpMounts(ChildPlan& plan) {
   // Nothing we mount may propagate back to the host.
   if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
@@ -365,6 +368,7 @@ bool DropWorkloadCapabilities(LinuxCapMask keep) {
   return true;
 }
 
+// after fork: the child's, which keeps raw descriptors (it runs no destructors).
 [[noreturn]] void ExecWorkload(const ChildPlan& plan) {
   // CAP_SYS_PTRACE is never kept (ParseLinuxCaps refuses it): it would let a
   // root workload open /proc/PID/mem of the sandbox's init, or of the
@@ -413,6 +417,7 @@ void InstallForwarding() {
   sigprocmask(SIG_BLOCK, &forwarded, nullptr);
 }
 
+// after fork: the child's, which keeps raw descriptors (it runs no destructors).
 [[noreturn]] void RunChild(ChildPlan& plan) {
   // If nvgate dies, so does everything it started (the filter alone would only
   // make the trapped calls fail).
@@ -595,21 +600,21 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
     return tl::unexpected(fmt::format("socketpair() failed: {}", std::strerror(errno)));
   }
-  plan->sock = socks[1];
+  fd::OwnedFd supervisor_end(socks[0]);
+  fd::OwnedFd child_end(socks[1]);
+  plan->sock = child_end.get();
   pid_t child = fork();
   if (child < 0) {
     int e = errno;
-    close(socks[0]);
-    close(socks[1]);
     return tl::unexpected(fmt::format("fork() failed: {}", std::strerror(e)));
   }
-  if (child == 0) {
+  if (child == 0) {  // after fork: RunChild never returns, so no destructor runs here
     close(socks[0]);
     RunChild(*plan);
   }
-  close(socks[1]);
-  int listener = ReceiveFd(socks[0]);
-  close(socks[0]);
+  child_end.reset();
+  int listener = ReceiveFd(supervisor_end.get());
+  supervisor_end.reset();
   auto reap = [child] {
     int status = 0;
     while (waitpid(child, &status, 0) < 0 && errno == EINTR) {

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -31,43 +32,41 @@ union KernelStruct {
 
 }  // namespace
 
-tl::expected<std::unique_ptr<OsNotifier>, std::string> OsNotifier::Create(int listener) {
+tl::expected<std::unique_ptr<OsNotifier>, std::string> OsNotifier::Create(int listener_fd) {
+  fd::OwnedFd listener(listener_fd);
   seccomp_notif_sizes sizes{};
   if (syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
     int e = errno;
-    close(listener);
     return tl::unexpected(fmt::format("seccomp(SECCOMP_GET_NOTIF_SIZES) failed: {}", std::strerror(e)));
   }
   if (sizes.seccomp_notif > kKernelStructRoom || sizes.seccomp_notif_resp > kKernelStructRoom) {
-    close(listener);
     return tl::unexpected(fmt::format("the kernel's seccomp notifications ({} and {} bytes) are larger than nvgate knows",
                                       sizes.seccomp_notif, sizes.seccomp_notif_resp));
   }
-  int wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (wake < 0) {
+  fd::OwnedFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake) {
     int e = errno;
-    close(listener);
     return tl::unexpected(fmt::format("eventfd() failed: {}", std::strerror(e)));
   }
-  return std::unique_ptr<OsNotifier>(new OsNotifier(listener, wake));
+  return std::unique_ptr<OsNotifier>(new OsNotifier(std::move(listener), std::move(wake)));
 }
 
-OsNotifier::OsNotifier(int listener, int wake) : listener_(listener), wake_(wake) {}
+OsNotifier::OsNotifier(fd::OwnedFd listener, fd::OwnedFd wake)
+    : listener_(std::move(listener)), wake_(std::move(wake)) {}
 
 OsNotifier::~OsNotifier() {
   // Closing the last reference to the listener fails every pending and future
   // trapped call with ENOSYS: the workload is cut off, never let through.
-  close(listener_);
-  close(wake_);
+  listener_.reset();
 }
 
 bool OsNotifier::SetSyncWakeUp() {
-  return ioctl(listener_, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
+  return ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP) == 0;
 }
 
 RecvStatus OsNotifier::Receive(Notification& out) {
   for (;;) {
-    pollfd fds[2] = {{listener_, POLLIN, 0}, {wake_, POLLIN, 0}};
+    pollfd fds[2] = {{listener_.get(), POLLIN, 0}, {wake_.get(), POLLIN, 0}};
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;
       return RecvStatus::kError;
@@ -78,12 +77,12 @@ RecvStatus OsNotifier::Receive(Notification& out) {
     if (fds[0].revents & (POLLHUP | POLLERR | POLLNVAL)) return RecvStatus::kGone;
   }
   KernelStruct<seccomp_notif> notif;
-  if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_RECV, &notif.value) != 0) {
+  if (ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, &notif.value) != 0) {
     // ENOENT: the notification was withdrawn (its thread took a signal before
     // we got it) or, since Linux 6.11, nothing uses the filter any more. POLLHUP
     // tells the two apart.
     if (errno == ENOENT || errno == EINTR) {
-      pollfd hup{listener_, POLLIN, 0};
+      pollfd hup{listener_.get(), POLLIN, 0};
       if (poll(&hup, 1, 0) == 1 && (hup.revents & POLLHUP) && !(hup.revents & POLLIN)) {
         return RecvStatus::kGone;
       }
@@ -98,7 +97,7 @@ RecvStatus OsNotifier::Receive(Notification& out) {
 }
 
 bool OsNotifier::IdValid(std::uint64_t id) {
-  return ioctl(listener_, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+  return ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
 }
 
 int OsNotifier::Send(std::uint64_t id, const Response& response) {
@@ -112,7 +111,7 @@ int OsNotifier::Send(std::uint64_t id, const Response& response) {
     resp->error = 0;
     resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
   }
-  if (ioctl(listener_, SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) return -errno;
+  if (ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_SEND, resp) != 0) return -errno;
   return 0;
 }
 
@@ -124,7 +123,7 @@ int OsNotifier::AddFd(std::uint64_t id, int fd, bool send) {
   // Close-on-exec, as the driver's own fds are: the workload's children should
   // not inherit driver objects by accident.
   addfd.newfd_flags = O_CLOEXEC;
-  int r = ioctl(listener_, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+  int r = ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
   return r < 0 ? -errno : r;
 }
 
@@ -132,7 +131,7 @@ void OsNotifier::Wake() {
   std::uint64_t one = 1;
   // The eventfd is never read, so a failed write (counter full) still leaves it
   // readable: nothing to handle.
-  (void)!write(wake_, &one, sizeof(one));
+  (void)!write(wake_.get(), &one, sizeof(one));
 }
 
 }  // namespace nvgate::supervisor

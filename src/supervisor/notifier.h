@@ -21,6 +21,8 @@
 
 #include <tl/expected.hpp>
 
+#include "fd/owned_fd.h"
+
 namespace nvgate::supervisor {
 
 struct Notification {
@@ -88,13 +90,13 @@ class OsNotifier final : public Notifier {
   void Wake() override;
   bool SetSyncWakeUp() override;
 
-  int fd() const { return listener_; }
+  int fd() const { return listener_.get(); }
 
  private:
-  OsNotifier(int listener, int wake);
+  OsNotifier(fd::OwnedFd listener, fd::OwnedFd wake);
 
-  int listener_;
-  int wake_;  // eventfd; readable once Wake() was called
+  fd::OwnedFd listener_;
+  fd::OwnedFd wake_;  // eventfd; readable once Wake() was called
 };
 
 }  // namespace nvgate::supervisor

@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "fd/owned_fd.h"
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
 #include "supervisor/notifier.h"
@@ -40,15 +41,15 @@ void ProbeListener(KernelFeatures& features) {
     features.install_errno = errno;
     return;
   }
+  fd::OwnedFd supervisor_end(socks[0]);
+  fd::OwnedFd child_end(socks[1]);
   const Program allow_all{BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
   pid_t child = fork();
   if (child < 0) {
     features.install_errno = errno;
-    close(socks[0]);
-    close(socks[1]);
     return;
   }
-  if (child == 0) {
+  if (child == 0) {  // after fork: the child ends in _exit, so no destructor runs here
     close(socks[0]);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(errno);
     int listener = InstallFilter(allow_all);
@@ -60,13 +61,13 @@ void ProbeListener(KernelFeatures& features) {
     }
     _exit(0);
   }
-  close(socks[1]);
-  int listener = ReceiveFd(socks[0]);
+  child_end.reset();
+  int listener = ReceiveFd(supervisor_end.get());
   if (listener >= 0) {
     auto notifier = OsNotifier::Create(listener);
     features.sync_wake_up = notifier && (*notifier)->SetSyncWakeUp();
   }
-  close(socks[0]);
+  supervisor_end.reset();
   int status = WaitFor(child);
   if (listener < 0) {
     // The child's exit status is the errno that stopped it.
@@ -76,6 +77,7 @@ void ProbeListener(KernelFeatures& features) {
 }
 
 // Writes all of `text` to `path`; false with errno set otherwise. Only system calls.
+// after fork: the child's, which keeps raw descriptors (it runs no destructors).
 bool WriteFile(const char* path, const std::string& text) {
   int fd = open(path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
@@ -100,9 +102,7 @@ KernelFeatures ProbeKernel() {
     features.required_error = required.error();
   }
   // Before 6.9 the flag is unknown: EINVAL.
-  int pidfd = sys::PidfdOpen(getpid(), PIDFD_THREAD);
-  features.pidfd_thread = pidfd >= 0;
-  if (pidfd >= 0) close(pidfd);
+  features.pidfd_thread = static_cast<bool>(fd::OwnedFd(sys::PidfdOpen(getpid(), PIDFD_THREAD)));
   return features;
 }
 
@@ -117,14 +117,14 @@ Isolation ProbeIsolation() {
     result.namespaces_errno = result.user_namespace_errno = errno;
     return result;
   }
+  fd::OwnedFd read_end(pipe_fds[0]);
+  fd::OwnedFd write_end(pipe_fds[1]);
   pid_t child = fork();
   if (child < 0) {
     result.namespaces_errno = result.user_namespace_errno = errno;
-    close(pipe_fds[0]);
-    close(pipe_fds[1]);
     return result;
   }
-  if (child == 0) {
+  if (child == 0) {  // after fork: the child ends in _exit, so no destructor runs here
     Isolation found;
     if (unshare(CLONE_NEWNS | CLONE_NEWPID) == 0) {
       found.mode = IsolationMode::kNamespaces;
@@ -143,13 +143,13 @@ Isolation ProbeIsolation() {
     bool sent = write(pipe_fds[1], &found, sizeof found) == static_cast<ssize_t>(sizeof found);
     _exit(sent ? 0 : 1);
   }
-  close(pipe_fds[1]);
+  write_end.reset();
   Isolation found;
   ssize_t n;
   do {
-    n = read(pipe_fds[0], &found, sizeof found);
+    n = read(read_end.get(), &found, sizeof found);
   } while (n < 0 && errno == EINTR);
-  close(pipe_fds[0]);
+  read_end.reset();
   WaitFor(child);
   if (n != static_cast<ssize_t>(sizeof found)) {
     result.namespaces_errno = result.user_namespace_errno = EIO;

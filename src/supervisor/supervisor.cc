@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "fd/owned_fd.h"
 #include "supervisor/target.h"
 #include "testing/weakening.h"
 
@@ -254,20 +255,21 @@ void Supervisor::HandleParked(const Notification& n) {
   // The kernel hands ioctl an `unsigned int fd` and an `unsigned int cmd`.
   auto fd_number = static_cast<int>(static_cast<std::uint32_t>(n.data.args[0]));
   abi::DeviceKind kind = abi::DeviceKind::kNotNvidia;
-  int fd = target->Duplicate(fd_number, kind);
-  if (fd < 0) {
+  int duplicate = target->Duplicate(fd_number, kind);
+  if (duplicate < 0) {
     // EBADF for a closed number is what the kernel itself would have said.
-    Answer(n, {.error = -fd});
+    Answer(n, {.error = -duplicate});
     return;
   }
+  fd::OwnedFd fd(duplicate);
   if (kind == abi::DeviceKind::kNotNvidia) {
-    close(fd);
+    fd.reset();
     not_nvidia_.fetch_add(1, std::memory_order_relaxed);
     Answer(n, {.error = ENOTTY,
                .continue_syscall = testing::Weakened(testing::Weakening::kContinueOtherFiles)});
     return;
   }
-  proxy::Call call{.fd = fd,
+  proxy::Call call{.fd = fd.get(),
                    .device = kind,
                    .request = static_cast<std::uint32_t>(n.data.args[1]),
                    .arg = n.data.args[2],
@@ -276,7 +278,7 @@ void Supervisor::HandleParked(const Notification& n) {
   proxy::Reply reply = executor_.Execute(call, *target, *target);
   // Closed before the answer: once the workload sees its ioctl return, a close()
   // of its own file is the last reference and the driver releases it.
-  close(fd);
+  fd.reset();
   if (reply.denied) denied_.fetch_add(1, std::memory_order_relaxed);
   // A call that ran in its caller's memory was answered by the kernel.
   if (!reply.answered) Answer(n, {.value = reply.value, .error = reply.error, .continue_syscall = reply.run_natively});
@@ -309,13 +311,13 @@ void Supervisor::HandleOpen(const Notification& n) {
   // The access mode and O_NONBLOCK, as the driver's open sees them; nothing
   // that would create, truncate or follow elsewhere.
   auto flags = static_cast<int>(n.data.args[at ? 2 : 1]);
-  int fd = open(node->second.c_str(), (flags & (O_ACCMODE | O_NONBLOCK)) | O_CLOEXEC);
-  if (fd < 0) {
+  fd::OwnedFd fd(open(node->second.c_str(), (flags & (O_ACCMODE | O_NONBLOCK)) | O_CLOEXEC));
+  if (!fd) {
     Answer(n, {.error = errno});
     return;
   }
-  int installed = notifier_.AddFd(n.id, fd, true);
-  close(fd);
+  int installed = notifier_.AddFd(n.id, fd.get(), true);
+  fd.reset();
   if (installed == -ENOENT) {
     target_gone_.fetch_add(1, std::memory_order_relaxed);
   } else if (installed < 0) {

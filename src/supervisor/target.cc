@@ -26,11 +26,13 @@ namespace {
 // first lines); `tid` itself when it cannot be read, as for a thread group
 // leader.
 pid_t ThreadGroupOf(pid_t tid) {
-  int fd = open(fmt::format("/proc/{}/status", tid).c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return tid;
+  ssize_t n = 0;
   char buf[512];
-  ssize_t n = read(fd, buf, sizeof buf);
-  close(fd);
+  {
+    fd::OwnedFd fd(open(fmt::format("/proc/{}/status", tid).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return tid;
+    n = read(fd.get(), buf, sizeof buf);
+  }
   if (n <= 0) return tid;
   std::string_view status(buf, static_cast<std::size_t>(n));
   std::size_t at = status.find("\nTgid:");
@@ -43,8 +45,6 @@ pid_t ThreadGroupOf(pid_t tid) {
 }
 
 }  // namespace
-
-Pidfd::~Pidfd() { close(fd_); }
 
 std::shared_ptr<const Pidfd> CallerPidfds::Find(pid_t tid) {
   std::shared_ptr<const Pidfd> pidfd;
@@ -207,14 +207,11 @@ int CallTarget::HoldCallerGpuFiles(std::vector<int>& fds) {
   }
   ::closedir(entries);
   for (int number : numbers) {
-    int fd = sys::PidfdGetfd(pidfd_->fd(), number);
-    if (fd < 0) continue;  // closed since: not the workload's any more
+    fd::OwnedFd fd(sys::PidfdGetfd(pidfd_->fd(), number));
+    if (!fd) continue;  // closed since: not the workload's any more
     // The number may have been reused for another file since the listing.
-    if (KindOf(fd) != abi::DeviceKind::kGpu) {
-      ::close(fd);
-      continue;
-    }
-    fds.push_back(fd);
+    if (KindOf(fd.get()) != abi::DeviceKind::kGpu) continue;
+    fds.push_back(fd.release());
   }
   // The listing and the duplicates came from a thread still waiting in this call.
   return notifier_.IdValid(id_) ? 0 : -ENOENT;

@@ -25,6 +25,7 @@
 #include <tl/expected.hpp>
 
 #include "backend/backend.h"
+#include "fd/owned_fd.h"
 #include "proxy/gpu_file_gate.h"
 #include "proxy/proxy.h"
 #include "supervisor/caller_run.h"
@@ -41,14 +42,11 @@ inline constexpr std::size_t kMaxTransfer = 16u << 20;
 class Pidfd {
  public:
   Pidfd(int fd, pid_t thread_group) : fd_(fd), thread_group_(thread_group) {}
-  ~Pidfd();
-  Pidfd(const Pidfd&) = delete;
-  Pidfd& operator=(const Pidfd&) = delete;
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   pid_t thread_group() const { return thread_group_; }
 
  private:
-  int fd_;
+  fd::OwnedFd fd_;
   pid_t thread_group_;
 };
 
