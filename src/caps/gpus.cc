@@ -186,13 +186,8 @@ tl::expected<Selection, std::string> ResolveBound(std::string_view text, std::sp
     case RequestKind::kList:
       break;
   }
-  std::vector<Gpu> selected;
-  for (const std::string& device : request.devices) {
-    auto gpu = Find(device, machine);
-    if (!gpu) return tl::unexpected(gpu.error());
-    selected.push_back(*gpu);
-  }
-  return Selection::Of(RequestKind::kList, std::move(selected), machine.size());
+  // A list bound is read as a request that nothing bounds.
+  return Resolve(request, machine, Selection::All(std::move(all)));
 }
 
 tl::expected<Selection, std::string> Resolve(const Request& request, std::span<const Gpu> machine,
