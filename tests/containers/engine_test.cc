@@ -61,6 +61,17 @@ class EngineTest : public ContainerTest {
     EXPECT_GT((metrics[R"(nvgate_agent_denials_total{capability="graphics"})"]), 0);
   }
 
+  // A container asking for compute in its environment and for video in the
+  // annotation: the annotation decides.
+  void ExpectTheAnnotationWon(const ProgramResult& r) {
+    ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
+    auto results = ProbeResults(r.out);
+    EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"ok"});
+    EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"refused"});
+    EXPECT_THAT(AgentLog(), testing::HasSubstr(
+                                "supervising with capabilities video (from annotation io.nvgate.driver-capabilities)"));
+  }
+
   // A request outside the bound: the engine reports the shim's error, the
   // workload never ran and the agent never heard of the container.
   void ExpectRefusedAtCreate(const ProgramResult& r) {
@@ -242,12 +253,7 @@ TEST_F(PodmanTest, AnnotationOverridesTheEnvironment) {
   ProgramResult r = PodmanRun(
       "annotated", {"-e", "NVIDIA_DRIVER_CAPABILITIES=compute", "--annotation", "io.nvgate.driver-capabilities=video"},
       {"/bin/nvprobe", "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
-  auto results = ProbeResults(r.out);
-  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"ok"});
-  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"refused"});
-  EXPECT_THAT(AgentLog(), testing::HasSubstr(
-                              "supervising with capabilities video (from annotation io.nvgate.driver-capabilities)"));
+  ExpectTheAnnotationWon(r);
 }
 
 // The agent-only route: crun itself, nvgate's profile given with
@@ -413,12 +419,7 @@ TEST_F(ContainerdTest, AnnotationOverridesTheEnvironment) {
       CtrRun("annotated",
              {"--env", "NVIDIA_DRIVER_CAPABILITIES=compute", "--annotation", "io.nvgate.driver-capabilities=video"},
              {"/bin/nvprobe", "--json"});
-  ASSERT_EQ(r.status, 0) << r.out << r.err << AgentLog();
-  auto results = ProbeResults(r.out);
-  EXPECT_EQ(ResultsFor(results, "video"), std::set<std::string>{"ok"});
-  EXPECT_EQ(ResultsFor(results, "compute"), std::set<std::string>{"refused"});
-  EXPECT_THAT(AgentLog(), testing::HasSubstr(
-                              "supervising with capabilities video (from annotation io.nvgate.driver-capabilities)"));
+  ExpectTheAnnotationWon(r);
 }
 
 TEST_F(ContainerdTest, RequestOutsideTheBoundIsRefusedAtCreate) {
