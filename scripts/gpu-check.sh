@@ -46,6 +46,10 @@ while (($#)); do
 done
 [[ -n $out ]] || usage
 [[ $backend == host || $backend == sim ]] || { echo "gpu-check: --backend is host or sim" >&2; exit 2; }
+# The sim's GPUs are not the machine's: a selection this environment makes for
+# real GPUs (a GPU-... UUID, say) names none of them, and nvgate run would stop
+# at start. Under the sim every workload gets every simulated GPU.
+if [[ $backend == sim ]]; then unset NVIDIA_VISIBLE_DEVICES; fi
 [[ $budget =~ ^[0-9]+$ ]] || { echo "gpu-check: --budget is whole seconds" >&2; exit 2; }
 [[ $cost_reps =~ ^[0-9]+$ ]] || { echo "gpu-check: --cost-reps is a whole number" >&2; exit 2; }
 if [[ -z $kit ]]; then
