@@ -1,8 +1,10 @@
 #include "proxy/gpu_file_gate.h"
 
-#include "testing/weakening.h"
+#include "defences/defences.h"
 
 namespace nvgate::proxy {
+
+using defences::Defence;
 
 GpuFileGate& GpuFileGate::OfThisProcess() {
   static GpuFileGate gate;
@@ -23,13 +25,13 @@ void GpuFileGate::Lock() { pthread_rwlock_wrlock(&lock_); }
 void GpuFileGate::Unlock() { pthread_rwlock_unlock(&lock_); }
 
 void GpuFileHold::Share() {
-  if (state_ != kNone || testing::Weakened(testing::Weakening::kNoGpuFileGate)) return;
+  if (state_ != kNone || !defences::Kept(Defence::kGpuFileGate)) return;
   gate_->LockShared();
   state_ = kShared;
 }
 
 void GpuFileHold::Exclude() {
-  if (state_ == kExclusive || testing::Weakened(testing::Weakening::kNoGpuFileGate)) return;
+  if (state_ == kExclusive || !defences::Kept(Defence::kGpuFileGate)) return;
   if (state_ == kShared) gate_->UnlockShared();
   gate_->Lock();
   state_ = kExclusive;

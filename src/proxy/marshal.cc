@@ -1,9 +1,11 @@
 #include "proxy/marshal.h"
 
 #include "abi/nv_structs.h"
-#include "testing/weakening.h"
+#include "defences/defences.h"
 
 namespace nvgate::proxy {
+
+using defences::Defence;
 
 MarshalError Marshal::In(std::span<std::byte> params) {
   using Kind = abi::LayoutItem::Kind;
@@ -41,7 +43,7 @@ MarshalError Marshal::In(std::span<std::byte> params) {
         std::memcpy(&policy, params.data() + item.offset, sizeof policy);
         bool revoke = (policy.action & nv::kRsShareActionFlagRevoke) != 0;
         bool own_client = policy.type == nv::kRsShareTypeClient && clients_.Owns(policy.target);
-        if (!revoke && !own_client && !testing::Weakened(testing::Weakening::kNoSharePolicyCheck)) {
+        if (!revoke && !own_client && defences::Kept(Defence::kSharePolicyCheck)) {
           refused_share_type_ = policy.type;
           return MarshalError::kShareOutside;
         }

@@ -10,11 +10,13 @@
 #include <vector>
 
 #include "abi/nv_structs.h"
+#include "defences/defences.h"
 #include "proxy/marshal.h"
 #include "proxy/recording_memory.h"
-#include "testing/weakening.h"
 
 namespace nvgate::proxy {
+
+using defences::Defence;
 
 void ClientRegistry::Add(std::uint32_t client) {
   std::lock_guard lock(mu_);
@@ -28,7 +30,7 @@ void ClientRegistry::Remove(std::uint32_t client) {
 
 bool ClientRegistry::Owns(std::uint32_t client) const {
   std::lock_guard lock(mu_);
-  return clients_.contains(client) || testing::Weakened(testing::Weakening::kNoClientOwnership);
+  return clients_.contains(client) || !defences::Kept(Defence::kClientOwnership);
 }
 
 void PinnedMemory::Add(std::uint32_t client, std::uint32_t memory, std::uint64_t begin, std::uint64_t end) {
@@ -125,7 +127,7 @@ class Proxy::Execution {
                       entry_->handler == abi::Handler::kRmAlloc;
       // The driver checks each escape's size; nvgate checks it first so that
       // it never copies more or less than the table describes.
-      if (!variable && size_ != entry_->param_size && !SizeCheckWeakened(entry_->param_size)) {
+      if (!variable && size_ != entry_->param_size && !SizeCheckDropped(entry_->param_size)) {
         return Fail(EINVAL);
       }
     } else {
@@ -164,18 +166,18 @@ class Proxy::Execution {
     return Fail(EINVAL);
   }
 
-  // With the no-size-checks weakening a request larger than the struct nvgate
-  // reads of it goes to the driver as it came. Never one that is smaller:
-  // nvgate's copy must still hold every field it parses.
-  bool SizeCheckWeakened(std::uint32_t parsed_size) const {
-    return size_ > parsed_size && testing::Weakened(testing::Weakening::kNoSizeChecks);
+  // Without the size checks (the weakened build) a request larger than the
+  // struct nvgate reads of it goes to the driver as it came. Never one that
+  // is smaller: nvgate's copy must still hold every field it parses.
+  bool SizeCheckDropped(std::uint32_t parsed_size) const {
+    return size_ > parsed_size && !defences::Kept(Defence::kSizeChecks);
   }
 
   // ---- denials ----
 
   bool Allowed(const policy::Decision& d) {
     if (record_) record_->decision = d;
-    return d.allowed() || (testing::Weakened(testing::Weakening::kNoCapabilityCheck) &&
+    return d.allowed() || (!defences::Kept(Defence::kCapabilityCheck) &&
                            d.verdict == policy::Verdict::kMissingCapability);
   }
 
@@ -206,7 +208,7 @@ class Proxy::Execution {
   // call is logged as refused, naming the GPU.
   bool OutsideGpus(const abi::Entry& entry, std::span<const std::byte> params) {
     auto outside = GpuOutsideScope(entry, params, p_.gpus_);
-    if (!outside || testing::Weakened(testing::Weakening::kNoGpuSelection)) return false;
+    if (!outside || !defences::Kept(Defence::kGpuSelection)) return false;
     Log(entry.level, entry.key, "gpu", entry.name,
         "gpu: " + entry.name + " names " + *outside + ", outside this workload's GPUs (" +
             p_.gpus_.selection.ToString() + "); denied");
@@ -326,15 +328,16 @@ class Proxy::Execution {
               ") with serialized (FINN) parameters, which nvgate does not decode; refused");
       return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
     }
-    // Weakened, the driver is handed the workload's paramsSize and pointer as
-    // they came, while nvgate still copies the row's size.
-    const bool unchecked = testing::Weakened(testing::Weakening::kNoSizeChecks);
-    if (ctrl.param_size != 0 && os54->paramsSize != ctrl.param_size && !unchecked) {
+    // Without the size checks (the weakened build) the driver is handed the
+    // workload's paramsSize and pointer as they came, while nvgate still
+    // copies the row's size.
+    const bool checked = defences::Kept(Defence::kSizeChecks);
+    if (ctrl.param_size != 0 && os54->paramsSize != ctrl.param_size && checked) {
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
     }
     // As the driver: a size needs a pointer and a pointer a size. Checked here
     // because nvgate never hands the driver a workload pointer.
-    if ((os54->paramsSize != 0) != (os54->params != 0) && !unchecked) {
+    if ((os54->paramsSize != 0) != (os54->params != 0) && checked) {
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidArgument);
     }
     // A row without parameters takes what the workload names, within bounds.
@@ -383,7 +386,7 @@ class Proxy::Execution {
   Reply RunAlloc() {
     bool long_form = size_ == sizeof(nv::NVOS64_PARAMETERS);
     if (!long_form && size_ != sizeof(nv::NVOS21_PARAMETERS) &&
-        !SizeCheckWeakened(sizeof(nv::NVOS21_PARAMETERS))) {
+        !SizeCheckDropped(sizeof(nv::NVOS21_PARAMETERS))) {
       return Fail(EINVAL);
     }
     std::vector<std::byte> top;
@@ -426,7 +429,7 @@ class Proxy::Execution {
         os64->pRightsRequested = reinterpret_cast<std::uintptr_t>(&rights);
       }
     }
-    if (testing::Weakened(testing::Weakening::kDoubleFetch) && !ReadTop(top)) return Fail(EFAULT);
+    if (!defences::Kept(Defence::kSingleFetch) && !ReadTop(top)) return Fail(EFAULT);
     // The driver copies the class's own parameter size, whatever paramsSize says.
     std::uint32_t nested_size = alloc.handler == abi::Handler::kNoParams ? 0 : alloc.param_size;
     if (alloc.handler == abi::Handler::kNoParams) head->pAllocParms = 0;
@@ -479,7 +482,7 @@ class Proxy::Execution {
     // check: parameters there could change between the check and the driver's
     // copy of them.
     if (p_.pinned_.Overlaps(call_.arg, call_.arg + top.size()) &&
-        !testing::Weakened(testing::Weakening::kPinAnywhere)) {
+        defences::Kept(Defence::kPinPrivateMemory)) {
       Log(abi::Level::kAllocMemory, sub.key, "pin", sub.name,
           "pin: alloc_memory " + sub.name + " with its parameters in host memory this workload pinned for the "
               "GPU, which could rewrite them after the check; refused");

@@ -28,10 +28,13 @@
 
 #include <fmt/format.h>
 
+#include "defences/defences.h"
 #include "fd/owned_fd.h"
-#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
+
+using defences::Defence;
+
 namespace {
 
 // How long the other tasks may take to stop. A task that does not stop in
@@ -251,7 +254,6 @@ class Freeze {
 // The body of RunInCaller, on a thread of its own.
 proxy::CallerRun RunFrozen(CallerRuns& runs, Notifier& notifier, backend::Backend& backend, const CallerCall& call,
                            std::span<const std::byte> checked, std::span<std::byte> result) {
-  const bool unprotected = testing::Weakened(testing::Weakening::kPinWithoutFreeze);
   Freeze freeze(runs, call.tid);
   proxy::CallerRun run;
   auto refuse = [&](std::string why) {
@@ -259,7 +261,7 @@ proxy::CallerRun RunFrozen(CallerRuns& runs, Notifier& notifier, backend::Backen
     run.refused = std::move(why);
     return run;
   };
-  if (!unprotected) {
+  if (defences::Kept(Defence::kFrozenPin)) {
     if (std::string why = freeze.StopOthers(); !why.empty()) return refuse(why);
     std::vector<std::byte> now(checked.size());
     if (!ReadCaller(call.tid, call.arg, now)) return refuse("its parameters can no longer be read");
@@ -267,7 +269,7 @@ proxy::CallerRun RunFrozen(CallerRuns& runs, Notifier& notifier, backend::Backen
       return refuse("its parameters changed after they were checked");
     }
   }
-  if (!testing::Weakened(testing::Weakening::kPinAnywhere)) {
+  if (defences::Kept(Defence::kPinPrivateMemory)) {
     if (std::string why = NotPrivateAnonymous(call.tid, call.arg, checked.size()); !why.empty()) {
       return refuse(why);
     }

@@ -16,10 +16,13 @@
 
 #include <fmt/format.h>
 
+#include "defences/defences.h"
 #include "supervisor/filter_assembler.h"
-#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
+
+using defences::Defence;
+
 namespace {
 
 // Per-architecture facts live here and nowhere else.
@@ -165,7 +168,7 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   BpfAssembler b;
   // 1. Other ABIs: another arch (i386 `int $0x80` has ioctl = 54, not 16)
   //    would walk past every syscall-number check below.
-  if (!testing::Weakened(testing::Weakening::kNoArchCheck)) {
+  if (defences::Kept(Defence::kArchCheck)) {
     BpfLabel native_arch = b.NewLabel();
     b.Load(offsetof(seccomp_data, arch));
     b.Branch(BPF_JEQ, kNativeArch, native_arch, kNextInstruction);
@@ -174,7 +177,7 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   }
   b.Load(offsetof(seccomp_data, nr));
 #if defined(__x86_64__)
-  if (!testing::Weakened(testing::Weakening::kNoArchCheck)) {
+  if (defences::Kept(Defence::kArchCheck)) {
     BpfLabel native_abi = b.NewLabel();
     b.Branch(BPF_JSET, kX32Bit, kNextInstruction, native_abi);
     b.Return(errno_action(ENOSYS));
@@ -195,7 +198,7 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
 
   //    Only the low word of the request, which is all the kernel hands a
   //    driver (`unsigned int cmd`); garbage in the upper word changes nothing.
-  if (testing::Weakened(testing::Weakening::kFullRequestMatch)) {
+  if (!defences::Kept(Defence::kLowWordMatch)) {
     BpfLabel upper_word_zero = b.NewLabel();
     b.Load(kArgLow(1) + 4);
     b.Branch(BPF_JEQ, 0, upper_word_zero, kNextInstruction);
@@ -233,7 +236,7 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   std::sort(size_and_nr.begin(), size_and_nr.end());
   if (!size_and_nr.empty()) {
     b.Statement(BPF_MISC | BPF_TXA, 0);
-    if (testing::Weakened(testing::Weakening::kExactTypeAndDirection)) {
+    if (!defences::Kept(Defence::kAnyTypeAndDirection)) {
       constexpr std::uint32_t kDirAndType = (_IOC_DIRMASK << _IOC_DIRSHIFT) | (0xffu << kIocTypeShift);
       constexpr std::uint32_t kReadWriteF = ((_IOC_READ | _IOC_WRITE) << _IOC_DIRSHIFT) | (kFrontendType << kIocTypeShift);
       BpfLabel read_write_f = b.NewLabel();
@@ -255,7 +258,7 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
 
   // 3. Denials.
   b.Bind(other_syscalls);
-  if (!testing::Weakened(testing::Weakening::kNoSyscallDenials)) {
+  if (defences::Kept(Defence::kSyscallDenials)) {
     for (const Denial& d : kDenials) ReturnIfEqual(b, static_cast<std::uint32_t>(d.nr), errno_action(d.error));
   }
   // 4. The sim's character-device nodes: the supervisor opens them itself.
@@ -291,8 +294,8 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
 
 int InstallFilter(const Program& program) {
   sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
-  unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
-  if (testing::Weakened(testing::Weakening::kNoKillableRecv)) flags &= ~static_cast<unsigned long>(SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
+  unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+  if (defences::Kept(Defence::kKillableRecv)) flags |= SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
   long fd = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
   return fd < 0 ? -errno : static_cast<int>(fd);
 }

@@ -24,15 +24,18 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "defences/defences.h"
 #include "fd/owned_fd.h"
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
 #include "supervisor/filter_disassembler.h"
 #include "supervisor/linux_caps.h"
 #include "supervisor/notifier.h"
-#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
+
+using defences::Defence;
+
 namespace {
 
 // Exit codes of the child before the command runs; shells use the same ones.
@@ -182,7 +185,7 @@ const char* FdPath(int fd, char (&buf)[32]) {
 // container engines do it. A path the kernel does not have is skipped; any
 // other failure stops the launch, as the workload would run unprotected.
 bool MaskHostPaths(const ChildPlan& plan) {
-  if (!plan.mask_host_paths || testing::Weakened(testing::Weakening::kUnmaskedPaths)) return true;
+  if (!plan.mask_host_paths || !defences::Kept(Defence::kMaskedPaths)) return true;
   for (const std::string& path : plan.read_only) {
     struct mount_attr read_only {};
     read_only.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
@@ -375,8 +378,8 @@ bool DropWorkloadCapabilities(LinuxCapMask keep) {
   // supervisor without isolation, non-dumpable or not: both run without the
   // filter. The filter denies ptrace itself anyway.
   LinuxCapMask keep = plan.keep_caps;
-  if (testing::Weakened(testing::Weakening::kHostCapabilities)) keep = ~(LinuxCapMask{1} << CAP_SYS_PTRACE);
-  if (testing::Weakened(testing::Weakening::kReachableInit)) keep |= LinuxCapMask{1} << CAP_SYS_PTRACE;
+  if (!defences::Kept(Defence::kDroppedCapabilities)) keep = ~(LinuxCapMask{1} << CAP_SYS_PTRACE);
+  if (!defences::Kept(Defence::kUnreachableInit)) keep |= LinuxCapMask{1} << CAP_SYS_PTRACE;
   if (!DropWorkloadCapabilities(keep)) _exit(kExitSetupFailed);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     Say("prctl(PR_SET_NO_NEW_PRIVS) failed: ", ErrnoText(errno));
@@ -453,7 +456,7 @@ void InstallForwarding() {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         // The workload sees this process as its pid 1 and shares its uid; it
         // runs without the filter, so its memory must stay out of reach.
-        if (!testing::Weakened(testing::Weakening::kReachableInit)) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if (defences::Kept(Defence::kUnreachableInit)) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
         if (!SetUpMounts(plan)) _exit(kExitSetupFailed);
         pid_t workload = fork();
         if (workload < 0) {

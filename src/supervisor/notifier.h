@@ -38,7 +38,7 @@ struct Response {
   // Never where nvgate protects an ioctl: the kernel re-reads the fd and
   // memory after the check. Set for `nvgate trace --observe-only`, which
   // protects nothing (trace/observe_only.h), by the escape suite's weakened
-  // build, to show what would get through (testing/weakening.h), and for an
+  // build, to show what would get through (defences/defences.h), and for an
   // open that is not of a sim character-device node, which cannot reach a
   // device (Supervisor::HandleOpen).
   bool continue_syscall = false;

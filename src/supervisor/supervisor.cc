@@ -18,11 +18,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "defences/defences.h"
 #include "fd/owned_fd.h"
 #include "supervisor/target.h"
-#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
+
+using defences::Defence;
+
 namespace {
 
 #if defined(__x86_64__)
@@ -266,7 +269,7 @@ void Supervisor::HandleParked(const Notification& n) {
     fd.reset();
     not_nvidia_.fetch_add(1, std::memory_order_relaxed);
     Answer(n, {.error = ENOTTY,
-               .continue_syscall = testing::Weakened(testing::Weakening::kContinueOtherFiles)});
+               .continue_syscall = !defences::Kept(Defence::kNeverContinue)});
     return;
   }
   proxy::Call call{.fd = fd.get(),

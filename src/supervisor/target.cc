@@ -16,10 +16,13 @@
 
 #include <fmt/format.h>
 
+#include "defences/defences.h"
 #include "supervisor/sys.h"
-#include "testing/weakening.h"
 
 namespace nvgate::supervisor {
+
+using defences::Defence;
+
 namespace {
 
 // The thread group of `tid` from /proc/TID/status ("Tgid:" comes within its
@@ -183,7 +186,7 @@ int CallTarget::Duplicate(int target_fd, abi::DeviceKind& kind) {
 
 int CallTarget::HoldCallerGpuFiles(std::vector<int>& fds) {
   gate_.Exclude();
-  if (testing::Weakened(testing::Weakening::kEveryGpuFile)) {
+  if (!defences::Kept(Defence::kCallersGpuFiles)) {
     for (const backend::DeviceNode& node : backend_.Nodes()) {
       if (node.kind != abi::DeviceKind::kGpu) continue;
       int fd = ::open(node.source_path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -9,7 +9,7 @@
 //     the kernel itself.
 //
 // Every route is also run against nvgate_weakened with the defence it tests
-// turned off (testing/weakening.h), and must then be caught: a test that cannot
+// turned off (defences/defences.h), and must then be caught: a test that cannot
 // fail proves nothing.
 #include <fcntl.h>
 #include <linux/ioctl.h>
