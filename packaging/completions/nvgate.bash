@@ -1,5 +1,6 @@
 # bash completion for nvgate. Installed as
-# /usr/share/bash-completion/completions/nvgate; keep in step with src/cli/main.cc.
+# /usr/share/bash-completion/completions/nvgate; keep in step with the options
+# of src/cli/*_command.cc.
 
 # Capability names (src/caps/caps.cc) and "all", for comma-separated lists.
 _nvgate_caps() {

@@ -1,6 +1,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 #include "backend/version.h"
 #include "caps/caps.h"
@@ -24,6 +25,35 @@ std::string DefaultDriverVersion() {
 }
 
 }  // namespace
+
+void AddAbiCommand(CLI::App& app, std::vector<Command>& commands) {
+  auto options = std::make_shared<AbiOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("abi", "Print the driver commands a capability set can reach (the attack-surface report)");
+  cmd->add_option("--driver", options->driver,
+                  "Driver version whose table to use (default: the host's driver, else the "
+                  "newest supported)");
+  cmd->add_option("--caps", options->caps, "Capability list, as NVIDIA_DRIVER_CAPABILITIES (default: compute,utility)");
+  cmd->add_flag("--json", options->json, "Print stable JSON (schema in docs/abi-json.md)");
+  cmd->add_option("--diff", options->diff, "Show what capability set A reaches that B does not, and the reverse")
+      ->expected(2)
+      ->type_name("CAPS_A CAPS_B");
+  cmd->add_flag("--summary-markdown", options->summary_markdown, "Print only the per-set count table, as Markdown");
+  cmd->add_option("--diff-versions", options->diff_versions,
+                  "Show what changed in the reachable commands between two driver versions "
+                  "(with --caps: for that set; default: every capability)")
+      ->expected(2)
+      ->type_name("VERSION_A VERSION_B");
+  cmd->add_option("--abi-version", options->abi_version,
+                  "Use this version's table, or this branch's newest, for --driver (warns)");
+  cmd->footer(
+      "Examples:\n"
+      "  nvgate abi                                  # default set, host or newest driver\n"
+      "  nvgate abi --driver 580.159.04 --caps compute,utility --json\n"
+      "  nvgate abi --diff all compute,utility       # what 'all' adds\n"
+      "  nvgate abi --diff-versions 570.211.01 580.159.04 --caps compute");
+  commands.push_back({cmd, [options](const Invocation&) { return RunAbi(*options); }});
+}
 
 int RunAbi(const AbiOptions& options) {
   auto parse = [](const std::string& text) { return caps::Resolve(text, caps::CapSet::Everything()); };

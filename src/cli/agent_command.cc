@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <thread>
 
@@ -14,6 +15,7 @@
 #include "backend/backend.h"
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "metrics/exposition.h"
@@ -30,6 +32,64 @@ int Fail(const std::string& message) {
 }
 
 }  // namespace
+
+void AddAgentCommands(CLI::App& app, std::vector<Command>& commands) {
+  auto agent = std::make_shared<AgentOptions>();
+  auto status = std::make_shared<AgentStatusOptions>();
+  CLI::App* agent_cmd = app.add_subcommand(
+      "agent", "Supervise the NVIDIA calls of containers whose runtime sends their seccomp listener here");
+  AddSocketOption(agent_cmd, agent->socket, "The socket the profile's listenerPath names");
+  AddAllowedCapsOption(agent_cmd, agent->allowed_caps,
+                       "The operator's bound: a container requesting more gets every NVIDIA call refused");
+  AddAllowedGpusOption(agent_cmd, agent->allowed_gpus,
+                       "The operator's bound on GPUs (as NVIDIA_VISIBLE_DEVICES reads): a container whose "
+                       "devices or NVIDIA_VISIBLE_DEVICES name another GPU gets every NVIDIA call refused");
+  agent_cmd->add_option("--backend", agent->backend,
+                        "host: the real driver; sim: the simulated 580 driver (no GPU needed)")
+      ->check(CLI::IsMember({"host", "sim"}))
+      ->default_str("host");
+  agent_cmd->add_option("--sim-node-dir", agent->sim_node_dir,
+                        "With --backend sim: create the sim's node files (nvidiactl, nvidia0, "
+                        "nvidia-uvm) in DIR, to bind-mount into containers as /dev/...");
+  AddSimGpusOption(agent_cmd, agent->sim_gpus,
+                   "With --backend sim: how many GPUs the simulated driver offers (1 to 8, default 1)");
+  agent_cmd->add_option("--sim-call-log", agent->sim_call_log,
+                        "With --backend sim: append one line per call the simulated driver executes to FILE, "
+                        "naming the process that made it (each container's supervisor process)");
+  agent_cmd->add_option("--abi-version", agent->abi_version,
+                        "Use this supported version's table whatever the driver is (warns)");
+  agent_cmd->add_option("--metrics", agent->metrics,
+                        "Serve Prometheus metrics at GET /metrics on HOST:PORT (127.0.0.1:9464, [::1]:9464) "
+                        "or unix:PATH (default: none)")
+      ->type_name("ADDR");
+  CLI::App* status_cmd = agent_cmd->add_subcommand("status", "Print the agent's active containers as JSON");
+  AddSocketOption(status_cmd, status->socket, "The agent's socket");
+  status_cmd->footer(
+      "Example:\n"
+      "  nvgate agent status --socket /run/nvgate/agent.sock | jq '.containers[].id'");
+  commands.push_back({status_cmd, [status](const Invocation&) { return RunAgentStatus(*status); }});
+  agent_cmd->footer(
+      "Capabilities per container, first of: the profile's listenerMetadata, the annotation\n"
+      "io.nvgate.driver-capabilities, NVIDIA_DRIVER_CAPABILITIES in the bundle's config.json,\n"
+      "else compute,utility; always within --allowed-caps. GPUs per container: the /dev/nvidiaN\n"
+      "its config.json lists (devices, mounts) and those its NVIDIA_VISIBLE_DEVICES selects (unset:\n"
+      "none, as the NVIDIA toolkit reads it); always within --allowed-gpus. Runs until SIGINT or SIGTERM.\n"
+      "Examples:\n"
+      "  nvgate agent --socket /run/nvgate/agent.sock --allowed-caps compute,utility,video\n"
+      "  nvgate agent --socket /tmp/a.sock --backend sim --sim-node-dir /tmp/nvsim\n"
+      "  nvgate agent --allowed-gpus 0,1      # containers may be given GPUs 0 and 1 only\n"
+      "  nvgate agent --metrics 127.0.0.1:9464       # then: curl http://127.0.0.1:9464/metrics\n"
+      "  nvgate agent status --socket /tmp/a.sock");
+  commands.push_back({agent_cmd, [agent](const Invocation&) { return RunAgent(*agent); }});
+
+  // Not for people: the process `nvgate agent` starts for each container.
+  auto container_config = std::make_shared<std::string>();
+  CLI::App* container_cmd = app.add_subcommand("agent-container", "");
+  container_cmd->group("");
+  container_cmd->add_option("config", *container_config)->required();
+  commands.push_back(
+      {container_cmd, [container_config](const Invocation&) { return RunAgentContainer(*container_config); }});
+}
 
 int RunAgent(const AgentOptions& options) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));

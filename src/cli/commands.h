@@ -1,9 +1,13 @@
-// The nvgate subcommands. Each returns the process exit status.
+// The nvgate subcommands: their options, the functions that run them (each
+// returns the process exit status), and what adds each to the parser.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <CLI/CLI.hpp>
 
 namespace nvgate::cli {
 
@@ -145,5 +149,39 @@ inline constexpr int kExitSetupFailure = 125;
 inline constexpr int kExitUsage = 2;
 // doctor's, whose 1 and 2 are verdicts on the host.
 inline constexpr int kExitDoctorUsage = 3;
+
+// The name under which nvgate is the OCI runtime (argv[0]): every argument is
+// the runtime's, for `nvgate oci runtime`.
+inline constexpr const char* kRuntimeName = "nvgate-runtime";
+
+// What the front end knows of an invocation beyond its command's options.
+struct Invocation {
+  bool as_runtime = false;  // called as kRuntimeName
+  // The configuration file that could not be read ("FILE:LINE: what"), for
+  // doctor, which runs on its defaults and reports it as a check.
+  std::optional<std::string> config_problem;
+};
+
+// A command the parser knows: its subcommand, and what runs it when that is
+// the innermost subcommand parsed.
+struct Command {
+  CLI::App* subcommand;
+  std::function<int(const Invocation&)> run;
+};
+
+// Each adds its subcommands to `app` (options, footer, nested subcommands) and
+// records their handlers in `commands`, which keep the options the parser
+// fills alive. main adds them in the order --help lists them.
+void AddAbiCommand(CLI::App& app, std::vector<Command>& commands);
+void AddRunCommand(CLI::App& app, std::vector<Command>& commands);
+void AddDoctorCommand(CLI::App& app, std::vector<Command>& commands);
+// trace, learn, replay and summary.
+void AddTraceCommands(CLI::App& app, std::vector<Command>& commands);
+// oci profile and oci runtime.
+void AddOciCommands(CLI::App& app, std::vector<Command>& commands);
+// agent, agent status and the hidden agent-container.
+void AddAgentCommands(CLI::App& app, std::vector<Command>& commands);
+// config show, which reads every command of `app` when it runs.
+void AddConfigCommand(CLI::App& app, std::vector<Command>& commands);
 
 }  // namespace nvgate::cli

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +25,25 @@ bool StdoutWantsColour() {
 }
 
 }  // namespace
+
+void AddDoctorCommand(CLI::App& app, std::vector<Command>& commands) {
+  auto options = std::make_shared<DoctorOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "doctor", "Check whether nvgate can run here (kernel, privileges, driver) and say how to fix what is missing");
+  cmd->add_flag("--json", options->json, "Print stable JSON (schema nvgate.doctor/1, docs/install.md)");
+  cmd->footer(
+      "One line per check: ok, info, warn or fail, what was found, and the fix.\n"
+      "Exit status: 0 the host backend (the real driver) is usable; 1 only the simulated\n"
+      "driver (--backend sim) is usable; 2 neither is.\n"
+      "Examples:\n"
+      "  nvgate doctor                                   # the report, for people\n"
+      "  nvgate doctor --json | jq '.backends.host'      # for scripts\n"
+      "  nvgate doctor >/dev/null; echo $?               # 0, 1 or 2, as above");
+  commands.push_back({cmd, [options](const Invocation& invocation) {
+                        options->config_problem = invocation.config_problem;
+                        return RunDoctor(*options);
+                      }});
+}
 
 int RunDoctor(const DoctorOptions& options) {
   // Only the report goes to stdout: --json output must stay parseable.

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -19,6 +20,7 @@
 #include "backend/version.h"
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "supervisor/filter.h"
@@ -97,6 +99,92 @@ int Refuse(const OciRuntimeOptions& options, const agent::RuntimeCall& call, con
 }
 
 }  // namespace
+
+void AddOciCommands(CLI::App& app, std::vector<Command>& commands) {
+  auto profile = std::make_shared<OciProfileOptions>();
+  auto runtime = std::make_shared<OciRuntimeOptions>();
+  CLI::App* oci_cmd = app.add_subcommand("oci", "Integrate with OCI runtimes (runc, crun, Docker, containerd)");
+  oci_cmd->require_subcommand(1);
+  oci_cmd->footer(
+      "Examples:\n"
+      "  nvgate oci profile --listener /run/nvgate/agent.sock > seccomp.json\n"
+      "  nvgate oci profile --help\n"
+      "  nvgate oci runtime --help");
+  CLI::App* profile_cmd = oci_cmd->add_subcommand(
+      "profile", "Write the OCI seccomp profile that hands a container's NVIDIA calls to 'nvgate agent'");
+  profile_cmd->add_option("--base", profile->base,
+                          "Seccomp profile to extend (Docker's default, say), or a config.json "
+                          "(default: allow everything else)");
+  profile_cmd->add_option("--listener", profile->listener, "The agent's socket (listenerPath)")
+      ->default_str("/run/nvgate/agent.sock");
+  profile_cmd->add_option("--caps-metadata", profile->caps_metadata,
+                          "Capability request sent to the agent as listenerMetadata; it wins over "
+                          "the container's annotation and NVIDIA_DRIVER_CAPABILITIES");
+  profile_cmd->add_option("--driver", profile->driver,
+                          "Driver version whose table decides what is trapped (default: the host's "
+                          "driver, else the newest supported)");
+  profile_cmd->add_option("-o,--output", profile->output, "Write the profile to FILE instead of stdout");
+  profile_cmd->footer(
+      "The profile traps exactly the ioctls 'nvgate run' traps (SCMP_ACT_NOTIFY), denies what\n"
+      "the workload must not reach (ptrace, process_vm_*, pidfd_getfd, kcmp, userfaultfd,\n"
+      "io_uring, new seccomp listeners) and rewrites the base's unconditional ioctl rule so\n"
+      "that it cannot shadow the NOTIFY rules. See docs/containers.md.\n"
+      "Examples:\n"
+      "  nvgate oci profile > seccomp.json             # permissive base\n"
+      "  nvgate oci profile --base docker-default.json --listener /run/nvgate/agent.sock -o gpu.json\n"
+      "  docker run --security-opt seccomp=gpu.json ...\n"
+      "  nvgate oci profile --base bundle/config.json --caps-metadata compute,utility");
+  commands.push_back({profile_cmd, [profile](const Invocation&) { return RunOciProfile(*profile); }});
+
+  CLI::App* runtime_cmd = oci_cmd->add_subcommand(
+      "runtime",
+      "Be the OCI runtime in front of runc: put nvgate's profile into each new container's config.json, "
+      "refusing requests outside the bound, then run runc with the same arguments (also as nvgate-runtime)");
+  runtime_cmd->add_option("--runtime", runtime->runtime, "The real runtime: a path, or a name looked up in PATH")
+      ->default_str("runc");
+  AddAllowedCapsOption(runtime_cmd, runtime->allowed_caps,
+                       "The operator's bound: a container requesting more is not created (give the "
+                       "agent's --allowed-caps)");
+  AddAllowedGpusOption(runtime_cmd, runtime->allowed_gpus,
+                       "The operator's bound on GPUs: a container whose devices or NVIDIA_VISIBLE_DEVICES "
+                       "name another GPU is not created (give the agent's --allowed-gpus)");
+  AddSimGpusOption(runtime_cmd, runtime->sim_gpus,
+                   "Resolve GPU names on the GPUs of an agent run with --backend sim --sim-gpus N "
+                   "instead of the host driver's");
+  AddSocketOption(runtime_cmd, runtime->socket, "The agent's socket (the profile's listenerPath)");
+  runtime_cmd->add_option("--base", runtime->base,
+                          "Seccomp profile (or config.json) to build on for containers without one of "
+                          "their own (default: allow everything else); a container's own profile is "
+                          "always its base");
+  runtime_cmd->add_option("--driver", runtime->driver,
+                          "Driver version whose table decides what is trapped (default: the host's "
+                          "driver, else the newest supported)");
+  runtime_cmd->add_flag("--allow-privileged", runtime->allow_privileged,
+                        "Also create containers that ask for --privileged-like settings (CAP_SYS_ADMIN, "
+                        "CAP_SYS_RAWIO, CAP_SYS_MODULE, CAP_BPF, CAP_PERFMON or CAP_DAC_READ_SEARCH, or every "
+                        "device in the devices cgroup), which reach the GPU around the driver");
+  runtime_cmd->add_option("args", runtime->args, "The runtime's arguments, after --, passed on unchanged")
+      ->expected(-1)
+      ->configurable(false);
+  runtime_cmd->footer(
+      "For create and run, reads the bundle's config.json, resolves the container's request\n"
+      "as 'nvgate agent' will, and refuses (exit 125, runtime not called) a request outside\n"
+      "--allowed-caps or naming a GPU outside --allowed-gpus, or one asking for --privileged-like\n"
+      "settings (unless --allow-privileged);\n"
+      "otherwise replaces linux.seccomp with nvgate's profile built on it.\n"
+      "Every other command goes to the runtime untouched. Under the name nvgate-runtime all\n"
+      "arguments are the runtime's and options come from the config file's [oci-runtime]\n"
+      "table (NVGATE_CONFIG, else /etc/nvgate/nvgate.toml). See docs/containers.md.\n"
+      "Examples:\n"
+      "  nvgate oci runtime --allowed-caps compute,utility -- run --bundle ./bundle ctr1\n"
+      "  nvgate-runtime --root /run/runc create --bundle ./bundle ctr1   # as containerd runs it\n"
+      "  # /etc/docker/daemon.json: {\"runtimes\": {\"nvgate\": {\"path\": \"/usr/bin/nvgate-runtime\"}}}\n"
+      "  docker run --runtime=nvgate -e NVIDIA_DRIVER_CAPABILITIES=compute,utility ...");
+  commands.push_back({runtime_cmd, [runtime](const Invocation& invocation) {
+                        if (invocation.as_runtime) runtime->program = kRuntimeName;
+                        return RunOciRuntime(*runtime);
+                      }});
+}
 
 int RunOciProfile(const OciProfileOptions& options) {
   agent::OciProfileOptions profile_options;

@@ -17,6 +17,7 @@
 #include "backend/backend.h"
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "cli/supervised_run.h"
@@ -214,6 +215,29 @@ tl::expected<supervisor::LinuxCapMask, std::string> WorkloadCaps(const RunOption
 }
 
 }  // namespace
+
+void AddRunCommand(CLI::App& app, std::vector<Command>& commands) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* cmd =
+      app.add_subcommand("run", "Run a command with its NVIDIA driver calls checked and executed by nvgate");
+  AddRunOptions(cmd, *options, /*with_caps=*/true);
+  cmd->add_flag("--audit", options->audit,
+                "Execute every call within --allowed-caps and only log (\"audit: would deny\") "
+                "those --caps would refuse; never for untrusted workloads");
+  AddCommand(cmd, *options);
+  cmd->footer(
+      "Exit status: the command's own; 125 when nvgate fails before the command starts, or\n"
+      "when a --backend replay workload diverged from the trace; 127 when the command cannot\n"
+      "be executed.\n"
+      "Examples:\n"
+      "  nvgate run -- nvidia-smi                       # utility,compute by default\n"
+      "  NVIDIA_DRIVER_CAPABILITIES=video nvgate run -- ffmpeg -hwaccel cuda ...\n"
+      "  nvgate run --backend sim --caps compute -- nvprobe\n"
+      "  nvgate run --gpus 1 --allowed-gpus 1,2 -- app       # /dev/nvidia1 only; calls naming another GPU refused\n"
+      "  nvgate run --backend replay --replay-trace probe.trace --caps compute -- nvprobe\n"
+      "  nvgate run --audit --caps compute --allowed-caps compute,video -- app   # log, don't refuse");
+  commands.push_back({cmd, [options](const Invocation&) { return RunRun(*options); }});
+}
 
 int SuperviseCommand(std::string_view command_name, const RunOptions& options, ExecutedCaps executed,
                      const ObserverFactory& observe) {

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "caps/caps.h"
+#include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
 #include "cli/supervised_run.h"
@@ -90,6 +91,82 @@ int PrintLearned(const LearnOptions& options, const trace::LearnResult& result, 
 }
 
 }  // namespace
+
+void AddTraceCommands(CLI::App& app, std::vector<Command>& commands) {
+  auto trace = std::make_shared<TraceOptions>();
+  auto learn = std::make_shared<LearnOptions>();
+  auto replay = std::make_shared<ReplayOptions>();
+  auto summary = std::make_shared<SummaryOptions>();
+  CLI::App* trace_cmd =
+      app.add_subcommand("trace", "Run a command as 'nvgate run' does and record every NVIDIA call as JSON Lines");
+  trace_cmd->add_option("-o,--output", trace->output, "The trace file (format: docs/trace-format.md)")->required();
+  trace_cmd->add_flag("--with-params", trace->with_params,
+                      "Also record the parameter bytes read from and written to the workload (hex)");
+  trace_cmd->add_flag("--observe-only", trace->observe_only,
+                      "PROTECTS NOTHING, for trusted workloads only: record each call, then let the "
+                      "kernel run it natively (the sim answers under every capability); decisions "
+                      "say what --caps would do. Refused where --allowed-caps is configured")
+      ->configurable(false);  // never a site default: it turns protection off
+  AddRunOptions(trace_cmd, trace->run, /*with_caps=*/true);
+  AddCommand(trace_cmd, trace->run);
+  trace_cmd->footer(
+      "Exit status: the command's own; 125 when nvgate fails before the command starts.\n"
+      "--observe-only protects nothing: the workload's calls reach the driver unchecked.\n"
+      "Examples:\n"
+      "  nvgate trace -o train.trace -- python3 train.py\n"
+      "  nvgate trace --observe-only --caps compute,utility -o native.trace -- ./trusted_app\n"
+      "  nvgate trace -o probe.trace --with-params --backend sim --caps compute -- nvprobe\n"
+      "  nvgate summary probe.trace                     # calls and time by command");
+  commands.push_back({trace_cmd, [trace, trace_cmd](const Invocation&) {
+                        trace->bound_configured = trace_cmd->get_option("--allowed-caps")->count() > 0;
+                        return RunTrace(*trace);
+                      }});
+
+  CLI::App* learn_cmd =
+      app.add_subcommand("learn", "Find the smallest NVIDIA_DRIVER_CAPABILITIES set a command (or a trace) needs");
+  learn_cmd->add_flag("--json", learn->json, "Print JSON (docs/trace-format.md, 'nvgate learn --json')");
+  learn_cmd->add_option("-o,--output", learn->output,
+                        "Write the report to FILE instead of stdout (which the command shares)");
+  AddRunOptions(learn_cmd, learn->run, /*with_caps=*/false);
+  learn_cmd->add_option("args", learn->args, "A trace file, or the command and its arguments")
+      ->required()
+      ->expected(-1);
+  learn_cmd->footer(
+      "Runs the command with every call within --allowed-caps executed (default: every\n"
+      "non-privileged capability), then names the smallest set that allows them all and\n"
+      "which calls need each capability. Calls refused even within the bound are listed.\n"
+      "A single argument that is a non-executable file is read as a trace instead.\n"
+      "Exit status: the command's own (2 for a bad trace); 125 when nvgate fails first.\n"
+      "Examples:\n"
+      "  nvgate learn -- python3 train.py\n"
+      "  nvgate learn --backend sim --allowed-caps compute,utility,video -- nvprobe\n"
+      "  nvgate learn --json probe.trace");
+  commands.push_back({learn_cmd, [learn](const Invocation&) { return RunLearn(*learn); }});
+
+  CLI::App* replay_cmd =
+      app.add_subcommand("replay", "Decide each call of a trace again under another capability set or driver");
+  replay_cmd->add_option("trace", replay->trace, "The trace file")->required();
+  replay_cmd->add_option("--caps", replay->caps, "Capability list (default: the trace's)");
+  replay_cmd->add_option("--driver", replay->driver, "Driver version whose table decides (default: the trace's)");
+  replay_cmd->add_flag("--json", replay->json, "Print JSON");
+  replay_cmd->footer(
+      "One line per call: allowed, or refused and why; CHANGED where the trace's decision\n"
+      "differs. Exit status: 0, or 2 for a bad trace or an unsupported driver.\n"
+      "Examples:\n"
+      "  nvgate replay probe.trace                      # the trace's own caps: nothing changes\n"
+      "  nvgate replay probe.trace --caps video         # what video alone would refuse\n"
+      "  nvgate replay probe.trace --driver 580.65.06 --json");
+  commands.push_back({replay_cmd, [replay](const Invocation&) { return RunReplay(*replay); }});
+
+  CLI::App* summary_cmd = app.add_subcommand("summary", "Count a trace's calls and time by level and command");
+  summary_cmd->add_option("trace", summary->trace, "The trace file")->required();
+  summary_cmd->add_flag("--json", summary->json, "Print JSON");
+  summary_cmd->footer(
+      "Examples:\n"
+      "  nvgate summary probe.trace\n"
+      "  nvgate summary --json probe.trace | jq '.levels'");
+  commands.push_back({summary_cmd, [summary](const Invocation&) { return RunSummary(*summary); }});
+}
 
 int RunTrace(const TraceOptions& options) {
   if (options.observe_only && options.bound_configured) {
