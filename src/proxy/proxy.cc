@@ -565,7 +565,7 @@ class Proxy::Execution {
     Reply reply = Backend(top.data());
     auto new_fd = Load<std::int32_t>(top, 0);
     if (reply.error == 0 && new_fd >= 0) {
-      fds.Adopt(new_fd);
+      fds.Adopt(fd::OwnedFd(new_fd));
       int installed = files_.Install(new_fd);
       if (installed < 0) return Fail(-installed);
       Store<std::int32_t>(top, 0, installed);
