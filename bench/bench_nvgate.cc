@@ -274,10 +274,11 @@ class Workload {
     auto w = std::unique_ptr<Workload>(new Workload(setting, pid, requests[1], fdopen(replies[0], "r")));
     if (responder) {
       close(sock[1]);
-      int listener = supervisor::ReceiveFd(sock[0]);
+      fd::OwnedFd listener = supervisor::ReceiveFd(sock[0]);
       close(sock[0]);
-      if (listener < 0) return tl::unexpected(std::string("the workload sent no seccomp listener"));
-      w->responder_ = std::make_unique<TrivialResponder>(listener, setting == Setting::kHandOffResponder);
+      if (!listener) return tl::unexpected(std::string("the workload sent no seccomp listener"));
+      // The responder owns and closes it.
+      w->responder_ = std::make_unique<TrivialResponder>(listener.release(), setting == Setting::kHandOffResponder);
     }
     if (setting == Setting::kNvgate) {
       auto setup = w->Ask("rm-setup");
@@ -357,9 +358,9 @@ class Workload {
     close(replies[1]);
     close(sock[1]);
     auto w = std::unique_ptr<Workload>(new Workload(Setting::kAgent, pid, requests[1], fdopen(replies[0], "r")));
-    int listener = supervisor::ReceiveFd(sock[0]);
+    fd::OwnedFd listener = supervisor::ReceiveFd(sock[0]);
     close(sock[0]);
-    if (listener < 0) return tl::unexpected(std::string("the workload sent no seccomp listener"));
+    if (!listener) return tl::unexpected(std::string("the workload sent no seccomp listener"));
     nlohmann::json state = {{"ociVersion", "1.0.2"},
                             {"id", id},
                             {"status", "creating"},
@@ -372,8 +373,8 @@ class Workload {
                                          {"metadata", ""},
                                          {"state", state}}
                               .dump();
-    bool sent = SendToAgent(socket, message, listener);
-    close(listener);
+    bool sent = SendToAgent(socket, message, listener.get());
+    listener.reset();
     if (!sent) return tl::unexpected("cannot hand the listener to the agent on " + socket);
     auto setup = w->Ask("rm-setup");
     if (!setup) return tl::unexpected(setup.error());
@@ -551,7 +552,7 @@ std::uint32_t VersionRequest() {
 class SelfFiles : public proxy::TargetFiles {
  public:
   // This process holds its own files: nothing to add for the driver to see.
-  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>&) override { return 0; }
   int Duplicate(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
   int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 };

@@ -24,7 +24,7 @@ namespace {
 class NoFiles : public proxy::TargetFiles {
  public:
   // This process holds its own files: nothing to add for the driver to see.
-  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>&) override { return 0; }
   int Duplicate(int) override { return -EBADF; }
   int Install(int) override { return -EMFILE; }
 };

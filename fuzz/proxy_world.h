@@ -51,7 +51,7 @@ class NodeFiles : public proxy::TargetFiles {
  public:
   explicit NodeFiles(const std::vector<int>& fds) : fds_(fds) {}
   // This process holds its own files: nothing to add for the driver to see.
-  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>&) override { return 0; }
   int Duplicate(int target_fd) override {
     if (target_fd < 0 || target_fd >= static_cast<int>(fds_.size())) return -EBADF;
     return ::fcntl(fds_[target_fd], F_DUPFD_CLOEXEC, 0);

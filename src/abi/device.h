@@ -1,7 +1,10 @@
 // The kinds of NVIDIA device file a workload can issue commands on.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace nvgate::abi {
@@ -16,17 +19,22 @@ enum class DeviceKind : std::uint8_t {
   kCaps,       // /dev/nvidia-caps/*
 };
 
+// Each kind's name in traces and messages, in the enum's order: for writing
+// names and reading them back.
+inline constexpr std::array<std::string_view, 7> kDeviceKindNames = {
+    "not-nvidia", "nvidiactl", "nvidia-gpu", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset", "nvidia-caps",
+};
+
 constexpr std::string_view DeviceKindName(DeviceKind kind) {
-  switch (kind) {
-    case DeviceKind::kNotNvidia: return "not-nvidia";
-    case DeviceKind::kCtl: return "nvidiactl";
-    case DeviceKind::kGpu: return "nvidia-gpu";
-    case DeviceKind::kUvm: return "nvidia-uvm";
-    case DeviceKind::kUvmTools: return "nvidia-uvm-tools";
-    case DeviceKind::kModeset: return "nvidia-modeset";
-    case DeviceKind::kCaps: return "nvidia-caps";
+  const auto index = static_cast<std::size_t>(kind);
+  return index < kDeviceKindNames.size() ? kDeviceKindNames[index] : "?";
+}
+
+constexpr std::optional<DeviceKind> DeviceKindFromName(std::string_view name) {
+  for (std::size_t i = 0; i < kDeviceKindNames.size(); ++i) {
+    if (kDeviceKindNames[i] == name) return static_cast<DeviceKind>(i);
   }
-  return "?";
+  return std::nullopt;
 }
 
 // Whether the frontend (nvidiactl / nvidia#) dispatches ioctls on this device.

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <fmt/format.h>
+
 namespace nvgate::abi {
 namespace {
 
@@ -17,12 +19,6 @@ std::optional<std::uint64_t> ParseValue(std::string_view s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, base);
   if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
-}
-
-std::string Hex(std::uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, 16);
-  return "0x" + std::string(buf, end);
 }
 
 }  // namespace
@@ -92,8 +88,8 @@ std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts
     auto dispatch = facts.dispatch.find(e.name);
     if (value == facts.values.end() && dispatch != facts.dispatch.end()) {
       if (dispatch->second.method_id != e.key) {
-        out.push_back(where(e) + ": key " + Hex(e.key) + " but the driver dispatches " +
-                      Hex(dispatch->second.method_id));
+        out.push_back(fmt::format("{}: key {:#x} but the driver dispatches {:#x}", where(e), e.key,
+                                  dispatch->second.method_id));
       }
       if (dispatch->second.param_size != e.param_size) {
         out.push_back(where(e) + ": size " + std::to_string(e.param_size) +
@@ -103,8 +99,7 @@ std::vector<std::string> CompareWithFacts(const Table& table, const Facts& facts
     } else if (value == facts.values.end()) {
       out.push_back(where(e) + ": the driver headers define no such name");
     } else if (value->second != e.key) {
-      out.push_back(where(e) + ": key " + Hex(e.key) + " but the driver's number is " +
-                    Hex(value->second));
+      out.push_back(fmt::format("{}: key {:#x} but the driver's number is {:#x}", where(e), e.key, value->second));
     }
     if (!e.param_struct.empty()) {
       auto size = facts.sizes.find(e.param_struct);

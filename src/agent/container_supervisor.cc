@@ -18,6 +18,7 @@
 
 #include "abi/abi.h"
 #include "backend/backend.h"
+#include "fd/owned_fd.h"
 #include "policy/policy.h"
 #include "proxy/proxy.h"
 #include "supervisor/launch.h"
@@ -238,7 +239,7 @@ int RunContainerSupervisor(const ContainerSupervisorConfig& config, int listener
     spdlog::error("agent: container {}: {}", id, backend.error());
     return 1;
   }
-  auto notifier = supervisor::OsNotifier::Create(listener);
+  auto notifier = supervisor::OsNotifier::Create(fd::OwnedFd(listener));
   if (!notifier) {
     spdlog::error("agent: container {}: {}", id, notifier.error());
     return 1;

@@ -7,8 +7,6 @@
 namespace nvgate::cli {
 namespace {
 
-std::string Hex(std::uint32_t v) { return fmt::format("{:#x}", v); }
-
 nlohmann::ordered_json EntryJson(const abi::Entry& e) {
   nlohmann::ordered_json caps = nlohmann::ordered_json::array();
   if (e.mask.base) caps.push_back("base");
@@ -16,7 +14,7 @@ nlohmann::ordered_json EntryJson(const abi::Entry& e) {
     auto c = static_cast<caps::Capability>(i);
     if (e.mask.caps.Has(c)) caps.push_back(std::string(caps::Name(c)));
   }
-  return {{"key", Hex(e.key)},
+  return {{"key", fmt::format("{:#x}", e.key)},
           {"name", e.name},
           {"caps", caps},
           {"handler", std::string(abi::HandlerName(e.handler))},
@@ -85,7 +83,7 @@ std::string ListText(const abi::Table& table, caps::CapSet enabled) {
       if (e.level != level || e.handler == abi::Handler::kDeny || !e.mask.Reachable(enabled)) {
         continue;
       }
-      out += fmt::format("  {:<12} {:<64} {:<24} {}\n", Hex(e.key), e.name, e.mask.ToString(),
+      out += fmt::format("  {:<#12x} {:<64} {:<24} {}\n", e.key, e.name, e.mask.ToString(),
                          abi::HandlerName(e.handler));
     }
   }
@@ -117,7 +115,7 @@ std::string DiffText(const abi::Table& table, caps::CapSet a, caps::CapSet b) {
     auto only = ReachableOnlyWith(table, x, y);
     out += fmt::format("only with {} ({} entries):\n", x.ToString(), only.size());
     for (const abi::Entry* e : only) {
-      out += fmt::format("  {:<12} {:<12} {:<64} {}\n", abi::LevelName(e->level), Hex(e->key),
+      out += fmt::format("  {:<12} {:<#12x} {:<64} {}\n", abi::LevelName(e->level), e->key,
                          e->name, e->mask.ToString());
     }
   };
@@ -200,7 +198,7 @@ std::string VersionDiffText(const VersionDiff& diff, std::string_view version_a,
   auto list = [&](std::string_view version, const std::vector<const abi::Entry*>& entries) {
     out += fmt::format("only with {} ({} entries):\n", version, entries.size());
     for (const abi::Entry* e : entries) {
-      out += fmt::format("  {:<12} {:<12} {:<64} {}\n", abi::LevelName(e->level), Hex(e->key),
+      out += fmt::format("  {:<12} {:<#12x} {:<64} {}\n", abi::LevelName(e->level), e->key,
                          e->name, e->mask.ToString());
     }
   };
@@ -212,7 +210,7 @@ std::string VersionDiffText(const VersionDiff& diff, std::string_view version_a,
     for (const std::string& column : c.columns) {
       std::string from, to;
       if (column == "key") {
-        from = Hex(c.a->key), to = Hex(c.b->key);
+        from = fmt::format("{:#x}", c.a->key), to = fmt::format("{:#x}", c.b->key);
       } else if (column == "caps") {
         from = c.a->mask.ToString(), to = c.b->mask.ToString();
       } else if (column == "handler") {

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "caps/caps.h"
@@ -24,12 +25,6 @@ int Fail(std::string_view command_name, const std::string& message, int status) 
   std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
                message.c_str());
   return status;
-}
-
-std::string Hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", v);
-  return buf;
 }
 
 std::string Millis(std::int64_t us) {
@@ -260,16 +255,15 @@ int RunReplay(const ReplayOptions& options) {
   }
   trace::ReplayResult result = trace::Replay(**table, enabled, trace->calls);
 
-  auto decision = [](bool allowed) { return allowed ? "allowed" : "refused"; };
   if (options.json) {
     nlohmann::json calls = nlohmann::json::array();
     for (const trace::ReplayedCall& r : result.calls) {
       nlohmann::json c = {{"seq", r.call->seq},
                           {"level", abi::LevelName(r.call->level)},
-                          {"key", Hex(r.call->key)},
+                          {"key", fmt::format("{:#x}", r.call->key)},
                           {"name", r.call->name},
-                          {"traced", decision(trace::PolicyAllowed(*r.call))},
-                          {"decision", decision(r.now.allowed)},
+                          {"traced", trace::DecisionName(trace::PolicyAllowed(*r.call))},
+                          {"decision", trace::DecisionName(r.now.allowed)},
                           {"changed", r.changed},
                           {"inner_known", r.now.inner_known}};
       if (!r.now.allowed) {
@@ -292,8 +286,9 @@ int RunReplay(const ReplayOptions& options) {
   }
   for (const trace::ReplayedCall& r : result.calls) {
     std::printf("%5llu %-12s %-10s %-44s %s%s%s%s\n", static_cast<unsigned long long>(r.call->seq),
-                std::string(abi::LevelName(r.call->level)).c_str(), Hex(r.call->key).c_str(),
-                r.call->name.empty() ? "(no table row)" : r.call->name.c_str(), decision(r.now.allowed),
+                std::string(abi::LevelName(r.call->level)).c_str(), fmt::format("{:#x}", r.call->key).c_str(),
+                r.call->name.empty() ? "(no table row)" : r.call->name.c_str(),
+                std::string(trace::DecisionName(r.now.allowed)).c_str(),
                 r.now.allowed ? "" : (" (" + std::string(trace::ReasonName(r.now.reason)) + ")").c_str(),
                 r.changed ? "  CHANGED" : "", r.now.inner_known ? "" : "  (inner command not in the trace)");
   }
@@ -325,7 +320,7 @@ int RunSummary(const SummaryOptions& options) {
     for (const trace::SummaryRow& r : s.rows) {
       nlohmann::json c = row_json(r);
       c["level"] = abi::LevelName(r.level);
-      c["key"] = Hex(r.key);
+      c["key"] = fmt::format("{:#x}", r.key);
       c["name"] = r.name;
       commands.push_back(std::move(c));
     }
@@ -361,7 +356,7 @@ int RunSummary(const SummaryOptions& options) {
   std::printf("\n");
   for (const trace::SummaryRow& r : s.rows) {
     std::printf("%-12s %-10s %-44s %7llu %7llu %7llu %12s %12s\n",
-                std::string(abi::LevelName(r.level)).c_str(), Hex(r.key).c_str(),
+                std::string(abi::LevelName(r.level)).c_str(), fmt::format("{:#x}", r.key).c_str(),
                 r.name.empty() ? "(no table row)" : r.name.c_str(), static_cast<unsigned long long>(r.calls),
                 static_cast<unsigned long long>(r.allowed), static_cast<unsigned long long>(r.refused),
                 Millis(r.total_us).c_str(), Millis(r.driver_us).c_str());

@@ -1,20 +1,12 @@
 #include "policy/policy.h"
 
 #include <cerrno>
-#include <cstdio>
+
+#include <fmt/format.h>
 
 #include "abi/nv_structs.h"
 
 namespace nvgate::policy {
-namespace {
-
-std::string Hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", v);
-  return buf;
-}
-
-}  // namespace
 
 Answer DenialAnswer(abi::Level level) {
   switch (level) {
@@ -49,7 +41,7 @@ Decision Decide(const abi::Table& table, abi::Level level, std::uint32_t key,
 
 std::string Describe(const Decision& decision, abi::Level level, std::uint32_t key,
                      caps::CapSet enabled) {
-  std::string what = std::string(abi::LevelName(level)) + " " + Hex(key);
+  std::string what = fmt::format("{} {:#x}", abi::LevelName(level), key);
   std::string name = decision.entry ? decision.entry->name + " (" + what + ")" : what;
   switch (decision.verdict) {
     case Verdict::kAllow:

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
+
+#include <fmt/format.h>
 
 namespace nvgate::proxy {
 namespace {
@@ -61,18 +62,14 @@ const GpuNamingCall* Find(abi::Level level, std::string_view name) {
 
 std::string Named(const gpus::Gpu& gpu) { return "GPU " + std::to_string(gpu.index) + " (" + gpu.uuid + ")"; }
 
-std::string Hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%#x", v);
-  return buf;
-}
-
 std::optional<std::string> OutsideGpuId(std::uint32_t gpu_id, const GpuScope& scope) {
   if (scope.selection.ByGpuId(gpu_id)) return std::nullopt;
   for (const gpus::Gpu& gpu : scope.machine) {
     if (gpu.gpu_id == gpu_id) return Named(gpu);
   }
-  return "gpuId " + Hex(gpu_id);
+  // printf's %#x, which these lines have always used, writes 0 without the prefix.
+  if (gpu_id == 0) return "gpuId 0";
+  return fmt::format("gpuId {:#x}", gpu_id);
 }
 
 std::uint32_t LoadU32(std::span<const std::byte> params, std::size_t offset) {

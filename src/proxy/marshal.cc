@@ -1,5 +1,7 @@
 #include "proxy/marshal.h"
 
+#include <utility>
+
 #include "abi/nv_structs.h"
 #include "defences/defences.h"
 
@@ -13,9 +15,9 @@ MarshalError Marshal::In(std::span<std::byte> params) {
   // the workload is duplicated for this call.
   for (const abi::LayoutItem& item : layout_) {
     if (item.kind != Kind::kCallerGpuFiles) continue;
-    std::vector<int> gpu_files;
+    std::vector<fd::OwnedFd> gpu_files;
     int rc = files_.HoldCallerGpuFiles(gpu_files);
-    fds_.Adopt(gpu_files);
+    fds_.Adopt(std::move(gpu_files));
     if (rc < 0) return MarshalError::kBadFd;
   }
   for (const abi::LayoutItem& item : layout_) {
@@ -56,7 +58,7 @@ MarshalError Marshal::In(std::span<std::byte> params) {
         if (target_fd < 0) break;
         int dup = files_.Duplicate(target_fd);
         if (dup < 0) return MarshalError::kBadFd;
-        fds_.Adopt(dup);
+        fds_.Adopt(fd::OwnedFd(dup));
         undo_.push_back({item.offset, static_cast<std::uint32_t>(target_fd), 4});
         Store<std::int32_t>(params, item.offset, dup);
         break;

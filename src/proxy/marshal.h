@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "abi/abi.h"
@@ -31,9 +32,9 @@ void Store(std::span<std::byte> buf, std::size_t offset, T v) {
 // Owns the supervisor-side duplicates of fds found in parameters.
 class FdSet {
  public:
-  void Adopt(int fd) { fds_.emplace_back(fd); }
-  void Adopt(const std::vector<int>& fds) {
-    for (int fd : fds) fds_.emplace_back(fd);
+  void Adopt(fd::OwnedFd fd) { fds_.push_back(std::move(fd)); }
+  void Adopt(std::vector<fd::OwnedFd> fds) {
+    for (fd::OwnedFd& fd : fds) fds_.push_back(std::move(fd));
   }
 
  private:

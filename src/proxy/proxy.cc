@@ -5,9 +5,10 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <functional>
 #include <vector>
+
+#include <fmt/format.h>
 
 #include "abi/nv_structs.h"
 #include "defences/defences.h"
@@ -61,12 +62,6 @@ constexpr Reply Ok(std::int64_t value = 0) { return Reply{.value = value, .error
 
 std::uint32_t FrontendRequest(std::uint32_t nr, std::uint32_t size) {
   return _IOC(_IOC_READ | _IOC_WRITE, nv::kIoctlMagic, nr, size);
-}
-
-std::string Hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", v);
-  return buf;
 }
 
 bool IsRootClientClass(std::uint32_t cls) {
@@ -229,8 +224,8 @@ class Proxy::Execution {
                        std::optional<std::uint32_t> status_offset) {
     if (error == MarshalError::kForeignClient) {
       Log(level_, key_, "client", entry_->name,
-          "client: " + entry_->name + " names RM client " + Hex(m.foreign_client()) +
-              " that this workload did not create; denied");
+          fmt::format("client: {} names RM client {:#x} that this workload did not create; denied", entry_->name,
+                      m.foreign_client()));
     }
     if (error == MarshalError::kShareOutside) {
       Log(level_, key_, "share", entry_->name,
@@ -310,8 +305,8 @@ class Proxy::Execution {
 
     if (!p_.clients_.Owns(os54->hClient)) {
       Log(level_, key_, "client", entry_->name,
-          "client: control " + Hex(os54->cmd) + " names RM client " + Hex(os54->hClient) +
-              " that this workload did not create; denied");
+          fmt::format("client: control {:#x} names RM client {:#x} that this workload did not create; denied",
+                      os54->cmd, os54->hClient));
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidClient);
     }
     policy::Decision d = policy::Decide(p_.table_, abi::Level::kControl, os54->cmd, p_.enabled_);
@@ -324,8 +319,9 @@ class Proxy::Execution {
     const abi::Entry& ctrl = *d.entry;
     if (os54->flags & nv::kNvos54FlagsFinnSerialized) {
       Log(abi::Level::kControl, os54->cmd, "unsupported", ctrl.name,
-          "unsupported: control " + ctrl.name + " (" + Hex(os54->cmd) +
-              ") with serialized (FINN) parameters, which nvgate does not decode; refused");
+          fmt::format("unsupported: control {} ({:#x}) with serialized (FINN) parameters, which nvgate does not "
+                      "decode; refused",
+                      ctrl.name, os54->cmd));
       return RefuseInStatus(top, kStatus, nv::kNvErrNotSupported);
     }
     // Without the size checks (the weakened build) the driver is handed the
@@ -406,14 +402,14 @@ class Proxy::Execution {
     bool root = alloc.handler == abi::Handler::kRootClient;
     if (root != IsRootClientClass(cls)) {
       Log(abi::Level::kAlloc, cls, "unsupported", alloc.name,
-          "unsupported: alloc " + alloc.name + " (" + Hex(cls) + ") " +
-              (root ? "is not a root-client class" : "allocates a client outside NV01_ROOT's row") + "; refused");
+          fmt::format("unsupported: alloc {} ({:#x}) {}; refused", alloc.name, cls,
+                      root ? "is not a root-client class" : "allocates a client outside NV01_ROOT's row"));
       return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClass);
     }
     if (!root && !p_.clients_.Owns(head->hRoot)) {
       Log(abi::Level::kAlloc, cls, "client", alloc.name,
-          "client: alloc " + alloc.name + " names RM client " + Hex(head->hRoot) +
-              " that this workload did not create; denied");
+          fmt::format("client: alloc {} names RM client {:#x} that this workload did not create; denied",
+                      alloc.name, head->hRoot));
       return RefuseInStatus(top, status_offset, nv::kNvErrInvalidClient);
     }
 
@@ -474,8 +470,8 @@ class Proxy::Execution {
     const auto client = Load<std::uint32_t>(top, offsetof(nv::NVOS02_PARAMETERS, hRoot));
     if (!p_.clients_.Owns(client)) {
       Log(abi::Level::kAllocMemory, sub.key, "client", sub.name,
-          "client: alloc_memory " + sub.name + " names RM client " + Hex(client) +
-              " that this workload did not create; denied");
+          fmt::format("client: alloc_memory {} names RM client {:#x} that this workload did not create; denied",
+                      sub.name, client));
       return RefuseInStatus(top, kStatus, nv::kNvErrInvalidClient);
     }
     // The GPU may write memory pinned earlier whenever it likes, after every
@@ -568,7 +564,7 @@ class Proxy::Execution {
     Reply reply = Backend(top.data());
     auto new_fd = Load<std::int32_t>(top, 0);
     if (reply.error == 0 && new_fd >= 0) {
-      fds.Adopt(new_fd);
+      fds.Adopt(fd::OwnedFd(new_fd));
       int installed = files_.Install(new_fd);
       if (installed < 0) return Fail(-installed);
       Store<std::int32_t>(top, 0, installed);

@@ -24,6 +24,7 @@
 #include "abi/device.h"
 #include "backend/backend.h"
 #include "caps/caps.h"
+#include "fd/owned_fd.h"
 #include "policy/policy.h"
 #include "proxy/call_record.h"
 #include "proxy/gpu_selection_check.h"
@@ -67,8 +68,8 @@ class TargetFiles {
   // For a call the driver checks against the GPU files of its caller
   // (gpu_file_gate.h): takes the gate exclusively for the rest of the call and
   // duplicates every GPU file the calling thread's process holds, and nothing
-  // else, into `fds` (closed by their owner when the call is done). 0 or -errno.
-  virtual int HoldCallerGpuFiles(std::vector<int>& fds) = 0;
+  // else, into `fds` (closed when the call is done with them). 0 or -errno.
+  virtual int HoldCallerGpuFiles(std::vector<fd::OwnedFd>& fds) = 0;
   // For a call the driver runs on its caller's own memory (abi::Handler::
   // kCallerMemory: it pins pages of current->mm): runs the workload's own call
   // with every other task of the workload stopped, only if its parameters

@@ -43,7 +43,7 @@ class SelfMemory : public TargetMemory {
 class SelfFiles : public TargetFiles {
  public:
   // This process holds its own files: nothing to add for the driver to see.
-  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>&) override { return 0; }
   int Duplicate(int target_fd) override {
     int fd = ::fcntl(target_fd, F_DUPFD_CLOEXEC, 100);
     return fd < 0 ? -errno : fd;

@@ -3,13 +3,15 @@
 // from a multi-threaded process may call it.
 #pragma once
 
+#include "fd/owned_fd.h"
+
 namespace nvgate::supervisor {
 
 // Sends `fd` with one byte of data; false on failure.
 bool SendFd(int sock, int fd);
 
-// The fd sent by SendFd (close-on-exec), or -1 when the peer ended without
+// The fd sent by SendFd (close-on-exec), or none when the peer ended without
 // sending one.
-int ReceiveFd(int sock);
+fd::OwnedFd ReceiveFd(int sock);
 
 }  // namespace nvgate::supervisor

@@ -621,7 +621,7 @@ TEST(Filter, EndToEndInTheKernel) {
   });
   close(report[1]);
   ASSERT_GE(w.listener, 0);
-  auto notifier = OsNotifier::Create(w.listener);
+  auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
   ASSERT_TRUE(notifier) << notifier.error();
   std::thread responder([&] {
     Notification n;

@@ -90,7 +90,7 @@ struct Bind {
   std::string target;
   bool required;  // the NVIDIA nodes must be there; the host's basics may not be
   dev_t rdev = 0;  // a character device made at target instead, where allowed (DeviceNode::rdev)
-  int fd = -1;
+  int fd = -1;     // the child's: SetUpMounts opens and closes it; the parent never holds one
 };
 
 // Everything the child needs, computed before fork: the parent may have other
@@ -112,7 +112,7 @@ struct ChildPlan {
   std::vector<std::string> masked_files;  // /dev/null bound over each
   std::vector<std::string> masked_dirs;   // an empty read-only tmpfs over each
   std::vector<std::string> read_only;     // bound onto itself, read-only, with everything under it
-  int null_fd = -1;                       // the host's /dev/null (O_PATH), the masks' source
+  int null_fd = -1;                       // the host's /dev/null (O_PATH), the masks' source; as Bind::fd
   bool mask_host_paths = true;            // false in a user namespace of our own
   int sock;                                                 // the child's end
 };
@@ -286,6 +286,7 @@ bool SetUpMounts(ChildPlan& plan) {
   // The host's hardware files masked first: the sim's driver files (its own
   // PCI functions among them) are not the host's, and its libraries read them.
   if (!MaskHostPaths(plan)) return false;
+  if (plan.null_fd >= 0) close(plan.null_fd);
   // Bound over directories of the host's /sys and the new /proc, hiding what
   // was there (the host's other modules and PCI functions among them);
   // read-only, as the driver's own files are to a workload.
@@ -616,7 +617,7 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
     RunChild(*plan);
   }
   child_end.reset();
-  int listener = ReceiveFd(supervisor_end.get());
+  fd::OwnedFd listener = ReceiveFd(supervisor_end.get());
   supervisor_end.reset();
   auto reap = [child] {
     int status = 0;
@@ -624,12 +625,12 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
     }
     return ShellStatus(status);
   };
-  if (listener < 0) {
+  if (!listener) {
     int status = reap();
     return tl::unexpected(
         fmt::format("the workload could not be started (status {}; see the messages above)", status));
   }
-  auto notifier = OsNotifier::Create(listener);
+  auto notifier = OsNotifier::Create(std::move(listener));
   auto privileges = notifier ? DropCapabilities() : tl::expected<void, std::string>{};
   if (!notifier || !privileges) {
     kill(child, SIGKILL);

@@ -32,8 +32,7 @@ union KernelStruct {
 
 }  // namespace
 
-tl::expected<std::unique_ptr<OsNotifier>, std::string> OsNotifier::Create(int listener_fd) {
-  fd::OwnedFd listener(listener_fd);
+tl::expected<std::unique_ptr<OsNotifier>, std::string> OsNotifier::Create(fd::OwnedFd listener) {
   seccomp_notif_sizes sizes{};
   if (syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
     int e = errno;

@@ -1,13 +1,13 @@
 // The seccomp listener behind a small interface, so that the supervisor loop can
 // be driven by a fake in tests.
 //
-//   auto n = supervisor::OsNotifier::Create(listener_fd);   // takes ownership
+//   auto n = supervisor::OsNotifier::Create(std::move(listener));  // an fd::OwnedFd
 //   if (!n) die(n.error());
-//   (*n)->SetSyncWakeUp();                                   // best effort, 6.6+
+//   (*n)->SetSyncWakeUp();                                         // best effort, 6.6+
 //   Notification call;
 //   while ((*n)->Receive(call) == RecvStatus::kOk) {
 //     ...
-//     (*n)->Send(call.id, {.value = 0});                     // -ENOENT: target gone
+//     (*n)->Send(call.id, {.value = 0});                           // -ENOENT: target gone
 //   }
 #pragma once
 
@@ -77,8 +77,8 @@ class Notifier {
 
 class OsNotifier final : public Notifier {
  public:
-  // Takes ownership of `listener` (closed even on error).
-  static tl::expected<std::unique_ptr<OsNotifier>, std::string> Create(int listener);
+  // `listener` is closed on error.
+  static tl::expected<std::unique_ptr<OsNotifier>, std::string> Create(fd::OwnedFd listener);
   ~OsNotifier() override;
   OsNotifier(const OsNotifier&) = delete;
   OsNotifier& operator=(const OsNotifier&) = delete;

@@ -62,14 +62,15 @@ void ProbeListener(KernelFeatures& features) {
     _exit(0);
   }
   child_end.reset();
-  int listener = ReceiveFd(supervisor_end.get());
-  if (listener >= 0) {
-    auto notifier = OsNotifier::Create(listener);
+  fd::OwnedFd listener = ReceiveFd(supervisor_end.get());
+  const bool received = static_cast<bool>(listener);
+  if (received) {
+    auto notifier = OsNotifier::Create(std::move(listener));
     features.sync_wake_up = notifier && (*notifier)->SetSyncWakeUp();
   }
   supervisor_end.reset();
   int status = WaitFor(child);
-  if (listener < 0) {
+  if (!received) {
     // The child's exit status is the errno that stopped it.
     bool told = status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0;
     features.install_errno = told ? WEXITSTATUS(status) : EIO;

@@ -2,7 +2,7 @@
 // standby thread takes over receiving when that call lasts, so that one call
 // blocked in the driver never stalls the others.
 //
-//   auto notifier = supervisor::OsNotifier::Create(listener);
+//   auto notifier = supervisor::OsNotifier::Create(std::move(listener));
 //   supervisor::Supervisor sup(**notifier, backend, proxy);
 //   auto done = sup.Run();      // returns when every workload task is gone
 //

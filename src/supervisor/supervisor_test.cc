@@ -57,7 +57,7 @@ class SupervisorTest : public ::testing::Test {
   Outcome Supervise(proxy::Executor& executor, const std::function<int()>& body, SupervisorOptions options = {}) {
     auto w = StartWorkload(rules_, body);
     EXPECT_GE(w.listener, 0);
-    auto notifier = OsNotifier::Create(w.listener);
+    auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
     EXPECT_TRUE(notifier) << notifier.error();
     Supervisor sup(**notifier, backend_, executor, options);
     auto ran = sup.Run();
@@ -159,7 +159,7 @@ TEST_F(SupervisorTest, ACallInTheCallersMemoryRunsAsTheWorkloadsOwnCall) {
     return r == -ENOTTY ? 0 : 2;
   });
   ASSERT_GE(w.listener, 0);
-  auto notifier = OsNotifier::Create(w.listener);
+  auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
   ASSERT_TRUE(notifier) << notifier.error();
   std::optional<WorkloadNamespace> workload = WorkloadNamespace::ForChildrenOf(w.pid);
   ASSERT_TRUE(workload);
@@ -413,7 +413,7 @@ TEST_F(SupervisorTest, WorkloadExitsMidCall) {
     return 0;
   });
   ASSERT_GE(w.listener, 0);
-  auto notifier = OsNotifier::Create(w.listener);
+  auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
   ASSERT_TRUE(notifier);
   Supervisor sup(**notifier, backend_, executor);
   auto ran = sup.Run();
@@ -444,7 +444,7 @@ TEST_F(SupervisorTest, SupervisorKilledFailsClosed) {
   ASSERT_GE(w.listener, 0);
   pid_t sup_pid = fork();
   if (sup_pid == 0) {
-    auto notifier = OsNotifier::Create(w.listener);
+    auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
     if (!notifier) _exit(1);
     FakeExecutor executor([&](const proxy::Call&, proxy::TargetMemory&, proxy::TargetFiles&) {
       (void)!write(entered[1], "x", 1);
@@ -481,7 +481,7 @@ TEST_F(SupervisorTest, FdChurnLeavesNoDuplicates) {
     return 0;
   });
   ASSERT_GE(w.listener, 0);
-  auto notifier = OsNotifier::Create(w.listener);
+  auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
   ASSERT_TRUE(notifier);
   Supervisor sup(**notifier, backend_, executor);
   int before = testing::CountOpenFds();

@@ -184,13 +184,13 @@ int CallTarget::Duplicate(int target_fd, abi::DeviceKind& kind) {
   return fd < 0 ? -err : fd;
 }
 
-int CallTarget::HoldCallerGpuFiles(std::vector<int>& fds) {
+int CallTarget::HoldCallerGpuFiles(std::vector<fd::OwnedFd>& fds) {
   gate_.Exclude();
   if (!defences::Kept(Defence::kCallersGpuFiles)) {
     for (const backend::DeviceNode& node : backend_.Nodes()) {
       if (node.kind != abi::DeviceKind::kGpu) continue;
-      int fd = ::open(node.source_path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd >= 0) fds.push_back(fd);
+      fd::OwnedFd fd(::open(node.source_path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (fd) fds.push_back(std::move(fd));
     }
     return 0;
   }
@@ -214,7 +214,7 @@ int CallTarget::HoldCallerGpuFiles(std::vector<int>& fds) {
     if (!fd) continue;  // closed since: not the workload's any more
     // The number may have been reused for another file since the listing.
     if (KindOf(fd.get()) != abi::DeviceKind::kGpu) continue;
-    fds.push_back(fd.release());
+    fds.push_back(std::move(fd));
   }
   // The listing and the duplicates came from a thread still waiting in this call.
   return notifier_.IdValid(id_) ? 0 : -ENOENT;

@@ -110,7 +110,7 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   // the caller's classification).
   int Duplicate(int target_fd, abi::DeviceKind& kind);
   int Install(int fd) override;
-  int HoldCallerGpuFiles(std::vector<int>& fds) override;
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>& fds) override;
   proxy::CallerRun RunInCaller(const proxy::Call& call, backend::Backend& backend, std::span<const std::byte> checked,
                                std::span<std::byte> result) override;
 

@@ -94,7 +94,7 @@ Workload Start(const std::function<void(int sock)>& child) {
   }
   close(socks[1]);
   Workload w{pid, -1};
-  w.listener = ReceiveFd(socks[0]);
+  w.listener = ReceiveFd(socks[0]).release();
   close(socks[0]);
   return w;
 }

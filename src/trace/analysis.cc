@@ -8,16 +8,12 @@
 #include <set>
 #include <tuple>
 
+#include <fmt/format.h>
+
 namespace nvgate::trace {
 namespace {
 
 using Json = nlohmann::json;
-
-std::string Hex(std::uint32_t v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%x", v);
-  return buf;
-}
 
 Reason ReasonOf(policy::Verdict verdict) {
   switch (verdict) {
@@ -86,7 +82,7 @@ Json UsesToJson(const std::vector<CommandUse>& uses) {
   Json out = Json::array();
   for (const CommandUse& u : uses) {
     out.push_back({{"level", abi::LevelName(u.level)},
-                   {"key", Hex(u.key)},
+                   {"key", fmt::format("{:#x}", u.key)},
                    {"name", u.name},
                    {"reached_by", u.reached_by},
                    {"calls", u.calls}});
@@ -98,7 +94,7 @@ void UsesToText(std::string& out, const std::vector<CommandUse>& uses) {
   char line[200];
   for (const CommandUse& u : uses) {
     std::snprintf(line, sizeof line, "    %-12s %-10s %-44s %-18s %llu call%s\n",
-                  std::string(abi::LevelName(u.level)).c_str(), Hex(u.key).c_str(),
+                  std::string(abi::LevelName(u.level)).c_str(), fmt::format("{:#x}", u.key).c_str(),
                   u.name.empty() ? "(no table row)" : u.name.c_str(),
                   u.reached_by.empty() ? "-" : u.reached_by.c_str(),
                   static_cast<unsigned long long>(u.calls), u.calls == 1 ? "" : "s");

@@ -20,7 +20,7 @@ namespace {
 
 class NoFiles final : public proxy::TargetFiles {
  public:
-  int HoldCallerGpuFiles(std::vector<int>&) override { return -EBADF; }
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>&) override { return -EBADF; }
   int Duplicate(int) override { return -EBADF; }
   int Install(int) override { return -EBADF; }
 };

@@ -1,6 +1,6 @@
 #include "trace/regression.h"
 
-#include <cstdio>
+#include <fmt/format.h>
 
 #include "abi/abi.h"
 #include "trace/analysis.h"
@@ -17,12 +17,11 @@ std::vector<std::string> Regressions(const Trace& trace) {
   for (const ReplayedCall& r : Replay(*table, trace.header.caps, trace.calls).calls) {
     const bool was_allowed = PolicyAllowed(*r.call);
     if (was_allowed == r.now.allowed) continue;
-    char key[16];
-    std::snprintf(key, sizeof key, "0x%x", r.call->key);
-    std::string line = "seq " + std::to_string(r.call->seq) + ": " + std::string(abi::LevelName(r.call->level)) +
-                       " " + key + " " + (r.call->name.empty() ? "(no table row)" : r.call->name) + " was " +
-                       (was_allowed ? "allowed" : "refused") + " under " + caps + ", now " +
-                       (r.now.allowed ? "allowed" : "refused (" + std::string(ReasonName(r.now.reason)) + ")");
+    std::string line = fmt::format("seq {}: {} {:#x} {} was {} under {}, now {}", r.call->seq,
+                                   abi::LevelName(r.call->level), r.call->key,
+                                   r.call->name.empty() ? "(no table row)" : r.call->name, DecisionName(was_allowed),
+                                   caps, DecisionName(r.now.allowed));
+    if (!r.now.allowed) line += fmt::format(" ({})", ReasonName(r.now.reason));
     if (!r.now.inner_known) line += " (its inner command is not in the trace)";
     found.push_back(std::move(line));
   }

@@ -35,7 +35,7 @@ Trace CommittedTrace() { return ReadTraceFile(kCommittedTrace).value(); }
 class NullFiles : public proxy::TargetFiles {
  public:
   // This process holds its own files: nothing to add for the driver to see.
-  int HoldCallerGpuFiles(std::vector<int>&) override { return 0; }
+  int HoldCallerGpuFiles(std::vector<fd::OwnedFd>&) override { return 0; }
   int Duplicate(int) override { return ::open("/dev/null", O_RDWR | O_CLOEXEC); }
   int Install(int fd) override { return ::fcntl(fd, F_DUPFD_CLOEXEC, 0); }
   // The test is its own caller: the replayed driver answers the call in place.

@@ -1,7 +1,6 @@
 #include "trace/trace.h"
 
 #include <array>
-#include <cstdio>
 #include <ctime>
 #include <cerrno>
 #include <cstring>
@@ -9,6 +8,8 @@
 #include <istream>
 #include <ostream>
 #include <utility>
+
+#include <fmt/format.h>
 
 namespace nvgate::trace {
 namespace {
@@ -19,11 +20,8 @@ using OrderedJson = nlohmann::ordered_json;
 constexpr std::array<std::string_view, 5> kReasonNames = {
     "", "unknown", "never_allowed", "missing_capability", "proxy_check"};
 
-std::string Hex(std::uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
+// Indexed by whether the call was allowed.
+constexpr std::array<std::string_view, 2> kDecisionNames = {"refused", "allowed"};
 
 std::string BytesToHex(const std::vector<std::byte>& bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -101,7 +99,9 @@ std::int64_t Micros(std::chrono::nanoseconds d) {
 
 OrderedJson CopiesToJson(const std::vector<proxy::MemoryCopy>& copies) {
   OrderedJson out = OrderedJson::array();
-  for (const proxy::MemoryCopy& c : copies) out.push_back({{"addr", Hex(c.addr)}, {"hex", BytesToHex(c.bytes)}});
+  for (const proxy::MemoryCopy& c : copies) {
+    out.push_back({{"addr", fmt::format("{:#x}", c.addr)}, {"hex", BytesToHex(c.bytes)}});
+  }
   return out;
 }
 
@@ -142,11 +142,11 @@ std::optional<Reason> ReasonFromName(std::string_view name) {
   return std::nullopt;
 }
 
-std::optional<abi::DeviceKind> DeviceKindFromName(std::string_view name) {
-  for (auto kind : {abi::DeviceKind::kNotNvidia, abi::DeviceKind::kCtl, abi::DeviceKind::kGpu,
-                    abi::DeviceKind::kUvm, abi::DeviceKind::kUvmTools, abi::DeviceKind::kModeset,
-                    abi::DeviceKind::kCaps}) {
-    if (abi::DeviceKindName(kind) == name) return kind;
+std::string_view DecisionName(bool allowed) { return kDecisionNames[allowed ? 1 : 0]; }
+
+std::optional<bool> AllowedFromDecisionName(std::string_view name) {
+  for (std::size_t i = 0; i < kDecisionNames.size(); ++i) {
+    if (kDecisionNames[i] == name) return i == 1;
   }
   return std::nullopt;
 }
@@ -278,16 +278,16 @@ OrderedJson CallToJson(const TracedCall& c) {
             {"pid", c.pid},
             {"tid", c.tid},
             {"device", abi::DeviceKindName(c.device)},
-            {"request", Hex(c.request)},
+            {"request", fmt::format("{:#x}", c.request)},
             {"level", abi::LevelName(c.level)},
-            {"key", Hex(c.key)},
+            {"key", fmt::format("{:#x}", c.key)},
             {"name", c.name},
             {"reached_by", c.reached_by},
             {"size", c.size},
-            {"decision", c.allowed ? "allowed" : "refused"}};
+            {"decision", DecisionName(c.allowed)}};
   if (c.level != c.request_level || c.key != c.request_key) {
     j["via"] = {{"level", abi::LevelName(c.request_level)},
-                {"key", Hex(c.request_key)},
+                {"key", fmt::format("{:#x}", c.request_key)},
                 {"name", c.request_name}};
   }
   if (!c.allowed) {
@@ -300,7 +300,7 @@ OrderedJson CallToJson(const TracedCall& c) {
   }
   j["return"] = c.value;
   j["errno"] = c.error;
-  if (c.status) j["status"] = Hex(*c.status);
+  if (c.status) j["status"] = fmt::format("{:#x}", *c.status);
   if (!c.in.empty() || !c.out.empty()) {
     j["in"] = CopiesToJson(c.in);
     j["out"] = CopiesToJson(c.out);
@@ -333,7 +333,7 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
     c.size = *size;
     c.value = *value;
     c.error = *error;
-    auto device = DeviceKindFromName(j.at("device").get<std::string>());
+    auto device = abi::DeviceKindFromName(j.at("device").get<std::string>());
     if (!device) return err("unknown device " + j["device"].dump());
     c.device = *device;
     auto request = ParseHex32(j.at("request"));
@@ -357,9 +357,9 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
       c.request_key = *via_key;
       c.request_name = via.at("name").get<std::string>();
     }
-    const std::string decision = j.at("decision").get<std::string>();
-    if (decision != "allowed" && decision != "refused") return err("decision is " + j["decision"].dump());
-    c.allowed = decision == "allowed";
+    auto allowed = AllowedFromDecisionName(j.at("decision").get<std::string>());
+    if (!allowed) return err("decision is " + j["decision"].dump());
+    c.allowed = *allowed;
     if (!c.allowed) {
       auto reason = ReasonFromName(j.at("reason").get<std::string>());
       if (!reason) return err("unknown reason " + j["reason"].dump());

@@ -58,7 +58,10 @@ enum class Reason : std::uint8_t {
 std::string_view ReasonName(Reason reason);  // "unknown", "never_allowed", ...
 std::optional<Reason> ReasonFromName(std::string_view name);
 
-std::optional<abi::DeviceKind> DeviceKindFromName(std::string_view name);
+// A call's decision as traces and reports write it: "allowed" or "refused".
+std::string_view DecisionName(bool allowed);
+// Whether `name` is "allowed"; nullopt for a name that is neither.
+std::optional<bool> AllowedFromDecisionName(std::string_view name);
 
 // One call, as written to and read from a trace.
 struct TracedCall {
