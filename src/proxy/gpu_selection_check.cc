@@ -67,8 +67,6 @@ std::optional<std::string> OutsideGpuId(std::uint32_t gpu_id, const GpuScope& sc
   for (const gpus::Gpu& gpu : scope.machine) {
     if (gpu.gpu_id == gpu_id) return Named(gpu);
   }
-  // printf's %#x, which these lines have always used, writes 0 without the prefix.
-  if (gpu_id == 0) return "gpuId 0";
   return fmt::format("gpuId {:#x}", gpu_id);
 }
 
