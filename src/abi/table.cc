@@ -10,11 +10,13 @@
 #include "abi/abi.h"
 #include "abi/embedded_tables.h"
 #include "abi/nv_structs.h"
+#include "error/error.h"
 
 namespace nvgate::abi {
 namespace {
 
-using Err = tl::unexpected<std::string>;
+// Every error here is about the table text read.
+tl::unexpected<Error> Err(std::string message) { return tl::unexpected(Error::Malformed(std::move(message))); }
 
 constexpr std::array<std::string_view, kLevelCount> kLevelNames = {
     "frontend", "uvm", "control", "alloc", "alloc_memory", "vid_heap",
@@ -48,7 +50,7 @@ std::optional<std::uint32_t> ParseNumber(std::string_view s, int base) {
   return value;
 }
 
-tl::expected<Mask, std::string> ParseMask(std::string_view text) {
+Result<Mask> ParseMask(std::string_view text) {
   Mask mask;
   if (text == "-") return mask;
   for (std::string_view name : Split(text, ',')) {
@@ -64,7 +66,7 @@ tl::expected<Mask, std::string> ParseMask(std::string_view text) {
 }
 
 // "name@offset"
-tl::expected<std::pair<std::string, std::uint32_t>, std::string> ParseField(std::string_view s) {
+Result<std::pair<std::string, std::uint32_t>> ParseField(std::string_view s) {
   std::size_t at = s.find('@');
   if (at == std::string_view::npos || at == 0) {
     return Err("layout field \"" + std::string(s) + "\" is not name@offset");
@@ -74,7 +76,7 @@ tl::expected<std::pair<std::string, std::uint32_t>, std::string> ParseField(std:
   return std::make_pair(std::string(s.substr(0, at)), *offset);
 }
 
-tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
+Result<LayoutItem> ParseLayoutItem(std::string_view text) {
   std::vector<std::string_view> parts = Split(text, ':');
   std::string_view kind = parts[0];
   LayoutItem item{};
@@ -93,7 +95,7 @@ tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
                 : kind == "share"          ? LayoutItem::Kind::kShare
                                            : LayoutItem::Kind::kStatus;
     auto field = ParseField(parts[1]);
-    if (!field) return Err(field.error());
+    if (!field) return tl::unexpected(field.error());
     item.field = field->first;
     item.offset = field->second;
     return item;
@@ -106,9 +108,9 @@ tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
                 : kind == "out" ? LayoutItem::Kind::kOut
                                 : LayoutItem::Kind::kInOutSquare;
     auto ptr = ParseField(parts[1]);
-    if (!ptr) return Err(ptr.error());
+    if (!ptr) return tl::unexpected(ptr.error());
     auto count = ParseField(parts[2]);
-    if (!count) return Err(count.error());
+    if (!count) return tl::unexpected(count.error());
     auto elem = ParseNumber(parts[3], 10);
     if (!elem || *elem == 0) return Err("bad element size in \"" + std::string(text) + "\"");
     item.field = ptr->first;
@@ -147,7 +149,7 @@ bool HandlerFitsLevel(Handler handler, Level level) {
   return false;
 }
 
-tl::expected<Entry, std::string> ParseRow(std::string_view line) {
+Result<Entry> ParseRow(std::string_view line) {
   std::vector<std::string_view> cols = Split(line, '\t');
   if (cols.size() != 8) {
     return Err("expected 8 tab-separated columns, found " + std::to_string(cols.size()));
@@ -162,7 +164,7 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
   if (!key) return Err("key \"" + std::string(cols[2]) + "\" is not 0x-hex");
   e.key = *key;
   auto mask = ParseMask(cols[3]);
-  if (!mask) return Err(mask.error());
+  if (!mask) return tl::unexpected(mask.error());
   e.mask = *mask;
   auto handler = HandlerFromName(cols[4]);
   if (!handler) return Err("unknown handler \"" + std::string(cols[4]) + "\"");
@@ -198,7 +200,7 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
   if (cols[7] != "-") {
     for (std::string_view item_text : Split(cols[7], ';')) {
       auto item = ParseLayoutItem(item_text);
-      if (!item) return Err(item.error());
+      if (!item) return tl::unexpected(item.error());
       bool is_pointer = item->kind == LayoutItem::Kind::kInOut || item->kind == LayoutItem::Kind::kOut ||
                         item->kind == LayoutItem::Kind::kInOutSquare || item->kind == LayoutItem::Kind::kNull;
       std::uint32_t width = item->kind == LayoutItem::Kind::kShare            ? sizeof(nv::RS_SHARE_POLICY)
@@ -250,7 +252,7 @@ std::string Mask::ToString() const {
   return out;
 }
 
-tl::expected<void, std::string> Table::Add(Entry entry) {
+Result<void> Table::Add(Entry entry) {
   auto key = std::make_pair(entry.level, entry.key);
   if (index_.contains(key)) {
     return Err("duplicate " + std::string(LevelName(entry.level)) + " key for " + entry.name);
@@ -300,15 +302,13 @@ struct FileHeader {
   std::vector<std::string> versions;
 };
 
-using RowReader = std::function<tl::expected<void, std::string>(std::string_view line, int line_no,
-                                                                const FileHeader& header)>;
+using RowReader = std::function<Result<void>(std::string_view line, int line_no, const FileHeader& header)>;
 
 // Reads the header lines of `text` and hands every other line that is not
 // empty or a comment to `row`, with the header as read so far. A full table
 // (`delta_of` empty) has no #base line; a delta's #base must be `delta_of`.
 // An error, from the file or from `row`, names its line.
-tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::string_view delta_of,
-                                                    const RowReader& row) {
+Result<FileHeader> ReadTableFile(std::string_view text, std::string_view delta_of, const RowReader& row) {
   FileHeader header;
   bool has_base = false;
   int line_no = 0;
@@ -327,7 +327,7 @@ tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::
       if (!delta_of.empty() && (!has_base || header.versions.empty())) {
         return fail("#base, #branch and #versions must come before the first change");
       }
-      if (auto read = row(line, line_no, header); !read) return fail(read.error());
+      if (auto read = row(line, line_no, header); !read) return fail(read.error().message);
     }
   }
   if (!delta_of.empty() && !has_base) return Err("missing #base header");
@@ -338,11 +338,11 @@ tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::
 
 }  // namespace
 
-tl::expected<Table, std::string> Table::Parse(std::string_view text) {
+Result<Table> Table::Parse(std::string_view text) {
   Table table;
-  auto add_row = [&](std::string_view line, int, const FileHeader&) -> tl::expected<void, std::string> {
+  auto add_row = [&](std::string_view line, int, const FileHeader&) -> Result<void> {
     auto entry = ParseRow(line);
-    if (!entry) return Err(entry.error());
+    if (!entry) return tl::unexpected(entry.error());
     return table.Add(std::move(*entry));
   };
   auto header = ReadTableFile(text, "", add_row);
@@ -371,8 +371,7 @@ struct DeltaLine {
 
 // "op<TAB>versions<TAB>level<TAB>name" for remove; the same followed by the
 // rest of a full row (key, caps, handler, struct, size, layout) for change and add.
-tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int line_no,
-                                                    std::span<const std::string> versions) {
+Result<DeltaLine> ParseDeltaLine(std::string_view line, int line_no, std::span<const std::string> versions) {
   std::vector<std::string_view> cols = Split(line, '\t');
   DeltaLine d{};
   d.line_no = line_no;
@@ -416,7 +415,7 @@ tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int l
     std::string_view rest = line;
     for (int skip = 0; skip < 2; ++skip) rest.remove_prefix(rest.find('\t') + 1);
     auto row = ParseRow(rest);
-    if (!row) return Err(row.error());
+    if (!row) return tl::unexpected(row.error());
     d.row = std::move(*row);
   }
   return d;
@@ -424,13 +423,11 @@ tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int l
 
 }  // namespace
 
-tl::expected<std::vector<Table>, std::string> Table::ParseDelta(const Table& base,
-                                                                std::string_view text) {
+Result<std::vector<Table>> Table::ParseDelta(const Table& base, std::string_view text) {
   std::vector<DeltaLine> changes;
-  auto read_change = [&](std::string_view line, int line_no,
-                         const FileHeader& so_far) -> tl::expected<void, std::string> {
+  auto read_change = [&](std::string_view line, int line_no, const FileHeader& so_far) -> Result<void> {
     auto change = ParseDeltaLine(line, line_no, so_far.versions);
-    if (!change) return Err(change.error());
+    if (!change) return tl::unexpected(change.error());
     const Entry* in_base = base.FindByName(change->level, change->name);
     if (change->op == DeltaLine::Op::kAdd && in_base) {
       return Err("add of " + change->name + ", which the base table has (use change)");
@@ -489,10 +486,10 @@ tl::expected<std::vector<Table>, std::string> Table::ParseDelta(const Table& bas
     table.branch_ = branch;
     table.base_ = base.branch();
     table.versions_ = group_versions;
-    auto add = [&](const Entry& e, int from_line) -> tl::expected<void, std::string> {
+    auto add = [&](const Entry& e, int from_line) -> Result<void> {
       auto added = table.Add(e);
       if (added || from_line == 0) return added;
-      return Err("line " + std::to_string(from_line) + ": " + added.error());
+      return tl::unexpected(added.error().Prefixed("line " + std::to_string(from_line) + ": "));
     };
     for (const Entry& e : base.entries()) {
       auto it = by_name.find({e.level, e.name});
@@ -647,7 +644,7 @@ class EmbeddedCatalog {
     std::call_once(file.built, [&] {
       if (file.base.empty()) {
         auto table = Table::Parse(file.embedded->text);
-        if (!table) DieOnEmbedded(*file.embedded, table.error());
+        if (!table) DieOnEmbedded(*file.embedded, table.error().message);
         file.tables.push_back(std::move(*table));
         return;
       }
@@ -656,7 +653,7 @@ class EmbeddedCatalog {
       });
       if (base == files_.end()) DieOnEmbedded(*file.embedded, "its #base is not a full table");
       auto branch_tables = Table::ParseDelta(Tables(**base).front(), file.embedded->text);
-      if (!branch_tables) DieOnEmbedded(*file.embedded, branch_tables.error());
+      if (!branch_tables) DieOnEmbedded(*file.embedded, branch_tables.error().message);
       file.tables = std::move(*branch_tables);
     });
     return file.tables;

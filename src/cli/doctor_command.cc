@@ -4,11 +4,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "cli/commands.h"
 #include "cli/doctor.h"
+#include "cli/failure.h"
 
 namespace nvgate::cli {
 namespace {
@@ -27,8 +25,7 @@ bool StdoutWantsColour() {
 
 int RunDoctor(const DoctorOptions& options) {
   // Only the report goes to stdout: --json output must stay parseable.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
-  spdlog::set_pattern("nvgate: %v");
+  Logger();
   DoctorReport report = Judge(GatherMachineFacts());
   if (options.config_problem) {
     report.checks.insert(report.checks.begin(),

@@ -19,8 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <tl/expected.hpp>
-
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::supervisor {
@@ -78,7 +77,7 @@ class Notifier {
 class OsNotifier final : public Notifier {
  public:
   // Takes ownership of `listener` (closed even on error).
-  static tl::expected<std::unique_ptr<OsNotifier>, std::string> Create(int listener);
+  static Result<std::unique_ptr<OsNotifier>> Create(int listener);
   ~OsNotifier() override;
   OsNotifier(const OsNotifier&) = delete;
   OsNotifier& operator=(const OsNotifier&) = delete;
