@@ -48,7 +48,7 @@ constexpr std::string_view ErrorKindId(ErrorKind kind) {
 
 struct Error {
   ErrorKind kind = ErrorKind::kInternal;
-  int errno_value = 0;  // nonzero for kSystem and kExec
+  int errno_value = 0;  // for kSystem and kExec, where the failed call gave one; else 0
   std::string message;  // the whole line after the command's prefix
 
   static Error Usage(std::string message) { return {ErrorKind::kUsage, 0, std::move(message)}; }
