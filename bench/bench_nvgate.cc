@@ -240,7 +240,7 @@ class Workload {
     supervisor::Program filter;
     if (responder) {
       auto program = supervisor::BuildFilter(supervisor::TrapRules::FromTable(*abi::TableForVersion(kDriverVersion)));
-      if (!program) return tl::unexpected(program.error());
+      if (!program) return tl::unexpected(program.error().message);
       filter = *program;
     }
     const sock_filter allow_all = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
@@ -329,7 +329,7 @@ class Workload {
                                                                          const std::string& id) {
     // Built before fork: the child of a threaded process must not allocate.
     auto filter = supervisor::BuildFilter(supervisor::TrapRules::FromTable(*abi::TableForVersion(kDriverVersion)));
-    if (!filter) return tl::unexpected(filter.error());
+    if (!filter) return tl::unexpected(filter.error().message);
     std::vector<std::string> env = {"BENCH_NVIDIA_DIR=" + nodes};
     for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
     std::vector<char*> envp;

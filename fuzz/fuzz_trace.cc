@@ -12,6 +12,7 @@
 #include <sstream>
 #include <string>
 
+#include "error/error.h"
 #include "proxy/memory_fakes.h"
 #include "proxy/proxy.h"
 #include "trace/replay_backend.h"
@@ -34,7 +35,7 @@ class MatcherBackend : public backend::Backend {
  public:
   explicit MatcherBackend(trace::ReplayMatcher& matcher) : matcher_(matcher) {}
   std::string_view Name() const override { return "replay"; }
-  tl::expected<std::string, std::string> DriverVersion() override { return matcher_.header().driver_version; }
+  nvgate::Result<std::string> DriverVersion() override { return matcher_.header().driver_version; }
   abi::DeviceKind Classify(const struct stat&) const override { return abi::DeviceKind::kNotNvidia; }
   std::vector<backend::DeviceNode> Nodes() const override { return {}; }
   int Ioctl(int, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) override {

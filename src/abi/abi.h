@@ -22,9 +22,8 @@
 #include <string_view>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "caps/caps.h"
+#include "error/error.h"
 
 namespace nvgate::abi {
 
@@ -134,12 +133,11 @@ struct Entry {
 class Table {
  public:
   // Parses a full table file. Errors name the line.
-  static tl::expected<Table, std::string> Parse(std::string_view text);
+  static Result<Table> Parse(std::string_view text);
   // Builds a branch's tables from a full base table and a delta file: one table
   // per group of versions that the same delta lines apply to (usually one).
   // Errors name the line.
-  static tl::expected<std::vector<Table>, std::string> ParseDelta(const Table& base,
-                                                                  std::string_view text);
+  static Result<std::vector<Table>> ParseDelta(const Table& base, std::string_view text);
 
   const Entry* Find(Level level, std::uint32_t key) const;
   // The row named `name` at `level`, or nullptr.
@@ -152,7 +150,7 @@ class Table {
 
  private:
   // Appends a row; fails on a key or name the level already has.
-  tl::expected<void, std::string> Add(Entry entry);
+  Result<void> Add(Entry entry);
 
   std::string branch_;
   std::string base_;

@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
 #include "abi/abi.h"
 #include "abi/facts.h"
 
@@ -39,12 +42,12 @@ std::optional<std::string> ReadFile(const std::string& path) {
 std::optional<Facts> LoadFacts(const std::string& path) {
   auto text = ReadFile(path);
   if (!text) {
-    std::fprintf(stderr, "nvgate-abi-facts: cannot read %s\n", path.c_str());
+    spdlog::error("cannot read {}", path);
     return std::nullopt;
   }
   auto facts = Facts::Parse(std::filesystem::path(path).stem().string(), *text);
   if (!facts) {
-    std::fprintf(stderr, "nvgate-abi-facts: %s: %s\n", path.c_str(), facts.error().c_str());
+    spdlog::error("{}: {}", path, facts.error());
     return std::nullopt;
   }
   return std::move(*facts);
@@ -65,8 +68,7 @@ int Check(const std::string& version, const std::string& facts_path) {
     if (auto newest = NewestVersionOfBranch(BranchOf(version))) table = TableForVersion(*newest);
   }
   if (!table) {
-    std::fprintf(stderr, "nvgate-abi-facts: no table for branch %.*s\n",
-                 static_cast<int>(BranchOf(version).size()), BranchOf(version).data());
+    spdlog::error("no table for branch {}", BranchOf(version));
     return kExitBadInput;
   }
   auto facts = LoadFacts(facts_path);
@@ -103,7 +105,7 @@ void EmitRanges(const std::string& op_present, const std::vector<std::string>& v
 int Draft(const std::string& delta_path, const std::vector<std::string>& facts_paths) {
   auto text = ReadFile(delta_path);
   if (!text) {
-    std::fprintf(stderr, "nvgate-abi-facts: cannot read %s\n", delta_path.c_str());
+    spdlog::error("cannot read {}", delta_path);
     return kExitBadInput;
   }
   std::string header, base_branch;
@@ -125,8 +127,7 @@ int Draft(const std::string& delta_path, const std::vector<std::string>& facts_p
     std::size_t row_start = line.find('\t', 4);
     auto one = Table::Parse("#branch\tx\n#versions\tx\n" + line.substr(row_start + 1));
     if (!one) {
-      std::fprintf(stderr, "nvgate-abi-facts: %s: %s: %s\n", delta_path.c_str(), line.c_str(),
-                   one.error().c_str());
+      spdlog::error("{}: {}: {}", delta_path, line, one.error());
       return kExitBadInput;
     }
     added.push_back(one->entries().front());
@@ -137,12 +138,12 @@ int Draft(const std::string& delta_path, const std::vector<std::string>& facts_p
       (std::filesystem::path(delta_path).parent_path() / ("r" + base_branch + ".tsv")).string();
   auto base_text = ReadFile(base_path);
   if (!base_text) {
-    std::fprintf(stderr, "nvgate-abi-facts: cannot read the base table %s\n", base_path.c_str());
+    spdlog::error("cannot read the base table {}", base_path);
     return kExitBadInput;
   }
   auto base_table = Table::Parse(*base_text);
   if (!base_table) {
-    std::fprintf(stderr, "nvgate-abi-facts: %s: %s\n", base_path.c_str(), base_table.error().c_str());
+    spdlog::error("{}: {}", base_path, base_table.error());
     return kExitBadInput;
   }
   const Table* base = &*base_table;
@@ -164,7 +165,7 @@ int Draft(const std::string& delta_path, const std::vector<std::string>& facts_p
     if (!facts_of[i] && i + 1 < facts_of.size()) facts_of[i] = facts_of[i + 1];
   }
   if (facts_of.empty() || !facts_of.front()) {
-    std::fprintf(stderr, "nvgate-abi-facts: no facts for any version of %s\n", delta_path.c_str());
+    spdlog::error("no facts for any version of {}", delta_path);
     return kExitBadInput;
   }
 
@@ -194,9 +195,9 @@ int Draft(const std::string& delta_path, const std::vector<std::string>& facts_p
 }
 
 int Usage() {
-  std::fprintf(stderr,
-               "usage: nvgate-abi-facts check VERSION FACTS\n"
-               "       nvgate-abi-facts draft DELTA FACTS...\n");
+  spdlog::error(
+      "usage: nvgate-abi-facts check VERSION FACTS\n"
+      "       nvgate-abi-facts draft DELTA FACTS...");
   return kExitBadInput;
 }
 
@@ -205,6 +206,9 @@ int Usage() {
 
 int main(int argc, char** argv) {
   using namespace nvgate::abi;
+  // One logger, on stderr: each message prefixed with the program's name.
+  spdlog::set_default_logger(spdlog::stderr_logger_st("nvgate-abi-facts"));
+  spdlog::set_pattern("%n: %v");
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.size() == 3 && args[0] == "check") return Check(args[1], args[2]);
   if (args.size() >= 3 && args[0] == "draft") {

@@ -7,7 +7,8 @@
 namespace nvgate::abi {
 namespace {
 
-using Err = tl::unexpected<std::string>;
+// Every error here is about the facts text read.
+tl::unexpected<Error> Err(std::string message) { return tl::unexpected(Error::Malformed(std::move(message))); }
 
 std::optional<std::uint64_t> ParseValue(std::string_view s) {
   int base = 10;
@@ -23,7 +24,7 @@ std::optional<std::uint64_t> ParseValue(std::string_view s) {
 
 }  // namespace
 
-tl::expected<Facts, std::string> Facts::Parse(std::string_view tag, std::string_view text) {
+Result<Facts> Facts::Parse(std::string_view tag, std::string_view text) {
   Facts facts;
   facts.tag = std::string(tag);
   int line_no = 0;

@@ -9,9 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "abi/abi.h"
+#include "error/error.h"
 
 namespace nvgate::abi {
 
@@ -29,7 +28,7 @@ struct Facts {
   std::map<std::string, std::uint64_t, std::less<>> offsets;  // STRUCT.field -> offsetof
   std::map<std::string, DispatchFact, std::less<>> dispatch;  // NAME -> dispatch table entry
 
-  static tl::expected<Facts, std::string> Parse(std::string_view tag, std::string_view text);
+  static Result<Facts> Parse(std::string_view tag, std::string_view text);
 };
 
 // Every disagreement between the table and the facts, one line each: a key

@@ -29,7 +29,7 @@ std::map<std::string, Facts> LoadAllFacts() {
     text << in.rdbuf();
     std::string tag = file.path().stem().string();
     auto facts = Facts::Parse(tag, text.str());
-    EXPECT_TRUE(facts) << facts.error();
+    EXPECT_TRUE(facts) << facts.error().message;
     if (facts) out.emplace(tag, std::move(*facts));
   }
   return out;
@@ -105,7 +105,7 @@ TEST(FactsParity, ChecksRowsOnlyTheDispatchTableNames) {
   auto facts = Facts::Parse("test", "# a comment\n"
                                     "dispatch\tNV2080_CTRL_CMD_GPU_ACQUIRE_COMPUTE_MODE_RESERVATION"
                                     "\t0x20800145\t0\n");
-  ASSERT_TRUE(facts) << facts.error();
+  ASSERT_TRUE(facts) << facts.error().message;
   ASSERT_TRUE(facts->dispatch.contains("NV2080_CTRL_CMD_GPU_ACQUIRE_COMPUTE_MODE_RESERVATION"));
   auto table = [](std::string_view key, std::string_view size) {
     return Table::Parse("#branch\t1\n#versions\t1.0\ncontrol\t"

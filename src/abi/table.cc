@@ -12,7 +12,7 @@
 namespace nvgate::abi {
 namespace {
 
-using Err = tl::unexpected<std::string>;
+using grammar::Err;
 using grammar::Split;
 
 constexpr std::array<std::string_view, kLevelCount> kLevelNames = {
@@ -58,7 +58,7 @@ std::string Mask::ToString() const {
   return out;
 }
 
-tl::expected<void, std::string> Table::Add(Entry entry) {
+Result<void> Table::Add(Entry entry) {
   auto key = std::make_pair(entry.level, entry.key);
   if (index_.contains(key)) {
     return Err("duplicate " + std::string(LevelName(entry.level)) + " key for " + entry.name);

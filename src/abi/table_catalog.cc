@@ -82,7 +82,7 @@ class EmbeddedCatalog {
     std::call_once(file.built, [&] {
       if (file.base.empty()) {
         auto table = Table::Parse(file.embedded->text);
-        if (!table) DieOnEmbedded(*file.embedded, table.error());
+        if (!table) DieOnEmbedded(*file.embedded, table.error().message);
         file.tables.push_back(std::move(*table));
         return;
       }
@@ -91,7 +91,7 @@ class EmbeddedCatalog {
       });
       if (base == files_.end()) DieOnEmbedded(*file.embedded, "its #base is not a full table");
       auto branch_tables = Table::ParseDelta(Tables(**base).front(), file.embedded->text);
-      if (!branch_tables) DieOnEmbedded(*file.embedded, branch_tables.error());
+      if (!branch_tables) DieOnEmbedded(*file.embedded, branch_tables.error().message);
       file.tables = std::move(*branch_tables);
     });
     return file.tables;

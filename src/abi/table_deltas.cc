@@ -11,7 +11,7 @@
 namespace nvgate::abi {
 namespace {
 
-using Err = tl::unexpected<std::string>;
+using grammar::Err;
 using grammar::FileHeader;
 using grammar::ParseRow;
 using grammar::ReadTableFile;
@@ -34,7 +34,7 @@ struct DeltaLine {
 
 // "op<TAB>versions<TAB>level<TAB>name" for remove; the same followed by the
 // rest of a full row (key, caps, handler, struct, size, layout) for change and add.
-tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int line_no,
+Result<DeltaLine> ParseDeltaLine(std::string_view line, int line_no,
                                                     std::span<const std::string> versions) {
   std::vector<std::string_view> cols = Split(line, '\t');
   DeltaLine d{};
@@ -79,7 +79,7 @@ tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int l
     std::string_view rest = line;
     for (int skip = 0; skip < 2; ++skip) rest.remove_prefix(rest.find('\t') + 1);
     auto row = ParseRow(rest);
-    if (!row) return Err(row.error());
+    if (!row) return tl::unexpected(row.error());
     d.row = std::move(*row);
   }
   return d;
@@ -87,13 +87,13 @@ tl::expected<DeltaLine, std::string> ParseDeltaLine(std::string_view line, int l
 
 }  // namespace
 
-tl::expected<std::vector<Table>, std::string> Table::ParseDelta(const Table& base,
+Result<std::vector<Table>> Table::ParseDelta(const Table& base,
                                                                 std::string_view text) {
   std::vector<DeltaLine> changes;
   auto read_change = [&](std::string_view line, int line_no,
-                         const FileHeader& so_far) -> tl::expected<void, std::string> {
+                         const FileHeader& so_far) -> Result<void> {
     auto change = ParseDeltaLine(line, line_no, so_far.versions);
-    if (!change) return Err(change.error());
+    if (!change) return tl::unexpected(change.error());
     const Entry* in_base = base.FindByName(change->level, change->name);
     if (change->op == DeltaLine::Op::kAdd && in_base) {
       return Err("add of " + change->name + ", which the base table has (use change)");
@@ -152,10 +152,10 @@ tl::expected<std::vector<Table>, std::string> Table::ParseDelta(const Table& bas
     table.branch_ = branch;
     table.base_ = base.branch();
     table.versions_ = group_versions;
-    auto add = [&](const Entry& e, int from_line) -> tl::expected<void, std::string> {
+    auto add = [&](const Entry& e, int from_line) -> Result<void> {
       auto added = table.Add(e);
       if (added || from_line == 0) return added;
-      return Err("line " + std::to_string(from_line) + ": " + added.error());
+      return tl::unexpected(added.error().Prefixed("line " + std::to_string(from_line) + ": "));
     };
     for (const Entry& e : base.entries()) {
       auto it = by_name.find({e.level, e.name});

@@ -5,11 +5,6 @@
 #include "abi/table_grammar.h"
 
 namespace nvgate::abi::grammar {
-namespace {
-
-using Err = tl::unexpected<std::string>;
-
-}  // namespace
 
 std::vector<std::string_view> Split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -43,7 +38,7 @@ bool ParseHeader(std::string_view line, std::string& branch, std::vector<std::st
   return false;
 }
 
-tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::string_view delta_of,
+Result<FileHeader> ReadTableFile(std::string_view text, std::string_view delta_of,
                                                     const RowReader& row) {
   FileHeader header;
   bool has_base = false;
@@ -63,7 +58,7 @@ tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::
       if (!delta_of.empty() && (!has_base || header.versions.empty())) {
         return fail("#base, #branch and #versions must come before the first change");
       }
-      if (auto read = row(line, line_no, header); !read) return fail(read.error());
+      if (auto read = row(line, line_no, header); !read) return fail(read.error().message);
     }
   }
   if (!delta_of.empty() && !has_base) return Err("missing #base header");

@@ -7,13 +7,18 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <tl/expected.hpp>
 
 #include "abi/abi.h"
+#include "error/error.h"
 
 namespace nvgate::abi::grammar {
+
+// Every error a grammar reports is about the table text it read.
+inline tl::unexpected<Error> Err(std::string message) { return tl::unexpected(Error::Malformed(std::move(message))); }
 
 std::vector<std::string_view> Split(std::string_view s, char sep);
 
@@ -29,18 +34,18 @@ struct FileHeader {
   std::vector<std::string> versions;
 };
 
-using RowReader = std::function<tl::expected<void, std::string>(std::string_view line, int line_no,
+using RowReader = std::function<Result<void>(std::string_view line, int line_no,
                                                                 const FileHeader& header)>;
 
 // Reads the header lines of `text` and hands every other line that is not
 // empty or a comment to `row`, with the header as read so far. A full table
 // (`delta_of` empty) has no #base line; a delta's #base must be `delta_of`.
 // An error, from the file or from `row`, names its line.
-tl::expected<FileHeader, std::string> ReadTableFile(std::string_view text, std::string_view delta_of,
+Result<FileHeader> ReadTableFile(std::string_view text, std::string_view delta_of,
                                                     const RowReader& row);
 
 // One row of a full table: level, name, key, caps, handler, struct, size and
 // layout, tab-separated.
-tl::expected<Entry, std::string> ParseRow(std::string_view line);
+Result<Entry> ParseRow(std::string_view line);
 
 }  // namespace nvgate::abi::grammar

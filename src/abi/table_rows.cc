@@ -12,7 +12,6 @@
 namespace nvgate::abi {
 namespace {
 
-using Err = tl::unexpected<std::string>;
 
 // What follows a layout item's kind: nothing, one field (name@offset), or a
 // pointer, its count and the element size (ptr@offset:count@offset:size).
@@ -59,7 +58,7 @@ std::optional<std::uint32_t> ParseNumber(std::string_view s, int base) {
   return value;
 }
 
-tl::expected<Mask, std::string> ParseMask(std::string_view text) {
+Result<Mask> ParseMask(std::string_view text) {
   Mask mask;
   if (text == "-") return mask;
   for (std::string_view name : Split(text, ',')) {
@@ -75,7 +74,7 @@ tl::expected<Mask, std::string> ParseMask(std::string_view text) {
 }
 
 // "name@offset"
-tl::expected<std::pair<std::string, std::uint32_t>, std::string> ParseField(std::string_view s) {
+Result<std::pair<std::string, std::uint32_t>> ParseField(std::string_view s) {
   std::size_t at = s.find('@');
   if (at == std::string_view::npos || at == 0) {
     return Err("layout field \"" + std::string(s) + "\" is not name@offset");
@@ -85,7 +84,7 @@ tl::expected<std::pair<std::string, std::uint32_t>, std::string> ParseField(std:
   return std::make_pair(std::string(s.substr(0, at)), *offset);
 }
 
-tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
+Result<LayoutItem> ParseLayoutItem(std::string_view text) {
   std::vector<std::string_view> parts = Split(text, ':');
   std::string_view kind = parts[0];
   auto named = std::find_if(kLayoutKinds.begin(), kLayoutKinds.end(),
@@ -100,7 +99,7 @@ tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
   if (named->fields == LayoutFields::kOne) {
     if (parts.size() != 2) return Err("layout item \"" + std::string(text) + "\" needs one field");
     auto field = ParseField(parts[1]);
-    if (!field) return Err(field.error());
+    if (!field) return tl::unexpected(field.error());
     item.field = field->first;
     item.offset = field->second;
     return item;
@@ -109,9 +108,9 @@ tl::expected<LayoutItem, std::string> ParseLayoutItem(std::string_view text) {
     return Err("layout item \"" + std::string(text) + "\" needs ptr@off:count@off:elem");
   }
   auto ptr = ParseField(parts[1]);
-  if (!ptr) return Err(ptr.error());
+  if (!ptr) return tl::unexpected(ptr.error());
   auto count = ParseField(parts[2]);
-  if (!count) return Err(count.error());
+  if (!count) return tl::unexpected(count.error());
   auto elem = ParseNumber(parts[3], 10);
   if (!elem || *elem == 0) return Err("bad element size in \"" + std::string(text) + "\"");
   item.field = ptr->first;
@@ -150,7 +149,7 @@ bool HandlerFitsLevel(Handler handler, Level level) {
 
 }  // namespace
 
-tl::expected<Entry, std::string> ParseRow(std::string_view line) {
+Result<Entry> ParseRow(std::string_view line) {
   std::vector<std::string_view> cols = Split(line, '\t');
   if (cols.size() != 8) {
     return Err("expected 8 tab-separated columns, found " + std::to_string(cols.size()));
@@ -165,7 +164,7 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
   if (!key) return Err("key \"" + std::string(cols[2]) + "\" is not 0x-hex");
   e.key = *key;
   auto mask = ParseMask(cols[3]);
-  if (!mask) return Err(mask.error());
+  if (!mask) return tl::unexpected(mask.error());
   e.mask = *mask;
   auto handler = HandlerFromName(cols[4]);
   if (!handler) return Err("unknown handler \"" + std::string(cols[4]) + "\"");
@@ -201,7 +200,7 @@ tl::expected<Entry, std::string> ParseRow(std::string_view line) {
   if (cols[7] != "-") {
     for (std::string_view item_text : Split(cols[7], ';')) {
       auto item = ParseLayoutItem(item_text);
-      if (!item) return Err(item.error());
+      if (!item) return tl::unexpected(item.error());
       bool is_pointer = item->kind == LayoutItem::Kind::kInOut || item->kind == LayoutItem::Kind::kOut ||
                         item->kind == LayoutItem::Kind::kInOutSquare || item->kind == LayoutItem::Kind::kNull;
       std::uint32_t width = item->kind == LayoutItem::Kind::kShare            ? sizeof(nv::RS_SHARE_POLICY)
@@ -227,11 +226,11 @@ using grammar::FileHeader;
 using grammar::ParseRow;
 using grammar::ReadTableFile;
 
-tl::expected<Table, std::string> Table::Parse(std::string_view text) {
+Result<Table> Table::Parse(std::string_view text) {
   Table table;
-  auto add_row = [&](std::string_view line, int, const FileHeader&) -> tl::expected<void, std::string> {
+  auto add_row = [&](std::string_view line, int, const FileHeader&) -> Result<void> {
     auto entry = ParseRow(line);
-    if (!entry) return Err(entry.error());
+    if (!entry) return tl::unexpected(entry.error());
     return table.Add(std::move(*entry));
   };
   auto header = ReadTableFile(text, "", add_row);

@@ -4,6 +4,7 @@
 #include "abi/abi.h"
 #include "abi/embedded_tables.h"
 #include "abi/nv_structs.h"
+#include "error/error.h"
 
 namespace nvgate::abi {
 namespace {
@@ -12,9 +13,7 @@ using ::testing::HasSubstr;
 
 constexpr std::string_view kHeader = "#branch\t999\n#versions\t999.1.2 999.10.0\n";
 
-tl::expected<Table, std::string> ParseWith(std::string_view rows) {
-  return Table::Parse(std::string(kHeader) + std::string(rows));
-}
+Result<Table> ParseWith(std::string_view rows) { return Table::Parse(std::string(kHeader) + std::string(rows)); }
 
 TEST(TableParse, ReadsEveryColumn) {
   auto t = ParseWith(
@@ -23,7 +22,7 @@ TEST(TableParse, ReadsEveryColumn) {
       "inout:grInfoList@8:grInfoListSize@0:8\n"
       "alloc\tNVB8B0_VIDEO_DECODER\t0xb8b0\tvideo\tsimple\t-\t0\t-\n"
       "frontend\tNV_ESC_IOCTL_XFER_CMD\t0xd3\t-\tdeny\t-\t16\t-\n");
-  ASSERT_TRUE(t) << t.error();
+  ASSERT_TRUE(t) << t.error().message;
   EXPECT_EQ(t->branch(), "999");
   EXPECT_THAT(t->versions(), ::testing::ElementsAre("999.1.2", "999.10.0"));
   ASSERT_EQ(t->entries().size(), 4u);
@@ -71,8 +70,8 @@ class TableParseErrors : public ::testing::TestWithParam<BadRow> {};
 TEST_P(TableParseErrors, NamesTheProblemAndLine) {
   auto t = ParseWith(GetParam().row);
   ASSERT_FALSE(t);
-  EXPECT_THAT(t.error(), HasSubstr("line " + std::to_string(GetParam().line)));
-  EXPECT_THAT(t.error(), HasSubstr(GetParam().error));
+  EXPECT_THAT(t.error().message, HasSubstr("line " + std::to_string(GetParam().line)));
+  EXPECT_THAT(t.error().message, HasSubstr(GetParam().error));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -106,7 +105,7 @@ TEST(TableParse, GspForwardedControlsAndPrivilegedDenyRows) {
   auto t = ParseWith("control\tGSS_LEGACY_0x20808159\t0x20808159\tcompute\tsimple\t-\t332\t-\n"
                      "control\tX\t0x2080c159\t-\tdeny\t-\t0\t-\n"
                      "alloc\tNV2082_BINAPI_PRIVILEGED\t0x2082\t-\tdeny\t-\t0\t-\n");
-  ASSERT_TRUE(t) << t.error();
+  ASSERT_TRUE(t) << t.error().message;
   EXPECT_TRUE(IsGspForwardedControl(Level::kControl, 0x20808159));
   EXPECT_TRUE(IsGspForwardedControl(Level::kControl, 0x20810108));
   EXPECT_FALSE(IsGspForwardedControl(Level::kControl, 0x20800159));
@@ -114,9 +113,9 @@ TEST(TableParse, GspForwardedControlsAndPrivilegedDenyRows) {
 }
 
 TEST(TableParse, RequiresHeaders) {
-  EXPECT_THAT(Table::Parse("frontend\tX\t0x1\tbase\tsimple\t-\t0\t-\n").error(),
+  EXPECT_THAT(Table::Parse("frontend\tX\t0x1\tbase\tsimple\t-\t0\t-\n").error().message,
               HasSubstr("#branch"));
-  EXPECT_THAT(Table::Parse("#branch\t1\n").error(), HasSubstr("#versions"));
+  EXPECT_THAT(Table::Parse("#branch\t1\n").error().message, HasSubstr("#versions"));
 }
 
 // A delta and the base it applies to.
@@ -129,7 +128,7 @@ constexpr std::string_view kBase =
 constexpr std::string_view kDeltaHeader =
     "#base\t900\n#branch\t800\n#versions\t800.9.1 800.10.2 800.100.3\n";
 
-tl::expected<std::vector<Table>, std::string> DeltaWith(std::string_view lines) {
+Result<std::vector<Table>> DeltaWith(std::string_view lines) {
   return Table::ParseDelta(Table::Parse(kBase).value(),
                            std::string(kDeltaHeader) + std::string(lines));
 }
@@ -140,7 +139,7 @@ TEST(DeltaParse, RemovesChangesAndAddsForTheWholeBranch) {
       "change\t*\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\tGET_INFO_PARAMS\t12\t"
       "inout:list@4:count@0:4\n"
       "add\t*\tcontrol\tOLD_ONLY\t0x1ff\tgraphics\tsimple\tOLD_PARAMS\t8\t-\n");
-  ASSERT_TRUE(tables) << tables.error();
+  ASSERT_TRUE(tables) << tables.error().message;
   ASSERT_EQ(tables->size(), 1u);
   const Table& t = tables->front();
   EXPECT_EQ(t.branch(), "800");
@@ -164,7 +163,7 @@ TEST(DeltaParse, RangesSplitTheBranch) {
       "change\t800.9.1..800.10.2\tcontrol\tGET_INFO\t0x100\tcompute\tsimple\tGET_INFO_PARAMS\t"
       "12\tinout:list@4:count@0:4\n"
       "remove\t800.9.1..800.9.1\talloc\tNEW_CLASS_A\n");
-  ASSERT_TRUE(tables) << tables.error();
+  ASSERT_TRUE(tables) << tables.error().message;
   ASSERT_EQ(tables->size(), 3u);
   std::map<std::string, const Table*> by_version;
   for (const Table& t : *tables) {
@@ -190,8 +189,8 @@ class DeltaParseErrors : public ::testing::TestWithParam<BadDelta> {};
 TEST_P(DeltaParseErrors, NamesTheProblemAndLine) {
   auto tables = DeltaWith(GetParam().lines);
   ASSERT_FALSE(tables);
-  EXPECT_THAT(tables.error(), HasSubstr("line " + std::to_string(GetParam().line)));
-  EXPECT_THAT(tables.error(), HasSubstr(GetParam().error));
+  EXPECT_THAT(tables.error().message, HasSubstr("line " + std::to_string(GetParam().line)));
+  EXPECT_THAT(tables.error().message, HasSubstr(GetParam().error));
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -222,12 +221,12 @@ INSTANTIATE_TEST_SUITE_P(
 
 TEST(DeltaParse, RequiresHeadersAndTheRightBase) {
   const Table base = Table::Parse(kBase).value();
-  EXPECT_THAT(Table::ParseDelta(base, "#branch\t800\n#versions\t800.1\n").error(),
+  EXPECT_THAT(Table::ParseDelta(base, "#branch\t800\n#versions\t800.1\n").error().message,
               HasSubstr("#base"));
-  EXPECT_THAT(Table::ParseDelta(base, "#base\t580\n").error(), HasSubstr("base 580 is not"));
-  EXPECT_THAT(Table::ParseDelta(base, "#base\t900\nremove\t*\tcontrol\tGET_INFO\n").error(),
+  EXPECT_THAT(Table::ParseDelta(base, "#base\t580\n").error().message, HasSubstr("base 580 is not"));
+  EXPECT_THAT(Table::ParseDelta(base, "#base\t900\nremove\t*\tcontrol\tGET_INFO\n").error().message,
               HasSubstr("must come before"));
-  EXPECT_THAT(Table::Parse(std::string(kDeltaHeader)).error(), HasSubstr("delta"));
+  EXPECT_THAT(Table::Parse(std::string(kDeltaHeader)).error().message, HasSubstr("delta"));
 }
 
 TEST(Versions, CompareNumerically) {
@@ -245,7 +244,7 @@ TEST(EmbeddedTables, EveryOneBuilds) {
   for (const EmbeddedTable& embedded : EmbeddedTables()) {
     if (embedded.text.starts_with("#base")) continue;
     auto t = Table::Parse(embedded.text);
-    ASSERT_TRUE(t) << embedded.file << ": " << t.error();
+    ASSERT_TRUE(t) << embedded.file << ": " << t.error().message;
     full[t->branch()] = TableForVersion(t->versions().front());
   }
   for (const EmbeddedTable& embedded : EmbeddedTables()) {
@@ -253,7 +252,7 @@ TEST(EmbeddedTables, EveryOneBuilds) {
     std::string_view base = embedded.text.substr(6, embedded.text.find('\n') - 6);
     ASSERT_TRUE(full.contains(std::string(base))) << embedded.file;
     auto tables = Table::ParseDelta(*full[std::string(base)], embedded.text);
-    EXPECT_TRUE(tables) << embedded.file << ": " << tables.error();
+    EXPECT_TRUE(tables) << embedded.file << ": " << tables.error().message;
   }
 }
 

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/container_request.h"
+#include "error/error.h"
 
 namespace nvgate::agent {
 namespace {
@@ -29,14 +30,12 @@ constexpr int kMaxFds = 8;
 // A client that connects and sends nothing must not hold up the next runtime.
 constexpr int kReceiveTimeoutSeconds = 5;
 
-std::string Errno(const char* what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
-
-tl::expected<sockaddr_un, std::string> SocketAddress(const std::string& path) {
+Result<sockaddr_un> SocketAddress(const std::string& path) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
-    return tl::unexpected(fmt::format("socket path '{}' is empty or longer than {} bytes", path,
-                                      sizeof(addr.sun_path) - 1));
+    return tl::unexpected(Error::Usage(
+        fmt::format("socket path '{}' is empty or longer than {} bytes", path, sizeof(addr.sun_path) - 1)));
   }
   std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
   return addr;
@@ -49,7 +48,7 @@ struct Received {
 
 // Reads one JSON document (runc keeps its side open after sending it), keeping
 // every fd that came along.
-tl::expected<Received, std::string> ReceiveAll(int connection) {
+Result<Received> ReceiveAll(int connection) {
   Received out;
   char buffer[16384];
   alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * kMaxFds)];
@@ -62,7 +61,7 @@ tl::expected<Received, std::string> ReceiveAll(int connection) {
     msg.msg_controllen = sizeof control;
     ssize_t n = recvmsg(connection, &msg, MSG_CMSG_CLOEXEC);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return tl::unexpected(Errno("recvmsg"));
+    if (n < 0) return tl::unexpected(Error::Errno("recvmsg"));
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
       std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -75,7 +74,7 @@ tl::expected<Received, std::string> ReceiveAll(int connection) {
     if (n == 0) return out;
     out.data.append(buffer, static_cast<std::size_t>(n));
     if (nlohmann::json::accept(out.data)) return out;
-    if (out.data.size() > kMaxMessage) return tl::unexpected(std::string("message larger than 1 MiB"));
+    if (out.data.size() > kMaxMessage) return tl::unexpected(Error::Malformed("message larger than 1 MiB"));
   }
 }
 
@@ -147,39 +146,42 @@ Agent::~Agent() {
   wake_fd_.reset();
 }
 
-tl::expected<void, std::string> Agent::Listen() {
+Result<void> Agent::Listen() {
   auto addr = SocketAddress(options_.socket_path);
   if (!addr) return tl::unexpected(addr.error());
   wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake_fd_) return tl::unexpected(Errno("eventfd"));
+  if (!wake_fd_) return tl::unexpected(Error::Errno("eventfd"));
   listen_fd_.reset(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!listen_fd_) return tl::unexpected(Errno("socket"));
+  if (!listen_fd_) return tl::unexpected(Error::Errno("socket"));
   // A socket left by an agent that died; a live agent still answers on it.
   struct stat st;
   if (lstat(options_.socket_path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      return tl::unexpected(fmt::format("{} exists and is not a socket", options_.socket_path));
+      return tl::unexpected(Error::Usage(fmt::format("{} exists and is not a socket", options_.socket_path)));
     }
     bool alive = false;
     {
       fd::OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
       alive = probe && connect(probe.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) == 0;
     }
-    if (alive) return tl::unexpected(fmt::format("another agent listens on {}", options_.socket_path));
+    if (alive) {
+      return tl::unexpected(
+          Error::System(EADDRINUSE, fmt::format("another agent listens on {}", options_.socket_path)));
+    }
     unlink(options_.socket_path.c_str());
   }
   // Only root (the runtime) may hand the agent containers.
   mode_t old_umask = umask(0177);
   int rc = bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
   umask(old_umask);
-  if (rc != 0) return tl::unexpected(Errno(("bind " + options_.socket_path).c_str()));
+  if (rc != 0) return tl::unexpected(Error::Errno("bind " + options_.socket_path));
   bound_ = true;
-  if (listen(listen_fd_.get(), 64) != 0) return tl::unexpected(Errno("listen"));
+  if (listen(listen_fd_.get(), 64) != 0) return tl::unexpected(Error::Errno("listen"));
   return {};
 }
 
-tl::expected<void, std::string> Agent::Serve() {
-  if (!listen_fd_) return tl::unexpected(std::string("Serve() before Listen()"));
+Result<void> Agent::Serve() {
+  if (!listen_fd_) return tl::unexpected(Error::Internal("Serve() before Listen()"));
   for (;;) {
     std::vector<pollfd> fds = {{listen_fd_.get(), POLLIN, 0}, {wake_fd_.get(), POLLIN, 0}};
     // Only this thread adds or removes containers: the pointers stay valid.
@@ -192,7 +194,7 @@ tl::expected<void, std::string> Agent::Serve() {
       }
     }
     int n = poll(fds.data(), fds.size(), -1);
-    if (n < 0 && errno != EINTR) return tl::unexpected(Errno("poll"));
+    if (n < 0 && errno != EINTR) return tl::unexpected(Error::Errno("poll"));
     if (n <= 0) continue;
     if (fds[1].revents) return {};
     for (std::size_t i = 0; i < polled.size(); ++i) {
@@ -205,7 +207,7 @@ tl::expected<void, std::string> Agent::Serve() {
     fd::OwnedFd connection(accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
     if (!connection) {
       if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN) continue;
-      return tl::unexpected(Errno("accept"));
+      return tl::unexpected(Error::Errno("accept"));
     }
     timeval timeout{kReceiveTimeoutSeconds, 0};
     setsockopt(connection.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
@@ -235,17 +237,19 @@ void Agent::HandleConnection(int connection) {
     if (request.is_object() && request.value("request", "") == "status") {
       nlohmann::json reply = {{"containers", nlohmann::json::array()}};
       for (const ContainerStatus& c : Containers()) {
-        reply["containers"].push_back({{"id", c.id},
-                                       {"pid", c.pid},
-                                       {"supervisor_pid", c.supervisor_pid},
-                                       {"requested", c.requested},
-                                       {"source", c.source},
-                                       {"enabled", c.enabled},
-                                       {"gpus", c.gpus},
-                                       {"refused", c.refused},
-                                       {"executed", c.executed},
-                                       {"denied", c.denied},
-                                       {"denials", c.denials}});
+        reply["containers"].push_back(
+            {{"id", c.id},
+             {"pid", c.pid},
+             {"supervisor_pid", c.supervisor_pid},
+             {"requested", c.requested},
+             {"source", c.source},
+             {"enabled", c.enabled},
+             {"gpus", c.gpus},
+             {"refused", c.refused},
+             {"error", c.refusal ? nlohmann::json(ErrorKindId(*c.refusal)) : nlohmann::json(nullptr)},
+             {"executed", c.executed},
+             {"denied", c.denied},
+             {"denials", c.denials}});
       }
       SendAll(connection, reply.dump() + "\n");
     } else {
@@ -262,7 +266,7 @@ void Agent::HandleConnection(int connection) {
   if (!state || !listener) {
     // The container's trapped calls fail (ENOSYS) once the runtime closes its copy.
     spdlog::error("agent: a runtime's message was not understood ({}); its container's NVIDIA calls will fail",
-                  state ? "fewer fds than named" : state.error());
+                  state ? "fewer fds than named" : state.error().message);
     return;
   }
   StartContainer(std::move(listener), *state);
@@ -274,7 +278,7 @@ void Agent::StartContainer(fd::OwnedFd listener, const ContainerProcessState& st
   c->status.pid = state.pid;
 
   caps::CapSet enabled;
-  std::string refusal;
+  std::optional<Error> refusal;
   auto request = ReadCapsRequest(state);
   if (!request) {
     refusal = request.error();
@@ -290,15 +294,12 @@ void Agent::StartContainer(fd::OwnedFd listener, const ContainerProcessState& st
   }
   // The GPUs its config gives it, within the operator's bound (container_request.h).
   std::optional<std::vector<int>> gpu_indices;
-  std::string gpu_refusal;
+  std::optional<Error> gpu_refusal;
   c->status.gpus = "all";
-  if (refusal.empty()) {
-    tl::expected<gpus::Selection, std::string> selected = tl::unexpected(std::string());
-    if (auto gpu_request = ReadGpuRequest(state); !gpu_request) {
-      selected = tl::unexpected(gpu_request.error());
-    } else {
-      selected = ResolveGpuRequest(*gpu_request, options_.machine, options_.allowed_gpus);
-    }
+  if (!refusal) {
+    Result<gpus::Selection> selected = ReadGpuRequest(state).and_then([&](const auto& gpu_request) {
+      return ResolveGpuRequest(gpu_request, options_.machine, options_.allowed_gpus);
+    });
     if (!selected) {
       gpu_refusal = selected.error();
       enabled = caps::CapSet{};  // an empty set reaches no call: every one is refused
@@ -309,22 +310,26 @@ void Agent::StartContainer(fd::OwnedFd listener, const ContainerProcessState& st
     }
   }
   const std::string id = state.id;
-  if (!gpu_refusal.empty()) {
+  if (gpu_refusal) {
     c->status.refused = true;
-    spdlog::error("agent: container {} (pid {}): GPU request refused: {}; every NVIDIA call of this container is "
-                  "refused",
-                  id, state.pid, gpu_refusal);
-  } else if (refusal.empty()) {
+    c->status.refusal = gpu_refusal->kind;
+    spdlog::error(
+        "agent: container {} (pid {}): GPU request refused: {}; every NVIDIA call of this container is "
+        "refused",
+        id, state.pid, *gpu_refusal);
+  } else if (!refusal) {
     c->status.enabled = enabled.ToString();
     spdlog::info("agent: container {} (pid {}): supervising with capabilities {} (from {}) and GPUs {}", id,
                  state.pid, c->status.enabled, c->status.source, c->status.gpus);
   } else {
     // One line for the container; none per call.
     c->status.refused = true;
-    spdlog::error("agent: container {} (pid {}): capability request '{}' ({}) refused: {}; allowed: {}; every "
-                  "NVIDIA call of this container is refused",
-                  id, state.pid, c->status.requested, c->status.source.empty() ? "unknown" : c->status.source,
-                  refusal, options_.allowed.ToString());
+    c->status.refusal = refusal->kind;
+    spdlog::error(
+        "agent: container {} (pid {}): capability request '{}' ({}) refused: {}; allowed: {}; every "
+        "NVIDIA call of this container is refused",
+        id, state.pid, c->status.requested, c->status.source.empty() ? "unknown" : c->status.source, *refusal,
+        options_.allowed.ToString());
   }
 
   // Everything the child needs is built before fork: after it, the child may
@@ -344,7 +349,7 @@ void Agent::StartContainer(fd::OwnedFd listener, const ContainerProcessState& st
   argv.push_back(nullptr);
   int report[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0) {
-    spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Errno("socketpair"));
+    spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Error::Errno("socketpair"));
     return;
   }
   fd::OwnedFd report_agent_end(report[0]);
@@ -357,7 +362,7 @@ void Agent::StartContainer(fd::OwnedFd listener, const ContainerProcessState& st
   listener.reset();
   report_child_end.reset();
   if (child < 0) {
-    spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Errno("fork"));
+    spdlog::error("agent: container {}: {}; its NVIDIA calls will fail", id, Error::Errno("fork"));
     return;
   }
   c->status.supervisor_pid = child;
@@ -437,17 +442,17 @@ void Agent::WriteMetrics(metrics::Exposition& out) const {
   WriteAgentMetrics(out, live, totals);
 }
 
-tl::expected<std::string, std::string> QueryStatus(const std::string& socket_path) {
+Result<std::string> QueryStatus(const std::string& socket_path) {
   auto addr = SocketAddress(socket_path);
   if (!addr) return tl::unexpected(addr.error());
   fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) return tl::unexpected(Errno("socket"));
+  if (!fd) return tl::unexpected(Error::Errno("socket"));
   std::string reply;
   if (connect(fd.get(), reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
-    return tl::unexpected(Errno(("connect " + socket_path).c_str()));
+    return tl::unexpected(Error::Errno("connect " + socket_path));
   }
   if (!SendAll(fd.get(), R"({"request":"status"})") || shutdown(fd.get(), SHUT_WR) != 0) {
-    return tl::unexpected(Errno("send"));
+    return tl::unexpected(Error::Errno("send"));
   }
   char buffer[4096];
   for (;;) {
@@ -456,7 +461,7 @@ tl::expected<std::string, std::string> QueryStatus(const std::string& socket_pat
     if (n <= 0) break;
     reply.append(buffer, static_cast<std::size_t>(n));
   }
-  if (reply.empty()) return tl::unexpected("the agent on " + socket_path + " sent no reply");
+  if (reply.empty()) return tl::unexpected(Error::Malformed("the agent on " + socket_path + " sent no reply"));
   return reply;
 }
 

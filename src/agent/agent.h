@@ -33,16 +33,17 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
 
 #include "agent/agent_metrics.h"
 #include "agent/container_supervisor.h"
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::agent {
@@ -71,6 +72,7 @@ struct ContainerStatus {
   std::string enabled;    // what calls run under; "" when every call is refused
   std::string gpus;       // the GPUs its calls may name (gpus::Selection::ToString); "all" for every one
   bool refused = false;   // the request was outside the bound, or unreadable
+  std::optional<ErrorKind> refusal;  // why, when refused (its id is agent status's "error")
   std::uint64_t executed = 0;  // NVIDIA calls handed to the proxy
   std::uint64_t denied = 0;    // of those, denied and answered
   nlohmann::json denials;      // per denied call: call, level, key, capability, count, processes
@@ -85,9 +87,9 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   // Binds the socket (mode 0600; a stale socket file is replaced).
-  tl::expected<void, std::string> Listen();
+  Result<void> Listen();
   // Accepts runtimes and status requests until Stop().
-  tl::expected<void, std::string> Serve();
+  Result<void> Serve();
   // Makes Serve() return and every container's supervisor process end
   // (SIGTERM); supervised containers' trapped calls then fail (ENOSYS), they
   // are never let through. Thread-safe.
@@ -123,6 +125,6 @@ class Agent {
 
 // Asks the agent on `socket_path` for its active containers; returns its JSON
 // reply.
-tl::expected<std::string, std::string> QueryStatus(const std::string& socket_path);
+Result<std::string> QueryStatus(const std::string& socket_path);
 
 }  // namespace nvgate::agent

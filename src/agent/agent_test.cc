@@ -52,7 +52,7 @@ class BundleDir {
 
 TEST(ContainerRequestTest, ParsesRuncsMessage) {
   auto state = ParseContainerProcessState(RuncMessage("/b", "compute", R"({"a":"b"})"));
-  ASSERT_TRUE(state) << state.error();
+  ASSERT_TRUE(state) << state.error().message;
   EXPECT_EQ(state->id, "ctr1");
   EXPECT_EQ(state->pid, 4242);
   EXPECT_EQ(state->bundle, "/b");
@@ -70,7 +70,7 @@ TEST(ContainerRequestTest, RefusesMessagesWithoutAListenerOrId) {
 TEST(ContainerRequestTest, RequestPrecedenceIsMetadataThenAnnotationThenEnvironment) {
   BundleDir bundle(R"(["PATH=/bin","NVIDIA_DRIVER_CAPABILITIES=video"])");
   auto from_env = ReadCapsRequest(*ParseContainerProcessState(RuncMessage(bundle.path())));
-  ASSERT_TRUE(from_env) << from_env.error();
+  ASSERT_TRUE(from_env) << from_env.error().message;
   EXPECT_EQ(from_env->text, "video");
   EXPECT_EQ(from_env->source, "NVIDIA_DRIVER_CAPABILITIES");
 
@@ -95,7 +95,7 @@ std::vector<gpus::Gpu> TwoGpus() {
 std::string GpusOf(const nlohmann::ordered_json& config, const std::string& bound = "all") {
   auto machine = TwoGpus();
   auto selected = ResolveGpuRequest(GpuRequestFromConfig(config), machine, *gpus::ResolveBound(bound, machine));
-  if (!selected) return "error: " + selected.error();
+  if (!selected) return "error: " + selected.error().message;
   return selected->restricted() ? selected->ToString() : "all";
 }
 
@@ -137,7 +137,7 @@ TEST(ContainerRequestTest, GpusOutsideTheBoundOrTheMachineAreRefused) {
   // Where the machine's GPUs are unknown, an unbounded request is left to the agent.
   auto unknown = ResolveGpuRequest(GpuRequestFromConfig(GpuConfig({"NVIDIA_VISIBLE_DEVICES=3"})), {},
                                    *gpus::ResolveBound("all", {}));
-  ASSERT_TRUE(unknown) << unknown.error();
+  ASSERT_TRUE(unknown) << unknown.error().message;
   EXPECT_FALSE(unknown->restricted());
 }
 
@@ -159,13 +159,13 @@ TEST(AgentTest, AnswersStatusAndRefusesASecondAgentOnTheSameSocket) {
   ASSERT_TRUE(agent.Listen());
   std::thread serving([&] { EXPECT_TRUE(agent.Serve()); });
   auto reply = QueryStatus(socket);
-  ASSERT_TRUE(reply) << reply.error();
+  ASSERT_TRUE(reply) << reply.error().message;
   EXPECT_EQ(nlohmann::json::parse(*reply)["containers"], nlohmann::json::array());
 
   Agent second(options);
   auto refused = second.Listen();
   ASSERT_FALSE(refused);
-  EXPECT_THAT(refused.error(), testing::HasSubstr("another agent listens"));
+  EXPECT_THAT(refused.error().message, testing::HasSubstr("another agent listens"));
   agent.Stop();
   serving.join();
 }
@@ -266,7 +266,7 @@ TEST(AgentTest, EachContainerGetsAProcessOfItsOwnWithOnlyItsListenerAndItsReport
     // never the agent's socket or the other container's listener.
     EXPECT_EQ(FdsOnceSleeping(pid), (std::set<int>{0, 1, 2, 3, 4})) << c["id"];
     auto config = DecodeConfig(ReadText(dir / ("config-" + std::to_string(pid))));
-    ASSERT_TRUE(config) << config.error();
+    ASSERT_TRUE(config) << config.error().message;
     EXPECT_EQ(config->id, c["id"].get<std::string>());
     EXPECT_EQ(config->agent_pid, getpid());
     EXPECT_EQ(config->enabled.bits(), caps::CapSet::Default().bits());
@@ -393,7 +393,7 @@ TEST(ContainerSupervisorConfigTest, RoundTrips) {
                                               .abi_version = "580.159.04",
                                               .sim_gpus = 2}};
   auto decoded = DecodeConfig(EncodeConfig(config));
-  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(decoded->id, config.id);
   EXPECT_EQ(decoded->pid, 4242);
   EXPECT_EQ(decoded->enabled.bits(), config.enabled.bits());
@@ -408,7 +408,7 @@ TEST(ContainerSupervisorConfigTest, RoundTrips) {
   EXPECT_EQ(decoded->gpus, std::vector<int>{1});
   config.gpus.reset();
   auto every_gpu = DecodeConfig(EncodeConfig(config));
-  ASSERT_TRUE(every_gpu) << every_gpu.error();
+  ASSERT_TRUE(every_gpu) << every_gpu.error().message;
   EXPECT_FALSE(every_gpu->gpus);
   EXPECT_FALSE(DecodeConfig(R"({"id":"x"})"));
   EXPECT_FALSE(DecodeConfig("not json"));
@@ -427,7 +427,7 @@ TEST(ContainerReportTest, RoundTripsAMetersSnapshotAndTheDenials) {
                             {"count", 1},
                             {"processes", 1}});
   auto decoded = DecodeReport(EncodeReport(report));
-  ASSERT_TRUE(decoded) << decoded.error();
+  ASSERT_TRUE(decoded) << decoded.error().message;
   EXPECT_EQ(decoded->meter.allowed, 1u);
   EXPECT_EQ(decoded->meter.denied, 1u);
   EXPECT_EQ(decoded->meter.denials, report.meter.denials);

@@ -27,16 +27,16 @@ std::optional<std::string> EnvValue(const Json& env, std::string_view name) {
 }
 
 // The bundle's config.json, or an empty object without a bundle.
-tl::expected<Json, std::string> ReadBundleConfig(const ContainerProcessState& state) {
+Result<Json> ReadBundleConfig(const ContainerProcessState& state) {
   Json config = Json::object();
   if (state.bundle.empty()) return config;
   std::string path = state.bundle + "/config.json";
   std::ifstream in(path);
-  if (!in) return tl::unexpected("cannot read " + path);
+  if (!in) return tl::unexpected(Error::System(errno, "cannot read " + path));
   std::stringstream text;
   text << in.rdbuf();
   config = Json::parse(text.str(), nullptr, /*allow_exceptions=*/false);
-  if (config.is_discarded() || !config.is_object()) return tl::unexpected(path + " is not JSON");
+  if (config.is_discarded() || !config.is_object()) return tl::unexpected(Error::Malformed(path + " is not JSON"));
   return config;
 }
 
@@ -70,21 +70,21 @@ std::optional<int> GpuNode(const Json& path) {
 
 }  // namespace
 
-tl::expected<ContainerProcessState, std::string> ParseContainerProcessState(std::string_view json) {
+Result<ContainerProcessState> ParseContainerProcessState(std::string_view json) {
   Json j = Json::parse(json, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) return tl::unexpected(std::string("the runtime's message is not JSON"));
+  if (j.is_discarded() || !j.is_object()) return tl::unexpected(Error::Malformed("the runtime's message is not JSON"));
   ContainerProcessState out;
   auto fds = j.find("fds");
-  if (fds == j.end() || !fds->is_array()) return tl::unexpected(std::string("no \"fds\" list"));
+  if (fds == j.end() || !fds->is_array()) return tl::unexpected(Error::Malformed("no \"fds\" list"));
   for (std::size_t i = 0; i < fds->size(); ++i) {
     if ((*fds)[i] == "seccompFd") out.seccomp_fd_index = static_cast<int>(i);
   }
-  if (out.seccomp_fd_index < 0) return tl::unexpected(std::string("no \"seccompFd\" among the fds"));
+  if (out.seccomp_fd_index < 0) return tl::unexpected(Error::Malformed("no \"seccompFd\" among the fds"));
   if (j.contains("pid") && j["pid"].is_number_integer()) out.pid = j["pid"].get<int>();
   if (j.contains("metadata") && j["metadata"].is_string()) out.metadata = j["metadata"].get<std::string>();
   auto state = j.find("state");
-  if (state == j.end() || !state->is_object()) return tl::unexpected(std::string("no \"state\" object"));
-  if (!state->contains("id") || !(*state)["id"].is_string()) return tl::unexpected(std::string("no state.id"));
+  if (state == j.end() || !state->is_object()) return tl::unexpected(Error::Malformed("no \"state\" object"));
+  if (!state->contains("id") || !(*state)["id"].is_string()) return tl::unexpected(Error::Malformed("no state.id"));
   out.id = (*state)["id"].get<std::string>();
   if (state->contains("bundle") && (*state)["bundle"].is_string()) out.bundle = (*state)["bundle"].get<std::string>();
   if (out.pid == 0 && state->contains("pid") && (*state)["pid"].is_number_integer()) out.pid = (*state)["pid"].get<int>();
@@ -116,16 +116,16 @@ CapsRequest RequestFromConfig(const Json& config, const std::map<std::string, st
   return out;
 }
 
-tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state) {
+Result<CapsRequest> ReadCapsRequest(const ContainerProcessState& state) {
   auto config = ReadBundleConfig(state);
   if (!config) return tl::unexpected(config.error());
   return RequestFromConfig(*config, state.annotations, state.metadata);
 }
 
-tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& request, caps::CapSet allowed) {
+Result<caps::CapSet> ResolveRequest(const CapsRequest& request, caps::CapSet allowed) {
   auto resolved = caps::Resolve(request.text, allowed, request.legacy_cuda_image);
   if (!resolved) return tl::unexpected(resolved.error());
-  if (resolved->empty()) return tl::unexpected(std::string("no driver capability is enabled"));
+  if (resolved->empty()) return tl::unexpected(Error::Usage("no driver capability is enabled"));
   return *resolved;
 }
 
@@ -149,28 +149,31 @@ GpuRequest GpuRequestFromConfig(const Json& config) {
   return out;
 }
 
-tl::expected<GpuRequest, std::string> ReadGpuRequest(const ContainerProcessState& state) {
+Result<GpuRequest> ReadGpuRequest(const ContainerProcessState& state) {
   auto config = ReadBundleConfig(state);
   if (!config) return tl::unexpected(config.error());
   return GpuRequestFromConfig(*config);
 }
 
-tl::expected<gpus::Selection, std::string> ResolveGpuRequest(const GpuRequest& request,
-                                                             const std::vector<gpus::Gpu>& machine,
-                                                             const gpus::Selection& bound) {
+Result<gpus::Selection> ResolveGpuRequest(const GpuRequest& request, const std::vector<gpus::Gpu>& machine,
+                                          const gpus::Selection& bound) {
   if (machine.empty() && !bound.restricted()) return gpus::Selection::All({});
   const gpus::Request env = gpus::ParseRequest(
       request.visible_devices, request.legacy_cuda_image ? gpus::RequestKind::kAll : gpus::RequestKind::kVoid);
   auto from_env = gpus::Resolve(env, machine, bound);
-  if (!from_env) return tl::unexpected("NVIDIA_VISIBLE_DEVICES: " + from_env.error());
+  if (!from_env) return tl::unexpected(from_env.error().Prefixed("NVIDIA_VISIBLE_DEVICES: "));
   if (request.node_gpus.empty() || !from_env->restricted()) return from_env;
   std::vector<gpus::Gpu> both = from_env->gpus();
   // A node names the GPU of its minor number.
   for (int n : request.node_gpus) {
     const std::string node = "/dev/nvidia" + std::to_string(n);
     auto gpu = std::find_if(machine.begin(), machine.end(), [n](const gpus::Gpu& g) { return g.index == n; });
-    if (gpu == machine.end()) return tl::unexpected("device " + node + ": no GPU of this machine has that node");
-    if (!bound.ByIndex(n)) return tl::unexpected("device " + node + ": " + gpus::OutsideBound(node, *gpu, bound));
+    if (gpu == machine.end()) {
+      return tl::unexpected(Error::NotFound("device " + node + ": no GPU of this machine has that node"));
+    }
+    if (!bound.ByIndex(n)) {
+      return tl::unexpected(Error::Refused("device " + node + ": " + gpus::OutsideBound(node, *gpu, bound)));
+    }
     both.push_back(*gpu);
   }
   return gpus::Selection::Of(gpus::RequestKind::kList, std::move(both), machine.size());

@@ -25,10 +25,10 @@
 #include <string_view>
 
 #include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
 
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "error/error.h"
 
 namespace nvgate::agent {
 
@@ -46,7 +46,7 @@ struct ContainerProcessState {
 };
 
 // Parses the runtime's message. Errors name the missing or malformed field.
-tl::expected<ContainerProcessState, std::string> ParseContainerProcessState(std::string_view json);
+Result<ContainerProcessState> ParseContainerProcessState(std::string_view json);
 
 struct CapsRequest {
   // The request as written (nullopt: not set anywhere, the toolkit's default).
@@ -66,12 +66,12 @@ CapsRequest RequestFromConfig(const nlohmann::ordered_json& config,
 
 // RequestFromConfig with <bundle>/config.json and the state's annotations and
 // metadata; an error when the bundle's config.json cannot be read.
-tl::expected<CapsRequest, std::string> ReadCapsRequest(const ContainerProcessState& state);
+Result<CapsRequest> ReadCapsRequest(const ContainerProcessState& state);
 
 // The capabilities a container gets under `allowed`, or why it gets none: a
 // request outside the bound (the error names the capabilities and the bound),
 // or one that leaves nothing enabled.
-tl::expected<caps::CapSet, std::string> ResolveRequest(const CapsRequest& request, caps::CapSet allowed);
+Result<caps::CapSet> ResolveRequest(const CapsRequest& request, caps::CapSet allowed);
 
 // The GPUs a container's config gives it: the /dev/nvidia<N> nodes it lists
 // (linux.devices paths and mount destinations: what a runtime or a CDI spec puts
@@ -86,15 +86,14 @@ struct GpuRequest {
 GpuRequest GpuRequestFromConfig(const nlohmann::ordered_json& config);
 
 // GpuRequestFromConfig of the bundle's config.json; an error when it cannot be read.
-tl::expected<GpuRequest, std::string> ReadGpuRequest(const ContainerProcessState& state);
+Result<GpuRequest> ReadGpuRequest(const ContainerProcessState& state);
 
 // The GPUs a container reaches: those its nodes and its NVIDIA_VISIBLE_DEVICES
 // name, together, on `machine` within `bound`; an error naming a GPU outside
 // the bound or one the machine does not have. Where the machine's GPUs are
 // not known (the shim on a host without a driver) and the bound is every GPU,
 // every GPU: the agent, which knows them, resolves the request again.
-tl::expected<gpus::Selection, std::string> ResolveGpuRequest(const GpuRequest& request,
-                                                             const std::vector<gpus::Gpu>& machine,
-                                                             const gpus::Selection& bound);
+Result<gpus::Selection> ResolveGpuRequest(const GpuRequest& request, const std::vector<gpus::Gpu>& machine,
+                                          const gpus::Selection& bound);
 
 }  // namespace nvgate::agent

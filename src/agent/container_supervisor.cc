@@ -18,6 +18,7 @@
 
 #include "abi/abi.h"
 #include "backend/backend.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 #include "policy/policy.h"
 #include "proxy/proxy.h"
@@ -119,9 +120,9 @@ std::string EncodeConfig(const ContainerSupervisorConfig& config) {
       .dump();
 }
 
-tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_view text) {
+Result<ContainerSupervisorConfig> DecodeConfig(std::string_view text) {
   json in = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!in.is_object()) return tl::unexpected(std::string("the configuration is not a JSON object"));
+  if (!in.is_object()) return tl::unexpected(Error::Malformed("the configuration is not a JSON object"));
   ContainerSupervisorConfig config;
   auto id = Get<std::string>(in, "id");
   auto pid = Get<int>(in, "pid");
@@ -143,7 +144,7 @@ tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_vi
         })));
   if (!id || !pid || !enabled || !refused || !agent_pid || !log_level || !backend || !node_dir || !call_log ||
       !abi_version || !sim_gpus || !gpus_valid) {
-    return tl::unexpected(std::string("the configuration lacks a field or has one of the wrong type"));
+    return tl::unexpected(Error::Malformed("the configuration lacks a field or has one of the wrong type"));
   }
   config.id = *id;
   config.pid = *pid;
@@ -170,10 +171,10 @@ std::string EncodeReport(const ContainerReport& report) {
       .dump();
 }
 
-tl::expected<ContainerReport, std::string> DecodeReport(std::string_view text) {
-  if (text.size() > kMaxReportBytes) return tl::unexpected(std::string("the report is too large"));
+Result<ContainerReport> DecodeReport(std::string_view text) {
+  if (text.size() > kMaxReportBytes) return tl::unexpected(Error::Malformed("the report is too large"));
   json in = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!in.is_object()) return tl::unexpected(std::string("the report is not a JSON object"));
+  if (!in.is_object()) return tl::unexpected(Error::Malformed("the report is not a JSON object"));
   ContainerReport report;
   auto allowed = Get<std::uint64_t>(in, "allowed");
   auto denied_answered = Get<std::uint64_t>(in, "denied_answered");
@@ -186,16 +187,16 @@ tl::expected<ContainerReport, std::string> DecodeReport(std::string_view text) {
       series->size() > ContainerMeter::kMaxDenialSeries + 1 || latency == in.end() ||
       !DecodeLatency(*latency, report.meter.latency) || denials == in.end() || !denials->is_array() ||
       denials->size() > kMaxReportedDenials) {
-    return tl::unexpected(std::string("the report lacks a field, has one of the wrong type or is over a bound"));
+    return tl::unexpected(Error::Malformed("the report lacks a field, has one of the wrong type or is over a bound"));
   }
   for (const json& s : *series) {
     if (!s.is_array() || s.size() != 3 || !s[0].is_string() || !s[1].is_string() || !s[2].is_number_unsigned()) {
-      return tl::unexpected(std::string("the report has a malformed denial series"));
+      return tl::unexpected(Error::Malformed("the report has a malformed denial series"));
     }
     report.meter.denials[{s[0].get<std::string>(), s[1].get<std::string>()}] = s[2].get<std::uint64_t>();
   }
   for (const json& d : *denials) {
-    if (!ValidDenialEntry(d)) return tl::unexpected(std::string("the report has a malformed denial"));
+    if (!ValidDenialEntry(d)) return tl::unexpected(Error::Malformed("the report has a malformed denial"));
   }
   report.meter.allowed = *allowed;
   report.meter.denied = *denied_answered;

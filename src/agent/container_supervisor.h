@@ -30,10 +30,10 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
 
 #include "agent/agent_metrics.h"
 #include "caps/caps.h"
+#include "error/error.h"
 
 namespace nvgate::agent {
 
@@ -60,7 +60,7 @@ struct ContainerSupervisorConfig {
 };
 
 std::string EncodeConfig(const ContainerSupervisorConfig& config);
-tl::expected<ContainerSupervisorConfig, std::string> DecodeConfig(std::string_view json);
+Result<ContainerSupervisorConfig> DecodeConfig(std::string_view json);
 
 // A container's counts, as its supervisor process last reported them.
 struct ContainerReport {
@@ -80,7 +80,7 @@ inline constexpr std::chrono::milliseconds kReportPeriod{100};
 std::string EncodeReport(const ContainerReport& report);
 // Checks every field's type and bound: the agent must not trust a supervisor
 // process whose workload may have taken it over.
-tl::expected<ContainerReport, std::string> DecodeReport(std::string_view json);
+Result<ContainerReport> DecodeReport(std::string_view json);
 
 // Supervises the container whose listener is `listener` until its last task
 // is gone or SIGTERM, sending reports on `report`. Returns the process's exit

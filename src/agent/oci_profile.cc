@@ -95,17 +95,19 @@ bool HasConditions(const Json& rule) {
 
 // Filters the base's rules into `kept`; unconditional rules for ioctl and
 // seccomp come back as conditional `always` rules with the same action.
-tl::expected<void, std::string> MergeBaseRules(const Json& base_rules, Json& kept, Json& always) {
-  if (!base_rules.is_array()) return tl::unexpected(std::string("base profile: \"syscalls\" is not an array"));
+Result<void> MergeBaseRules(const Json& base_rules, Json& kept, Json& always) {
+  if (!base_rules.is_array()) return tl::unexpected(Error::Malformed("base profile: \"syscalls\" is not an array"));
   for (std::size_t i = 0; i < base_rules.size(); ++i) {
     const Json& rule = base_rules[i];
     auto names = rule.find("names");
     if (!rule.is_object() || names == rule.end() || !names->is_array()) {
-      return tl::unexpected(fmt::format("base profile: syscalls[{}] has no \"names\" list", i));
+      return tl::unexpected(Error::Malformed(fmt::format("base profile: syscalls[{}] has no \"names\" list", i)));
     }
     Json remaining = Json::array();
     for (const Json& name_json : *names) {
-      if (!name_json.is_string()) return tl::unexpected(fmt::format("base profile: syscalls[{}]: a name is not a string", i));
+      if (!name_json.is_string()) {
+        return tl::unexpected(Error::Malformed(fmt::format("base profile: syscalls[{}]: a name is not a string", i)));
+      }
       std::string name = name_json.get<std::string>();
       // nvgate's denials replace whatever the base says about these.
       if (Contains(kDeniedEperm, name) || Contains(kDeniedEnosys, name)) continue;
@@ -114,10 +116,10 @@ tl::expected<void, std::string> MergeBaseRules(const Json& base_rules, Json& kep
         continue;
       }
       if (HasConditions(rule)) {
-        return tl::unexpected(fmt::format(
-            "base profile: syscalls[{}] has argument conditions for {}; nvgate cannot merge them with its "
-            "own rules for {} without risking that they shadow the NOTIFY rules; remove them from the base",
-            i, name, name));
+        return tl::unexpected(Error::Malformed(
+            fmt::format("base profile: syscalls[{}] has argument conditions for {}; nvgate cannot merge them with its "
+                        "own rules for {} without risking that they shadow the NOTIFY rules; remove them from the base",
+                        i, name, name)));
       }
       Json replacement = rule;
       replacement["names"] = Json::array({name});
@@ -151,20 +153,21 @@ const char* NativeOciArch() {
 #endif
 }
 
-tl::expected<nlohmann::ordered_json, std::string> BuildOciProfile(const supervisor::TrapRules& rules,
-                                                                  const OciProfileOptions& options) {
+Result<nlohmann::ordered_json> BuildOciProfile(const supervisor::TrapRules& rules, const OciProfileOptions& options) {
   if (options.listener_path.empty() || options.listener_path.front() != '/') {
-    return tl::unexpected(std::string("the listener path must be absolute"));
+    return tl::unexpected(Error::Usage("the listener path must be absolute"));
   }
   Json base = options.base.value_or(Json{{"defaultAction", "SCMP_ACT_ALLOW"}});
-  if (!base.is_object()) return tl::unexpected(std::string("base profile: not a JSON object"));
-  if (!base.contains("defaultAction")) return tl::unexpected(std::string("base profile: no \"defaultAction\""));
+  if (!base.is_object()) return tl::unexpected(Error::Malformed("base profile: not a JSON object"));
+  if (!base.contains("defaultAction")) return tl::unexpected(Error::Malformed("base profile: no \"defaultAction\""));
   if (base.contains("listenerPath")) {
-    return tl::unexpected(std::string("base profile: already has a \"listenerPath\"; a container has one listener"));
+    return tl::unexpected(
+        Error::Malformed("base profile: already has a \"listenerPath\"; a container has one listener"));
   }
   std::string default_action = base["defaultAction"].is_string() ? base["defaultAction"].get<std::string>() : "";
   if (default_action == "SCMP_ACT_NOTIFY") {
-    return tl::unexpected(std::string("base profile: a NOTIFY default action would send every syscall to the agent"));
+    return tl::unexpected(
+        Error::Malformed("base profile: a NOTIFY default action would send every syscall to the agent"));
   }
 
   Json profile = Json::object();

@@ -31,8 +31,8 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
 
+#include "error/error.h"
 #include "supervisor/filter.h"
 
 namespace nvgate::agent {
@@ -49,8 +49,7 @@ struct OciProfileOptions {
 };
 
 // The seccomp profile, or an error naming what in the base cannot be merged.
-tl::expected<nlohmann::ordered_json, std::string> BuildOciProfile(const supervisor::TrapRules& rules,
-                                                                  const OciProfileOptions& options);
+Result<nlohmann::ordered_json> BuildOciProfile(const supervisor::TrapRules& rules, const OciProfileOptions& options);
 
 // The OCI name of the native architecture ("SCMP_ARCH_X86_64").
 const char* NativeOciArch();

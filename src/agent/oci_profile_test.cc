@@ -127,7 +127,7 @@ class LibseccompFilter {
 
 std::uint32_t Evaluate(const supervisor::Program& program, const seccomp_data& d) {
   auto r = supervisor::EvaluateFilter(program, d);
-  if (!r) throw std::runtime_error(r.error());
+  if (!r) throw std::runtime_error(r.error().message);
   return *r;
 }
 
@@ -154,7 +154,7 @@ std::vector<std::uint64_t> SampleRequests(const TrapRules& rules) {
 
 TEST(OciProfileTest, PermissiveProfileHasListenerDenialsAndMaskedNotifyRules) {
   auto profile = BuildOciProfile(Rules(), Options(std::nullopt, "/run/nvgate.sock", "compute"));
-  ASSERT_TRUE(profile) << profile.error();
+  ASSERT_TRUE(profile) << profile.error().message;
   const Json& p = *profile;
   EXPECT_EQ(p["defaultAction"], "SCMP_ACT_ALLOW");
   EXPECT_EQ(p["listenerPath"], "/run/nvgate.sock");
@@ -186,7 +186,7 @@ TEST(OciProfileTest, PermissiveProfileHasListenerDenialsAndMaskedNotifyRules) {
 
 TEST(OciProfileTest, UnconditionalIoctlOfTheBaseBecomesAConditionalRule) {
   auto profile = BuildOciProfile(Rules(), Options(DockerShapedBase()));
-  ASSERT_TRUE(profile) << profile.error();
+  ASSERT_TRUE(profile) << profile.error().message;
   const Json& p = *profile;
   EXPECT_EQ(p["defaultAction"], "SCMP_ACT_ERRNO");
   EXPECT_EQ(p["defaultErrnoRet"], 1);
@@ -215,7 +215,7 @@ TEST(OciProfileTest, RefusesBasesItCannotMergeSafely) {
       {"names": ["ioctl"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 21505, "op": "SCMP_CMP_EQ"}]}]})");
   auto r = BuildOciProfile(Rules(), Options(conditional_ioctl));
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error(), testing::HasSubstr("conditions for ioctl"));
+  EXPECT_THAT(r.error().message, testing::HasSubstr("conditions for ioctl"));
 
   Json with_listener = Json::parse(R"({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"})");
   EXPECT_FALSE(BuildOciProfile(Rules(), Options(with_listener)));
@@ -231,7 +231,7 @@ void ExpectCompiledProfileTrapsExactly(const Json& base_or_null, std::uint32_t o
   OciProfileOptions options;
   if (!base_or_null.is_null()) options.base = base_or_null;
   auto profile = BuildOciProfile(rules, options);
-  ASSERT_TRUE(profile) << profile.error();
+  ASSERT_TRUE(profile) << profile.error().message;
   supervisor::Program program = LibseccompFilter(*profile).Export();
   int trapped = 0;
   for (std::uint64_t request : SampleRequests(rules)) {

@@ -19,6 +19,7 @@
 
 #include "agent/container_request.h"
 #include "agent/oci_profile.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 #include "supervisor/linux_caps.h"
 
@@ -67,25 +68,24 @@ bool IsHelp(std::string_view name) { return name == "help" || name == "h"; }
 
 // --help and --version make the runtime print and exit, and nvgate then leaves
 // the bundle alone; --help=false would not, so a value is not guessed at.
-tl::expected<void, std::string> CheckSwitch(const Option& option, std::string_view arg) {
+Result<void> CheckSwitch(const Option& option, std::string_view arg) {
   bool informational = IsHelp(option.name) || option.name == "version" || option.name == "v" || option.name == "V";
   if (informational && option.value) {
-    return tl::unexpected(fmt::format("'{}': nvgate does not guess whether the runtime would print or run", arg));
+    return tl::unexpected(
+        Error::Usage(fmt::format("'{}': nvgate does not guess whether the runtime would print or run", arg)));
   }
   return {};
 }
 
 // The value of a value option: after '=', else the next argument.
-tl::expected<std::string, std::string> OptionValue(const Option& option, const std::vector<std::string>& args,
-                                                   std::size_t& i) {
+Result<std::string> OptionValue(const Option& option, const std::vector<std::string>& args, std::size_t& i) {
   if (option.value) return *option.value;
-  if (i + 1 >= args.size()) return tl::unexpected(fmt::format("option --{} needs a value", option.name));
+  if (i + 1 >= args.size()) return tl::unexpected(Error::Usage(fmt::format("option --{} needs a value", option.name)));
   return args[++i];
 }
 
 // The options and id of `create` or `run`, starting at args[i].
-tl::expected<void, std::string> ParseCreateArguments(const std::vector<std::string>& args, std::size_t i,
-                                                     RuntimeCall& call) {
+Result<void> ParseCreateArguments(const std::vector<std::string>& args, std::size_t i, RuntimeCall& call) {
   for (; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "--") {
@@ -98,8 +98,8 @@ tl::expected<void, std::string> ParseCreateArguments(const std::vector<std::stri
       continue;
     }
     if (option->name == "config" || option->name == "f") {
-      return tl::unexpected(fmt::format(
-          "'{}': nvgate puts its profile into <bundle>/config.json, so the runtime must read that file", arg));
+      return tl::unexpected(Error::Usage(fmt::format(
+          "'{}': nvgate puts its profile into <bundle>/config.json, so the runtime must read that file", arg)));
     }
     if (Contains(kCreateValueOptions, option->name)) {
       auto value = OptionValue(*option, args, i);
@@ -113,8 +113,8 @@ tl::expected<void, std::string> ParseCreateArguments(const std::vector<std::stri
       if (IsHelp(option->name)) call.creates_container = false;
       continue;
     }
-    return tl::unexpected(fmt::format(
-        "unknown option '{}' of '{}': nvgate cannot tell which bundle the runtime would read", arg, call.command));
+    return tl::unexpected(Error::Usage(fmt::format(
+        "unknown option '{}' of '{}': nvgate cannot tell which bundle the runtime would read", arg, call.command)));
   }
   return {};
 }
@@ -129,33 +129,31 @@ std::map<std::string, std::string> Annotations(const Json& config) {
   return out;
 }
 
-std::string Errno(const std::string& what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
-
 // Readers see the old file or the new one, never a part. No fsync: a bundle
 // does not outlive its container, and the runtime reads it from the page cache.
-tl::expected<void, std::string> ReplaceFile(const std::string& path, const std::string& text) {
+Result<void> ReplaceFile(const std::string& path, const std::string& text) {
   struct stat st;
-  if (stat(path.c_str(), &st) != 0) return tl::unexpected(Errno("stat " + path));
+  if (stat(path.c_str(), &st) != 0) return tl::unexpected(Error::Errno("stat " + path));
   std::string temp = path + ".nvgate-XXXXXX";
   fd::OwnedFd fd(mkostemp(temp.data(), O_CLOEXEC));
-  if (!fd) return tl::unexpected(Errno("mkostemp " + temp));
+  if (!fd) return tl::unexpected(Error::Errno("mkostemp " + temp));
   std::string_view rest = text;
-  std::string error;
-  if (fchmod(fd.get(), st.st_mode & 07777) != 0) error = Errno("fchmod " + temp);
-  while (error.empty() && !rest.empty()) {
+  std::optional<Error> error;
+  if (fchmod(fd.get(), st.st_mode & 07777) != 0) error = Error::Errno("fchmod " + temp);
+  while (!error && !rest.empty()) {
     ssize_t n = write(fd.get(), rest.data(), rest.size());
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      error = Errno("write " + temp);
+      error = Error::Errno("write " + temp);
       break;
     }
     rest.remove_prefix(static_cast<std::size_t>(n));
   }
-  if (!fd.Close() && error.empty()) error = Errno("close " + temp);
-  if (error.empty() && rename(temp.c_str(), path.c_str()) != 0) error = Errno("rename " + temp + " " + path);
-  if (!error.empty()) {
+  if (!fd.Close() && !error) error = Error::Errno("close " + temp);
+  if (!error && rename(temp.c_str(), path.c_str()) != 0) error = Error::Errno("rename " + temp + " " + path);
+  if (error) {
     unlink(temp.c_str());
-    return tl::unexpected(error);
+    return tl::unexpected(*error);
   }
   return {};
 }
@@ -204,7 +202,7 @@ std::string PrivilegedSettings(const Json& config) {
   return found.empty() ? "" : fmt::format("{}", fmt::join(found, ", "));
 }
 
-tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::string>& args) {
+Result<RuntimeCall> ParseRuntimeCall(const std::vector<std::string>& args) {
   RuntimeCall call;
   bool informational = false;  // --help or --version: the runtime prints and exits
   std::size_t i = 0;
@@ -228,15 +226,15 @@ tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::s
       if (option->name != "debug" && option->name != "systemd-cgroup") informational = true;
       continue;
     }
-    return tl::unexpected(fmt::format(
-        "unknown global option '{}': nvgate cannot tell where the runtime's command starts", arg));
+    return tl::unexpected(Error::Usage(
+        fmt::format("unknown global option '{}': nvgate cannot tell where the runtime's command starts", arg)));
   }
   if (i >= args.size()) return call;
   call.command = args[i];
   if (call.command == "restore") {
-    return tl::unexpected(std::string(
-        "'restore' starts a container from a checkpoint, which carries its own seccomp filter; nvgate "
-        "cannot supervise it"));
+    return tl::unexpected(Error::Usage(
+        std::string("'restore' starts a container from a checkpoint, which carries its own seccomp filter; nvgate "
+                    "cannot supervise it")));
   }
   if (call.command != "create" && call.command != "run") return call;
   call.creates_container = !informational;
@@ -244,17 +242,16 @@ tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::s
   return call;
 }
 
-tl::expected<ProfiledConfig, std::string> AddProfile(Json config, const supervisor::TrapRules& rules,
-                                                     const ShimOptions& options) {
-  if (!config.is_object()) return tl::unexpected(std::string("config.json is not a JSON object"));
+Result<ProfiledConfig> AddProfile(Json config, const supervisor::TrapRules& rules, const ShimOptions& options) {
+  if (!config.is_object()) return tl::unexpected(Error::Malformed("config.json is not a JSON object"));
   if (config.contains("linux") && !config["linux"].is_object()) {
-    return tl::unexpected(std::string("config.json: \"linux\" is not an object"));
+    return tl::unexpected(Error::Malformed("config.json: \"linux\" is not an object"));
   }
   if (std::string privileged = PrivilegedSettings(config); !privileged.empty() && !options.allow_privileged) {
-    return tl::unexpected(fmt::format(
+    return tl::unexpected(Error::Refused(fmt::format(
         "the container asks for {}, which reach the GPU and the kernel around the driver (docker run "
         "--privileged or --cap-add does this); set allow-privileged = true in [oci-runtime] to create it anyway",
-        privileged));
+        privileged)));
   }
   OciProfileOptions profile_options;
   profile_options.listener_path = options.listener_path;
@@ -263,24 +260,26 @@ tl::expected<ProfiledConfig, std::string> AddProfile(Json config, const supervis
     profile_options.base = config["linux"]["seccomp"];
   }
   auto profile = BuildOciProfile(rules, profile_options);
-  if (!profile) return tl::unexpected("config.json: linux.seccomp: " + profile.error());
+  if (!profile) return tl::unexpected(profile.error().Prefixed("config.json: linux.seccomp: "));
   // A base's listenerMetadata stays in the profile, and the agent reads it first.
   std::string metadata;
   if (auto it = profile->find("listenerMetadata"); it != profile->end()) {
-    if (!it->is_string()) return tl::unexpected(std::string("config.json: linux.seccomp.listenerMetadata is not a string"));
+    if (!it->is_string()) {
+      return tl::unexpected(Error::Malformed("config.json: linux.seccomp.listenerMetadata is not a string"));
+    }
     metadata = it->get<std::string>();
   }
 
   CapsRequest request = RequestFromConfig(config, Annotations(config), metadata);
   auto enabled = ResolveRequest(request, options.allowed);
   if (!enabled) {
-    return tl::unexpected(request.text ? fmt::format("capability request '{}' (from {}) refused: {}", *request.text,
-                                                     request.source, enabled.error())
-                                       : fmt::format("the default capability request (none set) refused: {}",
-                                                     enabled.error()));
+    return tl::unexpected(Error::Refused(
+        request.text ? fmt::format("capability request '{}' (from {}) refused: {}", *request.text, request.source,
+                                   enabled.error())
+                     : fmt::format("the default capability request (none set) refused: {}", enabled.error())));
   }
   auto gpus = ResolveGpuRequest(GpuRequestFromConfig(config), options.machine, options.allowed_gpus);
-  if (!gpus) return tl::unexpected("GPU request refused: " + gpus.error());
+  if (!gpus) return tl::unexpected(gpus.error().Prefixed("GPU request refused: "));
   config["linux"]["seccomp"] = std::move(*profile);
   return ProfiledConfig{.config = std::move(config),
                         .request = request.text.value_or(""),
@@ -289,19 +288,18 @@ tl::expected<ProfiledConfig, std::string> AddProfile(Json config, const supervis
                         .gpus = gpus->restricted() ? gpus->ToString() : "all"};
 }
 
-tl::expected<ProfiledConfig, std::string> InstallProfile(const std::string& bundle,
-                                                         const supervisor::TrapRules& rules,
-                                                         const ShimOptions& options) {
+Result<ProfiledConfig> InstallProfile(const std::string& bundle, const supervisor::TrapRules& rules,
+                                      const ShimOptions& options) {
   std::string path = bundle + "/config.json";
   std::ifstream in(path);
-  if (!in) return tl::unexpected(Errno("cannot read " + path));
+  if (!in) return tl::unexpected(Error::Errno("cannot read " + path));
   std::stringstream text;
   text << in.rdbuf();
   Json config;
   try {
     config = Json::parse(text.str());
   } catch (const Json::parse_error& e) {
-    return tl::unexpected(fmt::format("{} is not valid JSON: {}", path, e.what()));
+    return tl::unexpected(Error::Malformed(fmt::format("{} is not valid JSON: {}", path, e.what())));
   }
   auto profiled = AddProfile(std::move(config), rules, options);
   if (!profiled) return tl::unexpected(profiled.error());
@@ -311,13 +309,17 @@ tl::expected<ProfiledConfig, std::string> InstallProfile(const std::string& bund
   return profiled;
 }
 
-std::string RuntimeLogLine(const std::string& format, const std::string& message) {
+std::string RuntimeLogLine(const std::string& format, const std::string& message, std::string_view error_id) {
   std::time_t now = std::time(nullptr);
   std::tm utc{};
   gmtime_r(&now, &utc);
   char time[32];
   std::strftime(time, sizeof time, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  if (format == "json") return Json{{"level", "error"}, {"msg", message}, {"time", time}}.dump() + "\n";
+  if (format == "json") {
+    Json line{{"level", "error"}, {"msg", message}, {"time", time}};
+    if (!error_id.empty()) line["error"] = error_id;
+    return line.dump() + "\n";
+  }
   // logrus's text form quotes the message as Go's %q does; JSON's escapes agree
   // for everything a message of ours holds.
   return fmt::format("time=\"{}\" level=error msg={}\n", time, nlohmann::json(message).dump());

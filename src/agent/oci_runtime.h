@@ -22,13 +22,14 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
 
 #include "caps/caps.h"
 #include "caps/gpus.h"
+#include "error/error.h"
 #include "supervisor/filter.h"
 
 namespace nvgate::agent {
@@ -43,7 +44,7 @@ struct RuntimeCall {
 };
 
 // Reads runc's command line (without argv[0]). Errors name the argument.
-tl::expected<RuntimeCall, std::string> ParseRuntimeCall(const std::vector<std::string>& args);
+Result<RuntimeCall> ParseRuntimeCall(const std::vector<std::string>& args);
 
 struct ShimOptions {
   caps::CapSet allowed;                // the operator's bound
@@ -78,18 +79,18 @@ struct ProfiledConfig {
 // container's request is outside the bound, when it asks for privileged
 // settings the options do not allow, or the config cannot carry the profile;
 // the error names the capabilities and the bound, or the settings.
-tl::expected<ProfiledConfig, std::string> AddProfile(nlohmann::ordered_json config,
-                                                     const supervisor::TrapRules& rules, const ShimOptions& options);
+Result<ProfiledConfig> AddProfile(nlohmann::ordered_json config, const supervisor::TrapRules& rules,
+                                  const ShimOptions& options);
 
 // AddProfile on <bundle>/config.json, replaced atomically (a temporary file in
 // the bundle, then rename) with the same mode. On error the file is untouched.
-tl::expected<ProfiledConfig, std::string> InstallProfile(const std::string& bundle,
-                                                         const supervisor::TrapRules& rules,
-                                                         const ShimOptions& options);
+Result<ProfiledConfig> InstallProfile(const std::string& bundle, const supervisor::TrapRules& rules,
+                                      const ShimOptions& options);
 
 // A line for the runtime's --log file in its --log-format ("json": one object
-// with level, msg and time, as runc writes them; else logrus's text form), so
-// that containerd and Docker show nvgate's refusal as the runtime's error.
-std::string RuntimeLogLine(const std::string& format, const std::string& message);
+// with level, msg and time, as runc writes them, and error, the id of the
+// error's kind, when given; else logrus's text form), so that containerd and
+// Docker show nvgate's refusal as the runtime's error.
+std::string RuntimeLogLine(const std::string& format, const std::string& message, std::string_view error_id = "");
 
 }  // namespace nvgate::agent

@@ -22,14 +22,14 @@ using ::testing::HasSubstr;
 
 RuntimeCall Parse(const std::vector<std::string>& args) {
   auto call = ParseRuntimeCall(args);
-  EXPECT_TRUE(call) << call.error();
+  EXPECT_TRUE(call) << call.error().message;
   return call.value_or(RuntimeCall{});
 }
 
 std::string ParseError(const std::vector<std::string>& args) {
   auto call = ParseRuntimeCall(args);
   EXPECT_FALSE(call) << "parsed: command " << call->command << ", bundle " << call->bundle;
-  return call ? "" : call.error();
+  return call ? "" : call.error().message;
 }
 
 TEST(ParseRuntimeCallTest, ContainerdsCreateCommandLine) {
@@ -122,7 +122,7 @@ class AddProfileTest : public ::testing::Test {
 
 TEST_F(AddProfileTest, WithoutASeccompSectionTheDefaultBaseIsUsed) {
   auto profiled = AddProfile(Config({"PATH=/bin"}), rules_, options_);
-  ASSERT_TRUE(profiled) << profiled.error();
+  ASSERT_TRUE(profiled) << profiled.error().message;
   const Json& seccomp = profiled->config["linux"]["seccomp"];
   EXPECT_EQ(seccomp["defaultAction"], "SCMP_ACT_ALLOW");
   EXPECT_EQ(seccomp["listenerPath"], "/run/test/agent.sock");
@@ -132,7 +132,7 @@ TEST_F(AddProfileTest, WithoutASeccompSectionTheDefaultBaseIsUsed) {
 
   options_.default_base = Json{{"defaultAction", "SCMP_ACT_ERRNO"}, {"syscalls", Json::array()}};
   auto with_base = AddProfile(Config({"PATH=/bin"}), rules_, options_);
-  ASSERT_TRUE(with_base) << with_base.error();
+  ASSERT_TRUE(with_base) << with_base.error().message;
   EXPECT_EQ(with_base->config["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
 }
 
@@ -146,7 +146,7 @@ TEST_F(AddProfileTest, TheBundlesOwnProfileIsTheBaseAndTheRestIsKept) {
                        {{"namespaces", {{{"type", "pid"}}}}, {"seccomp", docker}, {"maskedPaths", {"/proc/kcore"}}});
   config["annotations"] = {{"org.example/keep", "me"}};
   auto profiled = AddProfile(config, rules_, options_);
-  ASSERT_TRUE(profiled) << profiled.error();
+  ASSERT_TRUE(profiled) << profiled.error().message;
   EXPECT_EQ(profiled->enabled, "video");
   EXPECT_EQ(profiled->source, "NVIDIA_DRIVER_CAPABILITIES");
 
@@ -172,47 +172,48 @@ TEST_F(AddProfileTest, TheBundlesOwnProfileIsTheBaseAndTheRestIsKept) {
 TEST_F(AddProfileTest, ARequestOutsideTheBoundNamesItAndTheBound) {
   auto refused = AddProfile(Config({"NVIDIA_DRIVER_CAPABILITIES=compute,graphics"}), rules_, options_);
   ASSERT_FALSE(refused);
-  EXPECT_THAT(refused.error(), HasSubstr("capability request 'compute,graphics' (from NVIDIA_DRIVER_CAPABILITIES)"));
-  EXPECT_THAT(refused.error(), HasSubstr("\"graphics\" is outside the allowed set \"compute,utility,video\""));
+  EXPECT_THAT(refused.error().message,
+              HasSubstr("capability request 'compute,graphics' (from NVIDIA_DRIVER_CAPABILITIES)"));
+  EXPECT_THAT(refused.error().message, HasSubstr("\"graphics\" is outside the allowed set \"compute,utility,video\""));
 
   // The annotation wins over the environment, as in the agent.
   Json annotated = Config({"NVIDIA_DRIVER_CAPABILITIES=compute"});
   annotated["annotations"] = {{"io.nvgate.driver-capabilities", "display"}};
   auto by_annotation = AddProfile(annotated, rules_, options_);
   ASSERT_FALSE(by_annotation);
-  EXPECT_THAT(by_annotation.error(), HasSubstr("(from annotation io.nvgate.driver-capabilities)"));
+  EXPECT_THAT(by_annotation.error().message, HasSubstr("(from annotation io.nvgate.driver-capabilities)"));
 
   options_.allowed = *caps::ParseAllowed("video");
   auto default_refused = AddProfile(Config({"PATH=/bin"}), rules_, options_);
   ASSERT_FALSE(default_refused);
-  EXPECT_THAT(default_refused.error(), HasSubstr("default capability request (none set)"));
+  EXPECT_THAT(default_refused.error().message, HasSubstr("default capability request (none set)"));
 }
 
 TEST_F(AddProfileTest, AGpuOutsideTheBoundIsRefusedAtCreate) {
   options_.machine = backend::SimGpus(2);
   options_.allowed_gpus = *gpus::ResolveBound("1", options_.machine);
   auto one = AddProfile(Config({"NVIDIA_VISIBLE_DEVICES=1"}), rules_, options_);
-  ASSERT_TRUE(one) << one.error();
+  ASSERT_TRUE(one) << one.error().message;
   EXPECT_EQ(one->gpus, "1");
   auto zero = AddProfile(Config({"NVIDIA_VISIBLE_DEVICES=GPU-6e766761-7465-2d73-696d-000000000000"}), rules_, options_);
   ASSERT_FALSE(zero);
-  EXPECT_THAT(zero.error(), HasSubstr("GPU request refused: NVIDIA_VISIBLE_DEVICES: GPU "
-                                      "'GPU-6e766761-7465-2d73-696d-000000000000' (GPU 0"));
-  EXPECT_THAT(zero.error(), HasSubstr("outside the operator's bound on GPUs (1"));
+  EXPECT_THAT(zero.error().message, HasSubstr("GPU request refused: NVIDIA_VISIBLE_DEVICES: GPU "
+                                              "'GPU-6e766761-7465-2d73-696d-000000000000' (GPU 0"));
+  EXPECT_THAT(zero.error().message, HasSubstr("outside the operator's bound on GPUs (1"));
   auto by_device = AddProfile(Config({"PATH=/bin"}, {{"devices", {{{"path", "/dev/nvidia0"}, {"type", "c"}}}}}),
                               rules_, options_);
   ASSERT_FALSE(by_device);
-  EXPECT_THAT(by_device.error(), HasSubstr("device /dev/nvidia0: GPU '/dev/nvidia0' (GPU 0"));
+  EXPECT_THAT(by_device.error().message, HasSubstr("device /dev/nvidia0: GPU '/dev/nvidia0' (GPU 0"));
 }
 
 TEST_F(AddProfileTest, ConfigsThatCannotCarryTheProfileAreErrors) {
-  EXPECT_THAT(AddProfile(Json::array(), rules_, options_).error(), HasSubstr("not a JSON object"));
+  EXPECT_THAT(AddProfile(Json::array(), rules_, options_).error().message, HasSubstr("not a JSON object"));
   Json bad_linux = Config({});
   bad_linux["linux"] = "yes";
-  EXPECT_THAT(AddProfile(bad_linux, rules_, options_).error(), HasSubstr("\"linux\" is not an object"));
+  EXPECT_THAT(AddProfile(bad_linux, rules_, options_).error().message, HasSubstr("\"linux\" is not an object"));
   // A profile of the user's own that already hands its listener elsewhere.
   Json listener = Config({}, {{"seccomp", {{"defaultAction", "SCMP_ACT_ALLOW"}, {"listenerPath", "/tmp/x"}}}});
-  EXPECT_THAT(AddProfile(listener, rules_, options_).error(), HasSubstr("already has a \"listenerPath\""));
+  EXPECT_THAT(AddProfile(listener, rules_, options_).error().message, HasSubstr("already has a \"listenerPath\""));
 }
 
 // Issue #25: what docker run --privileged and --cap-add SYS_ADMIN write.
@@ -238,8 +239,8 @@ TEST_F(AddProfileTest, PrivilegedSettingsAreRefusedUnlessAllowed) {
   EXPECT_EQ(PrivilegedSettings(cap_add), "CAP_SYS_RAWIO, CAP_SYS_ADMIN, CAP_BPF");
   auto refused = AddProfile(cap_add, rules_, options_);
   ASSERT_FALSE(refused);
-  EXPECT_THAT(refused.error(), HasSubstr("CAP_SYS_ADMIN"));
-  EXPECT_THAT(refused.error(), HasSubstr("allow-privileged = true in [oci-runtime]"));
+  EXPECT_THAT(refused.error().message, HasSubstr("CAP_SYS_ADMIN"));
+  EXPECT_THAT(refused.error().message, HasSubstr("allow-privileged = true in [oci-runtime]"));
 
   Json open_devices = with_devices(Json::array({Json::object({{"allow", true}, {"access", "rwm"}})}));
   EXPECT_THAT(PrivilegedSettings(open_devices), HasSubstr("every device allowed"));
@@ -280,7 +281,7 @@ class BundleTest : public AddProfileTest {
 TEST_F(BundleTest, ReplacesConfigJsonKeepingItsMode) {
   Write(Config({"PATH=/bin"}).dump(2));
   auto installed = InstallProfile(bundle_.string(), rules_, options_);
-  ASSERT_TRUE(installed) << installed.error();
+  ASSERT_TRUE(installed) << installed.error().message;
   Json written = Json::parse(Read());
   EXPECT_EQ(written, installed->config);
   EXPECT_EQ(written["linux"]["seccomp"]["listenerPath"], "/run/test/agent.sock");
@@ -295,7 +296,7 @@ TEST_F(BundleTest, MalformedOrRefusedConfigIsLeftUntouched) {
   Write("{\"ociVersion\": \"1.0.2\", \"process\": ");
   auto malformed = InstallProfile(bundle_.string(), rules_, options_);
   ASSERT_FALSE(malformed);
-  EXPECT_THAT(malformed.error(), HasSubstr(bundle_.string() + "/config.json is not valid JSON"));
+  EXPECT_THAT(malformed.error().message, HasSubstr(bundle_.string() + "/config.json is not valid JSON"));
   EXPECT_EQ(Read(), "{\"ociVersion\": \"1.0.2\", \"process\": ");
 
   std::string greedy = Config({"NVIDIA_DRIVER_CAPABILITIES=graphics"}).dump();
@@ -306,7 +307,7 @@ TEST_F(BundleTest, MalformedOrRefusedConfigIsLeftUntouched) {
 
   auto missing = InstallProfile((bundle_ / "nonexistent").string(), rules_, options_);
   ASSERT_FALSE(missing);
-  EXPECT_THAT(missing.error(), HasSubstr("cannot read " + (bundle_ / "nonexistent").string() + "/config.json"));
+  EXPECT_THAT(missing.error().message, HasSubstr("cannot read " + (bundle_ / "nonexistent").string() + "/config.json"));
 }
 
 TEST(RuntimeLogLineTest, JsonLinesAreWhatContainerdReads) {
@@ -314,6 +315,8 @@ TEST(RuntimeLogLineTest, JsonLinesAreWhatContainerdReads) {
   EXPECT_EQ(line["level"], "error");
   EXPECT_EQ(line["msg"], "refused \"x\"");
   EXPECT_TRUE(line.contains("time"));
+  EXPECT_FALSE(line.contains("error"));
+  EXPECT_EQ(Json::parse(RuntimeLogLine("json", "refused", "refused"))["error"], "refused");
   EXPECT_THAT(RuntimeLogLine("text", "refused \"x\""), ::testing::MatchesRegex("time=\"[^\"]+\" level=error msg=\"refused \\\\\"x\\\\\"\"\n"));
 }
 

@@ -18,10 +18,9 @@
 #include <string_view>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "abi/device.h"
 #include "caps/gpus.h"
+#include "error/error.h"
 
 namespace nvgate::backend {
 
@@ -52,7 +51,7 @@ class Backend {
 
   // The driver version this backend runs ("580.159.04"), or an error saying why
   // it could not be read.
-  virtual tl::expected<std::string, std::string> DriverVersion() = 0;
+  virtual Result<std::string> DriverVersion() = 0;
 
   // What NVIDIA file an open file is, from the supervisor's fstat of its duplicate.
   virtual abi::DeviceKind Classify(const struct stat& st) const = 0;
@@ -89,7 +88,7 @@ class Backend {
 };
 
 // The real driver. Fails when no NVIDIA driver is loaded.
-tl::expected<std::unique_ptr<Backend>, std::string> MakeHostBackend();
+Result<std::unique_ptr<Backend>> MakeHostBackend();
 
 struct SimOptions {
   std::string driver_version = "580.159.04";
@@ -101,7 +100,7 @@ struct SimOptions {
   // reached the driver.
   std::string call_log;
 };
-tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOptions& options);
+Result<std::unique_ptr<Backend>> MakeSimBackend(const SimOptions& options);
 
 // The GPUs a sim of `gpu_count` GPUs drives (its Backend::Gpus()), known
 // without making one: the shim resolves containers' GPU names with it.

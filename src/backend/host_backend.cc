@@ -23,6 +23,7 @@
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
 #include "backend/version.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::backend {
@@ -55,7 +56,7 @@ class HostBackend final : public Backend {
 
   std::string_view Name() const override { return "host"; }
 
-  tl::expected<std::string, std::string> DriverVersion() override {
+  Result<std::string> DriverVersion() override {
     fd::OwnedFd fd(::open("/dev/nvidiactl", O_RDWR | O_CLOEXEC));
     if (fd) {
       nv::nv_ioctl_rm_api_version_t v{};
@@ -69,8 +70,8 @@ class HostBackend final : public Backend {
                     rc == 0 ? "empty answer" : std::strerror(err));
     }
     if (auto version = ReadProcDriverVersion()) return *version;
-    return tl::unexpected<std::string>(
-        "cannot read the NVIDIA driver version from /dev/nvidiactl or /proc/driver/nvidia/version");
+    return tl::unexpected(
+        Error::NotFound("cannot read the NVIDIA driver version from /dev/nvidiactl or /proc/driver/nvidia/version"));
   }
 
   abi::DeviceKind Classify(const struct stat& st) const override {
@@ -156,12 +157,12 @@ std::vector<gpus::Gpu> HostGpus() {
   return out;
 }
 
-tl::expected<std::unique_ptr<Backend>, std::string> MakeHostBackend() {
+Result<std::unique_ptr<Backend>> MakeHostBackend() {
   // Both come with a loaded driver; without them there is nothing to serve.
   for (const char* path : {"/dev/nvidiactl", "/proc/driver/nvidia/version"}) {
     if (::access(path, F_OK) != 0) {
-      return tl::unexpected<std::string>(std::string("no NVIDIA driver here (") + path +
-                                         " is missing); --backend sim runs on the simulated driver");
+      return tl::unexpected(Error::NotFound(std::string("no NVIDIA driver here (") + path +
+                                            " is missing); --backend sim runs on the simulated driver"));
     }
   }
   return std::unique_ptr<Backend>(new HostBackend());

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::backend {
@@ -17,16 +18,14 @@ constexpr off_t kMappableNodeSize = off_t{1} << 30;
 
 }  // namespace
 
-tl::expected<std::unique_ptr<NodeFiles>, std::string> NodeFiles::Create(std::string_view owner,
-                                                                         const std::string& dir,
-                                                                         int gpu_count) {
+Result<std::unique_ptr<NodeFiles>> NodeFiles::Create(std::string_view owner, const std::string& dir, int gpu_count) {
   std::string path = dir;
   bool owns_dir = path.empty();
   if (owns_dir) {
     std::string tmpl = "/tmp/nvgate-" + std::string(owner) + "-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) {
-      return tl::unexpected("cannot create the " + std::string(owner) +
-                            "'s directory: " + std::strerror(errno));
+      return tl::unexpected(
+          Error::System(errno, "cannot create the " + std::string(owner) + "'s directory: " + std::strerror(errno)));
     }
     path = tmpl;
     // Workloads may run as another user; they need to reach the nodes.
@@ -53,15 +52,14 @@ NodeFiles::~NodeFiles() {
   }
 }
 
-tl::expected<void, std::string> NodeFiles::Add(std::string_view owner, const std::string& name, NodeId id,
-                                               off_t size) {
+Result<void> NodeFiles::Add(std::string_view owner, const std::string& name, NodeId id, off_t size) {
   std::string path = dir_ + "/" + name;
   struct stat st;
   {
     fd::OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666));
     if (!fd || ::ftruncate(fd.get(), size) != 0 || ::fstat(fd.get(), &st) != 0) {
-      return tl::unexpected("cannot create the " + std::string(owner) + "'s node " + path + ": " +
-                            std::strerror(errno));
+      return tl::unexpected(Error::System(
+          errno, "cannot create the " + std::string(owner) + "'s node " + path + ": " + std::strerror(errno)));
     }
   }
   // Every workload user may open the nodes, as with the driver's 0666 nodes.

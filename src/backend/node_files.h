@@ -18,10 +18,9 @@
 #include <utility>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "abi/device.h"
 #include "backend/backend.h"
+#include "error/error.h"
 
 namespace nvgate::backend {
 
@@ -36,9 +35,7 @@ class NodeFiles {
   // Creates nvidiactl, nvidia-uvm, nvidia-uvm-tools and nvidia0..gpu_count-1 in
   // `dir`, or in a fresh temporary directory removed with this object when
   // `dir` is empty. `owner` names the backend in errors ("sim").
-  static tl::expected<std::unique_ptr<NodeFiles>, std::string> Create(std::string_view owner,
-                                                                      const std::string& dir,
-                                                                      int gpu_count);
+  static Result<std::unique_ptr<NodeFiles>> Create(std::string_view owner, const std::string& dir, int gpu_count);
   NodeFiles(const NodeFiles&) = delete;
   NodeFiles& operator=(const NodeFiles&) = delete;
   ~NodeFiles();
@@ -52,7 +49,7 @@ class NodeFiles {
 
  private:
   NodeFiles(std::string dir, bool owns_dir) : dir_(std::move(dir)), owns_dir_(owns_dir) {}
-  tl::expected<void, std::string> Add(std::string_view owner, const std::string& name, NodeId id, off_t size);
+  Result<void> Add(std::string_view owner, const std::string& name, NodeId id, off_t size);
 
   const std::string dir_;
   const bool owns_dir_;

@@ -24,6 +24,7 @@
 #include "backend/sim_driver.h"
 #include "backend/sim_driver_files.h"
 #include "backend/sim_gpu.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::backend {
@@ -48,7 +49,7 @@ class SimBackend final : public Backend {
   }
 
   std::string_view Name() const override { return "sim"; }
-  tl::expected<std::string, std::string> DriverVersion() override { return version_; }
+  Result<std::string> DriverVersion() override { return version_; }
 
   abi::DeviceKind Classify(const struct stat& st) const override { return nodes_->Classify(st); }
 
@@ -72,10 +73,11 @@ class SimBackend final : public Backend {
     return rc;
   }
 
-  tl::expected<void, std::string> OpenCallLog(const std::string& path) {
+  Result<void> OpenCallLog(const std::string& path) {
     call_log_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!call_log_) {
-      return tl::unexpected<std::string>("cannot open the sim's call log " + path + ": " + std::strerror(errno));
+      return tl::unexpected(
+          Error::System(errno, "cannot open the sim's call log " + path + ": " + std::strerror(errno)));
     }
     driver_.SetNotes([this](const std::string& note) { WriteLine(note); });
     return {};
@@ -195,27 +197,28 @@ std::vector<gpus::Gpu> SimGpus(int gpu_count) {
   return out;
 }
 
-tl::expected<std::unique_ptr<Backend>, std::string> MakeSimBackend(const SimOptions& options) {
+Result<std::unique_ptr<Backend>> MakeSimBackend(const SimOptions& options) {
   if (options.gpu_count < 1 || options.gpu_count > 8) {
-    return tl::unexpected<std::string>("the simulated driver offers 1 to 8 GPUs");
+    return tl::unexpected(Error::Usage("the simulated driver offers 1 to 8 GPUs"));
   }
   // The sim is a version nvgate has a table for, whose sizes it then speaks.
   if (abi::TableForVersion(options.driver_version) == nullptr) {
-    return tl::unexpected("the simulated driver cannot be " + options.driver_version +
-                          ", which is not a driver version nvgate has an ABI table for");
+    return tl::unexpected(Error::Unsupported("the simulated driver cannot be " + options.driver_version +
+                                             ", which is not a driver version nvgate has an ABI table for"));
   }
   auto nodes = NodeFiles::Create("sim", options.node_dir, options.gpu_count);
   if (!nodes) return tl::unexpected(nodes.error());
   std::string files_dir = "/tmp/nvgate-sim-files-XXXXXX";
   if (::mkdtemp(files_dir.data()) == nullptr) {
-    return tl::unexpected<std::string>(std::string("cannot create the sim's driver files: ") + std::strerror(errno));
+    return tl::unexpected(
+        Error::System(errno, std::string("cannot create the sim's driver files: ") + std::strerror(errno)));
   }
   ::chmod(files_dir.c_str(), 0755);
   auto files = WriteSimDriverFiles(files_dir, options.driver_version, options.gpu_count);
   if (!files) {
     std::error_code ec;
     std::filesystem::remove_all(files_dir, ec);
-    return tl::unexpected("cannot create the sim's driver files: " + files.error());
+    return tl::unexpected(files.error().Prefixed("cannot create the sim's driver files: "));
   }
   auto sim = std::make_unique<SimBackend>(options, std::move(*nodes), std::move(files_dir), std::move(*files));
   if (!options.call_log.empty()) {

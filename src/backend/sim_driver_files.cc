@@ -13,27 +13,28 @@
 #include <string_view>
 
 #include "backend/sim_gpu.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::backend {
 namespace {
 
-tl::expected<void, std::string> MakeDir(const std::string& path) {
+Result<void> MakeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return tl::unexpected(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+    return tl::unexpected(Error::System(errno, fmt::format("cannot create {}: {}", path, std::strerror(errno))));
   }
   // Workloads may run as another user.
   ::chmod(path.c_str(), 0755);
   return {};
 }
 
-tl::expected<void, std::string> WriteFile(const std::string& path, std::string_view content) {
+Result<void> WriteFile(const std::string& path, std::string_view content) {
   fd::OwnedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
-  if (!fd) return tl::unexpected(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  if (!fd) return tl::unexpected(Error::System(errno, fmt::format("cannot create {}: {}", path, std::strerror(errno))));
   bool ok = ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
   int err = errno;
   fd.reset();
-  if (!ok) return tl::unexpected(fmt::format("cannot write {}: {}", path, std::strerror(err)));
+  if (!ok) return tl::unexpected(Error::System(err, fmt::format("cannot write {}: {}", path, std::strerror(err))));
   ::chmod(path.c_str(), 0444);
   return {};
 }
@@ -86,8 +87,8 @@ std::vector<DeviceNode> WithDriverNumbers(std::vector<DeviceNode> nodes) {
   return nodes;
 }
 
-tl::expected<std::vector<DriverFileTree>, std::string> WriteSimDriverFiles(const std::string& dir,
-                                                                           const std::string& version, int gpu_count) {
+Result<std::vector<DriverFileTree>> WriteSimDriverFiles(const std::string& dir, const std::string& version,
+                                                        int gpu_count) {
   const std::string proc = dir + "/proc-driver";
   const std::string module = dir + "/sys-module";
   const std::string pci = dir + "/sys-bus-pci-devices";

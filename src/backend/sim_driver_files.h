@@ -33,10 +33,10 @@
 #pragma once
 
 #include <string>
-#include <tl/expected.hpp>
 #include <vector>
 
 #include "backend/backend.h"
+#include "error/error.h"
 
 namespace nvgate::backend {
 
@@ -50,7 +50,7 @@ std::vector<DeviceNode> WithDriverNumbers(std::vector<DeviceNode> nodes);
 
 // Writes the trees under `dir` (which must exist) for a driver of `version`
 // with `gpu_count` GPUs, and says where each goes in the workload's view.
-tl::expected<std::vector<DriverFileTree>, std::string> WriteSimDriverFiles(const std::string& dir,
-                                                                           const std::string& version, int gpu_count);
+Result<std::vector<DriverFileTree>> WriteSimDriverFiles(const std::string& dir, const std::string& version,
+                                                        int gpu_count);
 
 }  // namespace nvgate::backend

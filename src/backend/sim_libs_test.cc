@@ -135,7 +135,7 @@ TEST(SimBranch, UnsupportedVersionIsRefused) {
   options.driver_version = "123.45.67";
   auto sim = MakeSimBackend(options);
   ASSERT_FALSE(sim);
-  EXPECT_THAT(sim.error(), ::testing::HasSubstr("123.45.67"));
+  EXPECT_THAT(sim.error().message, ::testing::HasSubstr("123.45.67"));
 }
 
 TEST(SimLibraryControls, PciInfoAndBuildVersionAsTheDriverAnswers) {

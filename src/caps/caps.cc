@@ -6,8 +6,6 @@
 namespace nvgate::caps {
 namespace {
 
-using Err = tl::unexpected<std::string>;
-
 constexpr std::array<std::string_view, kCapabilityCount> kNames = {
     "compute", "utility",  "graphics",  "video",            "display",
     "ngx",     "compat32", "profiling", "fabric-imex-mgmt", "rdma",
@@ -65,7 +63,7 @@ std::string CapSet::ToString() const {
   return out;
 }
 
-tl::expected<ParsedList, std::string> ParseList(std::string_view text) {
+Result<ParsedList> ParseList(std::string_view text) {
   ParsedList parsed;
   while (true) {
     std::size_t comma = text.find(',');
@@ -75,8 +73,8 @@ tl::expected<ParsedList, std::string> ParseList(std::string_view text) {
     } else if (!token.empty()) {
       std::optional<Capability> cap = FromName(token);
       if (!cap) {
-        return Err("unknown driver capability \"" + std::string(token) +
-                              "\" (known: " + KnownNames() + ")");
+        return tl::unexpected(
+            Error::Usage("unknown driver capability \"" + std::string(token) + "\" (known: " + KnownNames() + ")"));
       }
       parsed.named = parsed.named | CapSet{*cap};
     }
@@ -86,14 +84,13 @@ tl::expected<ParsedList, std::string> ParseList(std::string_view text) {
   return parsed;
 }
 
-tl::expected<CapSet, std::string> ParseAllowed(std::string_view text) {
+Result<CapSet> ParseAllowed(std::string_view text) {
   auto parsed = ParseList(text);
-  if (!parsed) return Err(parsed.error());
+  if (!parsed) return tl::unexpected(parsed.error());
   return parsed->all ? parsed->named | CapSet::AllUnprivileged() : parsed->named;
 }
 
-tl::expected<CapSet, std::string> Resolve(std::optional<std::string_view> requested,
-                                          CapSet allowed, bool legacy_image) {
+Result<CapSet> Resolve(std::optional<std::string_view> requested, CapSet allowed, bool legacy_image) {
   ParsedList parsed;
   if (!requested) {
     if (legacy_image) {
@@ -103,7 +100,7 @@ tl::expected<CapSet, std::string> Resolve(std::optional<std::string_view> reques
     }
   } else {
     auto list = ParseList(*requested);
-    if (!list) return Err(list.error());
+    if (!list) return tl::unexpected(list.error());
     parsed = *list;
     if (!parsed.all && parsed.named.empty()) parsed.named = CapSet::Default();
   }
@@ -111,10 +108,10 @@ tl::expected<CapSet, std::string> Resolve(std::optional<std::string_view> reques
   CapSet outside = parsed.named - allowed;
   if (!outside.empty()) {
     bool several = outside.ToString().find(',') != std::string::npos;
-    return Err(std::string(several ? "driver capabilities \"" : "driver capability \"") +
-                          outside.ToString() + (several ? "\" are" : "\" is") +
-                          " outside the allowed set \"" + allowed.ToString() +
-                          "\" (widen it with --allowed-caps)");
+    return tl::unexpected(Error::Refused(std::string(several ? "driver capabilities \"" : "driver capability \"") +
+                                         outside.ToString() + (several ? "\" are" : "\" is") +
+                                         " outside the allowed set \"" + allowed.ToString() +
+                                         "\" (widen it with --allowed-caps)"));
   }
   CapSet enabled = parsed.named;
   if (parsed.all) enabled = enabled | (CapSet::AllUnprivileged() & allowed);

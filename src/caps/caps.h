@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include <tl/expected.hpp>
+#include "error/error.h"
 
 namespace nvgate::caps {
 
@@ -86,11 +86,11 @@ struct ParsedList {
 };
 
 // Parses a capability list. Errors name the offending token.
-tl::expected<ParsedList, std::string> ParseList(std::string_view text);
+Result<ParsedList> ParseList(std::string_view text);
 
 // Parses an operator's allowed bound: "all" expands to every non-privileged
 // capability, privileged ones must be named.
-tl::expected<CapSet, std::string> ParseAllowed(std::string_view text);
+Result<CapSet> ParseAllowed(std::string_view text);
 
 // Resolves a workload's request under the operator's allowed bound, as the
 // NVIDIA container toolkit resolves NVIDIA_DRIVER_CAPABILITIES:
@@ -101,7 +101,6 @@ tl::expected<CapSet, std::string> ParseAllowed(std::string_view text);
 //    privileged ones named next to it;
 //  - a name the bound does not allow: an error naming it (the toolkit would
 //    drop it silently; a security tool must not).
-tl::expected<CapSet, std::string> Resolve(std::optional<std::string_view> requested,
-                                          CapSet allowed, bool legacy_image = false);
+Result<CapSet> Resolve(std::optional<std::string_view> requested, CapSet allowed, bool legacy_image = false);
 
 }  // namespace nvgate::caps

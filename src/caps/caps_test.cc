@@ -13,7 +13,7 @@ const CapSet kAllowAll = CapSet::Everything();
 
 CapSet ResolveOk(std::optional<std::string_view> req, CapSet allowed = kAllowAll, bool legacy = false) {
   auto r = Resolve(req, allowed, legacy);
-  EXPECT_TRUE(r) << r.error();
+  EXPECT_TRUE(r) << r.error().message;
   return r.value_or(CapSet{});
 }
 
@@ -35,7 +35,7 @@ TEST(CapSet, ToStringIsCanonical) {
 
 TEST(ParseList, TrimsSpacesAndSkipsEmptyItems) {
   auto p = ParseList(" compute , ,utility,,\tvideo ");
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->named, (CapSet{C::kCompute, C::kUtility, C::kVideo}));
   EXPECT_FALSE(p->all);
 }
@@ -43,7 +43,7 @@ TEST(ParseList, TrimsSpacesAndSkipsEmptyItems) {
 TEST(ParseList, UnknownNameIsAnErrorNamingIt) {
   auto p = ParseList("compute,graphix");
   ASSERT_FALSE(p);
-  EXPECT_THAT(p.error(), HasSubstr("\"graphix\""));
+  EXPECT_THAT(p.error().message, HasSubstr("\"graphix\""));
   EXPECT_FALSE(ParseList("COMPUTE")) << "case-sensitive like the toolkit";
 }
 
@@ -92,10 +92,10 @@ TEST(Resolve, NameOutsideTheAllowedSetIsAnErrorNamingIt) {
   CapSet allowed{C::kCompute, C::kUtility};
   auto r = Resolve("compute,video", allowed);
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error(), HasSubstr("\"video\" is outside the allowed set \"compute,utility\""));
+  EXPECT_THAT(r.error().message, HasSubstr("\"video\" is outside the allowed set \"compute,utility\""));
   auto two = Resolve("graphics,video", allowed);
   ASSERT_FALSE(two);
-  EXPECT_THAT(two.error(), HasSubstr("\"graphics,video\" are outside"));
+  EXPECT_THAT(two.error().message, HasSubstr("\"graphics,video\" are outside"));
   EXPECT_FALSE(Resolve("all,profiling", CapSet::AllUnprivileged()));
 }
 
@@ -106,7 +106,7 @@ TEST(Resolve, DefaultOutsideTheAllowedSetIsAnError) {
 TEST(Resolve, UnknownNameIsAnError) {
   auto r = Resolve("compute,warp", kAllowAll);
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error(), HasSubstr("\"warp\""));
+  EXPECT_THAT(r.error().message, HasSubstr("\"warp\""));
 }
 
 TEST(ParseAllowed, AllExpandsWithoutPrivileged) {

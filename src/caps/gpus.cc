@@ -136,10 +136,10 @@ std::string Selection::ToString() const {
   return out;
 }
 
-tl::expected<Gpu, std::string> Find(std::string_view device, std::span<const Gpu> machine) {
+Result<Gpu> Find(std::string_view device, std::span<const Gpu> machine) {
   if (IsMigName(device)) {
-    return tl::unexpected("GPU '" + std::string(device) +
-                          "' is a MIG device, which nvgate cannot select yet; name the whole GPU");
+    return tl::unexpected(Error::Unsupported("GPU '" + std::string(device) +
+                                             "' is a MIG device, which nvgate cannot select yet; name the whole GPU"));
   }
   // libnvidia-container: a full UUID (no prefixes), case-insensitive.
   if (StartsWithNoCase(device, "GPU-") && device.size() > 4) {
@@ -164,9 +164,9 @@ tl::expected<Gpu, std::string> Find(std::string_view device, std::span<const Gpu
     });
     return *ordered[static_cast<std::size_t>(*index)];
   }
-  return tl::unexpected("GPU '" + std::string(device) + "' names no GPU of this machine (" +
-                        std::to_string(machine.size()) + " GPU" + (machine.size() == 1 ? "" : "s") +
-                        ": give an index, a full GPU-... UUID or a PCI bus id)");
+  return tl::unexpected(Error::NotFound("GPU '" + std::string(device) + "' names no GPU of this machine (" +
+                                        std::to_string(machine.size()) + " GPU" + (machine.size() == 1 ? "" : "s") +
+                                        ": give an index, a full GPU-... UUID or a PCI bus id)"));
 }
 
 std::string OutsideBound(std::string_view device, const Gpu& gpu, const Selection& bound) {
@@ -174,7 +174,7 @@ std::string OutsideBound(std::string_view device, const Gpu& gpu, const Selectio
          ") is outside the operator's bound on GPUs (" + bound.ToString() + "; widen it with --allowed-gpus)";
 }
 
-tl::expected<Selection, std::string> ResolveBound(std::string_view text, std::span<const Gpu> machine) {
+Result<Selection> ResolveBound(std::string_view text, std::span<const Gpu> machine) {
   Request request = ParseRequest(text);
   std::vector<Gpu> all(machine.begin(), machine.end());
   switch (request.kind) {
@@ -190,8 +190,7 @@ tl::expected<Selection, std::string> ResolveBound(std::string_view text, std::sp
   return Resolve(request, machine, Selection::All(std::move(all)));
 }
 
-tl::expected<Selection, std::string> Resolve(const Request& request, std::span<const Gpu> machine,
-                                             const Selection& bound) {
+Result<Selection> Resolve(const Request& request, std::span<const Gpu> machine, const Selection& bound) {
   switch (request.kind) {
     case RequestKind::kAll:
       if (!bound.restricted()) return Selection::All(bound.gpus());
@@ -206,7 +205,7 @@ tl::expected<Selection, std::string> Resolve(const Request& request, std::span<c
   for (const std::string& device : request.devices) {
     auto gpu = Find(device, machine);
     if (!gpu) return tl::unexpected(gpu.error());
-    if (!bound.ByIndex(gpu->index)) return tl::unexpected(OutsideBound(device, *gpu, bound));
+    if (!bound.ByIndex(gpu->index)) return tl::unexpected(Error::Refused(OutsideBound(device, *gpu, bound)));
     selected.push_back(*gpu);
   }
   return Selection::Of(RequestKind::kList, std::move(selected), machine.size());

@@ -29,7 +29,7 @@
 #include <string_view>
 #include <vector>
 
-#include <tl/expected.hpp>
+#include "error/error.h"
 
 namespace nvgate::gpus {
 
@@ -87,18 +87,17 @@ class Selection {
 };
 
 // The GPU of `machine` that `device` (one list item) names, or an error naming it.
-tl::expected<Gpu, std::string> Find(std::string_view device, std::span<const Gpu> machine);
+Result<Gpu> Find(std::string_view device, std::span<const Gpu> machine);
 
 // Why `gpu`, which `device` named, may not be selected under `bound`.
 std::string OutsideBound(std::string_view device, const Gpu& gpu, const Selection& bound);
 
 // The operator's bound: a list (as a request reads it) of the GPUs workloads
 // may be given. "all" is every GPU; "none" and "void" allow no GPU.
-tl::expected<Selection, std::string> ResolveBound(std::string_view text, std::span<const Gpu> machine);
+Result<Selection> ResolveBound(std::string_view text, std::span<const Gpu> machine);
 
 // A request resolved on `machine` within `bound`: "all" is every GPU of the
 // bound; a named GPU outside the bound is an error naming it and the bound.
-tl::expected<Selection, std::string> Resolve(const Request& request, std::span<const Gpu> machine,
-                                             const Selection& bound);
+Result<Selection> Resolve(const Request& request, std::span<const Gpu> machine, const Selection& bound);
 
 }  // namespace nvgate::gpus

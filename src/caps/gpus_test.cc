@@ -19,7 +19,7 @@ Selection Unbounded() { return Selection::All(kMachine); }
 
 std::string Resolved(std::optional<std::string_view> text) {
   auto s = Resolve(ParseRequest(text), kMachine, Unbounded());
-  return s ? s->ToString() : "error: " + s.error();
+  return s ? s->ToString() : "error: " + s.error().message;
 }
 
 TEST(Gpus, UuidTextIsTheDriversForm) {
@@ -63,7 +63,7 @@ TEST(Gpus, IndicesCountInPciBusOrder) {
   swapped[0].pci_bus_id = "0000:19:00.0";
   swapped[1].pci_bus_id = "0000:18:00.0";
   auto first = Resolve(ParseRequest("0"), swapped, Selection::All(swapped));
-  ASSERT_TRUE(first) << first.error();
+  ASSERT_TRUE(first) << first.error().message;
   EXPECT_EQ(first->ToString(), "1");
 }
 
@@ -84,8 +84,8 @@ TEST(Gpus, TheBoundLimitsEveryRequest) {
   EXPECT_TRUE(all->restricted());
   auto outside = Resolve(ParseRequest("0"), kMachine, *bound);
   ASSERT_FALSE(outside);
-  EXPECT_THAT(outside.error(), HasSubstr("GPU 0"));
-  EXPECT_THAT(outside.error(), HasSubstr("outside the operator's bound on GPUs (1"));
+  EXPECT_THAT(outside.error().message, HasSubstr("GPU 0"));
+  EXPECT_THAT(outside.error().message, HasSubstr("outside the operator's bound on GPUs (1"));
   auto none_bound = ResolveBound("none", kMachine);
   ASSERT_TRUE(none_bound);
   EXPECT_FALSE(Resolve(ParseRequest("1"), kMachine, *none_bound));

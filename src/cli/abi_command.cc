@@ -8,14 +8,13 @@
 #include "cli/abi_report.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
+#include "cli/failure.h"
+#include "error/error.h"
 
 namespace nvgate::cli {
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "nvgate abi: %s\n", message.c_str());
-  return kExitUsage;
-}
+int Fail(const Error& error) { return cli::Fail("abi", error); }
 
 // A report needs no GPU: without a driver on this host it describes the
 // newest supported version.
@@ -64,12 +63,11 @@ int RunAbi(const AbiOptions& options) {
       const std::string& v = options.diff_versions[i];
       tables[i] = abi::TableForVersion(v);
       if (!tables[i]) {
-        return Fail("NVIDIA driver " + v + " is not supported (supported: " +
-                    SupportedVersionList() + ")");
+        return Fail(
+            Error::Unsupported("NVIDIA driver " + v + " is not supported (supported: " + SupportedVersionList() + ")"));
       }
     }
-    auto enabled = options.caps ? parse(*options.caps)
-                                : tl::expected<caps::CapSet, std::string>(caps::CapSet::Everything());
+    auto enabled = options.caps ? parse(*options.caps) : Result<caps::CapSet>(caps::CapSet::Everything());
     if (!enabled) return Fail(enabled.error());
     VersionDiff diff = DiffVersions(*tables[0], *tables[1], *enabled);
     const std::string& a = options.diff_versions[0];
@@ -88,7 +86,7 @@ int RunAbi(const AbiOptions& options) {
   std::string detected = options.driver ? *options.driver : DefaultDriverVersion();
   auto chosen = ChooseTable(detected, options.abi_version);
   if (!chosen) return Fail(chosen.error());
-  if (!chosen->warning.empty()) std::fprintf(stderr, "nvgate abi: warning: %s\n", chosen->warning.c_str());
+  if (!chosen->warning.empty()) Print("nvgate abi", "warning: " + chosen->warning);
   const abi::Table* table = chosen->table;
   const std::string& version = chosen->version;
 
@@ -110,7 +108,7 @@ int RunAbi(const AbiOptions& options) {
     return 0;
   }
 
-  auto enabled = options.caps ? parse(*options.caps) : tl::expected<caps::CapSet, std::string>(caps::CapSet::Default());
+  auto enabled = options.caps ? parse(*options.caps) : Result<caps::CapSet>(caps::CapSet::Default());
   if (!enabled) return Fail(enabled.error());
   if (options.json) {
     std::printf("%s\n", ReportJson(*table, version, *enabled).dump(2).c_str());

@@ -157,7 +157,7 @@ TEST(AbiVersionDiff, ListsAddedRemovedAndChangedRows) {
 
 TEST(DriverTable, ExactVersionNeedsNoOverride) {
   auto chosen = ChooseTable("535.288.01", std::nullopt);
-  ASSERT_TRUE(chosen) << chosen.error();
+  ASSERT_TRUE(chosen) << chosen.error().message;
   EXPECT_EQ(chosen->table->branch(), "535");
   EXPECT_TRUE(chosen->warning.empty());
 }
@@ -165,11 +165,11 @@ TEST(DriverTable, ExactVersionNeedsNoOverride) {
 TEST(DriverTable, UnsupportedVersionFailsClosedListingTheSupportedOnes) {
   auto unknown = ChooseTable("581.0.1", std::nullopt);
   ASSERT_FALSE(unknown);
-  EXPECT_THAT(unknown.error(), ::testing::HasSubstr("581.0.1 is not supported"));
+  EXPECT_THAT(unknown.error().message, ::testing::HasSubstr("581.0.1 is not supported"));
   for (const std::string& v : abi::SupportedVersions()) {
-    EXPECT_THAT(unknown.error(), ::testing::HasSubstr(v));
+    EXPECT_THAT(unknown.error().message, ::testing::HasSubstr(v));
   }
-  EXPECT_EQ(unknown.error().find('\n'), std::string::npos);
+  EXPECT_EQ(unknown.error().message.find('\n'), std::string::npos);
 }
 
 // A version newer than its branch's newest: refused, naming the override, which
@@ -178,13 +178,12 @@ TEST(DriverTable, NewerVersionOfABranchRunsOnlyWithTheOverride) {
   std::string newest = abi::NewestVersionOfBranch("535").value();
   auto refused = ChooseTable("535.999.01", std::nullopt);
   ASSERT_FALSE(refused);
-  EXPECT_THAT(refused.error(), ::testing::HasSubstr("newer than the newest supported 535 driver, " +
-                                                    newest));
-  EXPECT_THAT(refused.error(), ::testing::HasSubstr("--abi-version 535"));
+  EXPECT_THAT(refused.error().message, ::testing::HasSubstr("newer than the newest supported 535 driver, " + newest));
+  EXPECT_THAT(refused.error().message, ::testing::HasSubstr("--abi-version 535"));
 
   for (const std::string& override_value : {std::string("535"), newest}) {
     auto chosen = ChooseTable("535.999.01", override_value);
-    ASSERT_TRUE(chosen) << chosen.error();
+    ASSERT_TRUE(chosen) << chosen.error().message;
     EXPECT_EQ(chosen->version, newest);
     EXPECT_EQ(chosen->table, abi::TableForVersion(newest));
     EXPECT_THAT(chosen->warning, ::testing::HasSubstr("535.999.01 is run with the ABI table of " +
@@ -195,7 +194,7 @@ TEST(DriverTable, NewerVersionOfABranchRunsOnlyWithTheOverride) {
 TEST(DriverTable, OverrideNeverCrossesBranches) {
   auto crossed = ChooseTable("535.288.01", std::string("580.159.04"));
   ASSERT_FALSE(crossed);
-  EXPECT_THAT(crossed.error(), ::testing::HasSubstr("never used for another branch"));
+  EXPECT_THAT(crossed.error().message, ::testing::HasSubstr("never used for another branch"));
   EXPECT_FALSE(ChooseTable("535.288.01", std::string("536")));
   EXPECT_FALSE(ChooseTable("535.288.01", std::string("535.1.2")));
 }

@@ -7,7 +7,6 @@
 #include <optional>
 #include <thread>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
 
@@ -18,6 +17,7 @@
 #include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
+#include "cli/failure.h"
 #include "metrics/exposition.h"
 #include "metrics/http_server.h"
 #include "supervisor/filter.h"
@@ -26,10 +26,7 @@
 namespace nvgate::cli {
 namespace {
 
-int Fail(const std::string& message) {
-  std::fprintf(stderr, "nvgate agent: %s\n", message.c_str());
-  return kExitSetupFailure;
-}
+int Fail(const Error& error) { return cli::Fail("agent", error); }
 
 }  // namespace
 
@@ -92,17 +89,16 @@ void AddAgentCommands(CLI::App& app, std::vector<Command>& commands) {
 }
 
 int RunAgent(const AgentOptions& options) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
-  spdlog::set_pattern("nvgate: %v");
+  Logger();
   auto allowed = caps::ParseAllowed(options.allowed_caps);
-  if (!allowed) return Fail("--allowed-caps: " + allowed.error());
-  if (options.sim_node_dir && options.backend != "sim") return Fail("--sim-node-dir needs --backend sim");
-  if (options.sim_call_log && options.backend != "sim") return Fail("--sim-call-log needs --backend sim");
-  if (options.sim_gpus && options.backend != "sim") return Fail("--sim-gpus needs --backend sim");
+  if (!allowed) return Fail(allowed.error().Prefixed("--allowed-caps: "));
+  if (options.sim_node_dir && options.backend != "sim") return Fail(Error::Usage("--sim-node-dir needs --backend sim"));
+  if (options.sim_call_log && options.backend != "sim") return Fail(Error::Usage("--sim-call-log needs --backend sim"));
+  if (options.sim_gpus && options.backend != "sim") return Fail(Error::Usage("--sim-gpus needs --backend sim"));
   std::optional<metrics::ListenAddress> metrics_address;
   if (options.metrics) {
     auto parsed = metrics::ParseListenAddress(*options.metrics);
-    if (!parsed) return Fail("--metrics: " + parsed.error());
+    if (!parsed) return Fail(parsed.error().Prefixed("--metrics: "));
     metrics_address = *parsed;
   }
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return Fail(kernel.error());
@@ -131,7 +127,7 @@ int RunAgent(const AgentOptions& options) {
   }
   std::vector<gpus::Gpu> machine = (*backend)->Gpus();
   auto allowed_gpus = gpus::ResolveBound(options.allowed_gpus, machine);
-  if (!allowed_gpus) return Fail("--allowed-gpus: " + allowed_gpus.error());
+  if (!allowed_gpus) return Fail(allowed_gpus.error().Prefixed("--allowed-gpus: "));
   agent::Agent agent({.socket_path = options.socket,
                       .allowed = *allowed,
                       .machine = std::move(machine),
@@ -154,7 +150,7 @@ int RunAgent(const AgentOptions& options) {
   });
   if (metrics_address) {
     if (auto listening = metrics_server.Listen(*metrics_address); !listening) {
-      return Fail("--metrics " + *options.metrics + ": " + listening.error());
+      return Fail(listening.error().Prefixed("--metrics " + *options.metrics + ": "));
     }
   }
   // Before any thread starts: capabilities and the signal mask are per thread.
@@ -194,13 +190,9 @@ int RunAgent(const AgentOptions& options) {
 }
 
 int RunAgentContainer(const std::string& config) {
-  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
-  spdlog::set_pattern("nvgate: %v");
+  Logger();
   auto decoded = agent::DecodeConfig(config);
-  if (!decoded) {
-    std::fprintf(stderr, "nvgate agent-container: %s\n", decoded.error().c_str());
-    return 1;
-  }
+  if (!decoded) return cli::Fail("agent-container", decoded.error());
   // The agent's --log-level, which may not be this process's (a file's or the default).
   spdlog::set_level(spdlog::level::from_str(decoded->log_level));
   return agent::RunContainerSupervisor(*decoded, /*listener=*/3, /*report=*/4);
@@ -208,10 +200,7 @@ int RunAgentContainer(const std::string& config) {
 
 int RunAgentStatus(const AgentStatusOptions& options) {
   auto reply = agent::QueryStatus(options.socket);
-  if (!reply) {
-    std::fprintf(stderr, "nvgate agent status: %s\n", reply.error().c_str());
-    return 1;
-  }
+  if (!reply) return cli::Fail("agent status", reply.error());
   std::fputs(reply->c_str(), stdout);
   return 0;
 }

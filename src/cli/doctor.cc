@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "cli/driver_table.h"
+#include "error/error.h"
 #include "supervisor/linux_caps.h"
 
 namespace nvgate::cli {
@@ -38,23 +39,26 @@ std::uint64_t EffectiveCapabilities() {
 
 // What `nvgate run` would learn from a backend before starting the workload,
 // through the calls it makes.
-DriverFacts Examine(tl::expected<std::unique_ptr<backend::Backend>, std::string> made) {
+DriverFacts Examine(Result<std::unique_ptr<backend::Backend>> made) {
   DriverFacts facts;
   if (!made) {
-    facts.unavailable = made.error();
+    facts.unavailable = made.error().message;
+    facts.error_kind = made.error().kind;
     return facts;
   }
   backend::Backend& backend = **made;
   facts.nodes = backend.Nodes();
   auto version = backend.DriverVersion();
   if (!version) {
-    facts.version_error = version.error();
+    facts.version_error = version.error().message;
+    facts.error_kind = version.error().kind;
     return facts;
   }
   facts.version = *version;
   auto chosen = ChooseTable(*version, std::nullopt);
   if (!chosen) {
-    facts.table_error = chosen.error();
+    facts.table_error = chosen.error().message;
+    facts.error_kind = chosen.error().kind;
     return facts;
   }
   facts.table = chosen->version;
@@ -107,9 +111,11 @@ nlohmann::json FactsJson(const MachineFacts& facts) {
     nodes.push_back({{"path", node.dev_path}, {"kind", abi::DeviceKindName(node.kind)}});
   }
   auto driver = [](const DriverFacts& d) {
-    return nlohmann::json{{"available", d.unavailable.empty()},
-                          {"version", OptionalJson(d.version)},
-                          {"table", OptionalJson(d.table)}};
+    return nlohmann::json{
+        {"available", d.unavailable.empty()},
+        {"version", OptionalJson(d.version)},
+        {"table", OptionalJson(d.table)},
+        {"error", d.error_kind ? nlohmann::json(ErrorKindId(*d.error_kind)) : nlohmann::json(nullptr)}};
   };
   return {
       {"kernel_release", facts.kernel_release},

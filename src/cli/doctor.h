@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
+#include "error/error.h"
 #include "supervisor/probe.h"
 
 namespace nvgate::cli {
@@ -27,6 +28,7 @@ struct DriverFacts {
   std::string table_branch;            // that table's branch ("580")
   std::string table_error;             // why no table fits (lists the supported versions)
   std::vector<backend::DeviceNode> nodes;
+  std::optional<ErrorKind> error_kind;  // the kind of the error above, when there is one
 };
 
 struct MachineFacts {

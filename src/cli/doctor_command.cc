@@ -5,11 +5,9 @@
 #include <cstring>
 #include <memory>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "cli/commands.h"
 #include "cli/doctor.h"
+#include "cli/failure.h"
 
 namespace nvgate::cli {
 namespace {
@@ -47,8 +45,7 @@ void AddDoctorCommand(CLI::App& app, std::vector<Command>& commands) {
 
 int RunDoctor(const DoctorOptions& options) {
   // Only the report goes to stdout: --json output must stay parseable.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
-  spdlog::set_pattern("nvgate: %v");
+  Logger();
   DoctorReport report = Judge(GatherMachineFacts());
   if (options.config_problem) {
     report.checks.insert(report.checks.begin(),

@@ -50,6 +50,7 @@ TEST(Doctor, JsonParsesAndAgreesWithTheExitStatus) {
   EXPECT_EQ(j["exit_status"], r.status);
   EXPECT_TRUE(j["backends"]["sim"]["usable"]) << j["backends"]["sim"]["reason"];
   EXPECT_TRUE(j["facts"]["seccomp"]["wait_killable_recv"]);
+  EXPECT_TRUE(j["facts"]["sim_driver"]["error"].is_null());
   for (const auto& check : j["checks"]) {
     EXPECT_TRUE(check["id"].is_string());
     EXPECT_THAT(check["status"].get<std::string>(), ::testing::AnyOf("ok", "info", "warn", "fail"));
@@ -62,6 +63,7 @@ TEST(Doctor, JsonParsesAndAgreesWithTheExitStatus) {
   EXPECT_FALSE(j["backends"]["host"]["usable"]);
   EXPECT_THAT(j["backends"]["host"]["reason"].get<std::string>(), HasSubstr("/dev/nvidiactl"));
   EXPECT_FALSE(j["facts"]["host_driver"]["available"]);
+  EXPECT_EQ(j["facts"]["host_driver"]["error"], "not_found");
   EXPECT_TRUE(j["facts"]["device_nodes"].empty());
 }
 
@@ -92,7 +94,8 @@ MachineFacts GoodGpuMachine() {
                 .table_error = "",
                 .nodes = {{"/dev/nvidiactl", "/dev/nvidiactl", abi::DeviceKind::kCtl},
                           {"/dev/nvidia0", "/dev/nvidia0", abi::DeviceKind::kGpu},
-                          {"/dev/nvidia-uvm", "/dev/nvidia-uvm", abi::DeviceKind::kUvm}}};
+                          {"/dev/nvidia-uvm", "/dev/nvidia-uvm", abi::DeviceKind::kUvm}},
+                .error_kind = std::nullopt};
   facts.sim = facts.host;
   return facts;
 }

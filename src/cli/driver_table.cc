@@ -3,8 +3,6 @@
 namespace nvgate::cli {
 namespace {
 
-using Err = tl::unexpected<std::string>;
-
 // The newest supported version of `version`'s branch when `version` is newer
 // than it, else nullopt.
 std::optional<std::string> NewestOfBranchBefore(const std::string& version) {
@@ -26,8 +24,7 @@ std::string SupportedVersionList() {
   return out;
 }
 
-tl::expected<ChosenTable, std::string> ChooseTable(const std::string& detected,
-                                                   const std::optional<std::string>& abi_override) {
+Result<ChosenTable> ChooseTable(const std::string& detected, const std::optional<std::string>& abi_override) {
   if (abi_override) {
     // A bare branch ("535") means its newest supported version.
     bool is_branch = abi_override->find('.') == std::string::npos;
@@ -35,14 +32,14 @@ tl::expected<ChosenTable, std::string> ChooseTable(const std::string& detected,
         is_branch ? abi::NewestVersionOfBranch(*abi_override) : abi_override;
     const abi::Table* table = version ? abi::TableForVersion(*version) : nullptr;
     if (!table) {
-      return Err("--abi-version " + *abi_override +
-                 " is neither a supported driver version nor a supported branch (supported: " +
-                 SupportedVersionList() + ")");
+      return tl::unexpected(Error::Usage(
+          "--abi-version " + *abi_override +
+          " is neither a supported driver version nor a supported branch (supported: " + SupportedVersionList() + ")"));
     }
     if (table->branch() != abi::BranchOf(detected)) {
-      return Err("--abi-version " + *abi_override + " is of branch " + table->branch() +
-                 ", driver " + detected + " of branch " + std::string(abi::BranchOf(detected)) +
-                 ": a table is never used for another branch, whose numbers and sizes differ");
+      return tl::unexpected(Error::Usage("--abi-version " + *abi_override + " is of branch " + table->branch() +
+                                         ", driver " + detected + " of branch " + std::string(abi::BranchOf(detected)) +
+                                         ": a table is never used for another branch, whose numbers and sizes differ"));
     }
     std::string warning;
     if (*version != detected) {
@@ -55,14 +52,13 @@ tl::expected<ChosenTable, std::string> ChooseTable(const std::string& detected,
   const abi::Table* table = abi::TableForVersion(detected);
   if (!table) {
     if (auto newest = NewestOfBranchBefore(detected)) {
-      return Err("NVIDIA driver " + detected + " is newer than the newest supported " +
-                 std::string(abi::BranchOf(detected)) + " driver, " + *newest +
-                 "; --abi-version " + std::string(abi::BranchOf(detected)) +
-                 " runs it with that table at your own risk (supported: " +
-                 SupportedVersionList() + ")");
+      return tl::unexpected(Error::Unsupported(
+          "NVIDIA driver " + detected + " is newer than the newest supported " + std::string(abi::BranchOf(detected)) +
+          " driver, " + *newest + "; --abi-version " + std::string(abi::BranchOf(detected)) +
+          " runs it with that table at your own risk (supported: " + SupportedVersionList() + ")"));
     }
-    return Err("NVIDIA driver " + detected + " is not supported (supported: " +
-               SupportedVersionList() + ")");
+    return tl::unexpected(Error::Unsupported("NVIDIA driver " + detected +
+                                             " is not supported (supported: " + SupportedVersionList() + ")"));
   }
   return ChosenTable{table, detected, ""};
 }

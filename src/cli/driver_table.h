@@ -4,9 +4,8 @@
 #include <optional>
 #include <string>
 
-#include <tl/expected.hpp>
-
 #include "abi/abi.h"
+#include "error/error.h"
 
 namespace nvgate::cli {
 
@@ -22,8 +21,7 @@ struct ChosenTable {
 // branch: another branch's numbers and sizes differ. An unsupported version
 // without an override is an error that lists the supported ones; one newer than
 // the newest supported version of its branch names the override that runs it.
-tl::expected<ChosenTable, std::string> ChooseTable(const std::string& detected,
-                                                   const std::optional<std::string>& abi_override);
+Result<ChosenTable> ChooseTable(const std::string& detected, const std::optional<std::string>& abi_override);
 
 // Every supported version, grouped by branch: "535: 535.43.02 ...; 550: ...".
 std::string SupportedVersionList();

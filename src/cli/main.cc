@@ -14,6 +14,8 @@
 
 #include "cli/commands.h"
 #include "cli/config_file.h"
+#include "cli/failure.h"
+#include "error/error.h"
 
 namespace {
 
@@ -45,16 +47,6 @@ std::string CommandPath(const CLI::App& app) {
   }
 }
 
-// The status of a usage or configuration error: 125 for the commands that
-// start a workload or a runtime, as container engines answer for them; 3 for
-// doctor, whose 1 and 2 are verdicts; 2 for every other command.
-int UsageStatus(const std::string& command) {
-  if (command == "run" || command == "trace" || command == "learn" || command == "oci runtime" || command == "agent") {
-    return nvgate::cli::kExitSetupFailure;
-  }
-  return command == "doctor" ? nvgate::cli::kExitDoctorUsage : nvgate::cli::kExitUsage;
-}
-
 // A usage error: one line naming the problem and the documented exit status
 // (docs/man/nvgate.1, EXIT STATUS), never the option parser's own numbers, so
 // that a script or a container engine can tell it from the workload's status.
@@ -71,9 +63,9 @@ int UsageError(const CLI::App& app, const CLI::ParseError& e, const std::vector<
   } else if (problem == "command is required") {
     problem = "no command to run: nvgate " + command + " [OPTIONS] -- COMMAND [ARGS...]";
   }
-  std::fprintf(stderr, "nvgate%s%s: %s (see 'nvgate %s--help')\n", command.empty() ? "" : " ", command.c_str(),
-               problem.c_str(), command.empty() ? "" : (command + " ").c_str());
-  return UsageStatus(command);
+  const std::string program = command.empty() ? "nvgate" : "nvgate " + command;
+  return nvgate::cli::Fail(program, nvgate::cli::RoleOf(command),
+                           nvgate::Error::Usage(problem + " (see '" + program + " --help')"));
 }
 
 // A configuration file that --help, --version or doctor runs without.
@@ -170,7 +162,7 @@ int main(int argc, char** argv) {
   // they run on the defaults, and say what is wrong with the file.
   const std::optional<UnreadConfigFile> config_problem = UnreadConfig(args, app);
   if (config_problem && !config_problem->for_doctor) {
-    std::fprintf(stderr, "nvgate: %s (not read)\n", config_problem->problem.c_str());
+    nvgate::cli::Print("nvgate", config_problem->problem + " (not read)");
   }
   if (config_problem) {
     app.set_config("--config", "",
@@ -183,12 +175,15 @@ int main(int argc, char** argv) {
     app.parse(static_cast<int>(arg_pointers.size()), arg_pointers.data());
   } catch (const CLI::ConfigError& e) {
     // ConfigFile's errors start with the line: FILE:LINE: what.
-    std::fprintf(stderr, "nvgate: %s:%s\n", app.get_config_ptr()->as<std::string>().c_str(), e.what());
-    return UsageStatus(CommandPath(app));
+    const std::string command = CommandPath(app);
+    return nvgate::cli::Fail("nvgate", nvgate::cli::RoleOf(command),
+                             nvgate::Error::Config(app.get_config_ptr()->as<std::string>() + ":" + e.what()));
   } catch (const CLI::ParseError& e) {
     return UsageError(app, e, args);
   }
+  // Every command writes its messages through nvgate's one logger (cli/failure.h).
   // Loggers the commands create later start at this level too.
+  nvgate::cli::Logger();
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   // The innermost subcommand parsed: `agent status`, not `agent`.

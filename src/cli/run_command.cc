@@ -1,7 +1,6 @@
 #include <unistd.h>
 
 #include <charconv>
-#include <cstdio>
 #include <cstdlib>
 #include <functional>
 #include <fstream>
@@ -11,7 +10,6 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "backend/backend.h"
@@ -20,7 +18,9 @@
 #include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
+#include "cli/failure.h"
 #include "cli/supervised_run.h"
+#include "error/error.h"
 #include "policy/policy.h"
 #include "proxy/proxy.h"
 #include "supervisor/filter.h"
@@ -58,23 +58,17 @@ void LogDenialSummary(const policy::DenialLog& denials, bool json) {
                                {"key", fmt::format("{:#x}", c.key)}, {"call", c.call},
                                {"capability", c.capability}, {"count", c.count},
                                {"processes", c.processes}, {"message", message}};
-      std::fprintf(stderr, "%s\n", object.dump().c_str());
+      Print("", object.dump());
     } else {
       spdlog::warn("denials: {}", message);
     }
   }
 }
 
-int Fail(std::string_view command_name, const std::string& message) {
-  std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
-               message.c_str());
-  return kExitSetupFailure;
-}
-
 // The command's own request: NVIDIA_DRIVER_CAPABILITIES, and whether the image
 // is a legacy CUDA image (CUDA_VERSION without NVIDIA_REQUIRE_CUDA), for which
 // the toolkit reads an unset variable as "all".
-tl::expected<caps::CapSet, std::string> ResolveCaps(const RunOptions& options, caps::CapSet allowed) {
+Result<caps::CapSet> ResolveCaps(const RunOptions& options, caps::CapSet allowed) {
   if (options.caps) return caps::Resolve(*options.caps, allowed);
   const char* env = std::getenv("NVIDIA_DRIVER_CAPABILITIES");
   const char* cuda_version = std::getenv("CUDA_VERSION");
@@ -87,19 +81,18 @@ tl::expected<caps::CapSet, std::string> ResolveCaps(const RunOptions& options, c
 // every GPU (where the toolkit would read an unset variable as "void" on a
 // non-legacy image: nvgate run is asked for a GPU workload by being used),
 // within --allowed-gpus.
-tl::expected<gpus::Selection, std::string> ResolveGpus(const RunOptions& options,
-                                                       const std::vector<gpus::Gpu>& machine) {
+Result<gpus::Selection> ResolveGpus(const RunOptions& options, const std::vector<gpus::Gpu>& machine) {
   auto bound = gpus::ResolveBound(options.allowed_gpus, machine);
-  if (!bound) return tl::unexpected("--allowed-gpus: " + bound.error());
+  if (!bound) return tl::unexpected(bound.error().Prefixed("--allowed-gpus: "));
   if (options.gpus) {
     auto selected = gpus::Resolve(gpus::ParseRequest(*options.gpus), machine, *bound);
-    if (!selected) return tl::unexpected("--gpus: " + selected.error());
+    if (!selected) return tl::unexpected(selected.error().Prefixed("--gpus: "));
     return selected;
   }
   const char* env = std::getenv("NVIDIA_VISIBLE_DEVICES");
   auto selected = gpus::Resolve(gpus::ParseRequest(env ? std::optional<std::string_view>(env) : std::nullopt),
                                 machine, *bound);
-  if (!selected) return tl::unexpected("NVIDIA_VISIBLE_DEVICES: " + selected.error());
+  if (!selected) return tl::unexpected(selected.error().Prefixed("NVIDIA_VISIBLE_DEVICES: "));
   return selected;
 }
 
@@ -175,8 +168,7 @@ std::map<std::string, std::function<void(int)>, std::less<>> WithheldNodeOpens(c
 }
 
 // The backend --backend names; `replay` is set to it when it is the replay one.
-tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const RunOptions& options,
-                                                                         trace::ReplayBackend*& replay) {
+Result<std::unique_ptr<backend::Backend>> MakeBackend(const RunOptions& options, trace::ReplayBackend*& replay) {
   if (options.backend == "sim") {
     backend::SimOptions sim;
     if (options.sim_call_log) sim.call_log = *options.sim_call_log;
@@ -186,7 +178,7 @@ tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const R
   }
   if (options.backend == "replay") {
     auto opened = trace::ReplayBackend::Open(*options.replay_trace);
-    if (!opened) return tl::unexpected("--replay-trace " + opened.error());
+    if (!opened) return tl::unexpected(opened.error().Prefixed("--replay-trace "));
     replay = opened->get();
     return std::unique_ptr<backend::Backend>(std::move(*opened));
   }
@@ -196,9 +188,9 @@ tl::expected<std::unique_ptr<backend::Backend>, std::string> MakeBackend(const R
 // The Linux capabilities the workload keeps: the default set and --keep-caps,
 // each kept one with a warning naming what it re-opens. Said when nvgate runs
 // as root, where the workload would otherwise hold the host's capabilities.
-tl::expected<supervisor::LinuxCapMask, std::string> WorkloadCaps(const RunOptions& options) {
+Result<supervisor::LinuxCapMask> WorkloadCaps(const RunOptions& options) {
   auto extra = supervisor::ParseLinuxCaps(options.keep_caps);
-  if (!extra) return tl::unexpected("--keep-caps: " + extra.error());
+  if (!extra) return tl::unexpected(extra.error().Prefixed("--keep-caps: "));
   const supervisor::LinuxCapMask defaults = supervisor::WorkloadDefaultCaps();
   for (int cap : supervisor::MaskBits(*extra & ~defaults)) {
     spdlog::warn("--keep-caps {}: the workload keeps CAP_{}, which re-opens {}", supervisor::LinuxCapName(cap),
@@ -241,30 +233,29 @@ void AddRunCommand(CLI::App& app, std::vector<Command>& commands) {
 
 int SuperviseCommand(std::string_view command_name, const RunOptions& options, ExecutedCaps executed,
                      const ObserverFactory& observe) {
-  auto fail = [&](const std::string& message) { return Fail(command_name, message); };
+  auto fail = [&](const Error& error) { return Fail(command_name, error); };
   // Diagnostics go to stderr: the workload owns stdout.
-  spdlog::set_default_logger(spdlog::stderr_color_mt("nvgate"));
-  spdlog::set_pattern("nvgate: %v");
+  Logger();
   auto allowed = caps::ParseAllowed(options.allowed_caps);
-  if (!allowed) return fail("--allowed-caps: " + allowed.error());
+  if (!allowed) return fail(allowed.error().Prefixed("--allowed-caps: "));
   auto requested = ResolveCaps(options, *allowed);
   if (!requested) return fail(requested.error());
-  if (requested->empty()) return fail("no driver capability is enabled");
+  if (requested->empty()) return fail(Error::Usage("no driver capability is enabled"));
   const caps::CapSet enabled = executed == ExecutedCaps::kRequested ? *requested : *allowed;
 
   if (options.backend != "host" && options.no_isolate) {
-    return fail("--backend " + options.backend +
-                " serves its device nodes in the workload's own /dev; drop --no-isolate");
+    return fail(Error::Usage("--backend " + options.backend +
+                             " serves its device nodes in the workload's own /dev; drop --no-isolate"));
   }
   if (auto kernel = supervisor::CheckKernelSupport(); !kernel) return fail(kernel.error());
   auto workload_caps = WorkloadCaps(options);
   if (!workload_caps) return fail(workload_caps.error());
 
-  if (options.sim_call_log && options.backend != "sim") return fail("--sim-call-log needs --backend sim");
-  if (options.sim_gpus && options.backend != "sim") return fail("--sim-gpus needs --backend sim");
-  if (options.sim_driver && options.backend != "sim") return fail("--sim-driver needs --backend sim");
+  if (options.sim_call_log && options.backend != "sim") return fail(Error::Usage("--sim-call-log needs --backend sim"));
+  if (options.sim_gpus && options.backend != "sim") return fail(Error::Usage("--sim-gpus needs --backend sim"));
+  if (options.sim_driver && options.backend != "sim") return fail(Error::Usage("--sim-driver needs --backend sim"));
   if (options.replay_trace.has_value() != (options.backend == "replay")) {
-    return fail("--backend replay and --replay-trace FILE go together");
+    return fail(Error::Usage("--backend replay and --replay-trace FILE go together"));
   }
   trace::ReplayBackend* replay = nullptr;
   auto backend = MakeBackend(options, replay);
@@ -280,7 +271,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   std::unique_ptr<std::ofstream> log_file;
   if (options.log_denials && !every_on_stderr) {
     log_file = std::make_unique<std::ofstream>(*options.log_denials, std::ios::app);
-    if (!*log_file) return fail("cannot open --log-denials file " + *options.log_denials);
+    if (!*log_file) return fail(Error::System(errno, "cannot open --log-denials file " + *options.log_denials));
   }
   std::mutex log_mu;
   const bool json = options.log_format == "json";
@@ -288,7 +279,7 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   // one; at exit a count of each call denied more than once (DenialSummary).
   auto to_stderr = [json](const policy::Denial& d) {
     if (json) {
-      std::fprintf(stderr, "%s\n", DenialJson("denied", d).c_str());
+      Print("", DenialJson("denied", d));
     } else {
       spdlog::warn("denied: {}", d.line);
     }
@@ -308,9 +299,9 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   auto selected_gpus = ResolveGpus(options, machine);
   if (!selected_gpus) return fail(selected_gpus.error());
   if (options.no_isolate && (selected_gpus->restricted() || !selected_gpus->any_nodes())) {
-    return fail("the GPU selection " + selected_gpus->ToString() +
-                " leaves GPU nodes out of the workload's own /dev, which --no-isolate does not give it; "
-                "drop --no-isolate");
+    return fail(Error::Usage("the GPU selection " + selected_gpus->ToString() +
+                             " leaves GPU nodes out of the workload's own /dev, which --no-isolate does not give "
+                             "it; drop --no-isolate"));
   }
 
   proxy::Proxy proxy(*chosen->table, enabled, **backend, denials);
@@ -351,8 +342,8 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   if (!status) return fail(status.error());
   if (replay != nullptr) {
     if (auto problem = replay->Outcome()) {
-      return fail("the workload diverged from the replayed trace " + *options.replay_trace + ": " + *problem +
-                  " (its command exited with status " + std::to_string(*status) + ")");
+      return fail(Error::Diverged("the workload diverged from the replayed trace " + *options.replay_trace + ": " +
+                                  *problem + " (its command exited with status " + std::to_string(*status) + ")"));
     }
   }
   return *status;
@@ -363,14 +354,14 @@ int RunRun(const RunOptions& options) {
 
   std::unique_ptr<policy::DenialLog> audit_log;
   std::unique_ptr<trace::AuditObserver> audit;
-  auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+  auto observe = [&](const RunSetup& setup) -> Result<proxy::CallObserver*> {
     spdlog::warn("AUDIT MODE: capabilities {} requested, but every call within the allowed bound {} "
                  "is EXECUTED; calls {} would refuse are only logged (\"audit: would deny\"). "
                  "Do not use audit mode for untrusted workloads.",
                  setup.requested.ToString(), setup.allowed.ToString(), setup.requested.ToString());
     audit_log = std::make_unique<policy::DenialLog>([json = options.log_format == "json"](const policy::Denial& d) {
       if (json) {
-        std::fprintf(stderr, "%s\n", DenialJson("audit-would-deny", d).c_str());
+        Print("", DenialJson("audit-would-deny", d));
       } else {
         spdlog::warn("audit: would deny {}", d.line);
       }

@@ -6,11 +6,10 @@
 #include <string>
 #include <string_view>
 
-#include <tl/expected.hpp>
-
 #include "abi/abi.h"
 #include "caps/caps.h"
 #include "cli/commands.h"
+#include "error/error.h"
 #include "proxy/call_record.h"
 
 namespace nvgate::cli {
@@ -37,8 +36,7 @@ struct RunSetup {
 
 // Returns the observer the proxy reports every call to (it must outlive the
 // run), or an error that stops nvgate before the command starts.
-using ObserverFactory =
-    std::function<tl::expected<proxy::CallObserver*, std::string>(const RunSetup& setup)>;
+using ObserverFactory = std::function<Result<proxy::CallObserver*>(const RunSetup& setup)>;
 
 // Runs `options.command` supervised and returns its exit status, or
 // kExitSetupFailure after printing "nvgate <command_name>: <why>".

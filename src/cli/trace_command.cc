@@ -14,17 +14,19 @@
 #include "cli/command_options.h"
 #include "cli/commands.h"
 #include "cli/driver_table.h"
+#include "cli/failure.h"
 #include "cli/supervised_run.h"
+#include "error/error.h"
 #include "trace/analysis.h"
 #include "trace/trace.h"
 
 namespace nvgate::cli {
 namespace {
 
-int Fail(std::string_view command_name, const std::string& message, int status) {
-  std::fprintf(stderr, "nvgate %.*s: %s\n", static_cast<int>(command_name.size()), command_name.data(),
-               message.c_str());
-  return status;
+// learn with a trace, replay and summary read a trace: their failures are
+// statuses of commands that read input, whatever `nvgate learn COMMAND`'s are.
+int FailReading(std::string_view command, const Error& error) {
+  return Fail("nvgate " + std::string(command), CommandRole::kReadsInput, error);
 }
 
 std::string Millis(std::int64_t us) {
@@ -56,23 +58,22 @@ bool IsTraceArgument(const std::vector<std::string>& args) {
 
 // A trace read up to a line cut short (trace::Trace::cut_short_line) is used,
 // with a warning naming the file and the line.
-tl::expected<trace::Trace, std::string> ReadTraceWarning(std::string_view command, const std::string& path) {
+Result<trace::Trace> ReadTraceWarning(std::string_view command, const std::string& path) {
   auto trace = trace::ReadTraceFile(path);
   if (trace && trace->cut_short_line != 0) {
-    std::fprintf(stderr,
-                 "nvgate %.*s: warning: %s: line %d is cut short (the recording stopped in the middle of it); "
-                 "reading the %zu calls before it\n",
-                 static_cast<int>(command.size()), command.data(), path.c_str(), trace->cut_short_line,
-                 trace->calls.size());
+    Print("nvgate " + std::string(command),
+          fmt::format("warning: {}: line {} is cut short (the recording stopped in the middle of it); reading the {} "
+                      "calls before it",
+                      path, trace->cut_short_line, trace->calls.size()));
   }
   return trace;
 }
 
-tl::expected<const abi::Table*, std::string> TableFor(const std::string& version) {
+Result<const abi::Table*> TableFor(const std::string& version) {
   const abi::Table* table = abi::TableForVersion(version);
   if (!table) {
-    return tl::unexpected("NVIDIA driver " + version + " is not supported (supported: " +
-                          SupportedVersionList() + ")");
+    return tl::unexpected(Error::Unsupported("NVIDIA driver " + version +
+                                             " is not supported (supported: " + SupportedVersionList() + ")"));
   }
   return table;
 }
@@ -81,7 +82,7 @@ int PrintLearned(const LearnOptions& options, const trace::LearnResult& result, 
                  const std::string& preface) {
   std::string text = options.json ? trace::LearnToJson(result, bound).dump(2) + "\n"
                                   : preface + trace::LearnToText(result, bound);
-  if (!Emit(options.output, text)) return Fail("learn", "cannot write " + *options.output, kExitUsage);
+  if (!Emit(options.output, text)) return FailReading("learn", Error::System(errno, "cannot write " + *options.output));
   return 0;
 }
 
@@ -166,14 +167,13 @@ void AddTraceCommands(CLI::App& app, std::vector<Command>& commands) {
 int RunTrace(const TraceOptions& options) {
   if (options.observe_only && options.bound_configured) {
     return Fail("trace",
-                "--observe-only lets the kernel run every call and so cannot keep a workload within an "
-                "operator bound; it is refused where one is configured (--allowed-caps, or allowed-caps "
-                "in the config file's [trace] table)",
-                kExitSetupFailure);
+                Error::Refused("--observe-only lets the kernel run every call and so cannot keep a workload within "
+                               "an operator bound; it is refused where one is configured (--allowed-caps, or "
+                               "allowed-caps in the config file's [trace] table)"));
   }
   std::ofstream out;
   std::unique_ptr<trace::TraceWriter> writer;
-  auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+  auto observe = [&](const RunSetup& setup) -> Result<proxy::CallObserver*> {
     if (options.observe_only) {
       spdlog::warn("OBSERVE-ONLY: every NVIDIA call is recorded and then run {}, whatever the "
                    "capabilities; this protects NOTHING. Use it only for trusted workloads.",
@@ -181,7 +181,7 @@ int RunTrace(const TraceOptions& options) {
                                            : "by the " + setup.backend + " backend under every capability");
     }
     out.open(options.output, std::ios::trunc);
-    if (!out) return tl::unexpected("cannot write the trace to " + options.output);
+    if (!out) return tl::unexpected(Error::System(errno, "cannot write the trace to " + options.output));
     trace::TraceHeader header{.version = trace::kFormatVersion,
                               .nvgate_version = NVGATE_VERSION,
                               .driver_version = setup.driver_version,
@@ -199,22 +199,21 @@ int RunTrace(const TraceOptions& options) {
                                 options.observe_only ? ExecutedCaps::kObserveOnly : ExecutedCaps::kRequested,
                                 observe);
   if (writer) {
-    std::fprintf(stderr, "nvgate trace: %llu calls written to %s\n",
-                 static_cast<unsigned long long>(writer->calls_written()), options.output.c_str());
+    Print("nvgate trace", fmt::format("{} calls written to {}", writer->calls_written(), options.output));
   }
   return status;
 }
 
 int RunLearn(const LearnOptions& options) {
   auto bound = caps::ParseAllowed(options.run.allowed_caps);
-  if (!bound) return Fail("learn", "--allowed-caps: " + bound.error(), kExitUsage);
-  if (bound->empty()) return Fail("learn", "--allowed-caps names no capability", kExitUsage);
+  if (!bound) return FailReading("learn", bound.error().Prefixed("--allowed-caps: "));
+  if (bound->empty()) return FailReading("learn", Error::Usage("--allowed-caps names no capability"));
 
   if (IsTraceArgument(options.args)) {
     auto trace = ReadTraceWarning("learn", options.args[0]);
-    if (!trace) return Fail("learn", trace.error(), kExitUsage);
+    if (!trace) return FailReading("learn", trace.error());
     auto table = TableFor(trace->header.driver_version);
-    if (!table) return Fail("learn", table.error(), kExitUsage);
+    if (!table) return FailReading("learn", table.error());
     trace::LearnResult result = trace::Learn(**table, *bound, trace->calls);
     std::string preface = "trace of " + trace->header.driver_version + " under " +
                           trace->header.caps.ToString() +
@@ -227,7 +226,7 @@ int RunLearn(const LearnOptions& options) {
   run.caps = bound->ToString();
   std::unique_ptr<trace::CallCollector> collector;
   const abi::Table* table = nullptr;
-  auto observe = [&](const RunSetup& setup) -> tl::expected<proxy::CallObserver*, std::string> {
+  auto observe = [&](const RunSetup& setup) -> Result<proxy::CallObserver*> {
     table = &setup.table;
     collector = std::make_unique<trace::CallCollector>(setup.table);
     return collector.get();
@@ -243,14 +242,14 @@ int RunLearn(const LearnOptions& options) {
 
 int RunReplay(const ReplayOptions& options) {
   auto trace = ReadTraceWarning("replay", options.trace);
-  if (!trace) return Fail("replay", trace.error(), kExitUsage);
+  if (!trace) return FailReading("replay", trace.error());
   const std::string driver = options.driver.value_or(trace->header.driver_version);
   auto table = TableFor(driver);
-  if (!table) return Fail("replay", table.error(), kExitUsage);
+  if (!table) return FailReading("replay", table.error());
   caps::CapSet enabled = trace->header.caps;
   if (options.caps) {
     auto parsed = caps::Resolve(*options.caps, caps::CapSet::Everything());
-    if (!parsed) return Fail("replay", "--caps: " + parsed.error(), kExitUsage);
+    if (!parsed) return FailReading("replay", parsed.error().Prefixed("--caps: "));
     enabled = *parsed;
   }
   trace::ReplayResult result = trace::Replay(**table, enabled, trace->calls);
@@ -306,7 +305,7 @@ int RunReplay(const ReplayOptions& options) {
 
 int RunSummary(const SummaryOptions& options) {
   auto trace = ReadTraceWarning("summary", options.trace);
-  if (!trace) return Fail("summary", trace.error(), kExitUsage);
+  if (!trace) return FailReading("summary", trace.error());
   trace::Summary s = trace::Summarize(trace->calls);
   auto row_json = [](const trace::SummaryRow& r) {
     return nlohmann::json{{"calls", r.calls},       {"allowed", r.allowed},

@@ -1,3 +1,4 @@
+#include "error/error.h"
 #include "metrics/http_server.h"
 
 #include <arpa/inet.h>
@@ -30,15 +31,14 @@ constexpr int kBacklog = 64;
 // cannot keep the server's thread reading.
 constexpr std::size_t kMaxDrain = 64 * 1024;
 
-std::string Errno(std::string_view what) { return fmt::format("{}: {}", what, std::strerror(errno)); }
-
 bool AllOf(std::string_view text, char low, char high) {
   return std::all_of(text.begin(), text.end(), [&](char c) { return c >= low && c <= high; });
 }
 
-tl::expected<std::uint16_t, std::string> ParsePort(std::string_view text, std::string_view whole) {
+Result<std::uint16_t> ParsePort(std::string_view text, std::string_view whole) {
   if (text.empty() || text.size() > 5 || !AllOf(text, '0', '9') || std::stoul(std::string(text)) > 65535) {
-    return tl::unexpected(fmt::format("metrics address '{}': the port must be a number from 0 to 65535", whole));
+    return tl::unexpected(
+        Error::Usage(fmt::format("metrics address '{}': the port must be a number from 0 to 65535", whole)));
   }
   return static_cast<std::uint16_t>(std::stoul(std::string(text)));
 }
@@ -61,7 +61,7 @@ std::string Response(int code, std::string_view reason, std::string_view content
   return out;
 }
 
-std::string Error(int code, std::string_view reason, std::string_view extra_headers = "") {
+std::string ErrorResponse(int code, std::string_view reason, std::string_view extra_headers = "") {
   return Response(code, reason, "text/plain; charset=utf-8", fmt::format("{} {}\n", code, reason), true,
                   extra_headers);
 }
@@ -76,22 +76,24 @@ std::string AnswerRequest(std::string_view head, const HttpServer::Render& rende
   std::size_t first = line.find(' ');
   std::size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
   if (second == std::string_view::npos || line.find(' ', second + 1) != std::string_view::npos) {
-    return Error(400, "Bad Request");
+    return ErrorResponse(400, "Bad Request");
   }
   std::string_view method = line.substr(0, first);
   std::string_view target = line.substr(first + 1, second - first - 1);
   std::string_view version = line.substr(second + 1);
-  if (method.empty() || !AllOf(method, 'A', 'Z') || target.empty() || !version.starts_with("HTTP/")) return Error(400, "Bad Request");
-  if (version != "HTTP/1.0" && version != "HTTP/1.1") return Error(505, "HTTP Version Not Supported");
+  if (method.empty() || !AllOf(method, 'A', 'Z') || target.empty() || !version.starts_with("HTTP/")) {
+    return ErrorResponse(400, "Bad Request");
+  }
+  if (version != "HTTP/1.0" && version != "HTTP/1.1") return ErrorResponse(505, "HTTP Version Not Supported");
   std::string_view path = target.substr(0, target.find('?'));
-  if (path != "/metrics") return Error(404, "Not Found");
-  if (method != "GET" && method != "HEAD") return Error(405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
+  if (path != "/metrics") return ErrorResponse(404, "Not Found");
+  if (method != "GET" && method != "HEAD") return ErrorResponse(405, "Method Not Allowed", "Allow: GET, HEAD\r\n");
   std::string body;
   try {
     body = render();
   } catch (const std::exception& e) {
     spdlog::error("metrics: {}", e.what());
-    return Error(500, "Internal Server Error");
+    return ErrorResponse(500, "Internal Server Error");
   }
   return Response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", body, method == "GET");
 }
@@ -112,14 +114,16 @@ std::string SocketName(const sockaddr_storage& addr) {
 
 }  // namespace
 
-tl::expected<ListenAddress, std::string> ParseListenAddress(std::string_view text) {
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
   ListenAddress out;
   if (text.starts_with("unix:")) {
     out.unix_path = text.substr(5);
-    if (out.unix_path.empty()) return tl::unexpected(fmt::format("metrics address '{}': unix: needs a path", text));
+    if (out.unix_path.empty()) {
+      return tl::unexpected(Error::Usage(fmt::format("metrics address '{}': unix: needs a path", text)));
+    }
     if (out.unix_path.size() >= sizeof(sockaddr_un::sun_path)) {
-      return tl::unexpected(fmt::format("metrics address '{}': the path is longer than {} bytes", text,
-                                        sizeof(sockaddr_un::sun_path) - 1));
+      return tl::unexpected(Error::Usage(fmt::format("metrics address '{}': the path is longer than {} bytes", text,
+                                                     sizeof(sockaddr_un::sun_path) - 1)));
     }
     return out;
   }
@@ -128,26 +132,26 @@ tl::expected<ListenAddress, std::string> ParseListenAddress(std::string_view tex
   if (text.starts_with('[')) {
     std::size_t close = text.find(']');
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-      return tl::unexpected(fmt::format("metrics address '{}' is not {}", text, kForms));
+      return tl::unexpected(Error::Usage(fmt::format("metrics address '{}' is not {}", text, kForms)));
     }
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
     std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return tl::unexpected(fmt::format("metrics address '{}' has no port; write {}", text, kForms));
+      return tl::unexpected(Error::Usage(fmt::format("metrics address '{}' has no port; write {}", text, kForms)));
     }
     host = text.substr(0, colon);
     port = text.substr(colon + 1);
     if (host.find(':') != std::string_view::npos) {
       return tl::unexpected(
-          fmt::format("metrics address '{}': write an IPv6 address in brackets, as in [::1]:9464", text));
+          Error::Usage(fmt::format("metrics address '{}': write an IPv6 address in brackets, as in [::1]:9464", text)));
     }
   }
   if (host.empty()) {
-    return tl::unexpected(fmt::format(
+    return tl::unexpected(Error::Usage(fmt::format(
         "metrics address '{}' names no host: 127.0.0.1:PORT serves this host only, 0.0.0.0:PORT every interface",
-        text));
+        text)));
   }
   auto number = ParsePort(port, text);
   if (!number) return tl::unexpected(number.error());
@@ -177,37 +181,41 @@ HttpServer::~HttpServer() {
   if (!unix_path_.empty()) unlink(unix_path_.c_str());
 }
 
-tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address) {
-  if (listen_fd_) return tl::unexpected(std::string("already listening"));
+Result<void> HttpServer::Listen(const ListenAddress& address) {
+  if (listen_fd_) return tl::unexpected(Error::Internal("already listening"));
   wake_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-  if (!wake_fd_) return tl::unexpected(Errno("eventfd"));
+  if (!wake_fd_) return tl::unexpected(Error::Errno("eventfd"));
 
   if (!address.unix_path.empty()) {
     const std::string& path = address.unix_path;
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (path.size() >= sizeof addr.sun_path) return tl::unexpected(fmt::format("{}: path too long", path));
+    if (path.size() >= sizeof addr.sun_path) {
+      return tl::unexpected(Error::Usage(fmt::format("{}: path too long", path)));
+    }
     std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     struct stat st;
     if (lstat(path.c_str(), &st) == 0) {
-      if (!S_ISSOCK(st.st_mode)) return tl::unexpected(fmt::format("{} exists and is not a socket", path));
+      if (!S_ISSOCK(st.st_mode)) {
+        return tl::unexpected(Error::Usage(fmt::format("{} exists and is not a socket", path)));
+      }
       // A socket left by a process that died; a live one still answers on it.
       bool alive = false;
       {
         fd::OwnedFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         alive = probe && connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
       }
-      if (alive) return tl::unexpected(fmt::format("another process serves on {}", path));
+      if (alive) return tl::unexpected(Error::System(EADDRINUSE, fmt::format("another process serves on {}", path)));
       unlink(path.c_str());
     }
     fd::OwnedFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) return tl::unexpected(Errno("socket(AF_UNIX)"));
+    if (!fd) return tl::unexpected(Error::Errno("socket(AF_UNIX)"));
     if (bind(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
-      return tl::unexpected(Errno("bind " + path));
+      return tl::unexpected(Error::Errno("bind " + path));
     }
     unix_path_ = path;
     if (chmod(path.c_str(), 0666) != 0 || listen(fd.get(), kBacklog) != 0) {
-      return tl::unexpected(Errno("listen " + path));
+      return tl::unexpected(Error::Errno("listen " + path));
     }
     listen_fd_ = std::move(fd);
     bound_address_ = "unix:" + path;
@@ -221,22 +229,22 @@ tl::expected<void, std::string> HttpServer::Listen(const ListenAddress& address)
   addrinfo* found = nullptr;
   const std::string port = std::to_string(address.port);
   if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    return tl::unexpected(fmt::format("cannot resolve '{}': {}", address.host, gai_strerror(rc)));
+    return tl::unexpected(Error::NotFound(fmt::format("cannot resolve '{}': {}", address.host, gai_strerror(rc))));
   }
-  std::string error = fmt::format("'{}' has no address", address.host);
+  Error error = Error::NotFound(fmt::format("'{}' has no address", address.host));
   for (addrinfo* ai = found; ai != nullptr; ai = ai->ai_next) {
     fd::OwnedFd fd(socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!fd) {
       const bool family_forbidden = errno == EAFNOSUPPORT;
-      error = Errno("socket");
+      error = Error::Errno("socket");
       // systemd's RestrictAddressFamilies= (nvgate-agent.service has AF_UNIX only).
-      if (family_forbidden) error += " (is this address family forbidden here? unix:PATH still works)";
+      if (family_forbidden) error.message += " (is this address family forbidden here? unix:PATH still works)";
       continue;
     }
     int one = 1;
     setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     if (bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd.get(), kBacklog) != 0) {
-      error = Errno(fmt::format("bind {}:{}", address.host, address.port));
+      error = Error::Errno(fmt::format("bind {}:{}", address.host, address.port));
       continue;
     }
     listen_fd_ = std::move(fd);
@@ -281,13 +289,13 @@ void HttpServer::Serve() {
         return;
       }
       if (n == 0) {
-        c.out = Error(400, "Bad Request");  // the client stopped sending mid-request
+        c.out = ErrorResponse(400, "Bad Request");  // the client stopped sending mid-request
       } else {
         c.in.append(buffer, static_cast<std::size_t>(n));
         if (auto end = HeadEnd(c.in); end && *end <= options_.max_request) {
           c.out = AnswerRequest(std::string_view(c.in).substr(0, *end), render_);
         } else if (c.in.size() > options_.max_request) {
-          c.out = Error(431, "Request Header Fields Too Large");
+          c.out = ErrorResponse(431, "Request Header Fields Too Large");
         } else {
           continue;
         }
@@ -341,7 +349,7 @@ void HttpServer::Serve() {
     }
     int ready = poll(fds.data(), fds.size(), timeout);
     if (ready < 0 && errno != EINTR) {
-      spdlog::error("metrics: {}; no longer serving", Errno("poll"));
+      spdlog::error("metrics: {}; no longer serving", Error::Errno("poll"));
       break;
     }
     if (ready > 0 && fds[0].revents != 0) break;
@@ -361,7 +369,7 @@ void HttpServer::Serve() {
       if (!fd && (errno == EMFILE || errno == ENFILE)) accept_after = after + std::chrono::milliseconds(100);
       if (!fd) break;  // EAGAIN: none left; anything else: that client is gone already
       if (clients.size() >= options_.max_clients) {
-        const std::string busy = Error(503, "Service Unavailable");
+        const std::string busy = ErrorResponse(503, "Service Unavailable");
         [[maybe_unused]] ssize_t n = send(fd.get(), busy.data(), busy.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
         continue;
       }

@@ -23,8 +23,7 @@
 #include <string_view>
 #include <thread>
 
-#include <tl/expected.hpp>
-
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::metrics {
@@ -38,7 +37,7 @@ struct ListenAddress {
 };
 
 // Errors say what is wrong and show the accepted forms.
-tl::expected<ListenAddress, std::string> ParseListenAddress(std::string_view text);
+Result<ListenAddress> ParseListenAddress(std::string_view text);
 
 struct HttpServerOptions {
   std::chrono::milliseconds timeout{5000};
@@ -58,7 +57,7 @@ class HttpServer {
   // Binds and listens. A unix socket file left by a dead process is replaced;
   // one that a live process answers on is an error. The socket is 0666: as
   // reachable as a TCP port on localhost.
-  tl::expected<void, std::string> Listen(const ListenAddress& address);
+  Result<void> Listen(const ListenAddress& address);
   // Where it listens, the port resolved: "127.0.0.1:41234", "[::1]:9464",
   // "unix:/run/nvgate/metrics.sock".
   const std::string& address() const { return bound_address_; }

@@ -22,32 +22,32 @@ using ::testing::StartsWith;
 
 TEST(ListenAddressTest, AcceptsHostPortBracketedIpv6AndUnixPaths) {
   auto v4 = ParseListenAddress("127.0.0.1:9464");
-  ASSERT_TRUE(v4) << v4.error();
+  ASSERT_TRUE(v4) << v4.error().message;
   EXPECT_EQ(v4->host, "127.0.0.1");
   EXPECT_EQ(v4->port, 9464);
   auto v6 = ParseListenAddress("[::1]:9464");
-  ASSERT_TRUE(v6) << v6.error();
+  ASSERT_TRUE(v6) << v6.error().message;
   EXPECT_EQ(v6->host, "::1");
   auto name = ParseListenAddress("localhost:0");
-  ASSERT_TRUE(name) << name.error();
+  ASSERT_TRUE(name) << name.error().message;
   EXPECT_EQ(name->port, 0);
   auto unix_socket = ParseListenAddress("unix:/run/nvgate/metrics.sock");
-  ASSERT_TRUE(unix_socket) << unix_socket.error();
+  ASSERT_TRUE(unix_socket) << unix_socket.error().message;
   EXPECT_EQ(unix_socket->unix_path, "/run/nvgate/metrics.sock");
 }
 
 TEST(ListenAddressTest, MalformedAddressesSayWhatIsWrong) {
-  EXPECT_THAT(ParseListenAddress("9464").error(), HasSubstr("has no port"));
-  EXPECT_THAT(ParseListenAddress(":9464").error(), HasSubstr("names no host"));
-  EXPECT_THAT(ParseListenAddress("::1:9464").error(), HasSubstr("in brackets"));
-  EXPECT_THAT(ParseListenAddress("[::1]9464").error(), HasSubstr("is not HOST:PORT"));
-  EXPECT_THAT(ParseListenAddress("[::1").error(), HasSubstr("is not HOST:PORT"));
-  EXPECT_THAT(ParseListenAddress("127.0.0.1:").error(), HasSubstr("port must be a number"));
-  EXPECT_THAT(ParseListenAddress("127.0.0.1:65536").error(), HasSubstr("port must be a number"));
-  EXPECT_THAT(ParseListenAddress("127.0.0.1:http").error(), HasSubstr("port must be a number"));
-  EXPECT_THAT(ParseListenAddress("127.0.0.1:-1").error(), HasSubstr("port must be a number"));
-  EXPECT_THAT(ParseListenAddress("unix:").error(), HasSubstr("needs a path"));
-  EXPECT_THAT(ParseListenAddress("unix:" + std::string(200, 'x')).error(), HasSubstr("longer than"));
+  EXPECT_THAT(ParseListenAddress("9464").error().message, HasSubstr("has no port"));
+  EXPECT_THAT(ParseListenAddress(":9464").error().message, HasSubstr("names no host"));
+  EXPECT_THAT(ParseListenAddress("::1:9464").error().message, HasSubstr("in brackets"));
+  EXPECT_THAT(ParseListenAddress("[::1]9464").error().message, HasSubstr("is not HOST:PORT"));
+  EXPECT_THAT(ParseListenAddress("[::1").error().message, HasSubstr("is not HOST:PORT"));
+  EXPECT_THAT(ParseListenAddress("127.0.0.1:").error().message, HasSubstr("port must be a number"));
+  EXPECT_THAT(ParseListenAddress("127.0.0.1:65536").error().message, HasSubstr("port must be a number"));
+  EXPECT_THAT(ParseListenAddress("127.0.0.1:http").error().message, HasSubstr("port must be a number"));
+  EXPECT_THAT(ParseListenAddress("127.0.0.1:-1").error().message, HasSubstr("port must be a number"));
+  EXPECT_THAT(ParseListenAddress("unix:").error().message, HasSubstr("needs a path"));
+  EXPECT_THAT(ParseListenAddress("unix:" + std::string(200, 'x')).error().message, HasSubstr("longer than"));
 }
 
 // A connected client; reads are bounded so that a broken server fails the
@@ -108,7 +108,7 @@ class HttpServerTest : public ::testing::Test {
   void Start(HttpServerOptions options = {}) {
     server_ = std::make_unique<HttpServer>([this] { return body_; }, options);
     auto listening = server_->Listen(*ParseListenAddress("127.0.0.1:0"));
-    ASSERT_TRUE(listening) << listening.error();
+    ASSERT_TRUE(listening) << listening.error().message;
     server_->Start();
   }
   std::string address() const { return server_->address(); }
@@ -213,7 +213,7 @@ TEST(HttpServerUnixTest, ServesOnAUnixSocketReplacesAStaleOneAndRefusesALiveOne)
   {
     HttpServer server([] { return std::string("x 1\n"); });
     auto listening = server.Listen(*ParseListenAddress("unix:" + path));
-    ASSERT_TRUE(listening) << listening.error();
+    ASSERT_TRUE(listening) << listening.error().message;
     EXPECT_EQ(server.address(), "unix:" + path);
     struct stat st {};
     ASSERT_EQ(stat(path.c_str(), &st), 0);
@@ -224,7 +224,7 @@ TEST(HttpServerUnixTest, ServesOnAUnixSocketReplacesAStaleOneAndRefusesALiveOne)
     HttpServer second([] { return std::string(); });
     auto refused = second.Listen(*ParseListenAddress("unix:" + path));
     ASSERT_FALSE(refused);
-    EXPECT_THAT(refused.error(), HasSubstr("another process serves on"));
+    EXPECT_THAT(refused.error().message, HasSubstr("another process serves on"));
   }
   // Removed with the server.
   EXPECT_NE(access(path.c_str(), F_OK), 0);
@@ -236,12 +236,12 @@ TEST(HttpServerBindTest, AnAddressInUseOrNotOfThisHostIsAnError) {
   HttpServer second([] { return std::string(); });
   auto in_use = second.Listen(*ParseListenAddress(first.address()));
   ASSERT_FALSE(in_use);
-  EXPECT_THAT(in_use.error(), HasSubstr("Address already in use"));
+  EXPECT_THAT(in_use.error().message, HasSubstr("Address already in use"));
   HttpServer foreign([] { return std::string(); });
   // TEST-NET-1 (RFC 5737): no host has it.
   auto not_here = foreign.Listen(*ParseListenAddress("192.0.2.1:0"));
   ASSERT_FALSE(not_here);
-  EXPECT_THAT(not_here.error(), HasSubstr("bind 192.0.2.1:0"));
+  EXPECT_THAT(not_here.error().message, HasSubstr("bind 192.0.2.1:0"));
 }
 
 }  // namespace

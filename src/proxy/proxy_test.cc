@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "abi/nv_structs.h"
+#include "error/error.h"
 
 namespace nvgate::proxy {
 namespace {
@@ -58,7 +59,7 @@ class SelfFiles : public TargetFiles {
 class ScriptedBackend : public backend::Backend {
  public:
   std::string_view Name() const override { return "scripted"; }
-  tl::expected<std::string, std::string> DriverVersion() override { return "1.0"; }
+  Result<std::string> DriverVersion() override { return "1.0"; }
   abi::DeviceKind Classify(const struct stat&) const override { return abi::DeviceKind::kCtl; }
   std::vector<backend::DeviceNode> Nodes() const override { return {}; }
   int Ioctl(int fd, abi::DeviceKind, std::uint32_t request, void* arg, int) override {

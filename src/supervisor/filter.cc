@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "defences/defences.h"
+#include "error/error.h"
 #include "supervisor/filter_assembler.h"
 
 namespace nvgate::supervisor {
@@ -155,10 +156,11 @@ bool TrapRules::Traps(std::uint32_t request) const {
   });
 }
 
-tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
+Result<Program> BuildFilter(const TrapRules& rules) {
   for (const TrapRules::Sized& s : rules.frontend_sized) {
     if (s.size > kIocSizeMask) {
-      return tl::unexpected(fmt::format("frontend nr {:#x}: size {} does not fit _IOC_SIZE", s.nr, s.size));
+      return tl::unexpected(
+          Error::Internal(fmt::format("frontend nr {:#x}: size {} does not fit _IOC_SIZE", s.nr, s.size)));
     }
   }
   constexpr std::uint32_t kNotify = SECCOMP_RET_USER_NOTIF;
@@ -283,11 +285,11 @@ tl::expected<Program, std::string> BuildFilter(const TrapRules& rules) {
   b.Return(kAllow);
 
   auto assembled = b.Assemble();
-  if (!assembled) return tl::unexpected("seccomp program: " + assembled.error());
+  if (!assembled) return tl::unexpected(assembled.error().Prefixed("seccomp program: "));
   Program program = std::move(*assembled);
   if (program.size() > BPF_MAXINSNS) {
-    return tl::unexpected(fmt::format("seccomp program has {} instructions, the kernel takes {}",
-                                      program.size(), BPF_MAXINSNS));
+    return tl::unexpected(Error::Unsupported(
+        fmt::format("seccomp program has {} instructions, the kernel takes {}", program.size(), BPF_MAXINSNS)));
   }
   return program;
 }
@@ -300,19 +302,21 @@ int InstallFilter(const Program& program) {
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 
-tl::expected<void, std::string> CheckKernelSupport() {
+Result<void> CheckKernelSupport() {
   // The kernel checks the flags before it reads the program: a NULL program
   // gives EFAULT when every flag is known, EINVAL when one is not.
   long r = syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, nullptr);
   if (r == -1 && errno == EFAULT) return {};
   if (r == -1 && errno == EINVAL) {
-    return tl::unexpected(std::string(
-        "this kernel lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19+); without it a "
-        "signal could make nvgate run a driver call twice, so nvgate refuses to run"));
+    return tl::unexpected(Error::Unsupported(
+        std::string("this kernel lacks SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (Linux 5.19+); without it a "
+                    "signal could make nvgate run a driver call twice, so nvgate refuses to run")));
   }
-  return tl::unexpected(fmt::format("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER|WAIT_KILLABLE_RECV, "
-                                    "NULL) probe failed: {}", std::strerror(errno)));
+  return tl::unexpected(
+      Error::System(errno, fmt::format("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER|WAIT_KILLABLE_RECV, "
+                                       "NULL) probe failed: {}",
+                                       std::strerror(errno))));
 }
 
 }  // namespace nvgate::supervisor

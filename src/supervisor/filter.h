@@ -28,9 +28,8 @@
 #include <string>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "abi/abi.h"
+#include "error/error.h"
 #include "supervisor/filter_evaluator.h"
 #include "supervisor/filter_program.h"
 
@@ -65,7 +64,7 @@ struct TrapRules {
 };
 
 // The whole seccomp program for the workload, as classic BPF.
-tl::expected<Program, std::string> BuildFilter(const TrapRules& rules);
+Result<Program> BuildFilter(const TrapRules& rules);
 
 // Installs `program` on the calling thread with
 // SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV and
@@ -78,6 +77,6 @@ int InstallFilter(const Program& program);
 
 // Checks, without installing anything, that this kernel has what InstallFilter
 // needs; the error names the missing feature.
-tl::expected<void, std::string> CheckKernelSupport();
+Result<void> CheckKernelSupport();
 
 }  // namespace nvgate::supervisor

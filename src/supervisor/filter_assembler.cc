@@ -1,3 +1,4 @@
+#include "error/error.h"
 #include "supervisor/filter_assembler.h"
 
 #include <fmt/format.h>
@@ -40,18 +41,20 @@ void BpfAssembler::Goto(BpfLabel target) {
   pending_.push_back({BPF_JMP | BPF_JA, 0, target, kNextInstruction});
 }
 
-tl::expected<Program, std::string> BpfAssembler::Assemble() const {
-  if (!error_.empty()) return tl::unexpected(error_);
+Result<Program> BpfAssembler::Assemble() const {
+  if (!error_.empty()) return tl::unexpected(Error::Internal(error_));
   const std::size_t n = pending_.size();
   // The index in pending_ of the instruction each jump at `from` leads to.
-  auto target = [&](std::size_t from, BpfLabel label) -> tl::expected<std::size_t, std::string> {
+  auto target = [&](std::size_t from, BpfLabel label) -> Result<std::size_t> {
     if (label.id == kNextInstruction.id) return from + 1;
-    if (label.id >= bound_at_.size()) return tl::unexpected(fmt::format("label {} is not one of this assembler's", label.id));
+    if (label.id >= bound_at_.size()) {
+      return tl::unexpected(Error::Internal(fmt::format("label {} is not one of this assembler's", label.id)));
+    }
     const std::optional<std::size_t>& at = bound_at_[label.id];
-    if (!at) return tl::unexpected(fmt::format("label {} is never bound", label.id));
+    if (!at) return tl::unexpected(Error::Internal(fmt::format("label {} is never bound", label.id)));
     if (*at <= from) {
-      return tl::unexpected(fmt::format("instruction {} jumps back to label {} (classic BPF jumps forward only)",
-                                        from, label.id));
+      return tl::unexpected(Error::Internal(
+          fmt::format("instruction {} jumps back to label {} (classic BPF jumps forward only)", from, label.id)));
     }
     return *at;
   };

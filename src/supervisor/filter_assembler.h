@@ -20,8 +20,7 @@
 #include <string>
 #include <vector>
 
-#include <tl/expected.hpp>
-
+#include "error/error.h"
 #include "supervisor/filter_program.h"
 
 namespace nvgate::supervisor {
@@ -50,7 +49,7 @@ class BpfAssembler {
 
   // The program with every jump resolved; an error names a label that was
   // never bound, bound twice, or bound before a jump to it.
-  tl::expected<Program, std::string> Assemble() const;
+  Result<Program> Assemble() const;
 
  private:
   struct Pending {

@@ -1,3 +1,4 @@
+#include "error/error.h"
 #include "supervisor/filter_evaluator.h"
 
 #include <cstddef>
@@ -7,7 +8,7 @@
 
 namespace nvgate::supervisor {
 
-tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program, const seccomp_data& data) {
+Result<std::uint32_t> EvaluateFilter(const Program& program, const seccomp_data& data) {
   std::uint32_t a = 0;
   std::uint32_t x = 0;
   for (std::size_t pc = 0; pc < program.size(); ++pc) {
@@ -15,7 +16,7 @@ tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program, 
     switch (in.code) {
       case BPF_LD | BPF_W | BPF_ABS:
         if (in.k % 4 != 0 || in.k + 4 > sizeof(data)) {
-          return tl::unexpected(fmt::format("pc {}: load at {} outside seccomp_data", pc, in.k));
+          return tl::unexpected(Error::Malformed(fmt::format("pc {}: load at {} outside seccomp_data", pc, in.k)));
         }
         std::memcpy(&a, reinterpret_cast<const char*>(&data) + in.k, 4);
         break;
@@ -28,10 +29,10 @@ tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program, 
       case BPF_JMP | BPF_JGT | BPF_K: pc += (a > in.k) ? in.jt : in.jf; break;
       case BPF_JMP | BPF_JSET | BPF_K: pc += (a & in.k) ? in.jt : in.jf; break;
       case BPF_RET | BPF_K: return in.k;
-      default: return tl::unexpected(fmt::format("pc {}: opcode {:#x} not interpreted", pc, in.code));
+      default: return tl::unexpected(Error::Malformed(fmt::format("pc {}: opcode {:#x} not interpreted", pc, in.code)));
     }
   }
-  return tl::unexpected(std::string("program ran off its end"));
+  return tl::unexpected(Error::Malformed("program ran off its end"));
 }
 
 }  // namespace nvgate::supervisor

@@ -9,8 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include <tl/expected.hpp>
-
+#include "error/error.h"
 #include "supervisor/filter_program.h"
 
 namespace nvgate::supervisor {
@@ -19,6 +18,6 @@ namespace nvgate::supervisor {
 // error names an instruction outside the subset BuildFilter emits (loads of
 // seccomp_data words, AND, TAX/TXA, jumps against constants, returns of
 // constants), a load outside seccomp_data, or a program that runs off its end.
-tl::expected<std::uint32_t, std::string> EvaluateFilter(const Program& program, const seccomp_data& data);
+Result<std::uint32_t> EvaluateFilter(const Program& program, const seccomp_data& data);
 
 }  // namespace nvgate::supervisor

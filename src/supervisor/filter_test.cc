@@ -47,7 +47,7 @@ constexpr std::uint32_t Ioc(std::uint32_t dir, std::uint32_t type, std::uint32_t
 
 std::uint32_t Eval(const Program& p, const seccomp_data& d) {
   auto r = EvaluateFilter(p, d);
-  EXPECT_TRUE(r) << r.error();
+  EXPECT_TRUE(r) << r.error().message;
   return r ? *r : 0;
 }
 
@@ -84,7 +84,7 @@ TEST(TrapRules, Examples) {
 TEST(Filter, ProgramAgreesWithRulesOnEveryTypeAndDirection) {
   TrapRules r = TrapRules::FromTable(TestTable());
   auto p = BuildFilter(r);
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   // Every type and direction for every nr near the rows, at sizes that match or not.
   for (std::uint32_t nr = 0x28; nr <= 0xcb; ++nr) {
     for (std::uint32_t type = 0; type < 256; ++type) {
@@ -103,7 +103,7 @@ TEST(Filter, ProgramAgreesWithRulesOnEveryTypeAndDirection) {
 TEST(Filter, ProgramAgreesWithRulesOnRandomValuesAndIgnoresUpperBits) {
   TrapRules r = TrapRules::FromTable(TestTable());
   auto p = BuildFilter(r);
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   std::mt19937_64 rng(12345);
   for (int i = 0; i < 200000; ++i) {
     std::uint64_t v = rng();
@@ -128,7 +128,7 @@ TEST(Filter, EveryDriverTablesProgramAgreesWithItsRules) {
     ASSERT_NE(table, nullptr) << version;
     TrapRules r = TrapRules::FromTable(*table);
     auto p = BuildFilter(r);
-    ASSERT_TRUE(p) << version << ": " << p.error();
+    ASSERT_TRUE(p) << version << ": " << p.error().message;
     std::string key(reinterpret_cast<const char*>(p->data()), p->size() * sizeof(sock_filter));
     if (!seen.insert(key).second) continue;  // versions sharing a table share a program
     std::set<std::uint32_t> sizes = {0, 1, 8, 0x3fff};
@@ -215,7 +215,7 @@ std::vector<std::pair<std::string, Program>> BuiltPrograms(const KeptProgram& ke
     TrapRules rules = TrapRules::FromTable(*abi::TableForVersion(version));
     rules.opens = kept.opens;
     auto p = BuildFilter(rules);
-    EXPECT_TRUE(p) << version << ": " << p.error();
+    EXPECT_TRUE(p) << version << ": " << p.error().message;
     if (p) built.emplace_back(version, std::move(*p));
   }
   EXPECT_FALSE(built.empty()) << kept.name << ": no supported version of branch " << kept.branch;
@@ -302,7 +302,7 @@ TEST(Filter, LongSearchesJumpThroughTrampolines) {
   TrapRules r;
   for (std::uint32_t i = 0; i < 1200; ++i) r.uvm_values.push_back(0x10000 + 8 * i);
   auto p = BuildFilter(r);
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   int trampolines = 0;
   for (std::size_t pc = 0; pc + 1 < p->size(); ++pc) {
     const sock_filter& in = (*p)[pc];
@@ -333,7 +333,7 @@ TEST(BpfAssembler, LabelsBecomeForwardOffsets) {
   a.Bind(end);
   a.Return(SECCOMP_RET_ALLOW);
   auto p = a.Assemble();
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   Program want = {BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0), BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 1, 2, 0),
                   BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 2, 0, 2), BPF_STMT(BPF_JMP | BPF_JA, 1),
                   BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
@@ -351,7 +351,7 @@ TEST(BpfAssembler, FarTargetsOnEitherSideGetATrampolineEach) {
   a.Bind(far_end);
   a.Return(SECCOMP_RET_ALLOW);
   auto p = a.Assemble();
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   ASSERT_EQ(p->size(), 306u);
   // 0: jset ? 1 : 2; 1: ja 305; 2: ja 305; 3: jeq ? 5 : 4; 4: ja 305; 5..304: tax; 305: ret
   EXPECT_EQ((*p)[0].jt, 0);
@@ -370,7 +370,7 @@ TEST(BpfAssembler, MisusedLabelsAreErrors) {
     a.Goto(a.NewLabel());
     auto p = a.Assemble();
     ASSERT_FALSE(p);
-    EXPECT_THAT(p.error(), ::testing::HasSubstr("never bound"));
+    EXPECT_THAT(p.error().message, ::testing::HasSubstr("never bound"));
   }
   {
     BpfAssembler a;
@@ -380,7 +380,7 @@ TEST(BpfAssembler, MisusedLabelsAreErrors) {
     a.Bind(l);
     auto p = a.Assemble();
     ASSERT_FALSE(p);
-    EXPECT_THAT(p.error(), ::testing::HasSubstr("bound twice"));
+    EXPECT_THAT(p.error().message, ::testing::HasSubstr("bound twice"));
   }
   {
     BpfAssembler a;
@@ -390,7 +390,7 @@ TEST(BpfAssembler, MisusedLabelsAreErrors) {
     a.Return(SECCOMP_RET_ALLOW);
     auto p = a.Assemble();
     ASSERT_FALSE(p);
-    EXPECT_THAT(p.error(), ::testing::HasSubstr("jumps back"));
+    EXPECT_THAT(p.error().message, ::testing::HasSubstr("jumps back"));
   }
 }
 
@@ -437,7 +437,7 @@ TEST(DisassembleFilter, TheTestTablesProgram) {
   GTEST_SKIP() << "syscall numbers are x86_64's";
 #endif
   auto p = BuildFilter(TrapRules::FromTable(TestTable()));
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(DisassembleFilter(*p), R"( 0: ld   [arch]
  1: jeq  0xc000003e  ? 3 : 2
  2: ret  ERRNO(ENOSYS)
@@ -506,7 +506,7 @@ TEST(DisassembleFilter, TheTestTablesProgram) {
 
 TEST(Filter, OtherAbisAndDenials) {
   auto p = BuildFilter(TrapRules::FromTable(TestTable()));
-  ASSERT_TRUE(p) << p.error();
+  ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(Eval(*p, Syscall(54, 3, testing::kRmControl, AUDIT_ARCH_I386)), Errno(ENOSYS)) << "i386 ioctl";
   EXPECT_EQ(Eval(*p, Syscall(0x40000000 | 514, 3, testing::kRmControl)), Errno(ENOSYS)) << "x32 ioctl";
   EXPECT_EQ(Eval(*p, Syscall(0x40000000 | __NR_getpid)), Errno(ENOSYS));
@@ -533,7 +533,7 @@ TEST(Filter, OtherAbisAndDenials) {
 
 TEST(Filter, KernelSupportsWhatWeNeed) {
   auto ok = CheckKernelSupport();
-  EXPECT_TRUE(ok) << ok.error();
+  EXPECT_TRUE(ok) << ok.error().message;
 }
 
 // An i386 ioctl through `int $0x80` from a 64-bit process.
@@ -622,7 +622,7 @@ TEST(Filter, EndToEndInTheKernel) {
   close(report[1]);
   ASSERT_GE(w.listener, 0);
   auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
-  ASSERT_TRUE(notifier) << notifier.error();
+  ASSERT_TRUE(notifier) << notifier.error().message;
   std::thread responder([&] {
     Notification n;
     for (RecvStatus s; (s = (*notifier)->Receive(n)) != RecvStatus::kGone;) {

@@ -25,6 +25,7 @@
 #include <spdlog/spdlog.h>
 
 #include "defences/defences.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 #include "supervisor/fd_passing.h"
 #include "supervisor/filter.h"
@@ -506,7 +507,7 @@ void AddHostPathMasks(ChildPlan& plan) {
   }
 }
 
-tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
+Result<ChildPlan> MakePlan(const LaunchOptions& options) {
   ChildPlan plan;
   plan.args = options.argv;
   for (std::string& a : plan.args) plan.argv.push_back(a.data());
@@ -531,7 +532,8 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
     const std::string& path = node.dev_path;
     if (path.rfind("/dev/", 0) != 0 || path.find("/../") != std::string::npos ||
         path.find("/./") != std::string::npos) {
-      return tl::unexpected(fmt::format("device node path '{}' is not a plain path under /dev/", path));
+      return tl::unexpected(
+          Error::Internal(fmt::format("device node path '{}' is not a plain path under /dev/", path)));
     }
     for (std::size_t slash = path.find('/', 5); slash != std::string::npos; slash = path.find('/', slash + 1)) {
       plan.dirs.push_back(path.substr(0, slash));
@@ -540,7 +542,8 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
   }
   for (const backend::DriverFileTree& tree : options.driver_files) {
     if (tree.target.empty() || tree.target[0] != '/' || tree.target.rfind("/dev/", 0) == 0) {
-      return tl::unexpected(fmt::format("driver file target '{}' is not an absolute path outside /dev", tree.target));
+      return tl::unexpected(
+          Error::Internal(fmt::format("driver file target '{}' is not an absolute path outside /dev", tree.target)));
     }
     plan.driver_files.push_back({tree.source_dir, tree.target, true});
   }
@@ -555,19 +558,20 @@ tl::expected<ChildPlan, std::string> MakePlan(const LaunchOptions& options) {
 
 }  // namespace
 
-tl::expected<void, std::string> DropCapabilities() {
+Result<void> DropCapabilities() {
   constexpr int kDropped[] = {CAP_SYS_ADMIN, CAP_PERFMON, CAP_SYS_NICE};
   for (int cap : kDropped) {
     // EINVAL: a capability this kernel does not know (CAP_PERFMON before 5.8).
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EPERM) {
-      return tl::unexpected(fmt::format("prctl(PR_CAPBSET_DROP, {}) failed: {}", cap, std::strerror(errno)));
+      return tl::unexpected(
+          Error::System(errno, fmt::format("prctl(PR_CAPBSET_DROP, {}) failed: {}", cap, std::strerror(errno))));
     }
   }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (syscall(SYS_capget, &header, data) != 0) {
-    return tl::unexpected(fmt::format("capget() failed: {}", std::strerror(errno)));
+    return tl::unexpected(Error::System(errno, fmt::format("capget() failed: {}", std::strerror(errno))));
   }
   for (int cap : kDropped) {
     auto bit = static_cast<std::uint32_t>(1u << (cap % 32));
@@ -576,7 +580,7 @@ tl::expected<void, std::string> DropCapabilities() {
     data[cap / 32].inheritable &= ~bit;
   }
   if (syscall(SYS_capset, &header, data) != 0) {
-    return tl::unexpected(fmt::format("capset() failed: {}", std::strerror(errno)));
+    return tl::unexpected(Error::System(errno, fmt::format("capset() failed: {}", std::strerror(errno))));
   }
   return {};
 }
@@ -591,10 +595,10 @@ int ShellStatus(int status) {
 
 }  // namespace
 
-tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy::Executor& executor) {
-  if (options.argv.empty()) return tl::unexpected(std::string("no command to run"));
+Result<int> RunSupervised(const LaunchOptions& options, proxy::Executor& executor) {
+  if (options.argv.empty()) return tl::unexpected(Error::Usage("no command to run"));
   if (!options.table || !options.backend) {
-    return tl::unexpected(std::string("RunSupervised needs an ABI table and a backend"));
+    return tl::unexpected(Error::Internal("RunSupervised needs an ABI table and a backend"));
   }
   if (auto ok = CheckKernelSupport(); !ok) return tl::unexpected(ok.error());
   auto plan = MakePlan(options);
@@ -602,7 +606,7 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
 
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
-    return tl::unexpected(fmt::format("socketpair() failed: {}", std::strerror(errno)));
+    return tl::unexpected(Error::System(errno, fmt::format("socketpair() failed: {}", std::strerror(errno))));
   }
   fd::OwnedFd supervisor_end(socks[0]);
   fd::OwnedFd child_end(socks[1]);
@@ -610,7 +614,7 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   pid_t child = fork();
   if (child < 0) {
     int e = errno;
-    return tl::unexpected(fmt::format("fork() failed: {}", std::strerror(e)));
+    return tl::unexpected(Error::System(e, fmt::format("fork() failed: {}", std::strerror(e))));
   }
   if (child == 0) {  // after fork: RunChild never returns, so no destructor runs here
     close(socks[0]);
@@ -628,10 +632,10 @@ tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy
   if (!listener) {
     int status = reap();
     return tl::unexpected(
-        fmt::format("the workload could not be started (status {}; see the messages above)", status));
+        Error::System(0, fmt::format("the workload could not be started (status {}; see the messages above)", status)));
   }
   auto notifier = OsNotifier::Create(std::move(listener));
-  auto privileges = notifier ? DropCapabilities() : tl::expected<void, std::string>{};
+  auto privileges = notifier ? DropCapabilities() : Result<void>{};
   if (!notifier || !privileges) {
     kill(child, SIGKILL);
     reap();

@@ -38,10 +38,9 @@
 #include <string>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "abi/abi.h"
 #include "backend/backend.h"
+#include "error/error.h"
 #include "proxy/proxy.h"
 #include "supervisor/linux_caps.h"
 #include "supervisor/supervisor.h"
@@ -68,13 +67,13 @@ struct LaunchOptions {
 // Runs the command and returns its exit status, shell-style: the exit code, or
 // 128 + signal number when a signal killed it; 127 when it could not be
 // executed. An error means nvgate itself could not set up or supervise it.
-tl::expected<int, std::string> RunSupervised(const LaunchOptions& options, proxy::Executor& executor);
+Result<int> RunSupervised(const LaunchOptions& options, proxy::Executor& executor);
 
 // Invariant 8: no privilege beyond what the calls need. Drops CAP_SYS_ADMIN,
 // CAP_PERFMON and CAP_SYS_NICE from the calling thread (effective, permitted,
 // inheritable) and from the bounding set; CAP_SYS_PTRACE stays: it is what lets
 // pidfd_getfd and process_vm_* reach a workload that made itself
 // non-dumpable. Capabilities are per thread: call before starting threads.
-tl::expected<void, std::string> DropCapabilities();
+Result<void> DropCapabilities();
 
 }  // namespace nvgate::supervisor

@@ -51,7 +51,7 @@ Result Launch(LaunchOptions options, FakeExecutor::Handler handler = FakeExecuto
     if (status) {
       r.status = *status;
     } else {
-      std::strncpy(r.error, status.error().c_str(), sizeof(r.error) - 1);
+      std::strncpy(r.error, status.error().message.c_str(), sizeof(r.error) - 1);
     }
     r.executed = executor.calls();
     r.sys_admin_bounding = prctl(PR_CAPBSET_READ, CAP_SYS_ADMIN, 0, 0, 0);
@@ -228,7 +228,7 @@ TEST(LaunchErrors, NodeOutsideDevIsRejected) {
   o.nodes = {{"/etc/passwd", backend.ctl_path(), abi::DeviceKind::kCtl}};
   auto r = RunSupervised(o, executor);
   ASSERT_FALSE(r);
-  EXPECT_THAT(r.error(), HasSubstr("/etc/passwd"));
+  EXPECT_THAT(r.error().message, HasSubstr("/etc/passwd"));
 }
 
 TEST(LaunchErrors, EmptyCommandIsRejected) {

@@ -1,3 +1,4 @@
+#include "error/error.h"
 #include "supervisor/linux_caps.h"
 
 #include <linux/capability.h>
@@ -80,7 +81,7 @@ LinuxCapMask AroundTheDriverCaps() {
          Bit(CAP_DAC_READ_SEARCH);
 }
 
-tl::expected<LinuxCapMask, std::string> ParseLinuxCaps(std::string_view list) {
+Result<LinuxCapMask> ParseLinuxCaps(std::string_view list) {
   LinuxCapMask mask = 0;
   while (!list.empty()) {
     std::size_t comma = list.find(',');
@@ -92,10 +93,11 @@ tl::expected<LinuxCapMask, std::string> ParseLinuxCaps(std::string_view list) {
     auto found = std::find_if(std::begin(kLinuxCaps), std::end(kLinuxCaps),
                               [&](const LinuxCap& cap) { return cap.name == name; });
     if (found == std::end(kLinuxCaps)) {
-      return tl::unexpected(fmt::format("'{}' is not a Linux capability (e.g. SYS_NICE or CAP_IPC_LOCK)", name));
+      return tl::unexpected(
+          Error::Usage(fmt::format("'{}' is not a Linux capability (e.g. SYS_NICE or CAP_IPC_LOCK)", name)));
     }
     if (found->number == CAP_SYS_PTRACE) {
-      return tl::unexpected(std::string("SYS_PTRACE cannot be kept: ") + std::string(found->reopens));
+      return tl::unexpected(Error::Refused(std::string("SYS_PTRACE cannot be kept: ") + std::string(found->reopens)));
     }
     mask |= Bit(found->number);
   }

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include <tl/expected.hpp>
+#include "error/error.h"
 
 namespace nvgate::supervisor {
 
@@ -33,7 +33,7 @@ LinuxCapMask WorkloadDefaultCaps();
 // unknown name is an error naming it. CAP_SYS_PTRACE is refused: the sandbox's
 // init and the supervisor run without the filter, and it would reach their
 // memory.
-tl::expected<LinuxCapMask, std::string> ParseLinuxCaps(std::string_view list);
+Result<LinuxCapMask> ParseLinuxCaps(std::string_view list);
 
 // "SYS_ADMIN" for CAP_SYS_ADMIN; "CAP_<n>" for a number the table lacks.
 std::string LinuxCapName(int cap);

@@ -22,7 +22,7 @@ TEST(LinuxCaps, DefaultSetIsPodmansAndReachesNothingAroundTheDriver) {
 
 TEST(LinuxCaps, ParsesNamesWithOrWithoutThePrefixInAnyCase) {
   auto parsed = ParseLinuxCaps("sys_nice,CAP_IPC_LOCK,,Mknod");
-  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(*parsed, Bit(CAP_SYS_NICE) | Bit(CAP_IPC_LOCK) | Bit(CAP_MKNOD));
   EXPECT_EQ(*ParseLinuxCaps(""), 0u);
 }
@@ -30,10 +30,10 @@ TEST(LinuxCaps, ParsesNamesWithOrWithoutThePrefixInAnyCase) {
 TEST(LinuxCaps, UnknownNamesAndSysPtraceAreErrors) {
   auto unknown = ParseLinuxCaps("SYS_NICE,SYS_EVERYTHING");
   ASSERT_FALSE(unknown);
-  EXPECT_THAT(unknown.error(), ::testing::HasSubstr("SYS_EVERYTHING"));
+  EXPECT_THAT(unknown.error().message, ::testing::HasSubstr("SYS_EVERYTHING"));
   auto ptrace = ParseLinuxCaps("cap_sys_ptrace");
   ASSERT_FALSE(ptrace);
-  EXPECT_THAT(ptrace.error(), ::testing::HasSubstr("SYS_PTRACE cannot be kept"));
+  EXPECT_THAT(ptrace.error().message, ::testing::HasSubstr("SYS_PTRACE cannot be kept"));
 }
 
 TEST(LinuxCaps, EveryCapabilityOfTheKernelHeadersHasAName) {

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "error/error.h"
 #include "supervisor/sys.h"
 
 namespace nvgate::supervisor {
@@ -32,20 +33,22 @@ union KernelStruct {
 
 }  // namespace
 
-tl::expected<std::unique_ptr<OsNotifier>, std::string> OsNotifier::Create(fd::OwnedFd listener) {
+Result<std::unique_ptr<OsNotifier>> OsNotifier::Create(fd::OwnedFd listener) {
   seccomp_notif_sizes sizes{};
   if (syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) != 0) {
     int e = errno;
-    return tl::unexpected(fmt::format("seccomp(SECCOMP_GET_NOTIF_SIZES) failed: {}", std::strerror(e)));
+    return tl::unexpected(
+        Error::System(e, fmt::format("seccomp(SECCOMP_GET_NOTIF_SIZES) failed: {}", std::strerror(e))));
   }
   if (sizes.seccomp_notif > kKernelStructRoom || sizes.seccomp_notif_resp > kKernelStructRoom) {
-    return tl::unexpected(fmt::format("the kernel's seccomp notifications ({} and {} bytes) are larger than nvgate knows",
-                                      sizes.seccomp_notif, sizes.seccomp_notif_resp));
+    return tl::unexpected(Error::Unsupported(
+        fmt::format("the kernel's seccomp notifications ({} and {} bytes) are larger than nvgate knows",
+                    sizes.seccomp_notif, sizes.seccomp_notif_resp)));
   }
   fd::OwnedFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake) {
     int e = errno;
-    return tl::unexpected(fmt::format("eventfd() failed: {}", std::strerror(e)));
+    return tl::unexpected(Error::System(e, fmt::format("eventfd() failed: {}", std::strerror(e))));
   }
   return std::unique_ptr<OsNotifier>(new OsNotifier(std::move(listener), std::move(wake)));
 }

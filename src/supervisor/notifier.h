@@ -19,8 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <tl/expected.hpp>
-
+#include "error/error.h"
 #include "fd/owned_fd.h"
 
 namespace nvgate::supervisor {
@@ -78,7 +77,7 @@ class Notifier {
 class OsNotifier final : public Notifier {
  public:
   // `listener` is closed on error.
-  static tl::expected<std::unique_ptr<OsNotifier>, std::string> Create(fd::OwnedFd listener);
+  static Result<std::unique_ptr<OsNotifier>> Create(fd::OwnedFd listener);
   ~OsNotifier() override;
   OsNotifier(const OsNotifier&) = delete;
   OsNotifier& operator=(const OsNotifier&) = delete;

@@ -100,7 +100,7 @@ KernelFeatures ProbeKernel() {
     features.wait_killable_recv = true;
     ProbeListener(features);
   } else {
-    features.required_error = required.error();
+    features.required_error = required.error().message;
   }
   // Before 6.9 the flag is unknown: EINVAL.
   features.pidfd_thread = static_cast<bool>(fd::OwnedFd(sys::PidfdOpen(getpid(), PIDFD_THREAD)));

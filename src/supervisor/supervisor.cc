@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 
 #include "defences/defences.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 #include "supervisor/target.h"
 
@@ -77,12 +78,13 @@ Supervisor::Supervisor(Notifier& notifier, const backend::Backend& backend,
 
 Supervisor::~Supervisor() { JoinThreads(); }
 
-tl::expected<void, std::string> Supervisor::Run() {
+Result<void> Supervisor::Run() {
   // A same-uid workload could otherwise ptrace us, read our memory or take our
   // listener with pidfd_getfd (docs/security.md, invariant 7). Our own access
   // to the workload is unaffected: it is checked against the target.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-    return tl::unexpected(fmt::format("prctl(PR_SET_DUMPABLE, 0) failed: {}", std::strerror(errno)));
+    return tl::unexpected(
+        Error::System(errno, fmt::format("prctl(PR_SET_DUMPABLE, 0) failed: {}", std::strerror(errno))));
   }
   if (!notifier_.SetSyncWakeUp()) {
     spdlog::debug("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable; cross-CPU wake-ups will cost more");
@@ -211,7 +213,8 @@ void Supervisor::StartFollower() {
 
 void Supervisor::End(RecvStatus status, int recv_errno) {
   if (status == RecvStatus::kError) {
-    result_ = tl::unexpected(fmt::format("ioctl(SECCOMP_IOCTL_NOTIF_RECV) failed: {}", std::strerror(recv_errno)));
+    result_ = tl::unexpected(Error::System(
+        recv_errno, fmt::format("ioctl(SECCOMP_IOCTL_NOTIF_RECV) failed: {}", std::strerror(recv_errno))));
   }
   done_ = true;
   standby_cv_.notify_all();
@@ -332,10 +335,11 @@ void Supervisor::HandleOpen(const Notification& n) {
 std::optional<CallTarget> Supervisor::OpenTarget(const Notification& n) {
   auto target = CallTarget::Open(notifier_, pidfds_, n, backend_, caller_runs_);
   if (target) return std::move(*target);
-  if (target.error() == ENOENT || target.error() == ESRCH) {
+  const int error = target.error().errno_value;
+  if (error == ENOENT || error == ESRCH) {
     target_gone_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    Answer(n, {.error = target.error()});
+    Answer(n, {.error = error});
   }
   return std::nullopt;
 }

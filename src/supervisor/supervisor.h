@@ -42,9 +42,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "backend/backend.h"
+#include "error/error.h"
 #include "proxy/proxy.h"
 #include "supervisor/caller_run.h"
 #include "supervisor/notifier.h"
@@ -103,7 +102,7 @@ class Supervisor {
   // Makes the process non-dumpable, then receives until no workload task is
   // left or Stop() is called, and waits for the calls in flight. Errors name the
   // failing call.
-  tl::expected<void, std::string> Run();
+  Result<void> Run();
   // Makes Run() return. Thread-safe.
   void Stop();
 
@@ -147,7 +146,7 @@ class Supervisor {
   bool has_standby_ = false;
   int spares_ = 0;  // followers waiting to stand by
   bool done_ = false;
-  tl::expected<void, std::string> result_;
+  Result<void> result_;
 
   CallerPidfds pidfds_;
   CallerRuns caller_runs_;

@@ -58,10 +58,10 @@ class SupervisorTest : public ::testing::Test {
     auto w = StartWorkload(rules_, body);
     EXPECT_GE(w.listener, 0);
     auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
-    EXPECT_TRUE(notifier) << notifier.error();
+    EXPECT_TRUE(notifier) << notifier.error().message;
     Supervisor sup(**notifier, backend_, executor, options);
     auto ran = sup.Run();
-    EXPECT_TRUE(ran) << ran.error();
+    EXPECT_TRUE(ran) << ran.error().message;
     return {WaitExit(w.pid), sup.stats()};
   }
 
@@ -160,12 +160,12 @@ TEST_F(SupervisorTest, ACallInTheCallersMemoryRunsAsTheWorkloadsOwnCall) {
   });
   ASSERT_GE(w.listener, 0);
   auto notifier = OsNotifier::Create(fd::OwnedFd(w.listener));
-  ASSERT_TRUE(notifier) << notifier.error();
+  ASSERT_TRUE(notifier) << notifier.error().message;
   std::optional<WorkloadNamespace> workload = WorkloadNamespace::ForChildrenOf(w.pid);
   ASSERT_TRUE(workload);
   Supervisor sup(**notifier, backend_, executor, {.workload = *workload});
   auto ran = sup.Run();
-  EXPECT_TRUE(ran) << ran.error();
+  EXPECT_TRUE(ran) << ran.error().message;
   EXPECT_EQ(testing::WaitExit(w.pid), 0);
   ASSERT_EQ(runs.size(), 1u);
   EXPECT_EQ(runs[0].refused, "");
@@ -417,7 +417,7 @@ TEST_F(SupervisorTest, WorkloadExitsMidCall) {
   ASSERT_TRUE(notifier);
   Supervisor sup(**notifier, backend_, executor);
   auto ran = sup.Run();
-  EXPECT_TRUE(ran) << ran.error();
+  EXPECT_TRUE(ran) << ran.error().message;
   EXPECT_EQ(status, 128 + SIGKILL);
   EXPECT_FALSE(wrote);
   EXPECT_EQ(sup.stats().target_gone, 1u);
@@ -486,7 +486,7 @@ TEST_F(SupervisorTest, FdChurnLeavesNoDuplicates) {
   Supervisor sup(**notifier, backend_, executor);
   int before = testing::CountOpenFds();
   auto ran = sup.Run();
-  EXPECT_TRUE(ran) << ran.error();
+  EXPECT_TRUE(ran) << ran.error().message;
   EXPECT_EQ(testing::CountOpenFds(), before);
   EXPECT_EQ(WaitExit(w.pid), 0);
   EXPECT_EQ(executor.calls(), kCycles);

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "defences/defences.h"
+#include "error/error.h"
 #include "supervisor/sys.h"
 
 namespace nvgate::supervisor {
@@ -98,12 +99,11 @@ void CallerPidfds::Clear() {
   by_tid_.clear();
 }
 
-tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds& pidfds,
-                                               const Notification& notification, const backend::Backend& backend,
-                                               CallerRuns& runs) {
+Result<CallTarget> CallTarget::Open(Notifier& notifier, CallerPidfds& pidfds, const Notification& notification,
+                                    const backend::Backend& backend, CallerRuns& runs) {
   auto tid = static_cast<pid_t>(notification.tid);
   // notification.tid is 0 when the caller is in no namespace we can see.
-  if (tid <= 0) return tl::unexpected(ESRCH);
+  if (tid <= 0) return tl::unexpected(Error::System(ESRCH, "the caller is in no PID namespace nvgate sees"));
   std::shared_ptr<const Pidfd> pidfd = pidfds.Find(tid);
   const bool kept = pidfd != nullptr;
   if (!kept) {
@@ -112,7 +112,7 @@ tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds&
     // has a pidfd; pidfd_getfd then reads the leader's file table, which is the
     // caller's unless it unshared CLONE_FILES.
     if (fd < 0 && errno == EINVAL) fd = sys::PidfdOpen(tid, 0);
-    if (fd < 0) return tl::unexpected(errno);
+    if (fd < 0) return tl::unexpected(Error::Errno(fmt::format("pidfd_open of tid {}", tid)));
     pidfd = std::make_shared<const Pidfd>(fd, ThreadGroupOf(tid));
   }
   // A new pidfd: a tid cannot be reused while its thread waits in the
@@ -122,7 +122,9 @@ tl::expected<CallTarget, int> CallTarget::Open(Notifier& notifier, CallerPidfds&
   // the call and still is (Find), and no two live threads share a tid, so it is
   // the caller. Reads and writes check the id themselves.
   if (!kept) {
-    if (!notifier.IdValid(notification.id)) return tl::unexpected(ENOENT);
+    if (!notifier.IdValid(notification.id)) {
+      return tl::unexpected(Error::System(ENOENT, "the caller's notification is no longer valid"));
+    }
     pidfds.Keep(tid, pidfd);
   }
   return CallTarget(notifier, notification.id, tid, std::move(pidfd), backend, runs);

@@ -3,7 +3,7 @@
 //
 //   supervisor::CallerPidfds pidfds;                  // one per supervisor
 //   auto target = supervisor::CallTarget::Open(notifier, pidfds, notification);
-//   if (!target) reply(-target.error());              // gone before we looked
+//   if (!target) reply(-target.error().errno_value);  // gone before we looked
 //   int dup = target->Duplicate(fd);                  // pidfd_getfd
 //   target->Read(addr, &params, sizeof(params));      // then ID_VALID
 //
@@ -22,9 +22,8 @@
 #include <mutex>
 #include <unordered_map>
 
-#include <tl/expected.hpp>
-
 #include "backend/backend.h"
+#include "error/error.h"
 #include "fd/owned_fd.h"
 #include "proxy/gpu_file_gate.h"
 #include "proxy/proxy.h"
@@ -88,13 +87,12 @@ class CallTarget final : public proxy::TargetMemory, public proxy::TargetFiles {
   // Takes the calling thread's pidfd from `pidfds`, or opens one (PIDFD_THREAD;
   // the plain pid where the kernel predates it) and keeps it there, and checks
   // that the call is still pending, so the pidfd is known to name the caller.
-  // Returns a positive errno on failure (ENOENT: the caller is gone). A value,
+  // A failure is a system error whose errno is the answer (ENOENT: the caller is gone). A value,
   // not a heap object: one per call.
   // `backend` tells which duplicates are GPU files (gpu_file_gate.h).
   // `runs` is the supervisor's, for RunInCaller.
-  static tl::expected<CallTarget, int> Open(Notifier& notifier, CallerPidfds& pidfds,
-                                            const Notification& notification, const backend::Backend& backend,
-                                            CallerRuns& runs);
+  static Result<CallTarget> Open(Notifier& notifier, CallerPidfds& pidfds, const Notification& notification,
+                                 const backend::Backend& backend, CallerRuns& runs);
   CallTarget(CallTarget&&) = default;
   CallTarget(const CallTarget&) = delete;
   CallTarget& operator=(const CallTarget&) = delete;

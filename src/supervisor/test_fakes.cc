@@ -26,7 +26,7 @@ const abi::Table& TestTable() {
         "uvm\tUVM_INITIALIZE\t0x30000001\tcompute\tuvm_initialize\tUVM_INITIALIZE_PARAMS\t16\t-\n"
         "uvm\tUVM_PAGEABLE_MEM_ACCESS\t0x27\tcompute\tsimple\tP\t8\t-\n");
     if (!t) {
-      std::fprintf(stderr, "test table: %s\n", t.error().c_str());
+      std::fprintf(stderr, "test table: %s\n", t.error().message.c_str());
       std::abort();
     }
     return std::move(*t);

@@ -15,6 +15,7 @@
 
 #include "abi/abi.h"
 #include "backend/backend.h"
+#include "error/error.h"
 #include "proxy/proxy.h"
 #include "supervisor/filter.h"
 
@@ -34,7 +35,7 @@ class FakeBackend final : public backend::Backend {
   ~FakeBackend() override;
 
   std::string_view Name() const override { return "fake"; }
-  tl::expected<std::string, std::string> DriverVersion() override { return "580.159.04"; }
+  Result<std::string> DriverVersion() override { return "580.159.04"; }
   abi::DeviceKind Classify(const struct stat& st) const override;
   std::vector<backend::DeviceNode> Nodes() const override;
   int Ioctl(int, abi::DeviceKind, std::uint32_t, void*, int) override { return -ENOTTY; }

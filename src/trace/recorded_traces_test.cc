@@ -27,7 +27,7 @@ std::vector<std::filesystem::path> CommittedTraces() {
 
 Trace Read(const std::filesystem::path& path) {
   auto trace = ReadTraceFile(path.string());
-  EXPECT_TRUE(trace) << path << ": " << trace.error();
+  EXPECT_TRUE(trace) << path << ": " << trace.error().message;
   return trace ? *trace : Trace{};
 }
 

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "abi/nv_structs.h"
+#include "error/error.h"
 
 namespace nvgate::trace {
 namespace {
@@ -72,8 +73,8 @@ void MarkVarying(Buffer& b, std::size_t offset, std::size_t width, std::uint8_t 
 
 // Walks the layout items of buffer `index` (whose bytes are `bytes`),
 // appending the lists they point at: what Marshal::In copies.
-tl::expected<void, std::string> AddLayout(Shape& s, std::size_t index, std::span<const abi::LayoutItem> layout,
-                                          std::span<const std::byte> bytes) {
+Result<void> AddLayout(Shape& s, std::size_t index, std::span<const abi::LayoutItem> layout,
+                       std::span<const std::byte> bytes) {
   using Kind = abi::LayoutItem::Kind;
   for (const abi::LayoutItem& item : layout) {
     switch (item.kind) {
@@ -89,12 +90,16 @@ tl::expected<void, std::string> AddLayout(Shape& s, std::size_t index, std::span
         MarkVarying(s.buffers[index], item.offset, 8);
         auto addr = LoadAt<std::uint64_t>(bytes, item.offset);
         auto count32 = LoadAt<std::uint32_t>(bytes, item.count_offset);
-        if (!addr || !count32) return tl::unexpected(s.buffers[index].role + " is shorter than its layout");
+        if (!addr || !count32) {
+          return tl::unexpected(Error::Malformed(s.buffers[index].role + " is shorter than its layout"));
+        }
         std::uint64_t count = *count32;
         if (item.kind == Kind::kInOutSquare) count *= count;
         std::uint64_t size = count * item.elem_size;
         if (*addr == 0 || size == 0) break;
-        if (size > nv::kMaxParamCopySize) return tl::unexpected(item.field + " is over the copy bound");
+        if (size > nv::kMaxParamCopySize) {
+          return tl::unexpected(Error::Malformed(item.field + " is over the copy bound"));
+        }
         s.buffers.push_back(Buffer{.role = item.field,
                                    .addr = *addr,
                                    .size = static_cast<std::uint32_t>(size),
@@ -115,11 +120,13 @@ tl::expected<void, std::string> AddLayout(Shape& s, std::size_t index, std::span
 }
 
 // Adds the buffer at `addr` read through `read`; returns its bytes.
-tl::expected<std::span<const std::byte>, std::string> AddRead(Shape& s, const Reader& read, std::string role,
-                                                              std::uint64_t addr, std::uint32_t size,
-                                                              bool written = true) {
+Result<std::span<const std::byte>> AddRead(Shape& s, const Reader& read, std::string role, std::uint64_t addr,
+                                           std::uint32_t size, bool written = true) {
   auto bytes = read(addr, size);
-  if (!bytes) return tl::unexpected(fmt::format("its {} ({} bytes at {:#x}) are not recorded", role, size, addr));
+  if (!bytes) {
+    return tl::unexpected(
+        Error::Malformed(fmt::format("its {} ({} bytes at {:#x}) are not recorded", role, size, addr)));
+  }
   s.buffers.push_back(Buffer{.role = std::move(role),
                              .addr = addr,
                              .size = size,
@@ -132,8 +139,8 @@ tl::expected<std::span<const std::byte>, std::string> AddRead(Shape& s, const Re
 // The buffers of one call the way the proxy copies them, found by following
 // the call's pointers through `read`: the supervisor's memory for an executed
 // call, the recorded reads for a traced one.
-tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind device, std::uint32_t request,
-                                      std::uint64_t top, const Reader& read) {
+Result<Shape> Walk(const abi::Table& table, abi::DeviceKind device, std::uint32_t request, std::uint64_t top,
+                   const Reader& read) {
   Shape s;
   s.id.device = device;
   if (abi::IsFrontend(device)) {
@@ -144,12 +151,15 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
     s.id.request_level = abi::Level::kUvm;
     s.id.request_key = request;
   } else {
-    return tl::unexpected(fmt::format("an ioctl on {}, which no table covers", abi::DeviceKindName(device)));
+    return tl::unexpected(
+        Error::Malformed(fmt::format("an ioctl on {}, which no table covers", abi::DeviceKindName(device))));
   }
   s.id.level = s.id.request_level;
   s.id.key = s.id.request_key;
   const abi::Entry* entry = table.Find(s.id.request_level, s.id.request_key);
-  if (entry == nullptr) return tl::unexpected(fmt::format("request {:#x} has no table row", s.id.request_key));
+  if (entry == nullptr) {
+    return tl::unexpected(Error::Malformed(fmt::format("request {:#x} has no table row", s.id.request_key)));
+  }
   if (s.id.request_level == abi::Level::kUvm) s.id.size = entry->param_size;
   if (entry->handler == abi::Handler::kNoParams || s.id.size == 0) return s;
 
@@ -157,7 +167,7 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
   if (!bytes) return tl::unexpected(bytes.error());
   std::span<const std::byte> top_bytes = *bytes;
   auto add_top_layout = [&]() { return AddLayout(s, 0, entry->layout, top_bytes); };
-  tl::expected<void, std::string> added;
+  Result<void> added;
   switch (entry->handler) {
     case abi::Handler::kSimple:
     case abi::Handler::kRmFree:
@@ -193,7 +203,9 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
     case abi::Handler::kBytes:
       break;
     case abi::Handler::kRmControl: {
-      if (s.id.size != sizeof(nv::NVOS54_PARAMETERS)) return tl::unexpected(std::string("RM_CONTROL of another size"));
+      if (s.id.size != sizeof(nv::NVOS54_PARAMETERS)) {
+        return tl::unexpected(Error::Malformed("RM_CONTROL of another size"));
+      }
       nv::NVOS54_PARAMETERS p;
       std::memcpy(&p, top_bytes.data(), sizeof p);
       s.id.level = abi::Level::kControl;
@@ -201,7 +213,9 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
       MarkVarying(s.buffers[0], offsetof(nv::NVOS54_PARAMETERS, params), 8);
       const abi::Entry* control = table.Find(abi::Level::kControl, p.cmd);
       if (control == nullptr || p.params == 0 || p.paramsSize == 0) break;
-      if (p.paramsSize > nv::kMaxParamCopySize) return tl::unexpected(std::string("paramsSize is over the copy bound"));
+      if (p.paramsSize > nv::kMaxParamCopySize) {
+        return tl::unexpected(Error::Malformed("paramsSize is over the copy bound"));
+      }
       auto nested = AddRead(s, read, "control parameters", p.params, p.paramsSize);
       if (!nested) return tl::unexpected(nested.error());
       added = AddLayout(s, s.buffers.size() - 1, control->layout, *nested);
@@ -210,7 +224,7 @@ tl::expected<Shape, std::string> Walk(const abi::Table& table, abi::DeviceKind d
     case abi::Handler::kRmAlloc: {
       bool long_form = s.id.size == sizeof(nv::NVOS64_PARAMETERS);
       if (!long_form && s.id.size != sizeof(nv::NVOS21_PARAMETERS)) {
-        return tl::unexpected(std::string("RM_ALLOC of another size"));
+        return tl::unexpected(Error::Malformed("RM_ALLOC of another size"));
       }
       nv::NVOS21_PARAMETERS head;
       std::memcpy(&head, top_bytes.data(), sizeof head);
@@ -270,15 +284,16 @@ std::optional<std::size_t> FirstDifference(const Buffer& b, std::span<const std:
 
 }  // namespace
 
-tl::expected<std::unique_ptr<ReplayMatcher>, std::string> ReplayMatcher::Create(Trace trace) {
+Result<std::unique_ptr<ReplayMatcher>> ReplayMatcher::Create(Trace trace) {
   if (!trace.header.with_params) {
-    return tl::unexpected(std::string(
-        "the trace was recorded without --with-params: it has no driver outputs to answer calls with "
-        "(record it again with nvgate trace --with-params)"));
+    return tl::unexpected(Error::Malformed(
+        std::string("the trace was recorded without --with-params: it has no driver outputs to answer calls with "
+                    "(record it again with nvgate trace --with-params)")));
   }
   const abi::Table* table = abi::TableForVersion(trace.header.driver_version);
   if (table == nullptr) {
-    return tl::unexpected("the trace's driver " + trace.header.driver_version + " is not supported");
+    return tl::unexpected(
+        Error::Unsupported("the trace's driver " + trace.header.driver_version + " is not supported"));
   }
   return std::unique_ptr<ReplayMatcher>(new ReplayMatcher(std::move(trace), *table));
 }
@@ -448,15 +463,15 @@ std::optional<std::string> ReplayMatcher::Outcome() const {
                      calls_seen_, unmade, c.seq, Describe(table_, IdentityOf(c)));
 }
 
-tl::expected<std::unique_ptr<ReplayBackend>, std::string> ReplayBackend::Open(const std::string& trace_path) {
+Result<std::unique_ptr<ReplayBackend>> ReplayBackend::Open(const std::string& trace_path) {
   auto trace = ReadTraceFile(trace_path);
   if (!trace) return tl::unexpected(trace.error());
   auto backend = FromTrace(std::move(*trace));
-  if (!backend) return tl::unexpected(trace_path + ": " + backend.error());
+  if (!backend) return tl::unexpected(backend.error().Prefixed(trace_path + ": "));
   return backend;
 }
 
-tl::expected<std::unique_ptr<ReplayBackend>, std::string> ReplayBackend::FromTrace(Trace trace) {
+Result<std::unique_ptr<ReplayBackend>> ReplayBackend::FromTrace(Trace trace) {
   auto matcher = ReplayMatcher::Create(std::move(trace));
   if (!matcher) return tl::unexpected(matcher.error());
   // One GPU node, as the sim offers by default: the trace does not say how
@@ -466,7 +481,7 @@ tl::expected<std::unique_ptr<ReplayBackend>, std::string> ReplayBackend::FromTra
   return std::unique_ptr<ReplayBackend>(new ReplayBackend(std::move(*matcher), std::move(*nodes)));
 }
 
-tl::expected<std::string, std::string> ReplayBackend::DriverVersion() { return matcher_->header().driver_version; }
+Result<std::string> ReplayBackend::DriverVersion() { return matcher_->header().driver_version; }
 
 std::optional<int> ReplayBackend::IoctlAsCaller(int fd, abi::DeviceKind device, std::uint32_t request,
                                                 std::uint64_t arg, pid_t tid) {

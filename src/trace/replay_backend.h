@@ -25,12 +25,11 @@
 #include <string_view>
 #include <vector>
 
-#include <tl/expected.hpp>
-
 #include "abi/abi.h"
 #include "abi/device.h"
 #include "backend/backend.h"
 #include "backend/node_files.h"
+#include "error/error.h"
 #include "trace/trace.h"
 
 namespace nvgate::trace {
@@ -57,7 +56,7 @@ struct CallIdentity {
 class ReplayMatcher {
  public:
   // Fails for a trace without parameters or of a driver nvgate has no table for.
-  static tl::expected<std::unique_ptr<ReplayMatcher>, std::string> Create(Trace trace);
+  static Result<std::unique_ptr<ReplayMatcher>> Create(Trace trace);
 
   // Answers one call of workload thread `tid` as a Backend gets it: `arg` is
   // the driver's parameter struct in this process, nested pointers rewritten
@@ -99,12 +98,12 @@ class ReplayMatcher {
 // A Backend that serves node files like the sim's and answers from a trace.
 class ReplayBackend final : public backend::Backend {
  public:
-  static tl::expected<std::unique_ptr<ReplayBackend>, std::string> Open(const std::string& trace_path);
-  static tl::expected<std::unique_ptr<ReplayBackend>, std::string> FromTrace(Trace trace);
+  static Result<std::unique_ptr<ReplayBackend>> Open(const std::string& trace_path);
+  static Result<std::unique_ptr<ReplayBackend>> FromTrace(Trace trace);
 
   std::string_view Name() const override { return "replay"; }
   // The trace's driver version.
-  tl::expected<std::string, std::string> DriverVersion() override;
+  Result<std::string> DriverVersion() override;
   abi::DeviceKind Classify(const struct stat& st) const override { return nodes_->Classify(st); }
   std::vector<backend::DeviceNode> Nodes() const override { return nodes_->nodes(); }
   int Ioctl(int fd, abi::DeviceKind device, std::uint32_t request, void* arg, int tid) override;

@@ -336,7 +336,7 @@ TEST(ReplayBackend, NeedsATraceWithParameters) {
   trace.header.with_params = false;
   auto backend = ReplayBackend::FromTrace(trace);
   ASSERT_FALSE(backend);
-  EXPECT_THAT(backend.error(), HasSubstr("recorded without --with-params"));
+  EXPECT_THAT(backend.error().message, HasSubstr("recorded without --with-params"));
 }
 
 TEST(ReplayBackend, ServesNodesAndTheTracesDriver) {

@@ -1,3 +1,4 @@
+#include "error/error.h"
 #include "trace/trace.h"
 
 #include <array>
@@ -105,16 +106,17 @@ OrderedJson CopiesToJson(const std::vector<proxy::MemoryCopy>& copies) {
   return out;
 }
 
-tl::expected<std::vector<proxy::MemoryCopy>, std::string> CopiesFromJson(const Json& j,
-                                                                          const char* field) {
+Result<std::vector<proxy::MemoryCopy>> CopiesFromJson(const Json& j, const char* field) {
   std::vector<proxy::MemoryCopy> out;
-  if (!j.is_array()) return tl::unexpected(std::string(field) + " is not an array");
+  if (!j.is_array()) return tl::unexpected(Error::Malformed(std::string(field) + " is not an array"));
   for (const Json& item : j) {
     auto addr = item.is_object() && item.contains("addr") ? ParseHex(item["addr"]) : std::nullopt;
     auto bytes = item.is_object() && item.contains("hex") && item["hex"].is_string()
                      ? HexToBytes(item["hex"].get_ref<const std::string&>())
                      : std::nullopt;
-    if (!addr || !bytes) return tl::unexpected(std::string(field) + " has an entry without a hex addr and hex bytes");
+    if (!addr || !bytes) {
+      return tl::unexpected(Error::Malformed(std::string(field) + " has an entry without a hex addr and hex bytes"));
+    }
     out.push_back({*addr, std::move(*bytes)});
   }
   return out;
@@ -237,8 +239,8 @@ std::string JsonProblem(const Json::exception& e) {
   return what;
 }
 
-tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
-  auto err = [](const std::string& what) { return tl::unexpected("header: " + what); };
+Result<TraceHeader> HeaderFromJson(const Json& j) {
+  auto err = [](const std::string& what) { return tl::unexpected(Error::Malformed("header: " + what)); };
   // value() would throw for a "format" that is not a string.
   if (!j.is_object() || !j.contains("format") || !j["format"].is_string() || j["format"] != kFormatName) {
     return err("not an nvgate trace (the first line must have \"format\": \"nvgate-trace\")");
@@ -260,10 +262,10 @@ tl::expected<TraceHeader, std::string> HeaderFromJson(const Json& j) {
     h.command = j.at("command").get<std::vector<std::string>>();
     h.started = j.at("started").get<std::string>();
     auto caps = caps::Resolve(j.at("caps").get<std::string>(), caps::CapSet::Everything());
-    if (!caps) return err("caps: " + caps.error());
+    if (!caps) return err("caps: " + caps.error().message);
     h.caps = *caps;
     auto allowed = caps::ParseAllowed(j.at("allowed_caps").get<std::string>());
-    if (!allowed) return err("allowed_caps: " + allowed.error());
+    if (!allowed) return err("allowed_caps: " + allowed.error().message);
     h.allowed_caps = *allowed;
   } catch (const Json::exception& e) {
     return err(JsonProblem(e));
@@ -308,8 +310,8 @@ OrderedJson CallToJson(const TracedCall& c) {
   return j;
 }
 
-tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
-  auto err = [](const std::string& what) { return tl::unexpected(what); };
+Result<TracedCall> CallFromJson(const Json& j) {
+  auto err = [](const std::string& what) { return tl::unexpected(Error::Malformed(what)); };
   if (!j.is_object()) return err("not a JSON object");
   TracedCall c;
   try {
@@ -380,9 +382,9 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
     }
     if (j.contains("in")) {
       auto in = CopiesFromJson(j["in"], "in");
-      if (!in) return err(in.error());
+      if (!in) return err(in.error().message);
       auto out = CopiesFromJson(j.at("out"), "out");
-      if (!out) return err(out.error());
+      if (!out) return err(out.error().message);
       c.in = std::move(*in);
       c.out = std::move(*out);
     }
@@ -392,12 +394,12 @@ tl::expected<TracedCall, std::string> CallFromJson(const Json& j) {
   return c;
 }
 
-tl::expected<Trace, std::string> ReadTrace(std::istream& in) {
+Result<Trace> ReadTrace(std::istream& in) {
   Trace trace;
   std::string line;
   int number = 0;
   auto err = [&](const std::string& what) {
-    return tl::unexpected("line " + std::to_string(number) + ": " + what);
+    return tl::unexpected(Error::Malformed("line " + std::to_string(number) + ": " + what));
   };
   bool have_header = false;
   while (std::getline(in, line)) {
@@ -411,24 +413,24 @@ tl::expected<Trace, std::string> ReadTrace(std::istream& in) {
     if (j.is_discarded()) return err("not valid JSON");
     if (!have_header) {
       auto header = HeaderFromJson(j);
-      if (!header) return err(header.error());
+      if (!header) return err(header.error().message);
       trace.header = std::move(*header);
       have_header = true;
       continue;
     }
     auto call = CallFromJson(j);
-    if (!call) return err(call.error());
+    if (!call) return err(call.error().message);
     trace.calls.push_back(std::move(*call));
   }
-  if (!have_header) return tl::unexpected(std::string("empty trace: no header line"));
+  if (!have_header) return tl::unexpected(Error::Malformed("empty trace: no header line"));
   return trace;
 }
 
-tl::expected<Trace, std::string> ReadTraceFile(const std::string& path) {
+Result<Trace> ReadTraceFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return tl::unexpected("cannot open " + path + ": " + std::strerror(errno));
+  if (!in) return tl::unexpected(Error::System(errno, "cannot open " + path + ": " + std::strerror(errno)));
   auto trace = ReadTrace(in);
-  if (!trace) return tl::unexpected(path + ": " + trace.error());
+  if (!trace) return tl::unexpected(trace.error().Prefixed(path + ": "));
   return trace;
 }
 

@@ -17,11 +17,11 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
-#include <tl/expected.hpp>
 
 #include "abi/abi.h"
 #include "abi/device.h"
 #include "caps/caps.h"
+#include "error/error.h"
 #include "proxy/call_record.h"
 
 namespace nvgate::trace {
@@ -105,9 +105,9 @@ TracedCall FromRecord(const proxy::CallRecord& record, const abi::Table& table,
 
 // Written with their keys in a fixed order, so that lines read well.
 nlohmann::ordered_json HeaderToJson(const TraceHeader& header);
-tl::expected<TraceHeader, std::string> HeaderFromJson(const nlohmann::json& j);
+Result<TraceHeader> HeaderFromJson(const nlohmann::json& j);
 nlohmann::ordered_json CallToJson(const TracedCall& call);
-tl::expected<TracedCall, std::string> CallFromJson(const nlohmann::json& j);
+Result<TracedCall> CallFromJson(const nlohmann::json& j);
 
 struct Trace {
   TraceHeader header;
@@ -119,8 +119,8 @@ struct Trace {
 };
 
 // Reads a whole trace; errors name the line.
-tl::expected<Trace, std::string> ReadTrace(std::istream& in);
-tl::expected<Trace, std::string> ReadTraceFile(const std::string& path);
+Result<Trace> ReadTrace(std::istream& in);
+Result<Trace> ReadTraceFile(const std::string& path);
 
 // Writes each observed call as one line, flushed, so that a trace survives a
 // workload that never ends cleanly.

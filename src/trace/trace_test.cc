@@ -67,7 +67,7 @@ TracedCall Traced(const proxy::CallRecord& r) { return FromRecord(r, Table(), r.
 
 TracedCall RoundTrip(const TracedCall& c) {
   auto back = CallFromJson(nlohmann::json::parse(CallToJson(c).dump()));
-  EXPECT_TRUE(back) << back.error();
+  EXPECT_TRUE(back) << back.error().message;
   return *back;
 }
 
@@ -122,20 +122,20 @@ TEST(TraceFormat, HeaderIsVersionedAndChecked) {
   EXPECT_EQ(j["version"], 1);
   EXPECT_EQ(j["caps"], "compute,utility");
   auto back = HeaderFromJson(j);
-  ASSERT_TRUE(back) << back.error();
+  ASSERT_TRUE(back) << back.error().message;
   EXPECT_EQ(back->caps, h.caps);
   EXPECT_EQ(back->allowed_caps, h.allowed_caps);
 
   j["version"] = 2;
-  EXPECT_THAT(HeaderFromJson(j).error(), HasSubstr("format version 2 is not supported"));
+  EXPECT_THAT(HeaderFromJson(j).error().message, HasSubstr("format version 2 is not supported"));
 }
 
 TEST(TraceFormat, ReadErrorsNameTheLine) {
   std::istringstream not_a_trace("{\"seq\": 0}\n");
-  EXPECT_THAT(ReadTrace(not_a_trace).error(), HasSubstr("line 1: header: not an nvgate trace"));
+  EXPECT_THAT(ReadTrace(not_a_trace).error().message, HasSubstr("line 1: header: not an nvgate trace"));
   // Found by fuzz_trace: a format that is not a string made the reader throw.
   std::istringstream format_not_a_string("{\"format\": 4}\n");
-  EXPECT_THAT(ReadTrace(format_not_a_string).error(), HasSubstr("line 1: header: not an nvgate trace"));
+  EXPECT_THAT(ReadTrace(format_not_a_string).error().message, HasSubstr("line 1: header: not an nvgate trace"));
   // Found by fuzz_trace too: numbers that are floats, or out of range, were
   // converted unchecked.
   std::ostringstream header_only;
@@ -144,8 +144,9 @@ TEST(TraceFormat, ReadErrorsNameTheLine) {
     nlohmann::json call = CallToJson(Traced(Record({Capability::kCompute}, kEscCardInfo)));
     call["pid"] = nlohmann::json::parse(bad);
     std::istringstream in(header_only.str() + call.dump() + "\n");
-    EXPECT_THAT(ReadTrace(in).error(), HasSubstr("line 2: seq, start_us, duration_us, pid, tid, size, return or "
-                                                 "errno is missing or not an integer in range"))
+    EXPECT_THAT(ReadTrace(in).error().message,
+                HasSubstr("line 2: seq, start_us, duration_us, pid, tid, size, return or "
+                          "errno is missing or not an integer in range"))
         << bad;
   }
 
@@ -153,11 +154,11 @@ TEST(TraceFormat, ReadErrorsNameTheLine) {
   TraceWriter writer(out, ComputeHeader(), Table());
   writer.Observe(Record({Capability::kCompute}, kEscCardInfo));
   std::istringstream broken(out.str() + "{not json\n");
-  EXPECT_THAT(ReadTrace(broken).error(), HasSubstr("line 3: not valid JSON"));
+  EXPECT_THAT(ReadTrace(broken).error().message, HasSubstr("line 3: not valid JSON"));
 
   // The JSON library's own error ids stay out of the message.
   std::istringstream no_fields("{\"format\": \"nvgate-trace\", \"version\": 1}\n");
-  std::string error = ReadTrace(no_fields).error();
+  std::string error = ReadTrace(no_fields).error().message;
   EXPECT_THAT(error, HasSubstr("line 1: header: key 'nvgate' not found"));
   EXPECT_THAT(error, ::testing::Not(HasSubstr("json.exception")));
 }
@@ -174,14 +175,14 @@ TEST(TraceFormat, ATraceCutShortIsReadUpToItsLastWholeLine) {
   const std::string cut = whole.substr(0, whole.size() - 20);
   std::istringstream cut_short(cut);
   auto trace = ReadTrace(cut_short);
-  ASSERT_TRUE(trace) << trace.error();
+  ASSERT_TRUE(trace) << trace.error().message;
   EXPECT_EQ(trace->calls.size(), 1u);
   EXPECT_EQ(trace->cut_short_line, 3);
 
   std::istringstream whole_trace(whole);
   EXPECT_EQ(ReadTrace(whole_trace)->cut_short_line, 0);
   std::istringstream cut_with_newline(cut + "\n");
-  EXPECT_THAT(ReadTrace(cut_with_newline).error(), HasSubstr("line 3: not valid JSON"));
+  EXPECT_THAT(ReadTrace(cut_with_newline).error().message, HasSubstr("line 3: not valid JSON"));
   std::istringstream cut_inside(cut + "\n" + whole.substr(whole.find('\n') + 1));
   EXPECT_FALSE(ReadTrace(cut_inside));
 }
@@ -196,7 +197,7 @@ TEST(TraceWriter, WritesTheHeaderThenOneLinePerCallInOrder) {
   EXPECT_EQ(writer.calls_written(), 2u);
   std::istringstream in(out.str());
   auto trace = ReadTrace(in);
-  ASSERT_TRUE(trace) << trace.error();
+  ASSERT_TRUE(trace) << trace.error().message;
   EXPECT_TRUE(trace->header.with_params);
   ASSERT_EQ(trace->calls.size(), 2u);
   EXPECT_EQ(trace->calls[0].seq, 0u);
