@@ -73,6 +73,7 @@
 #include "abi/abi.h"
 #include "abi/nv_structs.h"
 #include "backend/backend.h"
+#include "fd/owned_fd.h"
 #include "proxy/memory_fakes.h"
 #include "proxy/proxy.h"
 #include "supervisor/fd_passing.h"
@@ -395,24 +396,10 @@ class Workload {
     addr.sun_family = AF_UNIX;
     if (socket.size() >= sizeof addr.sun_path) return false;
     std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
-    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return false;
-    iovec iov{const_cast<char*>(message.data()), message.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(c), &listener, sizeof listener);
-    bool sent = connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
-                sendmsg(fd, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(message.size());
-    close(fd);
-    return sent;
+    fd::OwnedFd connection(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!connection) return false;
+    return connect(connection.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+           supervisor::SendFdWith(connection.get(), listener, message);
   }
 
   Setting setting_;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string_view>
 
+#include "names/names.h"
+
 namespace nvgate::abi {
 
 enum class DeviceKind : std::uint8_t {
@@ -31,10 +33,7 @@ constexpr std::string_view DeviceKindName(DeviceKind kind) {
 }
 
 constexpr std::optional<DeviceKind> DeviceKindFromName(std::string_view name) {
-  for (std::size_t i = 0; i < kDeviceKindNames.size(); ++i) {
-    if (kDeviceKindNames[i] == name) return static_cast<DeviceKind>(i);
-  }
-  return std::nullopt;
+  return names::FromName<DeviceKind>(kDeviceKindNames, name);
 }
 
 // Whether the frontend (nvidiactl / nvidia#) dispatches ioctls on this device.

@@ -8,6 +8,7 @@
 
 #include "abi/abi.h"
 #include "abi/table_grammar.h"
+#include "names/names.h"
 
 namespace nvgate::abi {
 namespace {
@@ -28,24 +29,14 @@ constexpr std::array<std::string_view, 13> kHandlerNames = {
 
 }  // namespace
 
-std::string_view LevelName(Level level) { return kLevelNames[static_cast<std::size_t>(level)]; }
+std::string_view LevelName(Level level) { return names::NameOf(kLevelNames, level); }
 
-std::optional<Level> LevelFromName(std::string_view name) {
-  for (std::size_t i = 0; i < kLevelNames.size(); ++i) {
-    if (kLevelNames[i] == name) return static_cast<Level>(i);
-  }
-  return std::nullopt;
-}
+std::optional<Level> LevelFromName(std::string_view name) { return names::FromName<Level>(kLevelNames, name); }
 
-std::string_view HandlerName(Handler handler) {
-  return kHandlerNames[static_cast<std::size_t>(handler)];
-}
+std::string_view HandlerName(Handler handler) { return names::NameOf(kHandlerNames, handler); }
 
 std::optional<Handler> HandlerFromName(std::string_view name) {
-  for (std::size_t i = 0; i < kHandlerNames.size(); ++i) {
-    if (kHandlerNames[i] == name) return static_cast<Handler>(i);
-  }
-  return std::nullopt;
+  return names::FromName<Handler>(kHandlerNames, name);
 }
 
 std::string Mask::ToString() const {

@@ -22,6 +22,8 @@
 #include "abi/abi.h"
 #include "agent/container_request.h"
 #include "agent/container_supervisor.h"
+#include "fd/owned_fd.h"
+#include "supervisor/fd_passing.h"
 
 namespace nvgate::agent {
 namespace {
@@ -176,23 +178,9 @@ bool HandOver(const std::string& socket, const std::string& message, int fd) {
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, socket.c_str(), socket.size() + 1);
-  int connection = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  iovec iov{const_cast<char*>(message.data()), message.size()};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  bool sent = connect(connection, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
-              sendmsg(connection, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(message.size());
-  close(connection);
-  return sent;
+  fd::OwnedFd connection(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  return connect(connection.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0 &&
+         supervisor::SendFdWith(connection.get(), fd, message);
 }
 
 std::string ReadText(const fs::path& path) {

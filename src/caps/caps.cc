@@ -3,6 +3,8 @@
 #include <array>
 #include <cctype>
 
+#include "names/names.h"
+
 namespace nvgate::caps {
 namespace {
 
@@ -29,14 +31,9 @@ std::string KnownNames() {
 
 }  // namespace
 
-std::string_view Name(Capability cap) { return kNames[static_cast<std::size_t>(cap)]; }
+std::string_view Name(Capability cap) { return names::NameOf(kNames, cap); }
 
-std::optional<Capability> FromName(std::string_view name) {
-  for (std::size_t i = 0; i < kNames.size(); ++i) {
-    if (kNames[i] == name) return static_cast<Capability>(i);
-  }
-  return std::nullopt;
-}
+std::optional<Capability> FromName(std::string_view name) { return names::FromName<Capability>(kNames, name); }
 
 bool IsPrivileged(Capability cap) {
   return cap == Capability::kProfiling || cap == Capability::kFabricImexMgmt ||

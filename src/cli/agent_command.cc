@@ -108,11 +108,8 @@ int RunAgent(const AgentOptions& options) {
   if (options.sim_gpus) sim.gpu_count = *options.sim_gpus;
   auto backend = options.backend == "sim" ? backend::MakeSimBackend(sim) : backend::MakeHostBackend();
   if (!backend) return Fail(backend.error());
-  auto detected = (*backend)->DriverVersion();
-  if (!detected) return Fail(detected.error());
-  auto chosen = ChooseTable(*detected, options.abi_version);
+  auto chosen = ChooseTableFor(**backend, options.abi_version);
   if (!chosen) return Fail(chosen.error());
-  if (!chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
 
   // Each container's supervisor process opens the driver (or the sim's node
   // files) itself. The sim's files are the agent's: created here, in
@@ -141,7 +138,7 @@ int RunAgent(const AgentOptions& options) {
                metrics::Type::kGauge);
     out.Sample("nvgate_build_info",
                {{"version", NVGATE_VERSION},
-                {"driver", *detected},
+                {"driver", chosen->detected},
                 {"abi", chosen->version},
                 {"backend", options.backend}},
                1);

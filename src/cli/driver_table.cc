@@ -1,5 +1,7 @@
 #include "cli/driver_table.h"
 
+#include <spdlog/spdlog.h>
+
 namespace nvgate::cli {
 namespace {
 
@@ -47,7 +49,7 @@ Result<ChosenTable> ChooseTable(const std::string& detected, const std::optional
                 " (--abi-version): commands whose numbers or sizes changed between them will "
                 "be misjudged";
     }
-    return ChosenTable{table, *version, warning};
+    return ChosenTable{table, detected, *version, warning};
   }
   const abi::Table* table = abi::TableForVersion(detected);
   if (!table) {
@@ -60,7 +62,15 @@ Result<ChosenTable> ChooseTable(const std::string& detected, const std::optional
     return tl::unexpected(Error::Unsupported("NVIDIA driver " + detected +
                                              " is not supported (supported: " + SupportedVersionList() + ")"));
   }
-  return ChosenTable{table, detected, ""};
+  return ChosenTable{table, detected, detected, ""};
+}
+
+Result<ChosenTable> ChooseTableFor(backend::Backend& backend, const std::optional<std::string>& abi_override) {
+  auto detected = backend.DriverVersion();
+  if (!detected) return tl::unexpected(detected.error());
+  auto chosen = ChooseTable(*detected, abi_override);
+  if (chosen && !chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
+  return chosen;
 }
 
 }  // namespace nvgate::cli

@@ -260,11 +260,8 @@ int SuperviseCommand(std::string_view command_name, const RunOptions& options, E
   trace::ReplayBackend* replay = nullptr;
   auto backend = MakeBackend(options, replay);
   if (!backend) return fail(backend.error());
-  auto detected = (*backend)->DriverVersion();
-  if (!detected) return fail(detected.error());
-  auto chosen = ChooseTable(*detected, options.abi_version);
+  auto chosen = ChooseTableFor(**backend, options.abi_version);
   if (!chosen) return fail(chosen.error());
-  if (!chosen->warning.empty()) spdlog::warn("{}", chosen->warning);
 
   // --log-denials all: every denial on stderr; --log-denials FILE: every one in FILE.
   const bool every_on_stderr = options.log_denials == std::optional<std::string>("all");

@@ -1,4 +1,3 @@
-#include "error/error.h"
 #include "metrics/http_server.h"
 
 #include <arpa/inet.h>
@@ -20,6 +19,8 @@
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include "error/error.h"
 
 namespace nvgate::metrics {
 namespace {

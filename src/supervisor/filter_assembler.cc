@@ -1,7 +1,8 @@
-#include "error/error.h"
 #include "supervisor/filter_assembler.h"
 
 #include <fmt/format.h>
+
+#include "error/error.h"
 
 namespace nvgate::supervisor {
 namespace {

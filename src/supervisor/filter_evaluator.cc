@@ -1,10 +1,11 @@
-#include "error/error.h"
 #include "supervisor/filter_evaluator.h"
 
 #include <cstddef>
 #include <cstring>
 
 #include <fmt/format.h>
+
+#include "error/error.h"
 
 namespace nvgate::supervisor {
 

@@ -1,4 +1,3 @@
-#include "error/error.h"
 #include "supervisor/linux_caps.h"
 
 #include <linux/capability.h>
@@ -7,6 +6,8 @@
 #include <cctype>
 
 #include <fmt/format.h>
+
+#include "error/error.h"
 
 namespace nvgate::supervisor {
 namespace {

@@ -1,4 +1,3 @@
-#include "error/error.h"
 #include "trace/trace.h"
 
 #include <array>
@@ -11,6 +10,9 @@
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "error/error.h"
+#include "names/names.h"
 
 namespace nvgate::trace {
 namespace {
@@ -135,22 +137,14 @@ std::string NameOf(const abi::Table& table, abi::Level level, std::uint32_t key)
 
 }  // namespace
 
-std::string_view ReasonName(Reason reason) { return kReasonNames[static_cast<std::size_t>(reason)]; }
+std::string_view ReasonName(Reason reason) { return names::NameOf(kReasonNames, reason); }
 
-std::optional<Reason> ReasonFromName(std::string_view name) {
-  for (std::size_t i = 1; i < kReasonNames.size(); ++i) {
-    if (kReasonNames[i] == name) return static_cast<Reason>(i);
-  }
-  return std::nullopt;
-}
+std::optional<Reason> ReasonFromName(std::string_view name) { return names::FromName<Reason>(kReasonNames, name); }
 
-std::string_view DecisionName(bool allowed) { return kDecisionNames[allowed ? 1 : 0]; }
+std::string_view DecisionName(bool allowed) { return names::NameOf(kDecisionNames, allowed); }
 
 std::optional<bool> AllowedFromDecisionName(std::string_view name) {
-  for (std::size_t i = 0; i < kDecisionNames.size(); ++i) {
-    if (kDecisionNames[i] == name) return i == 1;
-  }
-  return std::nullopt;
+  return names::FromName<bool>(kDecisionNames, name);
 }
 
 bool TracedCall::InnerKnown(const abi::Table& table) const {
