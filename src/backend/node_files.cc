@@ -25,7 +25,7 @@ Result<std::unique_ptr<NodeFiles>> NodeFiles::Create(std::string_view owner, con
     std::string tmpl = "/tmp/nvgate-" + std::string(owner) + "-XXXXXX";
     if (::mkdtemp(tmpl.data()) == nullptr) {
       return tl::unexpected(
-          Error::System(errno, "cannot create the " + std::string(owner) + "'s directory: " + std::strerror(errno)));
+          Error::Errno("cannot create the " + std::string(owner) + "'s directory"));
     }
     path = tmpl;
     // Workloads may run as another user; they need to reach the nodes.

@@ -77,7 +77,7 @@ class SimBackend final : public Backend {
     call_log_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
     if (!call_log_) {
       return tl::unexpected(
-          Error::System(errno, "cannot open the sim's call log " + path + ": " + std::strerror(errno)));
+          Error::Errno("cannot open the sim's call log " + path));
     }
     driver_.SetNotes([this](const std::string& note) { WriteLine(note); });
     return {};
@@ -211,7 +211,7 @@ Result<std::unique_ptr<Backend>> MakeSimBackend(const SimOptions& options) {
   std::string files_dir = "/tmp/nvgate-sim-files-XXXXXX";
   if (::mkdtemp(files_dir.data()) == nullptr) {
     return tl::unexpected(
-        Error::System(errno, std::string("cannot create the sim's driver files: ") + std::strerror(errno)));
+        Error::Errno("cannot create the sim's driver files"));
   }
   ::chmod(files_dir.c_str(), 0755);
   auto files = WriteSimDriverFiles(files_dir, options.driver_version, options.gpu_count);

@@ -21,7 +21,7 @@ namespace {
 
 Result<void> MakeDir(const std::string& path) {
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
-    return tl::unexpected(Error::System(errno, fmt::format("cannot create {}: {}", path, std::strerror(errno))));
+    return tl::unexpected(Error::Errno("cannot create " + path));
   }
   // Workloads may run as another user.
   ::chmod(path.c_str(), 0755);
@@ -30,7 +30,7 @@ Result<void> MakeDir(const std::string& path) {
 
 Result<void> WriteFile(const std::string& path, std::string_view content) {
   fd::OwnedFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444));
-  if (!fd) return tl::unexpected(Error::System(errno, fmt::format("cannot create {}: {}", path, std::strerror(errno))));
+  if (!fd) return tl::unexpected(Error::Errno("cannot create " + path));
   bool ok = ::write(fd.get(), content.data(), content.size()) == static_cast<ssize_t>(content.size());
   int err = errno;
   fd.reset();

@@ -314,9 +314,7 @@ Result<void> CheckKernelSupport() {
                     "signal could make nvgate run a driver call twice, so nvgate refuses to run")));
   }
   return tl::unexpected(
-      Error::System(errno, fmt::format("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER|WAIT_KILLABLE_RECV, "
-                                       "NULL) probe failed: {}",
-                                       std::strerror(errno))));
+      Error::Errno("seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER|WAIT_KILLABLE_RECV, NULL) probe failed"));
 }
 
 }  // namespace nvgate::supervisor

@@ -565,13 +565,13 @@ Result<void> DropCapabilities() {
     if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 1) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EPERM) {
       return tl::unexpected(
-          Error::System(errno, fmt::format("prctl(PR_CAPBSET_DROP, {}) failed: {}", cap, std::strerror(errno))));
+          Error::Errno(fmt::format("prctl(PR_CAPBSET_DROP, {}) failed", cap)));
     }
   }
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
   if (syscall(SYS_capget, &header, data) != 0) {
-    return tl::unexpected(Error::System(errno, fmt::format("capget() failed: {}", std::strerror(errno))));
+    return tl::unexpected(Error::Errno("capget() failed"));
   }
   for (int cap : kDropped) {
     auto bit = static_cast<std::uint32_t>(1u << (cap % 32));
@@ -580,7 +580,7 @@ Result<void> DropCapabilities() {
     data[cap / 32].inheritable &= ~bit;
   }
   if (syscall(SYS_capset, &header, data) != 0) {
-    return tl::unexpected(Error::System(errno, fmt::format("capset() failed: {}", std::strerror(errno))));
+    return tl::unexpected(Error::Errno("capset() failed"));
   }
   return {};
 }
@@ -606,7 +606,7 @@ Result<int> RunSupervised(const LaunchOptions& options, proxy::Executor& executo
 
   int socks[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, socks) != 0) {
-    return tl::unexpected(Error::System(errno, fmt::format("socketpair() failed: {}", std::strerror(errno))));
+    return tl::unexpected(Error::Errno("socketpair() failed"));
   }
   fd::OwnedFd supervisor_end(socks[0]);
   fd::OwnedFd child_end(socks[1]);

@@ -84,7 +84,7 @@ Result<void> Supervisor::Run() {
   // to the workload is unaffected: it is checked against the target.
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
     return tl::unexpected(
-        Error::System(errno, fmt::format("prctl(PR_SET_DUMPABLE, 0) failed: {}", std::strerror(errno))));
+        Error::Errno("prctl(PR_SET_DUMPABLE, 0) failed"));
   }
   if (!notifier_.SetSyncWakeUp()) {
     spdlog::debug("SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP unavailable; cross-CPU wake-ups will cost more");

@@ -422,7 +422,7 @@ Result<Trace> ReadTrace(std::istream& in) {
 
 Result<Trace> ReadTraceFile(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return tl::unexpected(Error::System(errno, "cannot open " + path + ": " + std::strerror(errno)));
+  if (!in) return tl::unexpected(Error::Errno("cannot open " + path));
   auto trace = ReadTrace(in);
   if (!trace) return tl::unexpected(trace.error().Prefixed(path + ": "));
   return trace;
